@@ -1,0 +1,59 @@
+// Weight binding: attaches checkpoint tensors to a model's parameter slots by checkpoint key.
+//
+// A model declares each parameter (key, expected shape, slot) with expect(); bind() then checks
+// every declaration against the checkpoint in one pass and reports ALL problems together
+// (missing tensors, wrong shapes, non-numeric dtypes), before loading anything. Loading converts
+// from the stored dtype to the compute dtype on the target device.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint.h"
+
+namespace heartmula::io {
+
+struct BindStats {
+  size_t tensors = 0;
+  size_t bytes_read = 0;     // bytes in the checkpoint
+  size_t bytes_loaded = 0;   // bytes after conversion
+  double seconds = 0.0;
+  std::vector<std::string> unexpected;  // checkpoint keys under the prefix nobody asked for
+};
+
+class WeightBinder {
+ public:
+  WeightBinder(const Checkpoint& ckpt, c10::ScalarType dtype, c10::Device device);
+
+  // Declares parameter `key` of `shape`, to be stored into *slot in the compute dtype.
+  void expect(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot);
+  // Same, but the tensor keeps its own dtype class: float stays in `dtype_override`.
+  void expect(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot,
+              c10::ScalarType dtype_override);
+  // A tensor that is loaded and then transformed (e.g. weight-norm folding) by `post`.
+  void expect_with(const std::string& key, std::vector<int64_t> shape,
+                   std::function<void(at::Tensor)> post, c10::ScalarType dtype_override);
+
+  // Checks everything, throws one Error listing every problem, else loads all tensors.
+  // Keys of the checkpoint that start with `unexpected_prefix` and were not declared are
+  // listed in the stats (callers warn).
+  BindStats bind(const std::string& unexpected_prefix = "");
+
+ private:
+  struct Slot {
+    std::string key;
+    std::vector<int64_t> shape;
+    c10::ScalarType dtype;
+    std::function<void(at::Tensor)> store;
+  };
+  const Checkpoint& ckpt_;
+  c10::ScalarType dtype_;
+  c10::Device device_;
+  std::vector<Slot> slots_;
+};
+
+}  // namespace heartmula::io
