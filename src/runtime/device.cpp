@@ -1,0 +1,132 @@
+#include "runtime/device.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <fstream>
+#include <string>
+#include <sys/resource.h>
+#include <torch/version.h>
+
+#include "heartmula/error.h"
+
+namespace heartmula::runtime {
+
+namespace {
+
+const detail::Backend* backend_for(c10::DeviceType t) {
+  if (t == c10::kCUDA) return detail::cuda_backend();
+  if (t == c10::kXPU) return detail::xpu_backend();
+  return nullptr;
+}
+
+uint64_t rss_bytes(bool peak) {
+  if (peak) {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+  }
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * 4096;
+}
+
+std::string lowercase(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+c10::Device parse_device(const std::string& spec_in, const std::string& flag) {
+  const std::string spec = lowercase(spec_in);
+  auto bad = [&](const std::string& why) {
+    throw UsageError(flag + " " + spec_in + ": " + why + " (use auto, cpu, cuda[:N] or xpu[:N])");
+  };
+  if (spec == "auto") {
+    for (auto t : {c10::kCUDA, c10::kXPU}) {
+      const auto* b = backend_for(t);
+      if (b && b->available() && b->count() > 0) return c10::Device(t, 0);
+    }
+    return c10::Device(c10::kCPU);
+  }
+  if (spec == "cpu") return c10::Device(c10::kCPU);
+  std::string kind = spec, index;
+  auto colon = spec.find(':');
+  if (colon != std::string::npos) {
+    kind = spec.substr(0, colon);
+    index = spec.substr(colon + 1);
+  }
+  c10::DeviceType type;
+  if (kind == "cuda") type = c10::kCUDA;
+  else if (kind == "xpu") type = c10::kXPU;
+  else bad("unknown device");
+  int idx = 0;
+  if (!index.empty()) {
+    if (index.size() > 3 || index.find_first_not_of("0123456789") != std::string::npos) bad("bad device index");
+    idx = std::stoi(index);
+  }
+  const auto* b = backend_for(type);
+  if (b == nullptr) bad("this build of heartmula-gen has no " + kind + " support (LibTorch " + TORCH_VERSION + ")");
+  if (!b->available() || idx >= b->count())
+    bad("no such device here (" + std::to_string(b->available() ? b->count() : 0) + " " + kind + " device(s) found)");
+  return c10::Device(type, static_cast<c10::DeviceIndex>(idx));
+}
+
+std::vector<DeviceInfo> list_devices() {
+  std::vector<DeviceInfo> out{device_info(c10::Device(c10::kCPU))};
+  for (auto t : {c10::kCUDA, c10::kXPU}) {
+    const auto* b = backend_for(t);
+    if (!b || !b->available()) continue;
+    for (int i = 0; i < b->count(); ++i) out.push_back(b->info(i));
+  }
+  return out;
+}
+
+DeviceInfo device_info(c10::Device device) {
+  if (device.is_cpu()) {
+    DeviceInfo i;
+    i.name = "CPU (" + std::to_string(at::get_num_threads()) + " threads, " +
+             (at::hasMKLDNN() ? "oneDNN" : "no oneDNN") + ")";
+    return i;
+  }
+  const auto* b = backend_for(device.type());
+  if (!b) throw Error("no backend for device " + device.str());
+  return b->info(device.has_index() ? device.index() : 0);
+}
+
+std::string build_info() {
+  std::string s = std::string("LibTorch ") + TORCH_VERSION + "; backends: cpu";
+  if (detail::cuda_backend()) s += ", cuda";
+  if (detail::xpu_backend()) s += ", xpu";
+  s += std::string("; oneDNN ") + (at::hasMKLDNN() ? "yes" : "no");
+  return s;
+}
+
+c10::ScalarType default_lm_dtype(c10::Device device) {
+  return device.is_cpu() ? c10::kFloat : c10::kBFloat16;
+}
+
+#define HEARTMULA_DISPATCH(device, call, cpu_value)                       \
+  do {                                                                    \
+    if ((device).is_cpu()) return cpu_value;                              \
+    const auto* b = backend_for((device).type());                         \
+    if (!b) return cpu_value;                                             \
+    return b->call((device).has_index() ? (device).index() : 0);          \
+  } while (0)
+
+void synchronize(c10::Device device) { HEARTMULA_DISPATCH(device, synchronize, void()); }
+void reset_peak_memory(c10::Device device) { HEARTMULA_DISPATCH(device, reset_peak, void()); }
+uint64_t peak_memory_bytes(c10::Device device) { HEARTMULA_DISPATCH(device, peak_bytes, rss_bytes(true)); }
+uint64_t current_memory_bytes(c10::Device device) { HEARTMULA_DISPATCH(device, current_bytes, rss_bytes(false)); }
+void release_cached_memory(c10::Device device) { HEARTMULA_DISPATCH(device, release_cache, void()); }
+
+#undef HEARTMULA_DISPATCH
+
+bool is_out_of_memory(const std::exception& e) {
+  std::string m = e.what();
+  return m.find("out of memory") != std::string::npos || m.find("OutOfMemory") != std::string::npos ||
+         m.find("UR_RESULT_ERROR_OUT_OF_DEVICE_MEMORY") != std::string::npos;
+}
+
+}  // namespace heartmula::runtime

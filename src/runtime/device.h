@@ -1,0 +1,60 @@
+// One interface over the compute devices (CPU, CUDA, XPU). Everything device-specific lives
+// behind it, in device_<backend>.cpp files compiled only when the LibTorch in use has that
+// backend; the rest of the program never names a backend's API.
+#pragma once
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace heartmula::runtime {
+
+struct DeviceInfo {
+  c10::Device device{c10::kCPU};
+  std::string name;         // "NVIDIA H100 80GB HBM3", "CPU (16 threads)"
+  uint64_t total_memory = 0;  // bytes; 0 when unknown
+  bool bf16_supported = true;
+};
+
+// Parses "auto", "cpu", "cuda", "cuda:1", "xpu", "xpu:0". "auto" picks CUDA, then XPU, then
+// CPU. Throws UsageError naming `flag` and the value for anything else or an absent device.
+c10::Device parse_device(const std::string& spec, const std::string& flag = "--device");
+
+// Every device this build and machine can use.
+std::vector<DeviceInfo> list_devices();
+DeviceInfo device_info(c10::Device device);
+std::string build_info();  // LibTorch version and compiled backends
+
+// The default compute dtype for the language model on this device (bf16 on GPUs).
+c10::ScalarType default_lm_dtype(c10::Device device);
+
+void synchronize(c10::Device device);
+void reset_peak_memory(c10::Device device);
+uint64_t peak_memory_bytes(c10::Device device);  // device allocator's peak; CPU: peak RSS
+uint64_t current_memory_bytes(c10::Device device);
+void release_cached_memory(c10::Device device);  // hand cached blocks back to the driver
+
+// True when `e` (a c10::Error message) says the device ran out of memory.
+bool is_out_of_memory(const std::exception& e);
+
+namespace detail {
+// Implemented by each backend file; the CPU one always exists.
+struct Backend {
+  virtual ~Backend() = default;
+  virtual c10::DeviceType type() const = 0;
+  virtual bool available() const = 0;
+  virtual int count() const = 0;
+  virtual DeviceInfo info(int index) const = 0;
+  virtual void synchronize(int index) const = 0;
+  virtual void reset_peak(int index) const = 0;
+  virtual uint64_t peak_bytes(int index) const = 0;
+  virtual uint64_t current_bytes(int index) const = 0;
+  virtual void release_cache(int index) const = 0;
+};
+const Backend* cuda_backend();  // nullptr when not compiled in
+const Backend* xpu_backend();   // nullptr when not compiled in
+}  // namespace detail
+
+}  // namespace heartmula::runtime

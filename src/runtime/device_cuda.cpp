@@ -1,0 +1,49 @@
+// CUDA backend of the device interface. Compiled only when LibTorch has CUDA.
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include "runtime/device.h"
+
+namespace heartmula::runtime::detail {
+
+namespace {
+struct CudaBackend final : Backend {
+  c10::DeviceType type() const override { return c10::kCUDA; }
+  bool available() const override { return c10::cuda::device_count() > 0; }
+  int count() const override { return c10::cuda::device_count(); }
+  DeviceInfo info(int index) const override {
+    const cudaDeviceProp* p = at::cuda::getDeviceProperties(index);
+    DeviceInfo i;
+    i.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+    i.name = p->name;
+    i.total_memory = p->totalGlobalMem;
+    i.bf16_supported = p->major >= 8;
+    return i;
+  }
+  void synchronize(int index) const override {
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
+    c10::cuda::device_synchronize();
+  }
+  void reset_peak(int index) const override {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(index));
+  }
+  uint64_t peak_bytes(int index) const override {
+    auto s = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(index));
+    return static_cast<uint64_t>(s.reserved_bytes[0].peak);
+  }
+  uint64_t current_bytes(int index) const override {
+    auto s = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(index));
+    return static_cast<uint64_t>(s.reserved_bytes[0].current);
+  }
+  void release_cache(int) const override { c10::cuda::CUDACachingAllocator::emptyCache(); }
+};
+}  // namespace
+
+const Backend* cuda_backend() {
+  static CudaBackend b;
+  return &b;
+}
+
+}  // namespace heartmula::runtime::detail
