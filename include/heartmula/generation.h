@@ -1,0 +1,78 @@
+// Parameter structs of the generation pipeline. The CLI fills them and nothing else;
+// validate() checks every value and names the flag in its message.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace heartmula {
+
+// What stays fixed while a model is loaded: where it is, where it runs, in which precision.
+struct ModelSettings {
+  std::string model_path = "./ckpt";  // holds HeartMuLa-oss-<version>/, HeartCodec-oss/, tokenizer.json, gen_config.json
+  std::string version = "3B";
+  std::string device = "auto";        // default for both models: auto|cpu|cuda[:N]|xpu[:N]
+  std::string mula_device;            // empty: same as device
+  std::string codec_device;           // empty: same as device
+  std::string mula_dtype;             // fp32|bf16|fp16; empty: bf16 on GPUs, fp32 on CPU
+  std::string codec_dtype = "fp32";
+  bool lazy_load = false;             // free the LM (and its caches) before the codec runs
+  int threads = 0;                    // CPU threads; 0: LibTorch's default
+  bool need_lm = true;                // false with --codes-in
+  bool need_codec = true;             // false with --no-audio
+
+  void validate() const;              // throws UsageError naming the flag
+};
+
+// One song.
+struct SongRequest {
+  std::string lyrics;                 // the text itself (files are read by the caller)
+  std::string tags;
+  std::optional<uint64_t> seed;       // random when absent; the one used is reported
+  int64_t max_audio_length_ms = 240000;
+  double temperature = 1.0;
+  int topk = 50;
+  double cfg_scale = 1.5;
+  bool ignore_eos = false;
+  int codec_steps = 10;
+  double codec_guidance = 1.25;
+  std::string save_path;              // audio file ("" with no_audio)
+  bool no_audio = false;              // LM only
+  std::string codes_out;              // also save the frames (.safetensors, tensor `frames` [T, 8])
+  std::string codes_in;               // skip the LM: decode these frames
+  int mp3_bitrate_kbps = 320;
+  bool overwrite = false;
+
+  void validate() const;              // throws UsageError naming the flag
+};
+
+struct Timings {
+  double load_s = 0, prompt_s = 0, frames_s = 0, codec_s = 0, encode_s = 0, total_s = 0;
+  int64_t frames = 0;                 // frames kept
+  int64_t frames_planned = 0;
+  int64_t prompt_len = 0;
+  double audio_s = 0;                 // seconds of audio written
+  uint64_t peak_mula_bytes = 0, peak_codec_bytes = 0;
+  double ms_per_frame() const { return frames > 0 ? 1000.0 * frames_s / static_cast<double>(frames) : 0; }
+  double frames_per_s() const { return frames_s > 0 ? static_cast<double>(frames) / frames_s : 0; }
+  double rtf() const { return audio_s > 0 ? total_s / audio_s : 0; }
+};
+
+struct SongResult {
+  uint64_t seed = 0;
+  std::string save_path;              // written audio file ("" if none)
+  std::string codes_path;             // written codes file ("" if none)
+  bool stopped_at_eos = false;
+  bool interrupted = false;           // partial song (Ctrl-C)
+  Timings timings;
+};
+
+// Progress of the frame loop: frames done, frames planned, seconds since the loop began.
+using ProgressFn = std::function<void(int64_t done, int64_t planned, double elapsed_s)>;
+// Polled once per frame; returning true stops the loop (what exists is still decoded and saved).
+using StopFn = std::function<bool()>;
+
+}  // namespace heartmula

@@ -1,0 +1,42 @@
+// The generation pipeline: tokenize -> language model -> codec -> audio file.
+// Loads the models once; generate() may be called for many songs (a batch file).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "heartmula/generation.h"
+
+namespace heartmula {
+
+// Checks the checkpoint folder's layout before anything is loaded; the message says which file
+// is missing and how to get the checkpoint. Throws Error.
+void check_model_folder(const ModelSettings& settings);
+
+// Text given to --lyrics / --tags: the file's contents if `arg` names a file, else `arg` itself.
+// Throws Error if the file cannot be read or the text is not valid UTF-8.
+std::string read_text_arg(const std::string& arg, const std::string& flag);
+
+class Generator {
+ public:
+  explicit Generator(ModelSettings settings);  // loads nothing yet
+  ~Generator();
+  Generator(const Generator&) = delete;
+  Generator& operator=(const Generator&) = delete;
+
+  // Loads what the settings need (tokenizer, configs, LM, codec); idempotent.
+  void load();
+  SongResult generate(const SongRequest& request, const ProgressFn& progress = {},
+                      const StopFn& stop = {});
+  // Human-readable lines about what was loaded (devices, dtypes, sizes) for --verbose.
+  std::string describe() const;
+  const ModelSettings& settings() const;
+  // Longest song (ms) that fits the model's context for these texts.
+  int64_t max_song_ms(const SongRequest& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace heartmula

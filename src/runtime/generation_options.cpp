@@ -1,0 +1,150 @@
+// validate() of the parameter structs, reading --lyrics/--tags, checking the checkpoint folder.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "heartmula/error.h"
+#include "heartmula/generator.h"
+#include "io/audio_writer.h"
+
+namespace fs = std::filesystem;
+
+namespace heartmula {
+
+namespace {
+
+void check_dtype(const std::string& v, const std::string& flag, bool allow_empty) {
+  if (allow_empty && v.empty()) return;
+  if (v != "fp32" && v != "bf16" && v != "fp16" && v != "float32" && v != "bfloat16" && v != "float16")
+    throw UsageError(flag + " " + (v.empty() ? "\"\"" : v) + ": unknown precision (use fp32, bf16 or fp16)");
+}
+
+// Where the first invalid UTF-8 sequence starts, or npos.
+size_t invalid_utf8_at(const std::string& s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > n || (len == 2 && c < 0xc2) || (len == 4 && c > 0xf4)) return i;
+    for (size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return i;
+    if (len == 3) {
+      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0)) return i;  // overlong, surrogate
+    }
+    if (len == 4) {
+      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 >= 0x90)) return i;
+    }
+    i += len;
+  }
+  return std::string::npos;
+}
+
+bool looks_like_path(const std::string& a) {
+  const auto ext = fs::path(a).extension().string();
+  return ext == ".txt" || ext == ".lrc" || ext == ".md" || a.rfind("./", 0) == 0 ||
+         a.rfind("../", 0) == 0 || a.rfind("/", 0) == 0 || a.rfind("~/", 0) == 0;
+}
+
+}  // namespace
+
+void ModelSettings::validate() const {
+  if (model_path.empty()) throw UsageError("--model-path must not be empty");
+  if (version.empty() || version.find('/') != std::string::npos)
+    throw UsageError("--version " + version + ": not a model version (e.g. 3B)");
+  check_dtype(mula_dtype, "--mula-dtype", true);
+  check_dtype(codec_dtype, "--codec-dtype", false);
+  if (threads < 0) throw UsageError("--threads must be >= 0. Given: " + std::to_string(threads));
+}
+
+void SongRequest::validate() const {
+  if (max_audio_length_ms < 80)
+    throw UsageError("--max-audio-length-ms must be at least 80 (one frame). Given: " + std::to_string(max_audio_length_ms));
+  if (!(temperature > 0) || !std::isfinite(temperature))
+    throw UsageError("--temperature must be positive. Given: " + std::to_string(temperature));
+  if (topk < 1) throw UsageError("--topk must be at least 1. Given: " + std::to_string(topk));
+  if (!(cfg_scale >= 0) || !std::isfinite(cfg_scale))
+    throw UsageError("--cfg-scale must be >= 0. Given: " + std::to_string(cfg_scale));
+  if (codec_steps < 1) throw UsageError("--codec-steps must be at least 1. Given: " + std::to_string(codec_steps));
+  if (!(codec_guidance >= 0) || !std::isfinite(codec_guidance))
+    throw UsageError("--codec-guidance must be >= 0. Given: " + std::to_string(codec_guidance));
+  if (mp3_bitrate_kbps < 8 || mp3_bitrate_kbps > 320)
+    throw UsageError("--mp3-bitrate must be within 8..320. Given: " + std::to_string(mp3_bitrate_kbps));
+  if (no_audio && codes_out.empty())
+    throw UsageError("--no-audio needs --codes-out (otherwise nothing would be saved)");
+  if (no_audio && !codes_in.empty()) throw UsageError("--no-audio and --codes-in together do nothing");
+  if (!codes_in.empty() && !fs::is_regular_file(codes_in))
+    throw UsageError("--codes-in " + codes_in + ": no such file");
+  if (!no_audio) {
+    if (save_path.empty()) throw UsageError("--save-path is empty");
+    io::check_output_path(save_path, overwrite);
+  }
+  if (!codes_out.empty()) {
+    if (fs::path(codes_out).extension() != ".safetensors")
+      throw UsageError("--codes-out " + codes_out + ": must end in .safetensors");
+    fs::path dir = fs::path(codes_out).parent_path();
+    if (!dir.empty() && !fs::is_directory(dir))
+      throw UsageError("--codes-out " + codes_out + ": folder " + dir.string() + " does not exist");
+    if (fs::exists(codes_out) && !overwrite)
+      throw UsageError("--codes-out " + codes_out + ": file exists (use --overwrite to replace it)");
+  }
+}
+
+std::string read_text_arg(const std::string& arg, const std::string& flag) {
+  std::string text = arg;
+  bool from_file = false;
+  std::error_code ec;
+  if (!arg.empty() && arg.size() < 4096 && arg.find('\n') == std::string::npos && fs::is_regular_file(arg, ec)) {
+    std::ifstream in(arg, std::ios::binary);
+    if (!in) throw Error(flag + " " + arg + ": cannot read the file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    from_file = true;
+    if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // BOM
+    if (text.size() > (1u << 20)) throw Error(flag + " " + arg + ": file is larger than 1 MiB; not lyrics?");
+  } else if (!arg.empty() && arg.size() < 4096 && arg.find('\n') == std::string::npos &&
+             looks_like_path(arg) && !fs::exists(arg, ec)) {
+    // Looks like a path but is not there: almost surely a mistake, not the text itself.
+    throw UsageError(flag + " " + arg + ": no such file");
+  }
+  size_t bad = invalid_utf8_at(text);
+  if (bad != std::string::npos)
+    throw Error(flag + (from_file ? " " + arg : std::string()) + ": text is not valid UTF-8 (byte " +
+                std::to_string(bad) + ")");
+  return text;
+}
+
+void check_model_folder(const ModelSettings& s) {
+  const fs::path root(s.model_path);
+  const fs::path mula = root / ("HeartMuLa-oss-" + s.version);
+  const fs::path codec = root / "HeartCodec-oss";
+  std::vector<std::string> missing;
+  std::error_code ec;
+  if (s.need_lm) {
+    if (!fs::is_directory(mula, ec)) missing.push_back(mula.string() + "/");
+    else if (!fs::is_regular_file(mula / "config.json", ec)) missing.push_back((mula / "config.json").string());
+    if (!fs::is_regular_file(root / "tokenizer.json", ec)) missing.push_back((root / "tokenizer.json").string());
+    if (!fs::is_regular_file(root / "gen_config.json", ec)) missing.push_back((root / "gen_config.json").string());
+  }
+  if (s.need_codec) {
+    if (!fs::is_directory(codec, ec)) missing.push_back(codec.string() + "/");
+    else if (!fs::is_regular_file(codec / "config.json", ec)) missing.push_back((codec / "config.json").string());
+  }
+  if (missing.empty()) return;
+  std::string msg = "the checkpoint folder '" + s.model_path + "' is incomplete; missing:";
+  for (const auto& m : missing) msg += "\n  " + m;
+  const std::string dir = s.model_path;
+  msg += "\nDownload the released checkpoints (about 21 GB) with the Hugging Face CLI (pip install -U huggingface_hub):"
+         "\n  hf download --local-dir '" + dir + "' HeartMuLa/HeartMuLaGen"
+         "\n  hf download --local-dir '" + dir + "/HeartMuLa-oss-3B' HeartMuLa/HeartMuLa-oss-3B-happy-new-year"
+         "\n  hf download --local-dir '" + dir + "/HeartCodec-oss' HeartMuLa/HeartCodec-oss-20260123"
+         "\nor from ModelScope: modelscope download --model <same names> --local_dir <same folders>."
+         "\nThen run again with --model-path '" + dir + "' (see docs/troubleshooting.md).";
+  throw Error(msg);
+}
+
+}  // namespace heartmula

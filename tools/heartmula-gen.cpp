@@ -1,0 +1,321 @@
+// heartmula-gen: lyrics + style tags -> a song. Fills the parameter structs from the command
+// line, runs the Generator and reports; all the work is in the library.
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <unistd.h>
+
+#include "default_texts.h"
+#include "heartmula/error.h"
+#include "heartmula/generator.h"
+#include "runtime/device.h"
+#include "runtime/report.h"
+
+namespace fs = std::filesystem;
+using namespace heartmula;
+
+namespace {
+
+std::atomic<int> g_interrupts{0};
+
+void on_sigint(int) {
+  if (g_interrupts.fetch_add(1) >= 1) {
+    const char msg[] = "\nheartmula-gen: interrupted twice, aborting without saving\n";
+    ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    std::_Exit(kExitInterrupted);
+  }
+  const char msg[] = "\nheartmula-gen: interrupted; finishing the current frame, then saving what exists (Ctrl-C again to abort)\n";
+  ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+  (void)ignored;
+}
+
+struct Cli {
+  ModelSettings model;
+  SongRequest song;
+  std::string lyrics_arg, tags_arg, save_arg = ".";
+  double duration_s = 0;
+  bool quiet = false, verbose = false, json = false, no_metadata = false;
+  bool list_devices = false, validate = false;
+  std::string batch_file;
+  std::string version_arg;
+  int num_songs = 1;
+};
+
+// "./" or an existing folder -> "<folder>/heartmula-YYYYmmdd-HHMMSS[-N].mp3".
+std::string resolve_save_path(const std::string& arg, const std::string& suffix = "") {
+  std::error_code ec;
+  if (arg.empty() || fs::is_directory(arg, ec) || arg.back() == '/') {
+    std::time_t now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+    fs::path dir = arg.empty() ? fs::path(".") : fs::path(arg);
+    for (int n = 0;; ++n) {
+      fs::path p = dir / ("heartmula-" + std::string(stamp) + suffix + (n ? "-" + std::to_string(n) : "") + ".mp3");
+      if (!fs::exists(p, ec)) return p.string();
+    }
+  }
+  return arg;
+}
+
+void add_options(CLI::App& app, Cli& c) {
+  auto* model = app.add_option_group("Model");
+  model->add_option("--model-path,--model_path", c.model.model_path,
+                    "checkpoint folder (HeartMuLa-oss-<version>/, HeartCodec-oss/, tokenizer.json, gen_config.json)")
+      ->capture_default_str();
+  // --version VALUE picks the model (upstream's flag); --version alone or -V prints ours.
+  model->add_option("--version", c.version_arg, "model version (folder HeartMuLa-oss-<version>); alone: print the program version")
+      ->expected(0, 1)->default_str("3B");
+  model->add_flag("--lazy-load,--lazy_load", c.model.lazy_load, "free the language model before the codec runs");
+
+  auto* text = app.add_option_group("Song");
+  text->add_option("--lyrics", c.lyrics_arg, "lyrics: a file, or the text itself (default: a sample lyric)");
+  text->add_option("--tags", c.tags_arg, "style tags: a file, or the text itself (default: piano,happy)");
+  text->add_option("--max-audio-length-ms,--max_audio_length_ms", c.song.max_audio_length_ms,
+                   "longest song in milliseconds")->capture_default_str()->check(CLI::Range(int64_t{80}, int64_t{3600000}));
+  text->add_option("--duration", c.duration_s, "longest song in seconds (instead of --max-audio-length-ms)")
+      ->check(CLI::Range(0.08, 3600.0));
+  text->add_option("--batch", c.batch_file, "JSON Lines file: one song per line (lyrics, tags, seed, save_path, any option)");
+  text->add_option("--num-songs,--num_songs", c.num_songs, "songs from the same text with seeds seed, seed+1, ...")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+
+  auto* samp = app.add_option_group("Sampling");
+  samp->add_option("--temperature", c.song.temperature, "sampling temperature")->capture_default_str()->check(CLI::Range(0.01, 100.0));
+  samp->add_option("--topk", c.song.topk, "top-k cut")->capture_default_str()->check(CLI::Range(1, 1000000));
+  samp->add_option("--cfg-scale,--cfg_scale", c.song.cfg_scale, "classifier-free guidance scale (1 = off)")
+      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  samp->add_option("--seed", c.song.seed, "random seed (random when absent; always reported)");
+  samp->add_flag("--ignore-eos,--ignore_eos", c.song.ignore_eos, "generate the full length even after the end token");
+
+  auto* codec = app.add_option_group("Codec");
+  codec->add_option("--codec-steps,--codec_steps", c.song.codec_steps, "Euler steps of the flow-matching decoder")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
+  codec->add_option("--codec-guidance,--codec_guidance", c.song.codec_guidance, "codec guidance scale")
+      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+
+  auto* dev = app.add_option_group("Device");
+  dev->add_option("--device", c.model.device, "device for both models: auto|cpu|cuda[:N]|xpu[:N]")->capture_default_str();
+  dev->add_option("--mula-device,--mula_device", c.model.mula_device, "device of the language model (default: --device)");
+  dev->add_option("--codec-device,--codec_device", c.model.codec_device, "device of the codec (default: --device)");
+  dev->add_option("--mula-dtype,--mula_dtype", c.model.mula_dtype, "LM precision fp32|bf16|fp16 (default: bf16 on GPUs, fp32 on CPU)");
+  dev->add_option("--codec-dtype,--codec_dtype", c.model.codec_dtype, "codec precision fp32|bf16|fp16")->capture_default_str();
+  dev->add_option("--threads", c.model.threads, "CPU threads (0: all cores)")->capture_default_str()->check(CLI::Range(0, 4096));
+  dev->add_flag("--list-devices,--list_devices", c.list_devices, "list the devices and exit");
+  dev->add_flag("--validate", c.validate, "report the LibTorch build and devices, check the checkpoint folder, exit");
+
+  auto* out = app.add_option_group("Output");
+  out->add_option("-o,--save-path,--save_path", c.save_arg, "output file (.mp3 .wav .flac .ogg) or folder (timestamped name)")
+      ->capture_default_str();
+  out->add_flag("--overwrite", c.song.overwrite, "replace an existing output file");
+  out->add_option("--mp3-bitrate,--mp3_bitrate", c.song.mp3_bitrate_kbps, "MP3 bitrate in kbit/s")
+      ->capture_default_str()->check(CLI::Range(8, 320));
+  out->add_option("--codes-out,--codes_out", c.song.codes_out, "also save the audio codes (.safetensors, tensor frames [T, 8])");
+  out->add_option("--codes-in,--codes_in", c.song.codes_in, "decode these saved codes instead of running the language model");
+  out->add_flag("--no-audio,--no_audio", c.song.no_audio, "run the language model only (with --codes-out)");
+  out->add_flag("--no-metadata,--no_metadata", c.no_metadata, "do not write the <song>.json sidecar");
+  out->add_flag("-q,--quiet", c.quiet, "no progress or timings on stderr");
+  out->add_flag("-v,--verbose", c.verbose, "more detail on stderr");
+  out->add_flag("--json", c.json, "print one JSON object per song on stdout");
+}
+
+uint64_t random_seed() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32 | rd()) & 0x7fffffffffffffffull;
+}
+
+void say(const Cli& c, const std::string& s) {
+  if (!c.quiet) std::fprintf(stderr, "%s\n", s.c_str());
+}
+
+// Runs one song and reports it. Returns the exit code for this song.
+int run_song(Generator& gen, const Cli& c, SongRequest song) {
+  if (!song.seed) song.seed = random_seed();
+  song.validate();
+  runtime::ProgressPrinter progress(c.quiet);
+  SongResult res = gen.generate(
+      song, [&](int64_t done, int64_t planned, double t) { progress.update(done, planned, t); },
+      [] { return g_interrupts.load() > 0; });
+  progress.finish();
+  if (!c.no_metadata && !res.save_path.empty()) runtime::write_sidecar(gen.settings(), song, res);
+  if (!c.quiet) {
+    std::fprintf(stderr, "%s", runtime::format_timings(res.timings).c_str());
+    std::fprintf(stderr, "seed = %llu\n", static_cast<unsigned long long>(res.seed));
+    if (!res.save_path.empty())
+      std::fprintf(stderr, "%s to %s\n", res.interrupted ? "Partial song saved" : "Saved", res.save_path.c_str());
+    if (!res.codes_path.empty()) std::fprintf(stderr, "Codes saved to %s\n", res.codes_path.c_str());
+  }
+  if (c.json) std::printf("%s\n", runtime::result_json(gen.settings(), song, res, false).c_str());
+  std::fflush(stdout);
+  return res.interrupted ? kExitInterrupted : kExitOk;
+}
+
+// One JSON object per line; any key of the song request may be given.
+SongRequest song_from_json(const nlohmann::json& j, const SongRequest& base, const std::string& where) {
+  if (!j.is_object()) throw UsageError(where + ": not a JSON object");
+  SongRequest s = base;
+  s.seed.reset();
+  auto text = [&](const char* key, const std::string& fallback) {
+    return j.contains(key) ? read_text_arg(j.at(key).get<std::string>(), std::string(key)) : fallback;
+  };
+  s.lyrics = text("lyrics", base.lyrics);
+  s.tags = text("tags", base.tags);
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const auto& v = it.value();
+    if (k == "lyrics" || k == "tags") continue;
+    else if (k == "seed") s.seed = v.get<uint64_t>();
+    else if (k == "save_path" || k == "save-path" || k == "output") s.save_path = v.get<std::string>();
+    else if (k == "max_audio_length_ms") s.max_audio_length_ms = v.get<int64_t>();
+    else if (k == "duration") s.max_audio_length_ms = static_cast<int64_t>(v.get<double>() * 1000.0);
+    else if (k == "temperature") s.temperature = v.get<double>();
+    else if (k == "topk") s.topk = v.get<int>();
+    else if (k == "cfg_scale") s.cfg_scale = v.get<double>();
+    else if (k == "ignore_eos") s.ignore_eos = v.get<bool>();
+    else if (k == "codec_steps") s.codec_steps = v.get<int>();
+    else if (k == "codec_guidance") s.codec_guidance = v.get<double>();
+    else if (k == "codes_out") s.codes_out = v.get<std::string>();
+    else if (k == "mp3_bitrate") s.mp3_bitrate_kbps = v.get<int>();
+    else if (k == "overwrite") s.overwrite = v.get<bool>();
+    else throw UsageError(where + ": unknown key '" + k + "'");
+  }
+  return s;
+}
+
+int run_batch(Generator& gen, const Cli& c) {
+  std::ifstream in(c.batch_file);
+  if (!in) throw UsageError("--batch " + c.batch_file + ": cannot open the file");
+  std::string line;
+  int line_no = 0, ok = 0, failed = 0, interrupted = 0;
+  std::vector<std::string> failures;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (g_interrupts.load() > 0) break;
+    const std::string where = c.batch_file + ":" + std::to_string(line_no);
+    try {
+      auto j = nlohmann::json::parse(line, nullptr, true, /*ignore_comments=*/true);
+      SongRequest s = song_from_json(j, c.song, where);
+      s.save_path = resolve_save_path(s.save_path.empty() ? c.save_arg : s.save_path, "-" + std::to_string(line_no));
+      say(c, "[" + where + "] -> " + s.save_path);
+      int rc = run_song(gen, c, s);
+      if (rc == kExitInterrupted) ++interrupted; else ++ok;
+    } catch (const std::exception& e) {
+      ++failed;
+      failures.push_back(where + ": " + e.what());
+      std::fprintf(stderr, "error: %s: %s\n", where.c_str(), e.what());
+    }
+  }
+  if (!c.quiet) {
+    std::fprintf(stderr, "batch: %d songs done, %d failed, %d interrupted\n", ok, failed, interrupted);
+    for (const auto& f : failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
+  }
+  if (interrupted) return kExitInterrupted;
+  return failed ? kExitRuntimeError : kExitOk;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"heartmula-gen: lyrics + style tags -> a song (HeartMuLa, in C++ on LibTorch)"};
+  app.set_version_flag("-V", std::string("heartmula-gen ") + HEARTMULA_VERSION);
+  Cli c;
+  add_options(app, c);
+  app.get_formatter()->column_width(40);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s\nRun with --help for the options.\n", e.what());
+    return kExitUsage;
+  }
+
+  if (app.count("--version") > 0) {
+    if (c.version_arg.empty()) {
+      std::printf("heartmula-gen %s (%s)\n", HEARTMULA_VERSION, runtime::build_info().c_str());
+      return kExitOk;
+    }
+    c.model.version = c.version_arg;
+  }
+  if (c.list_devices) {
+    std::printf("%s\n", runtime::build_info().c_str());
+    for (const auto& d : runtime::list_devices())
+      std::printf("%-8s %s%s\n", d.device.str().c_str(), d.name.c_str(),
+                  d.total_memory ? (" (" + std::to_string(d.total_memory >> 20) + " MiB)").c_str() : "");
+    return kExitOk;
+  }
+  if (c.duration_s > 0) c.song.max_audio_length_ms = static_cast<int64_t>(c.duration_s * 1000.0);
+  c.model.need_lm = c.song.codes_in.empty();
+  c.model.need_codec = !c.song.no_audio;
+  c.model.validate();
+  if (c.validate) {
+    std::printf("%s\n", runtime::build_info().c_str());
+    for (const auto& d : runtime::list_devices())
+      std::printf("device %s: %s, bf16 %s\n", d.device.str().c_str(), d.name.c_str(), d.bf16_supported ? "yes" : "no");
+    check_model_folder(c.model);
+    std::printf("checkpoint folder %s: complete\n", c.model.model_path.c_str());
+    return kExitOk;
+  }
+
+  c.song.lyrics = c.lyrics_arg.empty() ? tools::kDefaultLyrics : read_text_arg(c.lyrics_arg, "--lyrics");
+  c.song.tags = c.tags_arg.empty() ? tools::kDefaultTags : read_text_arg(c.tags_arg, "--tags");
+  if (c.batch_file.empty()) {
+    if (!c.song.no_audio) c.song.save_path = resolve_save_path(c.save_arg);
+    c.song.validate();  // output path, lengths: before any weight is loaded
+  }
+  check_model_folder(c.model);
+
+  std::signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  Generator gen(c.model);
+  gen.load();
+  if (c.verbose) say(c, gen.describe());
+  if (!c.batch_file.empty()) return run_batch(gen, c);
+
+  int rc = kExitOk;
+  const uint64_t first_seed = c.song.seed ? *c.song.seed : random_seed();
+  for (int i = 0; i < c.num_songs; ++i) {
+    SongRequest s = c.song;
+    s.seed = first_seed + static_cast<uint64_t>(i);
+    if (c.num_songs > 1 && !s.no_audio) {
+      fs::path p(c.song.save_path);
+      s.save_path = (p.parent_path() / (p.stem().string() + "-" + std::to_string(i + 1) + p.extension().string())).string();
+    }
+    rc = run_song(gen, c, s);
+    if (rc != kExitOk) break;
+  }
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    if (runtime::is_out_of_memory(e))
+      std::fprintf(stderr,
+                   "hint: the device ran out of memory. Try --lazy-load, a shorter song "
+                   "(--duration), --codec-device cpu, or --mula-dtype bf16.\n");
+    return kExitRuntimeError;
+  }
+}
