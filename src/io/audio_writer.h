@@ -63,7 +63,8 @@ class AudioWriter {
   // Appends `frames` frames given as two planes; needs channels == 2.
   void write_planar(const float* left, const float* right, size_t frames);
   // Flushes the encoder, closes, fsyncs and renames into place. After it returns the file at
-  // the destination path is complete. Calling write() or finish() afterwards is an Error.
+  // the destination path is complete. Calling write() or finish() afterwards is an Error; so is
+  // calling them after finish() threw (the temp file is then removed by the destructor).
   virtual void finish() = 0;
 
   AudioFormat format() const { return format_; }
@@ -76,13 +77,14 @@ class AudioWriter {
  protected:
   AudioWriter(AudioFormat format, AudioWriteOptions options, std::string path);
   // Throws Error if finish() has been called already; used by write() and finish().
+  // Implementations set closed_ when finish() starts: a failed finish() cannot be retried.
   void check_open(const char* what) const;
 
   AudioFormat format_;
   AudioWriteOptions options_;
   std::string path_;
   size_t frames_written_ = 0;
-  bool finished_ = false;
+  bool closed_ = false;
 };
 
 // One-shot: writes planar stereo samples [2, frames_per_channel] (row-major: all of the left
