@@ -1,6 +1,7 @@
 #include "io/weight_binder.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <chrono>
 #include <set>
 
@@ -16,10 +17,47 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return out + "]";
 }
 bool numeric(DType dt) { return dt != DType::BOOL; }
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 }  // namespace
 
 WeightBinder::WeightBinder(const Checkpoint& ckpt, c10::ScalarType dtype, c10::Device device)
-    : ckpt_(ckpt), dtype_(dtype), device_(device) {}
+    : ckpt_(&ckpt), dtype_(dtype), device_(device) {}
+
+WeightBinder::WeightBinder(c10::ScalarType dtype, c10::Device device)
+    : ckpt_(nullptr), dtype_(dtype), device_(device) {}
+
+std::vector<WeightBinder::Declaration> WeightBinder::declarations() const {
+  std::vector<Declaration> out;
+  for (const auto& s : slots_) out.push_back({s.key, s.shape});
+  return out;
+}
+
+BindStats WeightBinder::bind_random(uint64_t seed, double stddev) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  BindStats stats;
+  for (const auto& s : slots_) {
+    const bool is_scale = s.shape.size() == 1 &&
+                          (ends_with(s.key, ".scale") || ends_with(s.key, "norm.weight"));
+    at::Tensor t;
+    if (is_scale) {
+      t = at::ones(s.shape, at::TensorOptions().dtype(s.dtype).device(device_));
+    } else {
+      // Drawn on the CPU in chunks of rows would be slow for 4 B parameters; draw on the device
+      // with its own generator seeded from ours (deterministic per seed and device).
+      t = at::empty(s.shape, at::TensorOptions().dtype(s.dtype).device(device_));
+      if (device_.is_cpu()) t.normal_(0.0, stddev, gen);
+      else t.normal_(0.0, stddev);
+    }
+    stats.tensors++;
+    stats.bytes_loaded += static_cast<size_t>(t.numel()) * t.element_size();
+    s.store(std::move(t));
+  }
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return stats;
+}
 
 void WeightBinder::expect(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot) {
   expect(key, std::move(shape), slot, dtype_);
@@ -36,16 +74,18 @@ void WeightBinder::expect_with(const std::string& key, std::vector<int64_t> shap
 }
 
 BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
+  if (ckpt_ == nullptr) throw Error("weight binder: bind() needs a checkpoint");
+  const Checkpoint& ckpt = *ckpt_;
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::string> problems;
   std::set<std::string> declared;
   for (const auto& s : slots_) {
     declared.insert(s.key);
-    if (!ckpt_.has(s.key)) {
+    if (!ckpt.has(s.key)) {
       problems.push_back("missing tensor '" + s.key + "' (expected shape " + shape_str(s.shape) + ")");
       continue;
     }
-    const TensorInfo& t = ckpt_.at(s.key);
+    const TensorInfo& t = ckpt.at(s.key);
     if (t.shape != s.shape)
       problems.push_back("tensor '" + s.key + "' has wrong shape in " + t.file->path() + ": got " +
                          t.shape_str() + ", expected " + shape_str(s.shape));
@@ -53,7 +93,7 @@ BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
       problems.push_back("tensor '" + s.key + "' has non-numeric dtype " + dtype_name(t.dtype));
   }
   if (!problems.empty()) {
-    std::string msg = "checkpoint '" + ckpt_.path() + "' does not match the model (" +
+    std::string msg = "checkpoint '" + ckpt.path() + "' does not match the model (" +
                       std::to_string(problems.size()) + " problem" + (problems.size() > 1 ? "s" : "") + "):";
     const size_t shown = std::min<size_t>(problems.size(), 20);
     for (size_t i = 0; i < shown; ++i) msg += "\n  - " + problems[i];
@@ -62,14 +102,14 @@ BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
   }
   BindStats stats;
   for (const auto& s : slots_) {
-    const TensorInfo& t = ckpt_.at(s.key);
+    const TensorInfo& t = ckpt.at(s.key);
     at::Tensor loaded = load_tensor(t, s.dtype, device_);
     stats.tensors++;
     stats.bytes_read += t.nbytes;
     stats.bytes_loaded += static_cast<size_t>(loaded.numel()) * loaded.element_size();
     s.store(std::move(loaded));
   }
-  for (const auto& [key, t] : ckpt_.tensors())
+  for (const auto& [key, t] : ckpt.tensors())
     if (key.rfind(unexpected_prefix, 0) == 0 && !declared.count(key)) stats.unexpected.push_back(key);
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return stats;

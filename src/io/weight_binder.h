@@ -28,6 +28,8 @@ struct BindStats {
 class WeightBinder {
  public:
   WeightBinder(const Checkpoint& ckpt, c10::ScalarType dtype, c10::Device device);
+  // Without a checkpoint: for listing the declarations or binding random weights.
+  WeightBinder(c10::ScalarType dtype, c10::Device device);
 
   // Declares parameter `key` of `shape`, to be stored into *slot in the compute dtype.
   void expect(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot);
@@ -43,6 +45,17 @@ class WeightBinder {
   // listed in the stats (callers warn).
   BindStats bind(const std::string& unexpected_prefix = "");
 
+  // Fills every slot with random values of the declared shape directly on the device (no file):
+  // normal(0, stddev), except 1-D norm scales (`*.scale`, `*norm.weight`), which get 1. For
+  // benchmarks on the real architecture; post-processing (fusion, weight norm) runs as usual.
+  BindStats bind_random(uint64_t seed, double stddev = 0.02);
+
+  struct Declaration {
+    std::string key;
+    std::vector<int64_t> shape;
+  };
+  std::vector<Declaration> declarations() const;
+
  private:
   struct Slot {
     std::string key;
@@ -50,7 +63,7 @@ class WeightBinder {
     c10::ScalarType dtype;
     std::function<void(at::Tensor)> store;
   };
-  const Checkpoint& ckpt_;
+  const Checkpoint* ckpt_;
   c10::ScalarType dtype_;
   c10::Device device_;
   std::vector<Slot> slots_;

@@ -372,3 +372,23 @@ TEST(WeightBinder, LoadsConvertsAndReportsAllProblemsAtOnce) {
     EXPECT_FALSE(b.defined());  // nothing loaded when anything is wrong
   }
 }
+
+TEST(WeightBinder, DeclarationsAndRandomBinding) {
+  at::Tensor w, scale, fused;
+  WeightBinder binder(at::kFloat, at::kCPU);
+  binder.expect("layer.weight", {4, 3}, &w);
+  binder.expect("layer.norm.scale", {4}, &scale);
+  binder.expect_with("other.weight", {2, 2}, [&](at::Tensor t) { fused = at::cat({t, t}); }, at::kFloat);
+  auto decl = binder.declarations();
+  ASSERT_EQ(decl.size(), 3u);
+  EXPECT_EQ(decl[0].key, "layer.weight");
+  EXPECT_EQ(decl[2].shape, (std::vector<int64_t>{2, 2}));
+  auto stats = binder.bind_random(7, 0.02);
+  EXPECT_EQ(stats.tensors, 3u);
+  EXPECT_EQ(w.sizes(), (at::IntArrayRef{4, 3}));
+  EXPECT_TRUE(at::equal(scale, at::ones({4})));
+  EXPECT_EQ(fused.size(0), 4);
+  EXPECT_GT(w.abs().max().item<float>(), 0.0f);
+  EXPECT_LT(w.abs().max().item<float>(), 0.2f);
+  EXPECT_THROW(binder.bind(), Error);  // no checkpoint to bind from
+}
