@@ -11,43 +11,61 @@
 
 namespace heartmula::io {
 
-void write_file_atomically(const std::string& path, const void* data, size_t size) {
+AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
   std::string dir = ".", base = path;
   auto slash = path.rfind('/');
   if (slash != std::string::npos) {
     dir = slash == 0 ? "/" : path.substr(0, slash);
     base = path.substr(slash + 1);
   }
-  std::string tmpl = dir + "/." + base + ".partXXXXXX";
-  int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+  tmp_ = dir + "/." + base + ".partXXXXXX";
+  fd_ = ::mkstemp(tmp_.data());
+  if (fd_ < 0) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFileWriter::write(const void* data, size_t size) {
+  if (fd_ < 0) throw Error("cannot write '" + path_ + "': already closed");
   const char* p = static_cast<const char*>(data);
-  size_t left = size;
-  auto bail = [&](int e) {
-    ::close(fd);
-    ::unlink(tmpl.c_str());
-    throw Error("cannot write '" + path + "': " + std::strerror(e));
-  };
-  while (left > 0) {
-    ssize_t w = ::write(fd, p, left);
+  while (size > 0) {
+    ssize_t w = ::write(fd_, p, size);
     if (w < 0) {
       if (errno == EINTR) continue;
-      bail(errno);
+      throw Error("cannot write '" + path_ + "': " + std::strerror(errno));
     }
     p += w;
-    left -= static_cast<size_t>(w);
+    size -= static_cast<size_t>(w);
   }
-  if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) bail(errno);
+}
+
+void AtomicFileWriter::commit() {
+  if (fd_ < 0) throw Error("cannot write '" + path_ + "': already closed");
+  if (::fchmod(fd_, 0644) != 0 || ::fsync(fd_) != 0)
+    throw Error("cannot write '" + path_ + "': " + std::strerror(errno));
+  int fd = fd_;
+  fd_ = -1;
   if (::close(fd) != 0) {
     int e = errno;
-    ::unlink(tmpl.c_str());
-    throw Error("cannot write '" + path + "': " + std::strerror(e));
+    ::unlink(tmp_.c_str());
+    throw Error("cannot write '" + path_ + "': " + std::strerror(e));
   }
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     int e = errno;
-    ::unlink(tmpl.c_str());
-    throw Error("cannot write '" + path + "': " + std::strerror(e));
+    ::unlink(tmp_.c_str());
+    throw Error("cannot write '" + path_ + "': " + std::strerror(e));
   }
+}
+
+void write_file_atomically(const std::string& path, const void* data, size_t size) {
+  AtomicFileWriter w(path);
+  w.write(data, size);
+  w.commit();
 }
 
 }  // namespace heartmula::io

@@ -10,4 +10,20 @@ namespace heartmula::io {
 // `path`. On any error the temporary file is removed and an Error names `path`.
 void write_file_atomically(const std::string& path, const void* data, size_t size);
 
+// The same for data written piece by piece. The destructor removes the temporary file unless
+// commit() succeeded.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(const std::string& path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  void write(const void* data, size_t size);  // Error naming the path on failure
+  void commit();                              // fsync, close, rename
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+};
+
 }  // namespace heartmula::io

@@ -187,6 +187,40 @@ std::string SafetensorsWriter::serialize() const {
   return out;
 }
 
+size_t TensorSpec::nbytes() const {
+  size_t n = dtype_size(dtype);
+  for (auto d : shape) n *= static_cast<size_t>(d);
+  return n;
+}
+
+void write_safetensors_streaming(const std::string& path, const std::vector<TensorSpec>& specs,
+                                 const std::function<void(size_t, void*, size_t)>& fill,
+                                 const std::map<std::string, std::string>& metadata) {
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  size_t offset = 0, largest = 0;
+  for (const auto& t : specs) {
+    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape},
+                      {"data_offsets", {offset, offset + t.nbytes()}}};
+    offset += t.nbytes();
+    largest = std::max(largest, t.nbytes());
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');
+  std::string prefix(8, '\0');
+  for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((static_cast<uint64_t>(h.size()) >> (8 * i)) & 0xff);
+  prefix += h;
+  std::vector<char> buffer(largest);
+  AtomicFileWriter out(path);
+  out.write(prefix.data(), prefix.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const size_t n = specs[i].nbytes();
+    fill(i, buffer.data(), n);
+    out.write(buffer.data(), n);
+  }
+  out.commit();
+}
+
 void SafetensorsWriter::write(const std::string& path) const {
   std::string bytes = serialize();
   write_file_atomically(path, bytes.data(), bytes.size());

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -75,5 +76,18 @@ class SafetensorsWriter {
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string> metadata_;
 };
+
+// For files larger than memory: the header is built from `specs` up front, then each tensor's
+// bytes are produced by `fill(index, buffer, nbytes)` in order and written out. The file is
+// written to a temporary name and renamed when complete.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  size_t nbytes() const;
+};
+void write_safetensors_streaming(const std::string& path, const std::vector<TensorSpec>& specs,
+                                 const std::function<void(size_t, void*, size_t)>& fill,
+                                 const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace heartmula::io

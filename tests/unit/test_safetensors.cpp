@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -391,4 +392,35 @@ TEST(WeightBinder, DeclarationsAndRandomBinding) {
   EXPECT_GT(w.abs().max().item<float>(), 0.0f);
   EXPECT_LT(w.abs().max().item<float>(), 0.2f);
   EXPECT_THROW(binder.bind(), Error);  // no checkpoint to bind from
+}
+
+TEST(Safetensors, StreamingWriterMatchesInMemoryWriter) {
+  TempDir d;
+  std::vector<TensorSpec> specs = {{"b", DType::F32, {2, 2}}, {"a", DType::I64, {3}}};
+  write_safetensors_streaming(d.file("s.safetensors"), specs, [](size_t i, void* buf, size_t n) {
+    if (i == 0) {
+      float v[4] = {1, 2, 3, 4};
+      std::memcpy(buf, v, n);
+    } else {
+      int64_t v[3] = {5, 6, 7};
+      std::memcpy(buf, v, n);
+    }
+  });
+  auto f = SafetensorsFile::open(d.file("s.safetensors"));
+  EXPECT_TRUE(at::equal(view_tensor(f.at("b")), at::arange(1, 5, at::kFloat).reshape({2, 2})));
+  EXPECT_TRUE(at::equal(view_tensor(f.at("a")), at::arange(5, 8, at::kLong)));
+  for (const auto& e : fs::directory_iterator(d.path()))
+    EXPECT_EQ(e.path().filename().string().find(".part"), std::string::npos) << e.path();
+}
+
+TEST(Safetensors, WriteIntoMissingFolderIsAnError) {
+  SafetensorsWriter w;
+  float v = 1;
+  w.add("x", DType::F32, {1}, &v, 4);
+  try {
+    w.write("/nonexistent-folder/x.safetensors");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-folder/x.safetensors"), std::string::npos);
+  }
 }
