@@ -1,0 +1,95 @@
+#include "codec/estimator.h"
+
+#include <ATen/ATen.h>
+#include <cmath>
+
+#include "io/weight_binder.h"
+
+namespace heartmula::codec {
+
+namespace {
+
+constexpr int64_t kTimestepChannels = 512;  // PixArtAlphaCombinedFlowEmbeddings.flow_t_size
+
+// [B] float32 -> [B, 512]: cat(cos(t*1000*f), sin(t*1000*f)), f = exp(-ln(10000) * i / 256).
+at::Tensor timestep_embedding(const at::Tensor& t) {
+  const int64_t half = kTimestepChannels / 2;
+  at::Tensor freqs = at::exp(at::arange(0, half, t.options()) * (-std::log(10000.0)) / static_cast<double>(half));
+  at::Tensor args = t.unsqueeze(1) * freqs.unsqueeze(0) * 1000;
+  return at::cat({at::cos(args), at::sin(args)}, -1);
+}
+
+// LayerNorm without affine parameters, eps 1e-6, then (1 + scale) and shift from table + emb.
+at::Tensor norm_out(const at::Tensor& x, const at::Tensor& table, const at::Tensor& embedded) {
+  at::Tensor mod = table.unsqueeze(0) + embedded.unsqueeze(1);  // [B, 2, D]
+  at::Tensor shift = mod.narrow(1, 0, 1), scale = mod.narrow(1, 1, 1);
+  at::Tensor n = at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6);
+  return n * (1 + scale) + shift;
+}
+
+}  // namespace
+
+void ProjectLayer::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
+                           c10::ScalarType dtype) {
+  kernel = k;
+  ffn_1.declare(b, prefix + ".ffn_1", in, out, k, dtype);
+  ffn_1.set_centred(k);
+  ffn_2.declare(b, prefix + ".ffn_2", out, out, true);
+}
+
+at::Tensor ProjectLayer::operator()(const at::Tensor& x) const {
+  at::Tensor y = ffn_1(x.transpose(1, 2)).transpose(1, 2);
+  y = y * std::pow(static_cast<double>(kernel), -0.5);
+  return ffn_2(y);
+}
+
+void AdaLNSingle::declare(io::WeightBinder& b, const std::string& prefix, int64_t dim) {
+  linear_1.declare(b, prefix + ".emb.timestep_embedder.linear_1", kTimestepChannels, dim, true);
+  linear_2.declare(b, prefix + ".emb.timestep_embedder.linear_2", dim, dim, true);
+  linear.declare(b, prefix + ".linear", dim, 6 * dim, true);
+}
+
+std::pair<at::Tensor, at::Tensor> AdaLNSingle::operator()(const at::Tensor& timestep) const {
+  at::Tensor proj = timestep_embedding(timestep).to(linear_1.weight.scalar_type());
+  at::Tensor embedded = linear_2(at::silu(linear_1(proj)));
+  return {linear(at::silu(embedded)), embedded};
+}
+
+void Estimator::declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& c,
+                        c10::ScalarType dtype) {
+  cfg = c;
+  const int64_t inner = c.inner_dim(), inner2 = 2 * inner;
+  proj_in.declare(b, prefix + ".proj_in", c.in_channels, inner, 3, dtype);
+  connection_proj.declare(b, prefix + ".connection_proj", c.in_channels + inner, inner2, 3, dtype);
+  proj_out.declare(b, prefix + ".proj_out", inner2, c.out_channels, 3, dtype);
+  transformer_blocks.resize(c.num_layers);
+  for (int64_t i = 0; i < c.num_layers; ++i)
+    transformer_blocks[i].declare(b, prefix + ".transformer_blocks." + std::to_string(i), inner,
+                                  c.num_attention_heads, c.attention_head_dim, dit_mlp_hidden(inner));
+  transformer_blocks_2.resize(c.num_layers_2);
+  for (int64_t i = 0; i < c.num_layers_2; ++i)
+    transformer_blocks_2[i].declare(b, prefix + ".transformer_blocks_2." + std::to_string(i), inner2,
+                                    c.num_attention_heads, 2 * c.attention_head_dim, dit_mlp_hidden(inner2));
+  adaln_single.declare(b, prefix + ".adaln_single", inner);
+  adaln_single_2.declare(b, prefix + ".adaln_single_2", inner2);
+  b.expect(prefix + ".scale_shift_table", {2, inner}, &scale_shift_table);
+  b.expect(prefix + ".scale_shift_table_2", {2, inner2}, &scale_shift_table_2);
+}
+
+at::Tensor Estimator::forward(const at::Tensor& hidden, const at::Tensor& timestep) const {
+  const int64_t t = hidden.size(1);
+  at::Tensor s = proj_in(hidden);
+  auto [mod, embedded] = adaln_single(timestep);
+  const RopeTable rope = make_rope(cfg.attention_head_dim, t, s);
+  for (const auto& blk : transformer_blocks) s = blk.forward(s, mod, rope);
+  s = norm_out(s, scale_shift_table, embedded);
+
+  at::Tensor x = connection_proj(at::cat({hidden, s}, -1));
+  auto [mod2, embedded2] = adaln_single_2(timestep);
+  const RopeTable rope2 = make_rope(2 * cfg.attention_head_dim, t, x);
+  for (const auto& blk : transformer_blocks_2) x = blk.forward(x, mod2, rope2);
+  x = norm_out(x, scale_shift_table_2, embedded2);
+  return proj_out(x);
+}
+
+}  // namespace heartmula::codec

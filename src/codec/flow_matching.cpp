@@ -1,0 +1,69 @@
+#include "codec/flow_matching.h"
+
+#include <ATen/ATen.h>
+
+#include "codec/noise.h"
+#include "io/weight_binder.h"
+
+namespace heartmula::codec {
+
+void FlowMatching::declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& c,
+                           c10::ScalarType dtype) {
+  latent_dim = c.out_channels;
+  vq_embed.declare(b, prefix + ".vq_embed", c.num_quantizers, c.codebook_size, c.codebook_dim, c.dim);
+  cond_feature_emb.declare(b, prefix + ".cond_feature_emb", c.dim, c.dim, true);
+  estimator.declare(b, prefix + ".estimator", c, dtype);
+}
+
+at::Tensor FlowMatching::condition(const at::Tensor& codes) const {
+  at::Tensor q = cond_feature_emb(vq_embed.lookup(codes));  // [1, W, dim]
+  return q.repeat_interleave(2, 1);                          // F.interpolate(nearest, x2)
+}
+
+at::Tensor FlowMatching::inference_codes(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise,
+                                         int steps, double guidance) const {
+  at::Tensor mu = condition(codes);
+  const int64_t frames = mu.size(1);
+  at::Tensor latents = noise.next({1, frames, latent_dim}).to(mu.device(), mu.scalar_type());
+  const int64_t ic = prefix.defined() ? prefix.size(1) : 0;
+  at::Tensor incontext = at::zeros_like(latents);
+  if (ic > 0) incontext.narrow(1, 0, ic).copy_(prefix);
+  at::Tensor out = solve_euler(estimator, latents, incontext, ic, steps, mu, guidance);
+  if (ic > 0) out.narrow(1, 0, ic).copy_(incontext.narrow(1, 0, ic));
+  return out;
+}
+
+at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& incontext_x,
+                       int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
+  const at::Tensor t_span = at::linspace(0, 1, steps + 1, at::TensorOptions().dtype(at::kFloat).device(x.device()));
+  at::Tensor t = t_span[0];
+  at::Tensor dt = t_span[1] - t_span[0];
+  const at::Tensor noise = x.clone();
+  const bool cfg = guidance > 1.0;
+  at::Tensor est_in_fixed;  // [B, T, C + dim]: the in-context latents and the condition
+  if (cfg)
+    est_in_fixed = at::cat({at::cat({incontext_x, incontext_x}, 0), at::cat({at::zeros_like(mu), mu}, 0)}, 2);
+  else
+    est_in_fixed = at::cat({incontext_x, mu}, 2);
+  for (int step = 1; step <= steps; ++step) {
+    if (incontext_length > 0) {
+      at::Tensor coef = 1 - (t * (1 - 1e-6));
+      x.narrow(1, 0, incontext_length)
+          .copy_(coef * noise.narrow(1, 0, incontext_length) + t * incontext_x.narrow(1, 0, incontext_length));
+    }
+    at::Tensor dphi;
+    if (cfg) {
+      at::Tensor out = est.forward(at::cat({at::cat({x, x}, 0), est_in_fixed}, 2), t.unsqueeze(-1).repeat({2}));
+      at::Tensor uncond = out.narrow(0, 0, 1), cond = out.narrow(0, 1, 1);
+      dphi = uncond + guidance * (cond - uncond);
+    } else {
+      dphi = est.forward(at::cat({x, est_in_fixed}, 2), t.unsqueeze(-1));
+    }
+    x = x + dt * dphi;
+    t = t + dt;
+    if (step < steps) dt = t_span[step + 1] - t;
+  }
+  return x;
+}
+
+}  // namespace heartmula::codec

@@ -1,0 +1,145 @@
+#include "codec/heartcodec.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <cmath>
+
+#include "codec/flow_matching.h"
+#include "codec/rvq.h"
+#include "codec/scalar_decoder.h"
+#include "heartmula/error.h"
+#include "io/checkpoint.h"
+#include "io/weight_binder.h"
+
+namespace heartmula::codec {
+
+struct HeartCodec::Model {
+  HeartCodecConfig cfg;
+  FlowMatching flow_matching;
+  ScalarDecoder decoder;
+  CodecLoadInfo info;
+  c10::ScalarType dtype = at::kFloat;
+  c10::Device device = at::kCPU;
+};
+
+void DetokenizeOptions::validate() const {
+  if (steps < 1 || steps > 1000)
+    throw UsageError("codec steps must be in [1, 1000]. Given: " + std::to_string(steps));
+  if (!std::isfinite(guidance) || guidance < 0)
+    throw UsageError("codec guidance must be a finite number >= 0. Given: " + std::to_string(guidance));
+}
+
+HeartCodec::HeartCodec(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
+
+const HeartCodecConfig& HeartCodec::config() const { return model_->cfg; }
+const CodecLoadInfo& HeartCodec::load_info() const { return model_->info; }
+c10::ScalarType HeartCodec::dtype() const { return model_->dtype; }
+c10::Device HeartCodec::device() const { return model_->device; }
+
+HeartCodec HeartCodec::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+  c10::InferenceMode guard;
+  if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
+    throw Error(std::string("codec compute dtype must be float32, bfloat16 or float16, got ") + c10::toString(dtype));
+  if (dtype == at::kHalf && device.is_cpu())
+    throw Error("codec: float16 is not supported on the CPU (LibTorch lacks CPU half kernels); use bf16 or fp32");
+  auto m = std::make_shared<Model>();
+  m->cfg = HeartCodecConfig::from_file(dir + "/config.json");
+  m->dtype = dtype;
+  m->device = device;
+  const io::Checkpoint ckpt = io::Checkpoint::open(dir);
+  io::WeightBinder binder(ckpt, dtype, device);
+  m->flow_matching.declare(binder, "flow_matching", m->cfg, dtype);
+  // LibTorch 1.13's CPU conv_transpose1d fails in bf16: run that op in float32 on the CPU.
+  const c10::ScalarType up_dtype = device.is_cpu() ? at::kFloat : dtype;
+  m->decoder.declare(binder, "scalar_model.decoder", m->cfg, dtype, up_dtype);
+  const io::BindStats stats = binder.bind();
+  m->info.tensors = stats.tensors;
+  m->info.bytes_read = stats.bytes_read;
+  m->info.seconds = stats.seconds;
+  m->info.unused = stats.unexpected;
+  return HeartCodec(std::move(m));
+}
+
+at::Tensor HeartCodec::decode_latents(const at::Tensor& latents) const {
+  c10::InferenceMode guard;
+  const Model& m = *model_;
+  const int64_t t = latents.size(1), f = latents.size(2);
+  // [1, T, F] -> two channels [2, F/2, T]: the first half of the features is the left channel.
+  at::Tensor lat = latents.reshape({1, t, 2, f / 2}).permute({0, 2, 1, 3}).reshape({2, t, f / 2}).transpose(1, 2);
+  at::Tensor audio = m.decoder.decode(lat.to(m.device, m.dtype)).squeeze(1);  // [2, T * samples_per_latent]
+  return audio.to(at::kCPU, at::kFloat).contiguous();
+}
+
+namespace {
+
+// Writes window k's audio [2, >= window_samples] into out [2, target]: the first window is
+// copied, later ones crossfaded over the overlap (in double, as upstream's float64 window
+// promotes it) and copied after it; everything past the target length is dropped.
+void place_window(at::Tensor& out, const at::Tensor& audio, size_t k, const WindowPlan& p,
+                  const std::vector<double>& fade_in) {
+  const int64_t target = out.size(1), offset = static_cast<int64_t>(k) * p.hop_samples;
+  const int64_t fade = k > 0 ? p.overlap_samples : 0;
+  for (int64_t c = 0; c < 2; ++c) {
+    float* dst = out.data_ptr<float>() + c * target;
+    const float* src = audio.data_ptr<float>() + c * audio.size(1);
+    for (int64_t j = 0; j < p.window_samples && offset + j < target; ++j) {
+      if (j < fade) {
+        const double w = fade_in[j];
+        dst[offset + j] = static_cast<float>(static_cast<double>(dst[offset + j]) * (1.0 - w) +
+                                             static_cast<double>(src[j]) * w);
+      } else {
+        dst[offset + j] = src[j];
+      }
+    }
+  }
+}
+
+// The padded code sequence [Q, padded_len] on the CPU (upstream's repetition).
+at::Tensor repeat_codes(const at::Tensor& codes, const WindowPlan& p) {
+  std::vector<int64_t> idx(p.padded_len);
+  for (int64_t i = 0; i < p.padded_len; ++i) idx[i] = p.source_index(i);
+  return codes.index_select(1, at::tensor(idx, at::kLong));
+}
+
+}  // namespace
+
+at::Tensor HeartCodec::detokenize(const at::Tensor& codes_in, const DetokenizeOptions& opts) const {
+  c10::InferenceMode guard;
+  opts.validate();
+  const Model& m = *model_;
+  if (codes_in.dim() != 2 || codes_in.size(0) != m.cfg.num_quantizers || codes_in.size(1) < 1)
+    throw Error("codec codes must be [" + std::to_string(m.cfg.num_quantizers) + ", T] with T >= 1, got " +
+                c10::str(codes_in.sizes()));
+  check_codes(codes_in, m.cfg.codebook_size);
+  const at::Tensor codes = codes_in.to(at::kCPU, at::kLong).contiguous();
+  const WindowPlan plan = plan_windows(codes.size(1), m.cfg.sample_rate);
+  const at::Tensor padded = repeat_codes(codes, plan);
+  const std::vector<double> fade_in = crossfade_weights(plan.overlap_samples);
+
+  SeededNoise seeded(opts.seed);
+  NoiseSource& noise = opts.noise ? *opts.noise : seeded;
+  const int64_t latent_dim = m.flow_matching.latent_dim;
+  // Upstream draws a first latent before the windows; the first window has no prefix, so it
+  // only advances the generator.
+  noise.next({1, plan.window_latents, latent_dim});
+
+  at::Tensor out = at::zeros({2, plan.target_samples}, at::kFloat);
+  at::Tensor prefix;
+  for (size_t k = 0; k < plan.windows(); ++k) {
+    if (k > 0) noise.next({1, plan.window_latents - plan.overlap_latents, latent_dim});  // masked filler
+    const at::Tensor window = padded.narrow(1, plan.starts[k], plan.window_codes);
+    at::Tensor latents = m.flow_matching.inference_codes(window, prefix, noise, opts.steps, opts.guidance);
+    prefix = latents.narrow(1, plan.window_latents - plan.overlap_latents, plan.overlap_latents).clone();
+    const at::Tensor audio = decode_latents(latents);
+    latents = at::Tensor();
+    if (audio.size(1) < plan.window_samples)
+      throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
+                  std::to_string(plan.window_samples));
+    place_window(out, audio, k, plan, fade_in);
+    if (opts.progress) opts.progress(k + 1, plan.windows());
+  }
+  noise.finish();
+  return out;
+}
+
+}  // namespace heartmula::codec

@@ -1,0 +1,57 @@
+// Small layers holding plain at::Tensor weights, named like the checkpoint's modules.
+// Each declares its parameters to a WeightBinder under a key prefix ("<prefix>.weight", ...).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+#include <string>
+
+namespace heartmula::io {
+class WeightBinder;
+}
+
+namespace heartmula::codec {
+
+// nn.Linear: y = x W^T + b. weight [out, in], bias [out] (optional).
+struct Linear {
+  at::Tensor weight, bias;
+  void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, bool with_bias);
+  at::Tensor operator()(const at::Tensor& x) const;  // [..., in] -> [..., out]
+};
+
+// nn.Conv1d with explicit (left, right) zero padding: causal convs pad dilation*(k-1) on the
+// left only, centred ones k/2 on both sides. weight [out, in, k], bias [out].
+struct Conv1d {
+  at::Tensor weight, bias;
+  int64_t stride = 1, dilation = 1, pad_left = 0, pad_right = 0;
+  // Plain weight at "<prefix>.weight" / "<prefix>.bias".
+  void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
+               c10::ScalarType dtype);
+  // Weight-normalised weight at "<prefix>.parametrizations.weight.original{0,1}" (folded).
+  void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
+                           int64_t k, c10::ScalarType dtype);
+  void set_causal(int64_t k, int64_t dil) { dilation = dil; pad_left = dil * (k - 1); pad_right = 0; }
+  void set_centred(int64_t k) { pad_left = pad_right = k / 2; }
+  at::Tensor operator()(const at::Tensor& x) const;  // [B, in, T] -> [B, out, T']
+};
+
+// Causal nn.ConvTranspose1d (kernel 2*stride, no padding) followed by dropping the last
+// `stride` samples: [B, in, T] -> [B, out, T*stride]. Weight-normalised, weight [in, out, k].
+// `op_dtype` is the dtype the op runs in (float32 where the compute dtype's kernel is missing).
+struct CausalConvTranspose1d {
+  at::Tensor weight, bias;
+  int64_t stride = 1;
+  c10::ScalarType op_dtype = c10::ScalarType::Float;
+  void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
+                           int64_t stride, c10::ScalarType op_dtype);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+// nn.PReLU with one shared slope: max(0, x) + a * min(0, x). weight [1].
+struct PReLU {
+  at::Tensor weight;
+  void declare(io::WeightBinder& b, const std::string& prefix);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+}  // namespace heartmula::codec
