@@ -283,6 +283,7 @@ int run(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   Generator gen(c.model);
+  if (c.batch_file.empty()) gen.check(c.song);  // context length etc., before loading weights
   gen.load();
   if (c.verbose) say(c, gen.describe());
   if (!c.batch_file.empty()) return run_batch(gen, c);

@@ -24,6 +24,10 @@ class Generator {
   Generator(const Generator&) = delete;
   Generator& operator=(const Generator&) = delete;
 
+  // Checks a request against the model before any weight is loaded: reads the tokenizer and
+  // the configs (cheap), builds the prompt and checks that it plus the requested frames fit
+  // the model's context. Throws Error saying by how much it does not.
+  void check(const SongRequest& request);
   // Loads what the settings need (tokenizer, configs, LM, codec); idempotent.
   void load();
   SongResult generate(const SongRequest& request, const ProgressFn& progress = {},
@@ -31,8 +35,6 @@ class Generator {
   // Human-readable lines about what was loaded (devices, dtypes, sizes) for --verbose.
   std::string describe() const;
   const ModelSettings& settings() const;
-  // Longest song (ms) that fits the model's context for these texts.
-  int64_t max_song_ms(const SongRequest& request);
 
  private:
   struct Impl;

@@ -1,0 +1,280 @@
+// The generation pipeline behind heartmula-gen: tokenize -> LM frame loop -> codec -> file.
+#include "heartmula/generator.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+
+#include "codec/heartcodec.h"
+#include "heartmula/error.h"
+#include "io/audio_writer.h"
+#include "io/torch_tensors.h"
+#include "model/config.h"
+#include "model/heartmula.h"
+#include "model/prompt.h"
+#include "runtime/device.h"
+#include "runtime/frame_loop.h"
+#include "runtime/sampler.h"
+#include "text/tokenizer.h"
+
+namespace fs = std::filesystem;
+
+namespace heartmula {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+c10::ScalarType dtype_or(const std::string& name, c10::ScalarType fallback) {
+  return name.empty() ? fallback : model::parse_compute_dtype(name);
+}
+
+// Codes from --codes-in: tensor `frames` [T, N] or `codes` [N, T] -> [T, N] int64.
+at::Tensor read_codes(const std::string& path) {
+  auto tensors = io::load_all_tensors(path);
+  if (tensors.count("frames")) {
+    at::Tensor f = tensors.at("frames");
+    if (f.dim() != 2) throw Error(path + ": tensor 'frames' must be [T, 8]; got " + std::to_string(f.dim()) + " dims");
+    return f.to(at::kLong);
+  }
+  if (tensors.count("codes")) {
+    at::Tensor c = tensors.at("codes");
+    if (c.dim() != 2) throw Error(path + ": tensor 'codes' must be [8, T]; got " + std::to_string(c.dim()) + " dims");
+    return c.to(at::kLong).t().contiguous();
+  }
+  throw Error(path + ": no tensor 'frames' [T, 8] or 'codes' [8, T]");
+}
+
+// Codes the LM may emit that the codec has no entry for (upstream lets them through: the
+// special ids below audio_eos_id). Each is replaced by the previous frame's code of its
+// codebook (0 in the first frame). Returns how many were replaced.
+int64_t sanitize_codes(at::Tensor& frames, int64_t codebook_size) {
+  auto acc = frames.accessor<int64_t, 2>();
+  int64_t replaced = 0;
+  for (int64_t t = 0; t < frames.size(0); ++t)
+    for (int64_t c = 0; c < frames.size(1); ++c)
+      if (acc[t][c] < 0 || acc[t][c] >= codebook_size) {
+        acc[t][c] = t > 0 ? acc[t - 1][c] : 0;
+        ++replaced;
+      }
+  return replaced;
+}
+
+}  // namespace
+
+struct Generator::Impl {
+  ModelSettings settings;
+  c10::Device mula_device{c10::kCPU}, codec_device{c10::kCPU};
+  c10::ScalarType mula_dtype = at::kFloat, codec_dtype = at::kFloat;
+  std::string mula_dir, codec_dir;
+
+  std::optional<text::Tokenizer> tokenizer;
+  std::optional<model::HeartMuLaConfig> mula_config;
+  std::optional<model::GenConfig> gen_config;
+  std::optional<model::HeartMuLaModel> mula;
+  std::optional<codec::HeartCodec> codec;
+  double load_s = 0;           // loading time so far
+  double load_reported = 0;    // part of it already reported with an earlier song
+
+  void resolve() {
+    const std::string& md = settings.mula_device.empty() ? settings.device : settings.mula_device;
+    const std::string& cd = settings.codec_device.empty() ? settings.device : settings.codec_device;
+    mula_device = runtime::parse_device(md, settings.mula_device.empty() ? "--device" : "--mula-device");
+    codec_device = runtime::parse_device(cd, settings.codec_device.empty() ? "--device" : "--codec-device");
+    mula_dtype = dtype_or(settings.mula_dtype, runtime::default_lm_dtype(mula_device));
+    codec_dtype = dtype_or(settings.codec_dtype, at::kFloat);
+    mula_dir = (fs::path(settings.model_path) / ("HeartMuLa-oss-" + settings.version)).string();
+    codec_dir = (fs::path(settings.model_path) / "HeartCodec-oss").string();
+    if (settings.threads > 0) at::set_num_threads(settings.threads);
+  }
+
+  void load_light() {
+    if (!settings.need_lm || tokenizer) return;
+    tokenizer = text::Tokenizer::from_file((fs::path(settings.model_path) / "tokenizer.json").string());
+    mula_config = model::HeartMuLaConfig::from_file((fs::path(mula_dir) / "config.json").string());
+    gen_config = model::GenConfig::from_file((fs::path(settings.model_path) / "gen_config.json").string());
+    gen_config->validate_against(*mula_config);
+  }
+
+  void ensure_mula() {
+    if (mula) return;
+    load_light();
+    auto t0 = Clock::now();
+    model::LoadStats stats;
+    mula.emplace(model::HeartMuLaModel::load(mula_dir, mula_dtype, mula_device, &stats));
+    runtime::synchronize(mula_device);
+    load_s += seconds_since(t0);
+    if (!stats.unexpected.empty())
+      std::fprintf(stderr, "warning: %zu tensor(s) in %s are not used by the model (first: %s)\n",
+                   stats.unexpected.size(), mula_dir.c_str(), stats.unexpected.front().c_str());
+  }
+
+  void ensure_codec() {
+    if (codec) return;
+    auto t0 = Clock::now();
+    codec.emplace(codec::HeartCodec::load(codec_dir, codec_dtype, codec_device));
+    runtime::synchronize(codec_device);
+    load_s += seconds_since(t0);
+  }
+
+  // --lazy-load: frees the LM and its cached device memory before the codec runs.
+  void unload_mula(bool quiet) {
+    if (!mula) return;
+    const uint64_t before = runtime::current_memory_bytes(mula_device);
+    mula.reset();
+    runtime::release_cached_memory(mula_device);
+    const uint64_t after = runtime::current_memory_bytes(mula_device);
+    if (!quiet && !mula_device.is_cpu())
+      std::fprintf(stderr, "lazy load: freed %.2f GB of %s memory held by the language model\n",
+                   static_cast<double>(before > after ? before - after : 0) / 1e9, mula_device.str().c_str());
+  }
+
+  model::Prompt prompt_for(const SongRequest& r) {
+    load_light();
+    return model::build_prompt(r.tags, r.lyrics, *tokenizer, *gen_config, mula_config->audio_num_codebooks);
+  }
+};
+
+Generator::Generator(ModelSettings settings) : impl_(std::make_unique<Impl>()) {
+  settings.validate();
+  impl_->settings = std::move(settings);
+  impl_->resolve();
+}
+
+Generator::~Generator() = default;
+
+const ModelSettings& Generator::settings() const { return impl_->settings; }
+
+void Generator::check(const SongRequest& r) {
+  c10::InferenceMode guard;
+  r.validate();
+  if (!impl_->settings.need_lm || !r.codes_in.empty()) return;
+  model::Prompt prompt = impl_->prompt_for(r);
+  const int64_t frames = runtime::frames_for_duration(r.max_audio_length_ms);
+  const int64_t need = runtime::positions_needed(prompt.length(), frames);
+  const int64_t have = impl_->mula_config->backbone.max_seq_len;
+  if (need > have) {
+    const int64_t fit_ms = std::max<int64_t>(0, (have - prompt.length()) * 80);
+    throw UsageError("the song does not fit the model's context: the prompt takes " +
+                     std::to_string(prompt.length()) + " positions and " + std::to_string(frames) +
+                     " frames need " + std::to_string(need) + " of " + std::to_string(have) +
+                     "; use --max-audio-length-ms " + std::to_string(fit_ms) + " or less (or shorter lyrics)");
+  }
+}
+
+void Generator::load() {
+  c10::InferenceMode guard;
+  auto& s = impl_->settings;
+  if (s.need_lm) impl_->ensure_mula();
+  if (s.need_codec && !s.lazy_load) impl_->ensure_codec();
+}
+
+std::string Generator::describe() const {
+  const auto& i = *impl_;
+  std::string d = runtime::build_info() + "\n";
+  d += "language model: " + i.mula_dir + " on " + runtime::device_info(i.mula_device).name + " (" +
+       i.mula_device.str() + "), " + c10::toString(i.mula_dtype) + "\n";
+  d += "codec: " + i.codec_dir + " on " + runtime::device_info(i.codec_device).name + " (" +
+       i.codec_device.str() + "), " + c10::toString(i.codec_dtype);
+  return d;
+}
+
+SongResult Generator::generate(const SongRequest& r, const ProgressFn& progress, const StopFn& stop) {
+  c10::InferenceMode guard;
+  r.validate();
+  auto& I = *impl_;
+  const auto t_start = Clock::now();
+  SongResult res;
+  res.seed = r.seed.value_or(0);
+  Timings& tm = res.timings;
+  const double load_at_start = I.load_s;  // loading before this call counts into its total too
+
+  // 1. Frames: from the LM or from --codes-in.
+  at::Tensor frames;
+  if (!r.codes_in.empty()) {
+    frames = read_codes(r.codes_in);
+  } else {
+    I.ensure_mula();
+    model::Prompt prompt = I.prompt_for(r);
+    runtime::SamplingParams sp;
+    sp.temperature = r.temperature;
+    sp.topk = r.topk;
+    sp.cfg_scale = r.cfg_scale;
+    sp.seed = res.seed;
+    sp.validate();
+    runtime::FrameLoopOptions fo;
+    fo.max_frames = runtime::frames_for_duration(r.max_audio_length_ms);
+    fo.ignore_eos = r.ignore_eos;
+    runtime::check_context(*I.mula, prompt.length(), fo.max_frames);
+    tm.frames_planned = fo.max_frames;
+    auto t_loop = Clock::now();
+    fo.on_frame = [&](int64_t done, int64_t planned) {
+      if (progress) progress(done, planned, seconds_since(t_loop));
+      return !(stop && stop());
+    };
+    runtime::reset_peak_memory(I.mula_device);
+    runtime::FrameLoopResult fr = runtime::run_frame_loop(*I.mula, *I.gen_config, prompt, sp, fo);
+    tm.peak_mula_bytes = runtime::peak_memory_bytes(I.mula_device);
+    frames = fr.frames;
+    res.stopped_at_eos = fr.stopped_at_eos;
+    res.interrupted = fr.interrupted;
+    tm.prompt_len = fr.prompt_len;
+    tm.prompt_s = fr.prefill_seconds;
+    tm.frames_s = fr.frame_seconds;
+  }
+  tm.frames = frames.size(0);
+  if (!r.codes_out.empty()) {
+    io::save_tensors(r.codes_out, {{"frames", frames.contiguous()}},
+                     {{"seed", std::to_string(res.seed)}, {"producer", "heartmula-gen " HEARTMULA_VERSION}});
+    res.codes_path = r.codes_out;
+  }
+
+  // 2. Codec and file.
+  if (!r.no_audio) {
+    if (frames.size(0) == 0) throw Error("no frames were generated; nothing to save");
+    if (I.settings.lazy_load) I.unload_mula(false);
+    I.ensure_codec();
+    at::Tensor codes = frames.clone();
+    const int64_t replaced = sanitize_codes(codes, I.codec->config().codebook_size);
+    if (replaced > 0)
+      std::fprintf(stderr, "warning: %lld code(s) outside the codec's codebook (special ids) were replaced by the previous frame's\n",
+                   static_cast<long long>(replaced));
+    auto t_codec = Clock::now();
+    runtime::reset_peak_memory(I.codec_device);
+    codec::DetokenizeOptions co;
+    co.steps = r.codec_steps;
+    co.guidance = r.codec_guidance;
+    co.seed = res.seed;
+    at::Tensor wav = I.codec->detokenize(codes.t().contiguous().to(I.codec_device), co);
+    tm.peak_codec_bytes = runtime::peak_memory_bytes(I.codec_device);
+    tm.codec_s = seconds_since(t_codec);
+
+    auto t_enc = Clock::now();
+    wav = wav.to(at::kCPU, at::kFloat).contiguous();
+    io::AudioWriteOptions ao;
+    ao.sample_rate = static_cast<int>(I.codec->sample_rate());
+    ao.mp3_bitrate_kbps = r.mp3_bitrate_kbps;
+    ao.title = "heartmula-gen song (seed " + std::to_string(res.seed) + ")";
+    ao.comment = "tags: " + r.tags.substr(0, 200);
+    io::write_audio_file(r.save_path, wav.data_ptr<float>(), static_cast<size_t>(wav.size(1)), ao, r.overwrite);
+    tm.encode_s = seconds_since(t_enc);
+    tm.audio_s = static_cast<double>(wav.size(1)) / static_cast<double>(ao.sample_rate);
+    res.save_path = r.save_path;
+  } else {
+    tm.audio_s = static_cast<double>(tm.frames) * 0.08;
+  }
+  tm.load_s = I.load_s - I.load_reported;
+  tm.total_s = seconds_since(t_start) + (load_at_start - I.load_reported);
+  I.load_reported = I.load_s;
+
+  return res;
+}
+
+}  // namespace heartmula
