@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
+#   scripts/device-check.sh [quick]     (results under ${OUT:-/tmp/heartmula-out})
+# Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
+# (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUTDIR=${OUT:-/tmp/heartmula-out}
+mkdir -p "$OUTDIR"
+LOG="$OUTDIR/device-check.log"
+exec > >(tee -a "$LOG") 2>&1
+B=build-device/tools
+summary=()
+note() { summary+=("$1"); echo ">>> $1"; }
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+t0=$(date +%s)
+HEARTMULA_DEVICE_BUILD=build-device bash scripts/device-build.sh build >"$OUTDIR/build.log" 2>&1 \
+  && note "build: ok ($(( $(date +%s) - t0 )) s)" || { note "build: FAILED"; tail -50 "$OUTDIR/build.log"; exit 1; }
+export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+
+# 1. The CPU test tiers built against LibTorch 2.x.
+t0=$(date +%s)
+if timeout 300 ctest --test-dir build-device -L "unit|golden" -j 16 --output-on-failure >"$OUTDIR/ctest.log" 2>&1; then
+  note "ctest unit+golden (CPU, LibTorch 2.x): $(grep -E 'tests passed' "$OUTDIR/ctest.log" | tail -1) ($(( $(date +%s) - t0 )) s)"
+else
+  note "ctest unit+golden: FAILED: $(grep -E 'tests passed|tests failed' "$OUTDIR/ctest.log" | tail -1)"; grep -E "Failed|\*\*\*" "$OUTDIR/ctest.log" | head -20
+fi
+
+# 2. The tiny checkpoint on CUDA: greedy frames against the reference fixtures.
+CK=/tmp/tinyckpt; rm -rf $CK; cp -r tests/data/ckpt $CK; cp .cache/llama3/tokenizer.json $CK/
+python3 - <<'PY' > /tmp/lyrics.txt
+import json; print(json.load(open("tests/data/lm/cases.json"))["lyrics"], end="")
+PY
+W=/tmp/hm; rm -rf $W; mkdir -p $W
+for dt in fp32 bf16; do
+  for case in cfg15:1.5:eos cfg15_noeos:1.5:64 cfg10:1.0:eos cfg10_noeos:1.0:32 cfg30:3.0:32; do
+    IFS=: read name scale n <<<"$case"
+    extra=(--max-audio-length-ms 2000)
+    [ "$n" != eos ] && extra=(--ignore-eos --max-audio-length-ms $(( (n - 1) * 80 )))
+    $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 1 --temperature 1 \
+      --cfg-scale $scale --device cuda --mula-dtype $dt --codes-out $W/${name}_$dt.safetensors --no-audio --seed 1 \
+      --quiet "${extra[@]}" || note "gen $name $dt: FAILED"
+  done
+done
+python3 - <<'PY' | tee -a /tmp/lm_summary.txt
+import torch
+from safetensors.torch import load_file
+for dt in ("fp32", "bf16"):
+    for name in ("cfg15", "cfg15_noeos", "cfg10", "cfg10_noeos", "cfg30"):
+        ref = load_file(f"tests/data/lm/mula_{name}.safetensors")["frames"]
+        try:
+            got = load_file(f"/tmp/hm/{name}_{dt}.safetensors")["frames"]
+        except Exception as e:
+            print(f">>> LM {name} cuda {dt}: missing ({e})"); continue
+        same = got.shape == ref.shape and bool(torch.equal(got, ref))
+        n = min(got.shape[0], ref.shape[0])
+        agree = (got[:n] == ref[:n]).float().mean().item() if n else 0.0
+        print(f">>> LM {name} cuda {dt}: frames {tuple(got.shape)} vs ref {tuple(ref.shape)}: {'EQUAL' if same else 'differ'} (token agreement {agree:.3f})")
+PY
+while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/lm_summary.txt)
+
+# 3. The codec on CUDA vs CPU and vs the reference, recorded noise.
+for t in t200 t400; do
+  for dev in cpu cuda; do
+    $B/heartcodec-decode --codec $CK/HeartCodec-oss --codes tests/data/codec/codec_$t.safetensors \
+      --noise tests/data/codec/codec_$t.safetensors --device $dev --dtype fp32 -o $W/wav_${t}_$dev.safetensors \
+      || note "codec $t $dev: FAILED"
+  done
+done
+python3 - <<'PY' | tee /tmp/codec_summary.txt
+import torch
+from safetensors.torch import load_file
+for t in ("t200", "t400"):
+    try:
+        ref = load_file(f"tests/data/codec/codec_{t}.safetensors")
+        cpu = load_file(f"/tmp/hm/wav_{t}_cpu.safetensors")["wav"]
+        gpu = load_file(f"/tmp/hm/wav_{t}_cuda.safetensors")["wav"]
+    except Exception as e:
+        print(f">>> codec {t}: missing ({e})"); continue
+    rel = ((gpu - cpu).abs().max() / cpu.abs().max()).item()
+    head = ((gpu[:, :48000] - ref["wav_head_f32"]).abs().max() / ref["wav_head_f32"].abs().max()).item()
+    print(f">>> codec {t} fp32: cuda vs cpu max rel {rel:.2e} (target 1e-3); cuda vs reference head {head:.2e}")
+PY
+while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codec_summary.txt)
+
+# 4. Speed on random weights of the real shapes.
+if [ "${1:-}" != quick ] && [ -x $B/heartmula-bench ]; then
+  timeout 400 $B/heartmula-bench --device cuda --dtype bf16 --cfg 1.5,1.0 --positions 226,1000,2500 \
+    --frames 64 --reps 3 -o "$OUTDIR/bench_lm.md" && cat "$OUTDIR/bench_lm.md" || note "bench: FAILED"
+fi
+
+echo; echo "=== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)) ==="
+for l in "${summary[@]}"; do echo "$l"; done
