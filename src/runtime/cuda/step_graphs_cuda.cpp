@@ -1,0 +1,71 @@
+// CUDA graphs for the frame step. Compiled only when LibTorch has CUDA.
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <cstdlib>
+#include <map>
+
+#include "runtime/step_graphs.h"
+
+namespace heartmula::runtime::detail {
+
+namespace {
+
+class CudaStepGraphs final : public StepGraphs {
+ public:
+  CudaStepGraphs(c10::Device device, const at::Generator& gen) : device_(device), gen_(gen) {}
+
+  void run(int64_t key, const std::function<void()>& body) override {
+    auto it = graphs_.find(key);
+    if (it != graphs_.end()) {
+      it->second->replay();
+      return;
+    }
+    if (!warmed_.count(key)) {  // first time: eager (loads kernels, creates cuBLAS handles)
+      warmed_.insert({key, true});
+      body();
+      return;
+    }
+    c10::cuda::CUDAGuard guard(device_);
+    auto graph = std::make_unique<at::cuda::CUDAGraph>();
+    graph->register_generator_state(gen_);
+    // Capture on a side stream (capturing the legacy default stream is not allowed).
+    c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device_.index());
+    c10::cuda::CUDAStream main = c10::cuda::getCurrentCUDAStream(device_.index());
+    side.synchronize();
+    main.synchronize();
+    {
+      c10::cuda::CUDAStreamGuard stream_guard(side);
+      // All graphs share one memory pool: they never run concurrently.
+      graph->capture_begin(pool_set_ ? pool_ : at::cuda::MempoolId_t{0, 0});
+      body();
+      graph->capture_end();
+    }
+    if (!pool_set_) {
+      pool_ = graph->pool();
+      pool_set_ = true;
+    }
+    graph->replay();  // capture records only: run this frame's work now
+    graphs_.emplace(key, std::move(graph));
+  }
+
+  size_t graphs() const override { return graphs_.size(); }
+
+ private:
+  c10::Device device_;
+  at::Generator gen_;
+  std::map<int64_t, std::unique_ptr<at::cuda::CUDAGraph>> graphs_;
+  std::map<int64_t, bool> warmed_;
+  at::cuda::MempoolId_t pool_{0, 0};
+  bool pool_set_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const at::Generator& gen) {
+  if (std::getenv("HEARTMULA_NO_GRAPHS") != nullptr) return nullptr;
+  return std::make_unique<CudaStepGraphs>(device, gen);
+}
+
+}  // namespace heartmula::runtime::detail

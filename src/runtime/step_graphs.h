@@ -1,0 +1,35 @@
+// Capture-once, replay-many execution of the frame loop's per-frame work on devices that
+// support graphs (CUDA graphs; XPU graphs in LibTorch 2.11+). The frame stepper hands in its
+// fixed-shape step as a callable and a key (the attention-length bucket); the first call for
+// a key runs it eagerly (warm-up: kernels load, handles are created), the second captures it
+// once and replays it, and later calls replay. Everything the step reads or writes must live
+// in persistent device tensors; the random generator is registered with each graph so
+// that every replay draws fresh numbers, exactly as eager runs of the same step would.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <c10/core/Device.h>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace heartmula::runtime {
+
+class StepGraphs {
+ public:
+  virtual ~StepGraphs() = default;
+  // Runs `body` for `key`: eagerly the first time, then from its captured graph.
+  virtual void run(int64_t key, const std::function<void()>& body) = 0;
+  virtual size_t graphs() const = 0;  // how many are captured
+};
+
+// A graph runner for `device`, or nullptr when this build has no graph support for it
+// (CPU, or a LibTorch without the backend). `gen` is the sampler's generator.
+std::unique_ptr<StepGraphs> make_step_graphs(c10::Device device, const at::Generator& gen);
+
+namespace detail {
+std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const at::Generator& gen);
+std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device device, const at::Generator& gen);
+}  // namespace detail
+
+}  // namespace heartmula::runtime
