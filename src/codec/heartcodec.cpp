@@ -60,6 +60,14 @@ HeartCodec HeartCodec::load(const std::string& dir, c10::ScalarType dtype, c10::
   return HeartCodec(std::move(m));
 }
 
+std::vector<io::WeightBinder::Declaration> HeartCodec::declarations(const HeartCodecConfig& config) {
+  Model m;
+  io::WeightBinder binder(at::kFloat, at::kCPU);
+  m.flow_matching.declare(binder, "flow_matching", config, at::kFloat);
+  m.decoder.declare(binder, "scalar_model.decoder", config, at::kFloat, at::kFloat);
+  return binder.declarations();
+}
+
 at::Tensor HeartCodec::decode_latents(const at::Tensor& latents) const {
   c10::InferenceMode guard;
   const Model& m = *model_;
@@ -119,6 +127,7 @@ at::Tensor HeartCodec::detokenize(const at::Tensor& codes_in, const DetokenizeOp
   SeededNoise seeded(opts.seed);
   NoiseSource& noise = opts.noise ? *opts.noise : seeded;
   const int64_t latent_dim = m.flow_matching.latent_dim;
+  noise.expect_draws(plan.noise_shapes(latent_dim));
   // Upstream draws a first latent before the windows; the first window has no prefix, so it
   // only advances the generator.
   noise.next({1, plan.window_latents, latent_dim});

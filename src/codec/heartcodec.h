@@ -18,6 +18,7 @@
 #include "codec/config.h"
 #include "codec/noise.h"
 #include "codec/windows.h"
+#include "io/weight_binder.h"
 
 namespace heartmula::codec {
 
@@ -49,6 +50,10 @@ class HeartCodec {
   // in float32 first). Errors name the folder, the key or tensor.
   static HeartCodec load(const std::string& dir, c10::ScalarType dtype = c10::ScalarType::Float,
                          c10::Device device = c10::Device(c10::DeviceType::CPU));
+  // The checkpoint keys and shapes load() asks for with `config` (weight-normed convolutions as
+  // their parametrizations.weight.original0/original1 pair), in declaration order. Allocates
+  // nothing; used to write random checkpoints of the released layout.
+  static std::vector<io::WeightBinder::Declaration> declarations(const HeartCodecConfig& config);
 
   // codes: integer [num_quantizers, T], T >= 1, every code in [0, codebook_size) (else Error
   // naming the value, codebook and frame; nothing is decoded). Returns float32 [2, N] on the

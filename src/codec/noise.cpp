@@ -51,6 +51,17 @@ at::Tensor RecordedNoise::next(const std::vector<int64_t>& shape) {
   return t.to(at::kCPU, at::kFloat);
 }
 
+void RecordedNoise::expect_draws(const std::vector<std::vector<int64_t>>& shapes) {
+  const size_t left = draws_.size() - used_;
+  if (left != shapes.size())
+    throw Error(origin_ + ": " + std::to_string(left) + " noise tensors were given, detokenize needs " +
+                std::to_string(shapes.size()) + " for these codes (the noise was recorded for other codes)");
+  for (size_t i = 0; i < shapes.size(); ++i)
+    if (draws_[used_ + i].sizes() != at::IntArrayRef(shapes[i]))
+      throw Error(origin_ + ": noise_" + std::to_string(used_ + i) + " has shape " +
+                  shape_str(draws_[used_ + i].sizes()) + ", detokenize needs " + shape_str(shapes[i]));
+}
+
 void RecordedNoise::finish() {
   if (used_ != draws_.size())
     throw Error(origin_ + ": " + std::to_string(draws_.size()) + " noise tensors were given but detokenize used " +

@@ -17,6 +17,9 @@ class NoiseSource {
   virtual ~NoiseSource() = default;
   // The next standard-normal draw of `shape`, float32 on the CPU.
   virtual at::Tensor next(const std::vector<int64_t>& shape) = 0;
+  // Called before any work with every shape detokenize will ask for, in order (RecordedNoise
+  // checks them all up front, so a mismatch fails before anything is decoded).
+  virtual void expect_draws(const std::vector<std::vector<int64_t>>& shapes) {}
   // Called once detokenize has drawn everything (RecordedNoise checks nothing is left over).
   virtual void finish() {}
 };
@@ -41,6 +44,7 @@ class RecordedNoise : public NoiseSource {
   static RecordedNoise from_tensors(const std::map<std::string, at::Tensor>& tensors,
                                     const std::string& origin);
   at::Tensor next(const std::vector<int64_t>& shape) override;
+  void expect_draws(const std::vector<std::vector<int64_t>>& shapes) override;
   void finish() override;
   size_t size() const { return draws_.size(); }
   size_t used() const { return used_; }

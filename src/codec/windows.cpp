@@ -12,6 +12,15 @@ int64_t WindowPlan::source_index(int64_t i) const {
   return (i % stage1_len) % codes_len;
 }
 
+std::vector<std::vector<int64_t>> WindowPlan::noise_shapes(int64_t c) const {
+  std::vector<std::vector<int64_t>> shapes{{1, window_latents, c}};
+  for (size_t k = 0; k < starts.size(); ++k) {
+    if (k > 0) shapes.push_back({1, window_latents - overlap_latents, c});
+    shapes.push_back({1, window_latents, c});
+  }
+  return shapes;
+}
+
 WindowPlan plan_windows(int64_t codes_len, int64_t sample_rate) {
   if (codes_len < 1) throw Error("codec: need at least one frame of codes, got " + std::to_string(codes_len));
   WindowPlan p;

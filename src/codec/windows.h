@@ -35,6 +35,10 @@ struct WindowPlan {
   size_t windows() const { return starts.size(); }
   // Index into the original codes of padded position i (the repetition), 0 <= i < padded_len.
   int64_t source_index(int64_t i) const;
+  // The Gaussian draws detokenize makes, in upstream's order: a first latent [1, 744, C]
+  // (unused: the first window has no prefix), then per window k: for k > 0 the masked filler
+  // beside the prefix [1, 640, C], and the window's initial noise [1, 744, C].
+  std::vector<std::vector<int64_t>> noise_shapes(int64_t latent_dim) const;
 };
 
 // Plans the windows for T >= 1 codes. Error for T < 1.

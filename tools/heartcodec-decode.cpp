@@ -1,0 +1,192 @@
+// heartcodec-decode: audio codes -> 48 kHz stereo with HeartCodec (docs/codec.md).
+//   heartcodec-decode --codec DIR --codes F.safetensors [--noise N.safetensors] -o OUT
+// OUT is a .safetensors file (tensor `wav`, float32 [2, N]) or audio (.wav .mp3 .flac .ogg).
+#include <CLI/CLI.hpp>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "codec/heartcodec.h"
+#include "heartmula/error.h"
+#include "io/audio_writer.h"
+#include "io/torch_tensors.h"
+
+namespace fs = std::filesystem;
+using namespace heartmula;
+
+namespace {
+
+struct Cli {
+  std::string codec_dir, codes_path, noise_path, out_path;
+  std::string device = "cpu", dtype = "fp32";
+  codec::DetokenizeOptions opts;
+  int threads = 0;
+  int mp3_bitrate = 320;
+  bool overwrite = false, quiet = false;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool is_safetensors(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return ext == ".safetensors";
+}
+
+c10::ScalarType parse_dtype(const std::string& s) {
+  if (s == "fp32" || s == "float32") return at::kFloat;
+  if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
+  if (s == "fp16" || s == "float16") return at::kHalf;
+  throw UsageError("--dtype must be fp32, bf16 or fp16. Given: " + s);
+}
+
+c10::Device parse_device(const std::string& s) {
+  c10::Device d = at::kCPU;
+  try {
+    d = c10::Device(s);
+  } catch (const std::exception&) {
+    throw UsageError("--device must be cpu, cuda, cuda:N or xpu. Given: " + s);
+  }
+  if (d.is_cuda() && !at::hasCUDA())
+    throw UsageError("--device " + s + ": this build or machine has no CUDA device");
+  return d;
+}
+
+// Checks OUT before any work: a known extension, an existing writable folder, no file there
+// unless --overwrite.
+void check_output(const Cli& c) {
+  if (!is_safetensors(c.out_path)) {
+    try {
+      io::format_from_path(c.out_path);
+    } catch (const Error&) {
+      throw UsageError("-o " + c.out_path + ": unknown output extension; use .safetensors, .wav, .mp3, .flac or .ogg");
+    }
+    io::check_output_path(c.out_path, c.overwrite);
+    return;
+  }
+  const fs::path dir = fs::path(c.out_path).parent_path();
+  if (!dir.empty() && !fs::is_directory(dir))
+    throw Error("folder '" + dir.string() + "' of output '" + c.out_path + "' does not exist");
+  if (fs::exists(c.out_path) && !c.overwrite)
+    throw Error("output file '" + c.out_path + "' exists already (use --overwrite to replace it)");
+}
+
+// codes int64 [Q, T] from tensor `codes` [Q, T] or `frames` [T, Q] (as heartmula-gen --codes-out writes).
+at::Tensor read_codes(const std::string& path) {
+  const auto t = io::load_all_tensors(path);
+  at::Tensor codes;
+  if (t.count("codes")) {
+    codes = t.at("codes");
+  } else if (t.count("frames")) {
+    if (t.at("frames").dim() != 2)
+      throw Error(path + ": tensor 'frames' must be [T, 8], got " + c10::str(t.at("frames").sizes()));
+    codes = t.at("frames").t();
+  } else {
+    throw Error(path + ": no tensor 'codes' [8, T] or 'frames' [T, 8]");
+  }
+  if (!at::isIntegralType(codes.scalar_type(), false))
+    throw Error(path + ": codes must be integers, got " + std::string(c10::toString(codes.scalar_type())));
+  return codes.to(at::kLong).contiguous();
+}
+
+void write_output(const Cli& c, const at::Tensor& wav, int64_t sample_rate) {
+  if (is_safetensors(c.out_path)) {
+    io::save_tensors(c.out_path, {{"wav", wav}}, {{"sample_rate", std::to_string(sample_rate)}});
+    return;
+  }
+  io::AudioWriteOptions ao;
+  ao.sample_rate = static_cast<int>(sample_rate);
+  ao.mp3_bitrate_kbps = c.mp3_bitrate;
+  io::write_audio_file(c.out_path, wav.data_ptr<float>(), static_cast<size_t>(wav.size(1)), ao, c.overwrite);
+}
+
+void add_options(CLI::App& app, Cli& c) {
+  auto* in = app.add_option_group("Input");
+  in->add_option("--codec", c.codec_dir, "HeartCodec checkpoint folder (config.json + safetensors)")->required();
+  in->add_option("--codes", c.codes_path, "codes: tensor 'codes' int [8, T] or 'frames' [T, 8]")->required();
+  in->add_option("--noise", c.noise_path, "recorded noise: tensors noise_0..noise_k (default: --seed)");
+  auto* cod = app.add_option_group("Codec");
+  cod->add_option("--steps", c.opts.steps, "Euler steps per window")->capture_default_str()->check(CLI::Range(1, 1000));
+  cod->add_option("--guidance", c.opts.guidance, "classifier-free guidance scale (<= 1: none)")
+      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  cod->add_option("--seed", c.opts.seed, "noise seed when no --noise is given")->capture_default_str();
+  auto* dev = app.add_option_group("Device");
+  dev->add_option("--device", c.device, "cpu, cuda, cuda:N, xpu")->capture_default_str();
+  dev->add_option("--dtype", c.dtype, "compute dtype: fp32, bf16, fp16")->capture_default_str();
+  dev->add_option("--threads", c.threads, "CPU threads (0: LibTorch's default)")->capture_default_str()
+      ->check(CLI::Range(0, 4096));
+  auto* out = app.add_option_group("Output");
+  out->add_option("-o,--output", c.out_path, "output: .safetensors (tensor 'wav' f32 [2, N]) or .wav .mp3 .flac .ogg")
+      ->required();
+  out->add_option("--mp3-bitrate", c.mp3_bitrate, "MP3 bitrate in kbps")->capture_default_str()->check(CLI::Range(8, 320));
+  out->add_flag("--overwrite", c.overwrite, "replace an existing output file");
+  out->add_flag("-q,--quiet", c.quiet, "no progress or timings on stderr");
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"heartcodec-decode: audio codes -> 48 kHz stereo with HeartCodec (LibTorch)"};
+  Cli c;
+  add_options(app, c);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s\nRun with --help for the options.\n", e.what());
+    return kExitUsage;
+  }
+  c.opts.validate();
+  const c10::ScalarType dtype = parse_dtype(c.dtype);
+  const c10::Device device = parse_device(c.device);
+  check_output(c);
+  if (c.threads > 0) at::set_num_threads(c.threads);
+
+  const at::Tensor codes = read_codes(c.codes_path);
+  std::unique_ptr<codec::RecordedNoise> noise;
+  if (!c.noise_path.empty())
+    noise = std::make_unique<codec::RecordedNoise>(
+        codec::RecordedNoise::from_tensors(io::load_all_tensors(c.noise_path), c.noise_path));
+  c.opts.noise = noise.get();
+
+  auto t0 = std::chrono::steady_clock::now();
+  const auto hc = codec::HeartCodec::load(c.codec_dir, dtype, device);
+  const double load_s = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  if (!c.quiet)
+    c.opts.progress = [t0](size_t done, size_t total) {
+      std::fprintf(stderr, "codec: window %zu/%zu done (%.2f s)\n", done, total, seconds_since(t0));
+    };
+  const at::Tensor wav = hc.detokenize(codes, c.opts);
+  const double decode_s = seconds_since(t0);
+  write_output(c, wav, hc.sample_rate());
+  if (!c.quiet) {
+    const double audio_s = static_cast<double>(wav.size(1)) / static_cast<double>(hc.sample_rate());
+    std::fprintf(stderr, "load time   = %8.2f s (%zu tensors)\n", load_s, hc.load_info().tensors);
+    std::fprintf(stderr, "decode time = %8.2f s (%lld frames, %s, %s)\n", decode_s,
+                 static_cast<long long>(codes.size(1)), device.str().c_str(), c.dtype.c_str());
+    std::fprintf(stderr, "audio       = %8.2f s, RTF = %.3f\n", audio_s, decode_s / audio_s);
+  }
+  std::printf("Saved to %s\n", c.out_path.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return kExitRuntimeError;
+  }
+}
