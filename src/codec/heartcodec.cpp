@@ -18,7 +18,8 @@ struct HeartCodec::Model {
   FlowMatching flow_matching;
   ScalarDecoder decoder;
   CodecLoadInfo info;
-  c10::ScalarType dtype = at::kFloat;
+  c10::ScalarType dtype = at::kFloat;          // flow matching (RVQ, estimator, solver)
+  c10::ScalarType decoder_dtype = at::kFloat;  // scalar decoder
   c10::Device device = at::kCPU;
 };
 
@@ -49,9 +50,10 @@ HeartCodec HeartCodec::load(const std::string& dir, c10::ScalarType dtype, c10::
   const io::Checkpoint ckpt = io::Checkpoint::open(dir);
   io::WeightBinder binder(ckpt, dtype, device);
   m->flow_matching.declare(binder, "flow_matching", m->cfg, dtype);
-  // LibTorch 1.13's CPU conv_transpose1d fails in bf16: run that op in float32 on the CPU.
-  const c10::ScalarType up_dtype = device.is_cpu() ? at::kFloat : dtype;
-  m->decoder.declare(binder, "scalar_model.decoder", m->cfg, dtype, up_dtype);
+  // The scalar decoder runs in float32 on the CPU: LibTorch 1.13's CPU conv_transpose1d fails
+  // in bf16, and its bf16 convolutions are slower than float32 ones there.
+  m->decoder_dtype = device.is_cpu() ? at::kFloat : dtype;
+  m->decoder.declare(binder, "scalar_model.decoder", m->cfg, m->decoder_dtype, m->decoder_dtype);
   const io::BindStats stats = binder.bind();
   m->info.tensors = stats.tensors;
   m->info.bytes_read = stats.bytes_read;
@@ -74,7 +76,7 @@ at::Tensor HeartCodec::decode_latents(const at::Tensor& latents) const {
   const int64_t t = latents.size(1), f = latents.size(2);
   // [1, T, F] -> two channels [2, F/2, T]: the first half of the features is the left channel.
   at::Tensor lat = latents.reshape({1, t, 2, f / 2}).permute({0, 2, 1, 3}).reshape({2, t, f / 2}).transpose(1, 2);
-  at::Tensor audio = m.decoder.decode(lat.to(m.device, m.dtype)).squeeze(1);  // [2, T * samples_per_latent]
+  at::Tensor audio = m.decoder.decode(lat.to(m.device, m.decoder_dtype)).squeeze(1);  // [2, T * samples_per_latent]
   return audio.to(at::kCPU, at::kFloat).contiguous();
 }
 

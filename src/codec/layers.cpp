@@ -48,8 +48,8 @@ at::Tensor CausalConvTranspose1d::operator()(const at::Tensor& x) const {
   return y.to(x.scalar_type());
 }
 
-void PReLU::declare(io::WeightBinder& b, const std::string& prefix) {
-  b.expect(prefix + ".weight", {1}, &weight);
+void PReLU::declare(io::WeightBinder& b, const std::string& prefix, c10::ScalarType dtype) {
+  b.expect(prefix + ".weight", {1}, &weight, dtype);
 }
 
 at::Tensor PReLU::operator()(const at::Tensor& x) const { return at::prelu(x, weight); }

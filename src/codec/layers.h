@@ -50,7 +50,7 @@ struct CausalConvTranspose1d {
 // nn.PReLU with one shared slope: max(0, x) + a * min(0, x). weight [1].
 struct PReLU {
   at::Tensor weight;
-  void declare(io::WeightBinder& b, const std::string& prefix);
+  void declare(io::WeightBinder& b, const std::string& prefix, c10::ScalarType dtype);
   at::Tensor operator()(const at::Tensor& x) const;
 };
 

@@ -15,8 +15,8 @@ void ResidualUnit::declare(io::WeightBinder& b, const std::string& prefix, int64
   conv1.declare_weight_norm(b, prefix + ".conv1", ch, ch, kernel, dtype);
   conv1.set_causal(kernel, dilation);
   conv2.declare_weight_norm(b, prefix + ".conv2", ch, ch, 1, dtype);
-  activation1.declare(b, prefix + ".activation1");
-  activation2.declare(b, prefix + ".activation2");
+  activation1.declare(b, prefix + ".activation1", dtype);
+  activation2.declare(b, prefix + ".activation2", dtype);
 }
 
 at::Tensor ResidualUnit::operator()(const at::Tensor& x) const {
@@ -56,7 +56,7 @@ void ScalarDecoder::declare(io::WeightBinder& b, const std::string& prefix, cons
     const std::string p = prefix + "." + std::to_string(next++);
     post_conv.declare(b, p + ".conv", c.init_channel, c.init_channel, c.default_kernel_size, dtype);
     post_conv.set_causal(c.default_kernel_size, 1);
-    post_activation.declare(b, p + ".activation");
+    post_activation.declare(b, p + ".activation", dtype);
   }
   out.declare_weight_norm(b, prefix + "." + std::to_string(next), c.init_channel, c.num_bands,
                           c.default_kernel_size, dtype);
