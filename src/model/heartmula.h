@@ -1,0 +1,77 @@
+// The HeartMuLa language model: backbone + depth decoder + embeddings and heads, as plain
+// tensors whose names are the checkpoint keys (see docs/model.md for the key table).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/transformer.h"
+
+namespace heartmula::io {
+class WeightBinder;
+}
+
+namespace heartmula::model {
+
+struct LoadStats {
+  size_t tensors = 0;
+  size_t bytes_read = 0;
+  size_t bytes_loaded = 0;
+  double seconds = 0.0;
+  std::vector<std::string> unexpected;  // checkpoint keys the model does not use (callers warn)
+};
+
+// Shapes: Db backbone width, Dd decoder width, V audio_vocab_size, N audio_num_codebooks,
+// R rows of a batch (songs, times 2 with CFG), S positions.
+struct HeartMuLaModel {
+  HeartMuLaConfig config;
+  c10::ScalarType dtype = c10::ScalarType::Float;
+  c10::Device device = c10::Device(c10::DeviceType::CPU);
+
+  TransformerStack backbone;
+  TransformerStack decoder;
+  at::Tensor text_embeddings;               // [text_vocab, Db]   text_embeddings.weight
+  at::Tensor audio_embeddings;              // [V * N, Db]        audio_embeddings.weight
+  at::Tensor unconditional_text_embedding;  // [1, Db]            unconditional_text_embedding.weight
+  at::Tensor projection;                    // [Dd, Db]           projection.weight
+  at::Tensor codebook0_head;                // [V, Db]            codebook0_head.weight
+  at::Tensor audio_head;                    // [N - 1, V, Dd]     audio_head (stored [N-1, Dd, V]; transposed at load)
+  at::Tensor muq_linear_weight;             // [Db, muq_dim]      muq_linear.weight
+  at::Tensor muq_linear_bias;               // [Db]               muq_linear.bias
+
+  // Reads <dir>/config.json and the safetensors in <dir> (single or sharded), converting every
+  // tensor from its stored dtype to `dtype` (float32, bfloat16 or float16) on `device`.
+  // All mismatches are reported together in one Error.
+  static HeartMuLaModel load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
+                             LoadStats* stats = nullptr);
+  // Declares every parameter with its checkpoint key and expected shape.
+  void declare(io::WeightBinder& binder);
+
+  int64_t num_codebooks() const { return config.audio_num_codebooks; }
+  int64_t audio_vocab() const { return config.audio_vocab_size; }
+
+  // Input rows: tokens, mask [R, S, N+1] (int64, bool; lanes 0..N-1 audio codes, lane N text).
+  // Sum over lanes of embedding * mask; rows with uncond_rows[r] true use the unconditional
+  // text embedding for their text lane. uncond_rows [R] bool or undefined. -> [R, S, Db].
+  at::Tensor embed_rows(const at::Tensor& tokens, const at::Tensor& mask, const at::Tensor& uncond_rows) const;
+  // The MuQ slot's embedding: muq_linear(zeros(muq_dim)) for conditional rows, the
+  // unconditional text embedding for uncond_rows. -> [R, Db].
+  at::Tensor muq_slot_embedding(int64_t rows, const at::Tensor& uncond_rows) const;
+  // audio_embeddings(tokens + codebook * V): tokens [R, 1] int64 -> [R, 1, Db].
+  at::Tensor embed_audio(int64_t codebook, const at::Tensor& tokens) const;
+  // projection: [..., Db] -> [..., Dd].
+  at::Tensor project(const at::Tensor& x) const;
+  // codebook0_head(h): h [R, Db] -> logits [R, V] float32.
+  at::Tensor codebook0_logits(const at::Tensor& h) const;
+  // h @ checkpoint audio_head[codebook - 1] for codebook 1..N-1: h [R, Dd] -> logits [R, V] float32.
+  at::Tensor audio_logits(int64_t codebook, const at::Tensor& h) const;
+};
+
+// "fp32"/"float32", "bf16"/"bfloat16", "fp16"/"float16" -> dtype; Error naming the value otherwise.
+c10::ScalarType parse_compute_dtype(const std::string& name);
+
+}  // namespace heartmula::model

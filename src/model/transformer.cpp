@@ -1,0 +1,84 @@
+#include "model/transformer.h"
+
+#include <ATen/ATen.h>
+#include <memory>
+
+#include "io/weight_binder.h"
+
+namespace heartmula::model {
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale, double eps) {
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor normed = xf.mul(at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true).add(eps)));
+  return normed.to(x.scalar_type()).mul(scale);
+}
+
+namespace {
+
+// Declares `keys` (each [rows_i, cols]) to be copied into consecutive row blocks of *fused,
+// which is allocated when the first piece arrives (after the binder's checks passed).
+void expect_fused(io::WeightBinder& binder, const std::vector<std::pair<std::string, int64_t>>& keys,
+                  int64_t cols, at::Tensor* fused, c10::ScalarType dtype, c10::Device device) {
+  int64_t total = 0;
+  for (const auto& kv : keys) total += kv.second;
+  int64_t offset = 0;
+  for (const auto& [key, rows] : keys) {
+    binder.expect_with(
+        key, {rows, cols},
+        [fused, total, cols, offset, rows = rows, dtype, device](at::Tensor t) {
+          if (!fused->defined()) *fused = at::empty({total, cols}, at::TensorOptions().dtype(dtype).device(device));
+          fused->narrow(0, offset, rows).copy_(t);
+        },
+        dtype);
+    offset += rows;
+  }
+}
+
+}  // namespace
+
+void TransformerStack::declare(io::WeightBinder& binder, const std::string& prefix, c10::ScalarType dtype,
+                               c10::Device device) {
+  const int64_t d = cfg.embed_dim, hd = cfg.head_dim(), f = cfg.intermediate_dim;
+  layers.assign(static_cast<size_t>(cfg.num_layers), LlamaLayer{});
+  for (int64_t i = 0; i < cfg.num_layers; ++i) {
+    LlamaLayer& l = layers[static_cast<size_t>(i)];
+    const std::string p = prefix + ".layers." + std::to_string(i) + ".";
+    binder.expect(p + "sa_norm.scale", {d}, &l.sa_norm);
+    expect_fused(binder,
+                 {{p + "attn.q_proj.weight", cfg.num_heads * hd},
+                  {p + "attn.k_proj.weight", cfg.num_kv_heads * hd},
+                  {p + "attn.v_proj.weight", cfg.num_kv_heads * hd}},
+                 d, &l.wqkv, dtype, device);
+    binder.expect(p + "attn.output_proj.weight", {d, cfg.num_heads * hd}, &l.wo);
+    binder.expect(p + "mlp_norm.scale", {d}, &l.mlp_norm);
+    expect_fused(binder, {{p + "mlp.w1.weight", f}, {p + "mlp.w3.weight", f}}, d, &l.w13, dtype, device);
+    binder.expect(p + "mlp.w2.weight", {d, f}, &l.w2);
+  }
+  binder.expect(prefix + ".norm.scale", {d}, &norm);
+}
+
+at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& step, KVCache& cache) const {
+  const int64_t b = x.size(0), s = x.size(1), hd = cfg.head_dim();
+  const int64_t h = cfg.num_heads, hkv = cfg.num_kv_heads;
+  at::Tensor out = x;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LlamaLayer& l = layers[i];
+    at::Tensor qkv = at::linear(rms_norm(out, l.sa_norm, cfg.norm_eps), l.wqkv);
+    at::Tensor q = apply_rope(qkv.narrow(-1, 0, h * hd).view({b, s, h, hd}), step.rope);
+    at::Tensor k = apply_rope(qkv.narrow(-1, h * hd, hkv * hd).reshape({b, s, hkv, hd}), step.rope);
+    at::Tensor v = qkv.narrow(-1, (h + hkv) * hd, hkv * hd).reshape({b, s, hkv, hd});
+    at::Tensor kc = cache.k.select(0, static_cast<int64_t>(i));
+    at::Tensor vc = cache.v.select(0, static_cast<int64_t>(i));
+    kc.index_copy_(2, step.slots, k.transpose(1, 2));
+    vc.index_copy_(2, step.slots, v.transpose(1, 2));
+    at::Tensor attn = grouped_attention(q.transpose(1, 2), kc.narrow(2, 0, step.kv_len),
+                                        vc.narrow(2, 0, step.kv_len), step.mask);
+    out = out + at::linear(attn.transpose(1, 2).reshape({b, s, h * hd}), l.wo);
+    at::Tensor gu = at::linear(rms_norm(out, l.mlp_norm, cfg.norm_eps), l.w13);
+    const int64_t f = cfg.intermediate_dim;
+    out = out + at::linear(at::silu(gu.narrow(-1, 0, f)).mul(gu.narrow(-1, f, f)), l.w2);
+  }
+  return rms_norm(out, norm, cfg.norm_eps);
+}
+
+}  // namespace heartmula::model

@@ -1,0 +1,63 @@
+#include "runtime/sampler.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <string>
+
+#include "heartmula/error.h"
+
+namespace heartmula::runtime {
+
+void SamplingParams::validate() const {
+  if (!(temperature > 0.0) || !std::isfinite(temperature))
+    throw UsageError("--temperature must be a positive number. Given: " + std::to_string(temperature));
+  if (topk < 1) throw UsageError("--topk must be at least 1. Given: " + std::to_string(topk));
+  if (!(cfg_scale > 0.0) || !std::isfinite(cfg_scale))
+    throw UsageError("--cfg_scale must be a positive number. Given: " + std::to_string(cfg_scale));
+}
+
+at::Generator make_generator(c10::Device device, uint64_t seed) {
+  if (device.is_cpu()) return at::make_generator<at::CPUGeneratorImpl>(seed);
+  at::Generator def = at::globalContext().defaultGenerator(device);
+  at::Generator gen;
+  {
+    std::lock_guard<std::mutex> lock(def.mutex());
+    gen = def.clone();
+  }
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_current_seed(seed);
+  return gen;
+}
+
+at::Tensor cfg_mix(const at::Tensor& logits, double cfg_scale) {
+  const int64_t n = logits.size(0) / 2;
+  at::Tensor cond = logits.narrow(0, 0, n);
+  at::Tensor uncond = logits.narrow(0, n, n);
+  return uncond + (cond - uncond) * cfg_scale;
+}
+
+at::Tensor topk_filter(const at::Tensor& logits, int64_t topk) {
+  const int64_t k = std::min<int64_t>(topk, logits.size(-1));
+  at::Tensor kth = std::get<0>(at::topk(logits, k, -1)).narrow(-1, k - 1, 1);  // [n, 1]
+  return logits.masked_fill(logits.lt(kth), -std::numeric_limits<double>::infinity());
+}
+
+at::Tensor sample_exponential_race(const at::Tensor& probs, at::Generator& gen) {
+  at::Tensor q = at::empty_like(probs).exponential_(1.0, gen);
+  return probs.div(q).argmax(-1, /*keepdim=*/true);
+}
+
+at::Tensor sampling_probs(const at::Tensor& logits, int64_t topk, double temperature) {
+  at::Tensor scaled = logits.to(at::kFloat).div(temperature);
+  // log_softmax then softmax, as upstream (the same distribution as softmax alone).
+  return at::softmax(at::log_softmax(topk_filter(scaled, topk), -1), -1);
+}
+
+at::Tensor sample_topk(const at::Tensor& logits, int64_t topk, double temperature, at::Generator& gen) {
+  return sample_exponential_race(sampling_probs(logits, topk, temperature), gen);
+}
+
+}  // namespace heartmula::runtime
