@@ -30,6 +30,35 @@ void DetokenizeOptions::validate() const {
     throw UsageError("codec guidance must be a finite number >= 0. Given: " + std::to_string(guidance));
 }
 
+namespace {
+
+// float32 on CUDA means IEEE float32 for this codec: cuDNN convolutions (and cuBLAS where
+// enabled) would otherwise run in TF32, which moves the waveform by ~3e-3 of its peak.
+// Switches TF32 off for the duration of a call and restores the previous setting.
+class NoTf32Scope {
+ public:
+  explicit NoTf32Scope(bool active) {
+    if (!active) return;
+    auto& ctx = at::globalContext();
+    cudnn_ = ctx.allowTF32CuDNN();
+    cublas_ = ctx.allowTF32CuBLAS();
+    if (cudnn_) ctx.setAllowTF32CuDNN(false);
+    if (cublas_) ctx.setAllowTF32CuBLAS(false);
+  }
+  ~NoTf32Scope() {
+    auto& ctx = at::globalContext();
+    if (cudnn_) ctx.setAllowTF32CuDNN(true);
+    if (cublas_) ctx.setAllowTF32CuBLAS(true);
+  }
+  NoTf32Scope(const NoTf32Scope&) = delete;
+  NoTf32Scope& operator=(const NoTf32Scope&) = delete;
+
+ private:
+  bool cudnn_ = false, cublas_ = false;
+};
+
+}  // namespace
+
 HeartCodec::HeartCodec(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
 
 const HeartCodecConfig& HeartCodec::config() const { return model_->cfg; }
@@ -73,6 +102,7 @@ std::vector<io::WeightBinder::Declaration> HeartCodec::declarations(const HeartC
 at::Tensor HeartCodec::decode_latents(const at::Tensor& latents) const {
   c10::InferenceMode guard;
   const Model& m = *model_;
+  const NoTf32Scope ieee(m.device.is_cuda() && m.decoder_dtype == at::kFloat);
   const int64_t t = latents.size(1), f = latents.size(2);
   // [1, T, F] -> two channels [2, F/2, T]: the first half of the features is the left channel.
   at::Tensor lat = latents.reshape({1, t, 2, f / 2}).permute({0, 2, 1, 3}).reshape({2, t, f / 2}).transpose(1, 2);
@@ -117,6 +147,7 @@ at::Tensor HeartCodec::detokenize(const at::Tensor& codes_in, const DetokenizeOp
   c10::InferenceMode guard;
   opts.validate();
   const Model& m = *model_;
+  const NoTf32Scope ieee(m.device.is_cuda() && m.dtype == at::kFloat);
   if (codes_in.dim() != 2 || codes_in.size(0) != m.cfg.num_quantizers || codes_in.size(1) < 1)
     throw Error("codec codes must be [" + std::to_string(m.cfg.num_quantizers) + ", T] with T >= 1, got " +
                 c10::str(codes_in.sizes()));
