@@ -72,8 +72,10 @@ void add_options(CLI::App& app, Cli& c) {
                     "checkpoint folder (HeartMuLa-oss-<version>/, HeartCodec-oss/, tokenizer.json, gen_config.json)")
       ->capture_default_str();
   // --version VALUE picks the model (upstream's flag); --version alone or -V prints ours.
-  model->add_option("--version", c.version_arg, "model version (folder HeartMuLa-oss-<version>); alone: print the program version")
-      ->expected(0, 1)->default_str("3B");
+  // No default_str: CLI11 gives a bare "--version" the default string, which would hide "alone".
+  model->add_option("--version", c.version_arg,
+                    "model version, default 3B (folder HeartMuLa-oss-<version>); alone: print the program version")
+      ->expected(0, 1);
   model->add_flag("--lazy-load,--lazy_load", c.model.lazy_load, "free the language model before the codec runs");
 
   auto* text = app.add_option_group("Song");

@@ -80,7 +80,13 @@ void SongRequest::validate() const {
     throw UsageError("--codes-in " + codes_in + ": no such file");
   if (!no_audio) {
     if (save_path.empty()) throw UsageError("--save-path is empty");
-    io::check_output_path(save_path, overwrite);
+    try {
+      io::check_output_path(save_path, overwrite);
+    } catch (const Error& e) {  // a bad -o value: name the flag, and the way out of "exists"
+      std::error_code ec;
+      const bool exists = !overwrite && fs::is_regular_file(save_path, ec);
+      throw UsageError(std::string("-o/--save-path: ") + e.what() + (exists ? " (use --overwrite to replace it)" : ""));
+    }
   }
   if (!codes_out.empty()) {
     if (fs::path(codes_out).extension() != ".safetensors")
