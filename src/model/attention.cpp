@@ -20,9 +20,14 @@ KVCache KVCache::allocate(const TransformerConfig& cfg, int64_t batch, int64_t m
   return c;
 }
 
-at::Tensor causal_mask(const at::Tensor& positions, int64_t kv_len) {
-  at::Tensor slots = at::arange(kv_len, positions.options());           // [T]
-  return slots.view({1, 1, 1, kv_len}).le(positions.unsqueeze(1).unsqueeze(-1));  // [B,1,S,T]
+at::Tensor attention_mask(const at::Tensor& slots, int64_t kv_len, const at::Tensor& pad) {
+  const int64_t s = slots.size(0);
+  at::Tensor j = at::arange(kv_len, slots.options()).view({1, 1, 1, kv_len});
+  at::Tensor i = slots.view({1, 1, s, 1});
+  at::Tensor visible = j.le(i);  // [1, 1, S, T]
+  if (!pad.defined()) return visible;
+  at::Tensor after_pad = j.ge(pad.view({-1, 1, 1, 1}));  // [B, 1, 1, T]
+  return visible.logical_and(after_pad.logical_or(j.eq(i)));
 }
 
 at::Tensor grouped_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -33,7 +38,7 @@ at::Tensor grouped_attention_reference(const at::Tensor& q, const at::Tensor& k,
   at::Tensor scores = at::matmul(qg, k.transpose(-2, -1)).mul(1.0 / std::sqrt(static_cast<double>(hd)));
   if (mask.defined()) {
     scores = scores.view({b, hkv, g, s, t})
-                 .masked_fill(mask.logical_not().view({b, 1, 1, s, t}),
+                 .masked_fill(mask.logical_not().view({mask.size(0), 1, 1, s, t}),
                               -std::numeric_limits<double>::infinity())
                  .view({b, hkv, g * s, t});
   }

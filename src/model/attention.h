@@ -28,16 +28,18 @@ struct StepContext {
   RopeRows rope;      // cos, sin [B, S, 1, head_dim/2] for the new positions
   at::Tensor slots;   // [S] int64: cache slots the new keys/values go to (same for every row)
   int64_t kv_len = 0; // attend over cache slots [0, kv_len)
-  at::Tensor mask;    // [B, 1, S, kv_len] bool, true = may attend; undefined = attend to all
+  at::Tensor mask;    // [B or 1, 1, S, kv_len] bool, true = may attend; undefined = attend to all
 };
 
-// Causal mask for queries at `positions` [B, S] over cache slots [0, kv_len):
-// slot j is visible from position p when j <= p. Returns [B, 1, S, kv_len] bool.
-at::Tensor causal_mask(const at::Tensor& positions, int64_t kv_len);
+// Mask for queries in cache slots `slots` [S] over cache slots [0, kv_len): slot j is visible
+// from slot i when j <= i and, for row b, j >= pad[b] (rows left-padded by pad[b] slots; a
+// padded query still sees itself so that no softmax row is empty). pad [B] int64 or undefined
+// (no padding: B = 1, broadcast over rows). Returns [B, 1, S, kv_len] bool.
+at::Tensor attention_mask(const at::Tensor& slots, int64_t kv_len, const at::Tensor& pad);
 
 // Scaled dot-product attention with grouped KV heads.
 // q [B, H, S, hd], k/v [B, Hkv, T, hd] (H % Hkv == 0; query head h reads kv head h / (H/Hkv)),
-// mask [B, 1, S, T] bool or undefined. Returns [B, H, S, hd] in q's dtype.
+// mask [B or 1, 1, S, T] bool or undefined. Returns [B, H, S, hd] in q's dtype.
 // LibTorch >= 2.0 uses at::scaled_dot_product_attention, older ones matmul + softmax.
 at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                              const at::Tensor& mask);

@@ -2,7 +2,9 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "heartmula/error.h"
 #include "runtime/device.h"
@@ -36,30 +38,33 @@ void check_context(const HeartMuLaModel& model, int64_t prompt_len, int64_t fram
 }
 
 FrameStepper::FrameStepper(const HeartMuLaModel& model, const model::GenConfig& gen, const SamplingParams& params,
-                           int64_t max_positions, bool full_cache_attention)
-    : m_(model), params_(params), cfg_(params.uses_cfg()), full_(full_cache_attention) {
+                           const std::vector<uint64_t>& seeds, int64_t max_positions, int64_t attention_bucket)
+    : m_(model), params_(params), cfg_(params.uses_cfg()), bucket_(attention_bucket) {
   c10::InferenceMode guard;
-  songs_ = 1;
+  if (seeds.empty()) throw Error("frame loop: no songs (no seeds given)");
+  songs_ = static_cast<int64_t>(seeds.size());
   rows_ = cfg_ ? 2 * songs_ : songs_;
   n_ = model.num_codebooks();
   const c10::Device dev = model.device;
   const auto i64 = at::TensorOptions().dtype(at::kLong).device(dev);
-  gen_ = make_generator(dev, params.seed);
+  for (uint64_t seed : seeds) gens_.push_back(make_generator(dev, seed));
+  // With buckets, the cache ends on a bucket edge so that the last bucket is full size too.
+  if (bucket_ > 0 && bucket_ < max_positions) max_positions = (max_positions + bucket_ - 1) / bucket_ * bucket_;
   if (cfg_) uncond_ = at::arange(rows_, i64).ge(songs_);
   bb_cache_ = model::KVCache::allocate(model.config.backbone, rows_, max_positions, model.dtype, dev);
   dec_cache_ = model::KVCache::allocate(model.config.decoder, rows_, n_, model.dtype, dev);
   bb_rope_ = model::RopeTable::build(model.config.backbone, max_positions, dev);
   dec_rope_ = model::RopeTable::build(model.config.decoder, n_, dev);
   // Decoder call 1 reads positions [0, 1] (backbone state, codebook 0); call i reads [i].
+  // Every row is at the same positions and the decoder's attention length is tiny: no buckets.
   for (int64_t i = 1; i < n_; ++i) {
     at::Tensor pos = i == 1 ? at::arange(2, i64) : at::full({1}, i, i64);
     const int64_t s = pos.size(0);
-    at::Tensor rows_pos = pos.view({1, s}).expand({rows_, s}).contiguous();
     StepContext c;
-    c.rope = model::gather_rope(dec_rope_, rows_pos);
+    c.rope = model::gather_rope(dec_rope_, pos.view({1, s}).expand({rows_, s}));
     c.slots = pos;
-    c.kv_len = full_ ? n_ : i + 1;
-    if (full_ || s > 1) c.mask = model::causal_mask(rows_pos, c.kv_len);
+    c.kv_len = i + 1;
+    if (s > 1) c.mask = model::attention_mask(pos, c.kv_len, at::Tensor());
     dec_ctx_.push_back(c);
   }
   row_tokens_ = at::full({rows_, 1, n_ + 1}, gen.empty_id, i64);
@@ -70,14 +75,25 @@ FrameStepper::FrameStepper(const HeartMuLaModel& model, const model::GenConfig& 
   frame_ = at::zeros({rows_, n_}, i64);
 }
 
+int64_t FrameStepper::attention_length(int64_t filled) const {
+  if (bucket_ <= 0) return filled;
+  return std::min(bb_cache_.max_len(), (filled + bucket_ - 1) / bucket_ * bucket_);
+}
+
 at::Tensor FrameStepper::sample(const at::Tensor& logits, int64_t codebook) {
   at::Tensor guided = cfg_ ? cfg_mix(logits, params_.cfg_scale) : logits;  // [songs, V]
   if (logits_hook) logits_hook(frame_index_, codebook, guided);
   at::Tensor tok;
   if (teacher_frames.defined() && frame_index_ < teacher_frames.size(0)) {
     tok = teacher_frames.select(0, frame_index_).narrow(0, codebook, 1).view({1, 1}).expand({songs_, 1});
+  } else if (songs_ == 1) {
+    tok = sample_topk(guided, params_.topk, params_.temperature, gens_[0]);
   } else {
-    tok = sample_topk(guided, params_.topk, params_.temperature, gen_);
+    std::vector<at::Tensor> per_song;
+    for (int64_t s = 0; s < songs_; ++s)
+      per_song.push_back(sample_topk(guided.narrow(0, s, 1), params_.topk, params_.temperature,
+                                     gens_[static_cast<size_t>(s)]));
+    tok = at::cat(per_song, 0);
   }
   return cfg_ ? tok.repeat({2, 1}) : tok;  // the same token for both halves
 }
@@ -92,59 +108,88 @@ void FrameStepper::decode_frame(const at::Tensor& last_h) {
     frame_.narrow(1, i, 1).copy_(tok);
     x = m_.embed_audio(i, tok);  // [R, 1, Db]
   }
-  ++frame_index_;
 }
 
-void FrameStepper::prefill(const model::Prompt& prompt) {
+void FrameStepper::prefill(const std::vector<model::Prompt>& prompts) {
   c10::InferenceMode guard;
-  const int64_t len = prompt.length(), lanes = n_ + 1;
-  if (prompt.lanes() != lanes)
-    throw Error("prompt has " + std::to_string(prompt.lanes()) + " lanes, the model needs " + std::to_string(lanes));
+  const int64_t lanes = n_ + 1;
+  if (static_cast<int64_t>(prompts.size()) != songs_)
+    throw Error("frame loop: " + std::to_string(prompts.size()) + " prompts for " + std::to_string(songs_) + " songs");
+  int64_t len = 0;
+  for (const auto& p : prompts) {
+    if (p.lanes() != lanes)
+      throw Error("prompt has " + std::to_string(p.lanes()) + " lanes, the model needs " + std::to_string(lanes));
+    len = std::max(len, p.length());
+  }
   if (len > bb_cache_.max_len())
     throw Error("prompt of " + std::to_string(len) + " positions exceeds the preallocated cache of " +
                 std::to_string(bb_cache_.max_len()));
+  // Left-pad every song to the longest prompt; padded lanes are masked (zero embedding).
+  at::Tensor tokens = at::zeros({rows_, len, lanes}, at::TensorOptions().dtype(at::kLong));
+  at::Tensor mask = at::zeros({rows_, len, lanes}, at::TensorOptions().dtype(at::kBool));
+  std::vector<int64_t> pads(static_cast<size_t>(rows_));
+  bool padded = false;
+  for (int64_t r = 0; r < rows_; ++r) {
+    const model::Prompt& p = prompts[static_cast<size_t>(r % songs_)];
+    const int64_t pad = len - p.length();
+    pads[static_cast<size_t>(r)] = pad;
+    padded = padded || pad > 0;
+    tokens[r].narrow(0, pad, p.length()).copy_(p.tokens);
+    mask[r].narrow(0, pad, p.length()).copy_(p.mask);
+  }
   const c10::Device dev = m_.device;
-  at::Tensor tokens = prompt.tokens.to(dev).unsqueeze(0).expand({rows_, len, lanes});
-  at::Tensor mask = prompt.mask.to(dev).unsqueeze(0).expand({rows_, len, lanes});
-  at::Tensor h = m_.embed_rows(tokens, mask, uncond_);  // [R, L, Db]
-  if (prompt.muq_index >= 0) h.select(1, prompt.muq_index).copy_(m_.muq_slot_embedding(rows_, uncond_));
-  at::Tensor positions = at::arange(len, pos_.options()).view({1, len}).expand({rows_, len}).contiguous();
+  at::Tensor pad_host = at::tensor(pads, at::TensorOptions().dtype(at::kLong));
+  if (padded) pad_ = pad_host.to(dev);
+  at::Tensor h = m_.embed_rows(tokens.to(dev), mask.to(dev), uncond_);  // [R, L, Db]
+  at::Tensor muq = m_.muq_slot_embedding(rows_, uncond_);               // [R, Db]
+  for (int64_t r = 0; r < rows_; ++r) {
+    const model::Prompt& p = prompts[static_cast<size_t>(r % songs_)];
+    if (p.muq_index >= 0) h[r][pads[static_cast<size_t>(r)] + p.muq_index].copy_(muq[r]);
+  }
+  at::Tensor slots = at::arange(len, pos_.options());
+  at::Tensor positions = slots.view({1, len}).sub(pad_host.to(dev).view({rows_, 1})).clamp_min(0);
   StepContext c;
   c.rope = model::gather_rope(bb_rope_, positions);
-  c.slots = positions.select(0, 0);
-  c.kv_len = full_ ? bb_cache_.max_len() : len;
-  c.mask = model::causal_mask(positions, c.kv_len);
+  c.slots = slots;
+  c.kv_len = attention_length(len);
+  c.mask = model::attention_mask(slots, c.kv_len, pad_);
   at::Tensor out = m_.backbone.forward(h, c, bb_cache_);
   decode_frame(out.select(1, len - 1));
-  pos_.fill_(len);
+  ++frame_index_;
+  pos_.copy_(positions.narrow(1, len - 1, 1).add(1));
   slot_.fill_(len);
   filled_ = len;
 }
 
-StepContext FrameStepper::backbone_step_context() {
+int64_t FrameStepper::step_key() const { return attention_length(filled_ + 1); }
+
+void FrameStepper::step_body(int64_t kv_len) {
+  row_tokens_.narrow(2, 0, n_).copy_(frame_.unsqueeze(1));
   StepContext c;
   c.rope = model::gather_rope(bb_rope_, pos_);
   c.slots = slot_;
-  if (full_) {
-    c.kv_len = bb_cache_.max_len();
-    c.mask = model::causal_mask(pos_, c.kv_len);
-  } else {
-    c.kv_len = filled_ + 1;  // everything written so far plus this row: no mask needed
-  }
-  return c;
+  c.kv_len = kv_len;
+  // Without padding and over exactly the filled part, every slot is visible: no mask.
+  if (pad_.defined() || bucket_ > 0) c.mask = model::attention_mask(slot_, kv_len, pad_);
+  at::Tensor h = m_.embed_rows(row_tokens_, row_mask_, uncond_);  // [R, 1, Db]
+  at::Tensor out = m_.backbone.forward(h, c, bb_cache_);
+  decode_frame(out.select(1, 0));
+  pos_.add_(1);
+  slot_.add_(1);
 }
 
 void FrameStepper::step() {
   c10::InferenceMode guard;
   if (filled_ >= bb_cache_.max_len())
     throw Error("frame loop ran past its preallocated cache of " + std::to_string(bb_cache_.max_len()) + " positions");
-  row_tokens_.narrow(2, 0, n_).copy_(frame_.unsqueeze(1));
-  at::Tensor h = m_.embed_rows(row_tokens_, row_mask_, uncond_);  // [R, 1, Db]
-  at::Tensor out = m_.backbone.forward(h, backbone_step_context(), bb_cache_);
-  decode_frame(out.select(1, 0));
-  pos_.add_(1);
-  slot_.add_(1);
+  const int64_t key = step_key();
+  if (step_runner) {
+    step_runner(key, [this, key] { step_body(key); });
+  } else {
+    step_body(key);
+  }
   ++filled_;
+  ++frame_index_;
 }
 
 namespace {
@@ -153,44 +198,78 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-FrameLoopResult run_frame_loop(const HeartMuLaModel& model, const model::GenConfig& gen, const model::Prompt& prompt,
-                               const SamplingParams& params, const FrameLoopOptions& options) {
+std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, const model::GenConfig& gen,
+                                                  const std::vector<model::Prompt>& prompts,
+                                                  const SamplingParams& params, const std::vector<uint64_t>& seeds,
+                                                  const FrameLoopOptions& options) {
   c10::InferenceMode guard;
   params.validate();
+  if (prompts.empty() || prompts.size() != seeds.size())
+    throw Error("frame loop: " + std::to_string(prompts.size()) + " prompts and " + std::to_string(seeds.size()) +
+                " seeds (need one seed per prompt, at least one)");
   if (options.max_frames < 1)
     throw UsageError("the frame limit must be at least 1 frame. Given: " + std::to_string(options.max_frames));
-  const int64_t len = prompt.length(), frames = options.max_frames;
+  const int64_t songs = static_cast<int64_t>(prompts.size()), frames = options.max_frames;
+  int64_t len = 0;
+  for (const auto& p : prompts) len = std::max(len, p.length());
   check_context(model, len, frames);
-  FrameStepper stepper(model, gen, params, positions_needed(len, frames), options.full_cache_attention);
+  FrameStepper stepper(model, gen, params, seeds, positions_needed(len, frames), options.attention_bucket);
+  stepper.step_runner = options.step_runner;
   stepper.logits_hook = options.on_logits;
   if (options.teacher_frames.defined()) stepper.teacher_frames = options.teacher_frames.to(model.device, at::kLong);
 
-  FrameLoopResult r;
-  r.prompt_len = len;
-  at::Tensor kept = at::empty({frames, model.num_codebooks()}, stepper.frame().options());
-  int64_t n = 0;
+  std::vector<FrameLoopResult> res(static_cast<size_t>(songs));
+  at::Tensor kept = at::empty({songs, frames, model.num_codebooks()}, stepper.frame().options());
+  std::vector<int64_t> count(static_cast<size_t>(songs), 0);
+  std::vector<bool> done(static_cast<size_t>(songs), false);
   auto t0 = std::chrono::steady_clock::now();
-  stepper.prefill(prompt);
-  kept.select(0, n++).copy_(stepper.frame().select(0, 0));  // the first frame is kept unchecked
+  stepper.prefill(prompts);
+  kept.select(1, 0).copy_(stepper.frame().narrow(0, 0, songs));  // the first frame is kept unchecked
+  std::fill(count.begin(), count.end(), 1);
   synchronize(model.device);
-  r.prefill_seconds = seconds_since(t0);
+  const double prefill_s = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
-  bool go_on = !options.on_frame || options.on_frame(n, frames);
-  r.interrupted = !go_on;
-  while (go_on && n < frames) {
+  bool interrupted = options.on_frame && !options.on_frame(1, frames);
+  int64_t live = songs;
+  for (int64_t t = 1; t < frames && live > 0 && !interrupted; ++t) {
     stepper.step();
-    at::Tensor f = stepper.frame().select(0, 0);
-    // The one host synchronisation per frame: the stopping rule.
-    if (!options.ignore_eos && f.ge(gen.audio_eos_id).any().item<bool>()) {
-      r.stopped_at_eos = true;
-      break;
+    at::Tensor f = stepper.frame().narrow(0, 0, songs);  // [S, N]
+    kept.select(1, t).copy_(f);
+    std::vector<uint8_t> eos(static_cast<size_t>(songs), 0);
+    if (!options.ignore_eos) {
+      // The one host synchronisation per frame: the stopping rule.
+      at::Tensor flags = f.ge(gen.audio_eos_id).any(1).to(at::kCPU, at::kByte);
+      std::copy(flags.data_ptr<uint8_t>(), flags.data_ptr<uint8_t>() + songs, eos.begin());
     }
-    kept.select(0, n++).copy_(f);
-    if (options.on_frame && !options.on_frame(n, frames)) r.interrupted = true, go_on = false;
+    for (int64_t s = 0; s < songs; ++s) {
+      const auto i = static_cast<size_t>(s);
+      if (done[i]) continue;
+      if (eos[i]) {
+        done[i] = true;
+        res[i].stopped_at_eos = true;
+        --live;
+      } else {
+        count[i] = t + 1;
+      }
+    }
+    if (live > 0 && options.on_frame && !options.on_frame(t + 1, frames)) interrupted = true;
   }
-  r.frames = kept.narrow(0, 0, n).to(at::kCPU);
-  r.frame_seconds = seconds_since(t0);
-  return r;
+  const double frame_s = seconds_since(t0);
+  at::Tensor host = kept.to(at::kCPU);
+  for (int64_t s = 0; s < songs; ++s) {
+    FrameLoopResult& r = res[static_cast<size_t>(s)];
+    r.frames = host[s].narrow(0, 0, count[static_cast<size_t>(s)]).clone();
+    r.interrupted = interrupted && !r.stopped_at_eos;
+    r.prompt_len = prompts[static_cast<size_t>(s)].length();
+    r.prefill_seconds = prefill_s;
+    r.frame_seconds = frame_s;
+  }
+  return res;
+}
+
+FrameLoopResult run_frame_loop(const HeartMuLaModel& model, const model::GenConfig& gen, const model::Prompt& prompt,
+                               const SamplingParams& params, const FrameLoopOptions& options) {
+  return run_frame_loop_batch(model, gen, {prompt}, params, {params.seed}, options).front();
 }
 
 }  // namespace heartmula::runtime

@@ -27,17 +27,25 @@ struct FrameLoopOptions {
   // Keep going after an EOS frame (such frames are kept as generated: codes >= audio_eos_id,
   // and codes in [codebook size, audio_eos_id) at any time, are the codec side's to guard).
   bool ignore_eos = false;
-  // Called after each kept frame with (frames kept, max_frames); returning false stops now.
+  // Called after each frame step with (frames generated, max_frames); false = stop now.
   std::function<bool(int64_t done, int64_t planned)> on_frame;
+  // Backbone attention length: 0 = exactly the filled part of the KV cache (no mask for a
+  // single song); k > 0 = the filled part rounded up to a multiple of k (capped at the cache
+  // length), masked, so that step shapes only change at bucket edges (CUDA graphs: one graph
+  // per bucket). A k >= the cache length attends over the whole cache. Same results up to
+  // rounding.
+  int64_t attention_bucket = 0;
+  // When set, each frame step's device work runs as step_runner(key, body): key = the
+  // attention length (equal keys = equal shapes), body = fixed-shape work on static buffers
+  // (e.g. StepGraphs::run). Not with the test hooks below, which run host code in the step.
+  std::function<void(int64_t key, const std::function<void()>& body)> step_runner;
 
   // --- test hooks (they cost a host synchronisation per codebook when set) ---
-  // The logits handed to the sampler (after CFG mixing): [1, V] float32, per frame and codebook.
+  // The logits handed to the sampler (after CFG mixing): [songs, V] float32.
   std::function<void(int64_t frame, int64_t codebook, const at::Tensor& logits)> on_logits;
-  // Teacher forcing: [T, N] int64; frame t < T feeds these codes instead of the samples.
+  // Teacher forcing: [T, N] int64; frame t < T feeds these codes (for every song) instead of
+  // the samples.
   at::Tensor teacher_frames;
-  // Attend over the whole preallocated cache through a mask (fixed shapes, as a CUDA graph
-  // needs) instead of over the filled part only. Same results up to rounding.
-  bool full_cache_attention = false;
 };
 
 struct FrameLoopResult {
@@ -45,8 +53,8 @@ struct FrameLoopResult {
   bool stopped_at_eos = false;  // a frame with a code >= audio_eos_id ended the song (not kept)
   bool interrupted = false;     // on_frame returned false
   int64_t prompt_len = 0;
-  double prefill_seconds = 0;   // prompt + first frame
-  double frame_seconds = 0;     // every later frame
+  double prefill_seconds = 0;   // prompt + first frame (of the whole batch)
+  double frame_seconds = 0;     // every later frame (of the whole batch)
 };
 
 // Upstream's frame limit: the first frame plus max_audio_length_ms / 80 more.
@@ -62,46 +70,65 @@ FrameLoopResult run_frame_loop(const model::HeartMuLaModel& model, const model::
                                const model::Prompt& prompt, const SamplingParams& params,
                                const FrameLoopOptions& options);
 
-// The per-frame work with static buffers, so that step() has fixed-shape inputs and outputs
-// (a CUDA graph can capture it when full_cache_attention is on). Rows R = songs * (cfg ? 2 : 1).
+// Several songs in one batch: the same settings, one seed per song (params.seed is unused).
+// Shorter prompts are left-padded (masked); each song draws from its own generator, so a song
+// comes out as it would alone, up to floating-point rounding. The loop runs until every song
+// has stopped (EOS) or max_frames; results are in the order of `prompts`.
+std::vector<FrameLoopResult> run_frame_loop_batch(const model::HeartMuLaModel& model, const model::GenConfig& gen,
+                                                  const std::vector<model::Prompt>& prompts,
+                                                  const SamplingParams& params, const std::vector<uint64_t>& seeds,
+                                                  const FrameLoopOptions& options);
+
+// The per-frame work with static buffers: step_body() has fixed-shape inputs and outputs for
+// a given attention length, so a CUDA graph can capture it. Rows R = songs * (cfg ? 2 : 1):
+// conditional rows 0..S-1, then the unconditional rows in the same song order.
 class FrameStepper {
  public:
-  // Caches are preallocated for `max_positions` backbone positions.
+  // Caches are preallocated for `max_positions` backbone positions (rounded up to a bucket
+  // edge when attention_bucket is smaller); one seed per song.
   FrameStepper(const model::HeartMuLaModel& model, const model::GenConfig& gen, const SamplingParams& params,
-               int64_t max_positions, bool full_cache_attention);
+               const std::vector<uint64_t>& seeds, int64_t max_positions, int64_t attention_bucket = 0);
 
-  // Runs the prompt and samples the first frame into frame().
-  void prefill(const model::Prompt& prompt);
+  // Runs the prompts (one per song, left-padded to the longest) and samples the first frame.
+  void prefill(const std::vector<model::Prompt>& prompts);
   // Feeds frame() back at the next position and samples the next frame into frame().
   void step();
-  // [R, N] int64 on the model's device; row 0 is the (conditional) song.
-  const at::Tensor& frame() const { return frame_; }
-  int64_t next_position() const { return filled_; }
+  // The attention length the next step uses (its shape key), and the step's device work.
+  int64_t step_key() const;
+  void step_body(int64_t kv_len);
 
+  // [R, N] int64 on the model's device; rows 0..S-1 are the songs.
+  const at::Tensor& frame() const { return frame_; }
+  int64_t songs() const { return songs_; }
+  int64_t next_slot() const { return filled_; }
+  int64_t cache_length() const { return bb_cache_.max_len(); }
+
+  std::function<void(int64_t key, const std::function<void()>& body)> step_runner;
   std::function<void(int64_t, int64_t, const at::Tensor&)> logits_hook;
   at::Tensor teacher_frames;  // [T, N] int64 on the model's device, or undefined
 
  private:
   at::Tensor sample(const at::Tensor& logits, int64_t codebook);
   void decode_frame(const at::Tensor& last_h);
-  model::StepContext backbone_step_context();
+  int64_t attention_length(int64_t filled) const;
 
   const model::HeartMuLaModel& m_;
   SamplingParams params_;
   bool cfg_;
-  bool full_;
+  int64_t bucket_;
   int64_t rows_, songs_, n_;
-  at::Generator gen_;
+  std::vector<at::Generator> gens_;  // one per song
   at::Tensor uncond_;      // [R] bool (true on unconditional rows) or undefined
+  at::Tensor pad_;         // [R] int64 left padding per row, or undefined (none)
   model::KVCache bb_cache_, dec_cache_;
   model::RopeTable bb_rope_, dec_rope_;
   std::vector<model::StepContext> dec_ctx_;  // decoder call i (1..N-1) -> dec_ctx_[i - 1]
   at::Tensor row_tokens_;  // [R, 1, N+1] int64: the frame fed back, lane N = empty_id
   at::Tensor row_mask_;    // [R, 1, N+1] bool: audio lanes only
-  at::Tensor pos_;         // [R, 1] int64: position of the row fed next
+  at::Tensor pos_;         // [R, 1] int64: RoPE position of the row fed next (slot - pad)
   at::Tensor slot_;        // [1] int64: its cache slot
   at::Tensor frame_;       // [R, N] int64
-  int64_t filled_ = 0;     // backbone positions written (host copy, for the filled-part path)
+  int64_t filled_ = 0;     // backbone cache slots written (host copy)
   int64_t frame_index_ = 0;
 };
 

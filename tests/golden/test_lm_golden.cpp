@@ -68,7 +68,7 @@ struct LmRun {
   at::Tensor logits;  // [min(T, 8), N, V]
 };
 
-LmRun run_case(const std::string& name, c10::ScalarType dtype, bool teacher, bool full_cache = false) {
+LmRun run_case(const std::string& name, c10::ScalarType dtype, bool teacher, int64_t bucket = 0) {
   const auto c = cases_json()["cases"][name];
   const auto t = heartmula::io::load_all_tensors(kData + "/lm/mula_" + name + ".safetensors");
   const at::Tensor& prompt_tokens = t.at("prompt_tokens");
@@ -82,7 +82,7 @@ LmRun run_case(const std::string& name, c10::ScalarType dtype, bool teacher, boo
   const bool stop = c["stop_at_eos"].get<bool>();
   opt.ignore_eos = !stop;
   opt.max_frames = stop ? 64 : c["n_frames"].get<int64_t>();
-  opt.full_cache_attention = full_cache;
+  opt.attention_bucket = bucket;
   const int64_t kept = std::min<int64_t>(t.at("frames").size(0), 8);
   std::vector<at::Tensor> logits(static_cast<size_t>(kept * 8));
   opt.on_logits = [&](int64_t f, int64_t cb, const at::Tensor& l) {
@@ -152,11 +152,13 @@ TEST(LmGoldenExtra, Bf16TeacherForcedStaysClose) {
   }
 }
 
-TEST(LmGoldenExtra, FullCacheAttentionGivesTheSameFrames) {
+TEST(LmGoldenExtra, BucketedAndFullCacheAttentionGiveTheSameFrames) {
   const auto t = heartmula::io::load_all_tensors(kData + "/lm/mula_cfg15_noeos.safetensors");
-  const LmRun r = run_case("cfg15_noeos", at::kFloat, /*teacher=*/false, /*full_cache=*/true);
-  EXPECT_TRUE(r.result.frames.equal(t.at("frames")));
-  EXPECT_LE(rel_diff(r.logits, t.at("logits_first8")), 1e-4);
+  for (int64_t bucket : {16, 1 << 20}) {  // 1 << 20: the whole preallocated cache
+    const LmRun r = run_case("cfg15_noeos", at::kFloat, /*teacher=*/false, bucket);
+    EXPECT_TRUE(r.result.frames.equal(t.at("frames"))) << "bucket " << bucket;
+    EXPECT_LE(rel_diff(r.logits, t.at("logits_first8")), 1e-4) << "bucket " << bucket;
+  }
 }
 
 hr::FrameLoopResult sampled_run(uint64_t seed, int64_t frames, double cfg = 1.5) {
@@ -261,6 +263,72 @@ TEST(LmGoldenExtra, LoadsIntoEveryComputeDtype) {
   EXPECT_TRUE(m.backbone.layers[1].wqkv.narrow(0, 16, 8).equal(k));
   at::Tensor w3 = heartmula::io::view_tensor(ck.at("decoder.layers.0.mlp.w3.weight")).to(at::kFloat);
   EXPECT_TRUE(m.decoder.layers[0].w13.narrow(0, 48, 48).equal(w3));
+}
+
+}  // namespace
+
+namespace {
+
+hm::Prompt fixture_prompt(const std::string& name) {
+  const auto t = heartmula::io::load_all_tensors(kData + "/lm/mula_" + name + ".safetensors");
+  const at::Tensor& pt = t.at("prompt_tokens");
+  return hm::prompt_from_tokens(pt, find_muq_index(pt));
+}
+
+// A shorter song: the fixture's tags and MuQ slot, then bos + 4 lyric tokens + eos.
+hm::Prompt short_prompt() {
+  const hm::Prompt full = fixture_prompt("cfg15");
+  const int64_t head = full.muq_index + 1;
+  at::Tensor rows = at::cat({full.tokens.narrow(0, 0, head + 5), full.tokens.narrow(0, full.length() - 1, 1)}, 0);
+  return hm::prompt_from_tokens(rows, full.muq_index);
+}
+
+TEST(LmGoldenExtra, BatchOfSongsMatchesSongsAlone) {
+  const hm::Prompt a = fixture_prompt("cfg15"), b = short_prompt();
+  ASSERT_LT(b.length(), a.length());
+  const auto ref = heartmula::io::load_all_tensors(kData + "/lm/mula_cfg15.safetensors").at("frames");
+  for (const auto& [topk, eos] : std::vector<std::pair<int64_t, bool>>{{1, true}, {50, false}}) {
+    hr::SamplingParams sp;
+    sp.topk = topk;
+    sp.cfg_scale = 1.5;
+    hr::FrameLoopOptions opt;
+    opt.max_frames = 20;
+    opt.ignore_eos = !eos;
+    const std::vector<uint64_t> seeds = {11, 12};
+    const auto batch = hr::run_frame_loop_batch(model(at::kFloat), gen_config(), {a, b}, sp, seeds, opt);
+    ASSERT_EQ(batch.size(), 2u);
+    for (size_t s = 0; s < 2; ++s) {
+      sp.seed = seeds[s];
+      const auto alone = hr::run_frame_loop(model(at::kFloat), gen_config(), s == 0 ? a : b, sp, opt);
+      EXPECT_TRUE(batch[s].frames.equal(alone.frames)) << "song " << s << " topk " << topk;
+      EXPECT_EQ(batch[s].stopped_at_eos, alone.stopped_at_eos) << "song " << s;
+      EXPECT_EQ(batch[s].prompt_len, (s == 0 ? a : b).length());
+    }
+    if (topk == 1) {
+      EXPECT_TRUE(batch[0].frames.equal(ref));  // song 0 still stops at the reference's EOS
+      EXPECT_TRUE(batch[0].stopped_at_eos);
+    }
+  }
+}
+
+TEST(LmGoldenExtra, StepRunnerGetsOneKeyPerBucket) {
+  const auto t = heartmula::io::load_all_tensors(kData + "/lm/mula_cfg15_noeos.safetensors");
+  hr::SamplingParams sp;
+  sp.topk = 1;
+  sp.cfg_scale = 1.5;
+  hr::FrameLoopOptions opt;
+  opt.max_frames = 64;
+  opt.ignore_eos = true;
+  opt.attention_bucket = 16;
+  std::map<int64_t, int> keys;
+  opt.step_runner = [&](int64_t key, const std::function<void()>& body) {
+    ++keys[key];
+    body();
+  };
+  const auto r = hr::run_frame_loop(model(at::kFloat), gen_config(), fixture_prompt("cfg15_noeos"), sp, opt);
+  EXPECT_TRUE(r.frames.equal(t.at("frames")));
+  // Prompt 42 rows: steps write slots 42..104, attending over 43..105 slots.
+  EXPECT_EQ(keys, (std::map<int64_t, int>{{48, 6}, {64, 16}, {80, 16}, {96, 16}, {112, 9}}));
 }
 
 }  // namespace
