@@ -1,0 +1,128 @@
+#include "bench/codec_bench.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/InferenceMode.h>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "model/heartmula.h"
+#include "runtime/device.h"
+
+namespace heartmula::tools {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+at::Tensor random_codes(const codec::HeartCodec& codec, int64_t frames, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return at::empty({codec.config().num_quantizers, frames}, at::kLong).random_(0, codec.config().codebook_size, gen);
+}
+
+std::string dtype_name(c10::ScalarType t) {
+  return t == at::kFloat ? "fp32" : t == at::kBFloat16 ? "bf16" : t == at::kHalf ? "fp16" : c10::toString(t);
+}
+
+OJson load_row(const char* what, const std::string& dir, c10::ScalarType dtype, size_t bytes,
+               const std::vector<double>& secs) {
+  const Summary s = summarize(secs);
+  return {{"test", "load"},     {"what", what},
+          {"path", dir},        {"dtype", dtype_name(dtype)},
+          {"reps", secs.size()}, {"bytes_read", bytes},
+          {"first_seconds", secs.front()}, {"seconds", to_json(s)},
+          {"gbps", static_cast<double>(bytes) / 1e9 / s.mean}};
+}
+
+}  // namespace
+
+void warm_up_codec(const codec::HeartCodec& codec, uint64_t seed) {
+  c10::InferenceMode guard;
+  codec::DetokenizeOptions opts;
+  opts.seed = seed;
+  codec.detokenize(random_codes(codec, 375, seed), opts);
+  runtime::synchronize(codec.device());
+}
+
+OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
+  c10::InferenceMode guard;
+  const int64_t frames = std::max<int64_t>(1, std::llround(o.audio_seconds * 12.5));
+  const double audio_s = static_cast<double>(frames) * 0.08;
+  const at::Tensor codes = random_codes(codec, frames, o.seed);
+  std::vector<double> secs;
+  size_t windows = 0;
+  runtime::reset_peak_memory(codec.device());
+  for (int64_t rep = 0; rep < o.reps; ++rep) {
+    codec::DetokenizeOptions opts;
+    opts.seed = o.seed + static_cast<uint64_t>(rep);
+    opts.progress = [&](size_t done, size_t total) {
+      windows = total;
+      if (!o.quiet) std::fprintf(stderr, "  codec %.0f s: repetition %lld/%lld, window %zu/%zu\r", audio_s,
+                                 static_cast<long long>(rep + 1), static_cast<long long>(o.reps), done, total);
+    };
+    runtime::synchronize(codec.device());
+    auto t0 = Clock::now();
+    codec.detokenize(codes, opts);  // returns a CPU tensor: the device work is done
+    runtime::synchronize(codec.device());
+    secs.push_back(seconds_since(t0));
+  }
+  if (!o.quiet) std::fprintf(stderr, "\n");
+  const Summary s = summarize(secs);
+  return {{"test", "codec"},
+          {"dtype", dtype_name(codec.dtype())},
+          {"audio_seconds", audio_s},
+          {"frames", frames},
+          {"windows", windows},
+          {"reps", o.reps},
+          {"seconds", to_json(s)},
+          {"seconds_per_minute", s.mean / (audio_s / 60.0)},
+          {"seconds_per_window", s.mean / static_cast<double>(windows ? windows : 1)},
+          {"realtime_factor", s.mean / audio_s},
+          {"peak_memory_bytes", runtime::peak_memory_bytes(codec.device())}};
+}
+
+OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet) {
+  c10::InferenceMode guard;
+  std::vector<double> secs;
+  size_t bytes = 0;
+  for (int64_t rep = 0; rep < reps; ++rep) {
+    if (!quiet) std::fprintf(stderr, "  load LM %s: repetition %lld/%lld\n", dir.c_str(),
+                             static_cast<long long>(rep + 1), static_cast<long long>(reps));
+    runtime::synchronize(device);
+    auto t0 = Clock::now();
+    model::LoadStats stats;
+    {
+      model::HeartMuLaModel m = model::HeartMuLaModel::load(dir, dtype, device, &stats);
+      runtime::synchronize(device);
+      secs.push_back(seconds_since(t0));
+    }
+    bytes = stats.bytes_read;
+    runtime::release_cached_memory(device);
+  }
+  return load_row("lm", dir, dtype, bytes, secs);
+}
+
+OJson bench_load_codec(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet) {
+  c10::InferenceMode guard;
+  std::vector<double> secs;
+  size_t bytes = 0;
+  for (int64_t rep = 0; rep < reps; ++rep) {
+    if (!quiet) std::fprintf(stderr, "  load codec %s: repetition %lld/%lld\n", dir.c_str(),
+                             static_cast<long long>(rep + 1), static_cast<long long>(reps));
+    runtime::synchronize(device);
+    auto t0 = Clock::now();
+    {
+      codec::HeartCodec c = codec::HeartCodec::load(dir, dtype, device);
+      runtime::synchronize(device);
+      secs.push_back(seconds_since(t0));
+      bytes = c.load_info().bytes_read;
+    }
+    runtime::release_cached_memory(device);
+  }
+  return load_row("codec", dir, dtype, bytes, secs);
+}
+
+}  // namespace heartmula::tools

@@ -1,0 +1,33 @@
+// The codec and checkpoint-loading rows of heartmula-bench.
+#pragma once
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+#include <cstdint>
+#include <string>
+
+#include "bench/bench_report.h"
+#include "codec/heartcodec.h"
+
+namespace heartmula::tools {
+
+struct CodecBenchOptions {
+  double audio_seconds = 30;  // detokenize round(audio_seconds * 12.5) frames of random codes
+  int64_t reps = 3;
+  uint64_t seed = 0;
+  bool quiet = false;
+};
+
+// One untimed detokenize of one window's worth of codes.
+void warm_up_codec(const codec::HeartCodec& codec, uint64_t seed);
+
+// One "codec" row: seconds to detokenize random codes (default DetokenizeOptions), per minute of
+// audio and per 29.76 s window.
+OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o);
+
+// "load" rows: loading the checkpoint in `dir` onto `device` in `dtype`, `reps` times (the first
+// may read from disk, later ones from the page cache), synchronised; GB/s of bytes read.
+OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet);
+OJson bench_load_codec(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet);
+
+}  // namespace heartmula::tools

@@ -1,0 +1,8 @@
+add_executable(heartmula-bench
+  ${CMAKE_CURRENT_LIST_DIR}/heartmula-bench.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench/bench_report.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench/codec_bench.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench/lm_bench.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench/model_configs.cpp)
+target_include_directories(heartmula-bench PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(heartmula-bench PRIVATE heartmula_runtime CLI11::CLI11 nlohmann_json::nlohmann_json)

@@ -1,0 +1,275 @@
+// heartmula-bench: speed of the language model (frames/s by CFG and position), the codec and
+// checkpoint loading, llama-bench style (docs/performance.md). By default the LM is the real
+// 3B architecture with random weights built directly on the device: no download needed.
+//   heartmula-bench                                   # cfg 1.5,1.0 x positions 226,1000,2500
+//   heartmula-bench --load ckpt --codec --codec-path ckpt   # + loading and codec rows
+#include <CLI/CLI.hpp>
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "bench/bench_report.h"
+#include "bench/codec_bench.h"
+#include "bench/lm_bench.h"
+#include "bench/model_configs.h"
+#include "heartmula/error.h"
+#include "io/weight_binder.h"
+#include "runtime/device.h"
+
+namespace fs = std::filesystem;
+using namespace heartmula;
+using tools::OJson;
+
+namespace {
+
+struct Cli {
+  std::string model_path, load_dir, codec_path, device = "auto", dtype, codec_dtype = "fp32";
+  std::string cfgs = "1.5,1.0", positions = "226,1000,2500", codec_seconds = "30,120";
+  std::string format, out_path;
+  bool tiny = false, codec = false, json = false, quiet = false;
+  int64_t frames = 64, warmup = 8, reps = 3, topk = 50, attention_bucket = 0;
+  double temperature = 1.0, mem_bw = 0;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+template <typename T>
+std::vector<T> parse_list(const std::string& text, const std::string& flag) {
+  std::vector<T> out;
+  std::stringstream ss(text);
+  for (std::string part; std::getline(ss, part, ',');) {
+    std::istringstream in(part);
+    T v{};
+    if (!(in >> v) || !(in >> std::ws).eof())
+      throw UsageError(flag + " takes comma-separated numbers. Given: '" + text + "'");
+    out.push_back(v);
+  }
+  if (out.empty()) throw UsageError(flag + " is empty");
+  return out;
+}
+
+// A checkpoint root (holding `sub`) or the model folder itself.
+std::string resolve_dir(const std::string& dir, const std::string& sub) {
+  if (fs::exists(dir + "/" + sub + "/config.json")) return dir + "/" + sub;
+  if (fs::exists(dir + "/config.json")) return dir;
+  throw Error("'" + dir + "' holds neither " + sub + "/config.json nor config.json");
+}
+
+// The bandwidth a frame's weight reads are compared with: device-to-device copy rate measured
+// on an H100 80GB HBM3 (ANCHORS: 3018 GB/s); others need --mem-bw.
+double default_mem_bw(const runtime::DeviceInfo& info) {
+  if (info.device.is_cpu()) return 0.0;
+  if (info.name.find("H100") != std::string::npos && info.name.find("PCIe") == std::string::npos) return 3000.0;
+  if (info.name.find("H200") != std::string::npos) return 4300.0;  // ~90 % of 4.8 TB/s, as 3.0 of 3.35 on H100
+  return 0.0;
+}
+
+std::string dtype_label(c10::ScalarType t) {
+  return t == c10::ScalarType::Float ? "fp32" : t == c10::ScalarType::BFloat16 ? "bf16" : "fp16";
+}
+
+model::HeartMuLaModel random_model(const Cli& c, c10::ScalarType dtype, c10::Device dev) {
+  model::HeartMuLaModel m;
+  const auto size = c.tiny ? tools::ModelSize::Tiny : tools::ModelSize::Real;
+  m.config = model::HeartMuLaConfig::from_json(tools::lm_config_json(size).dump(), "<built-in LM config>");
+  m.dtype = dtype;
+  m.device = dev;
+  io::WeightBinder binder(dtype, dev);
+  m.declare(binder);
+  binder.bind_random(c.seed);
+  runtime::synchronize(dev);
+  return m;
+}
+
+model::GenConfig gen_config(const Cli& c) {
+  if (!c.model_path.empty() && fs::exists(c.model_path + "/gen_config.json"))
+    return model::GenConfig::from_file(c.model_path + "/gen_config.json");
+  return model::GenConfig::from_json(tools::gen_config_json(c.tiny ? tools::ModelSize::Tiny : tools::ModelSize::Real).dump(),
+                                     "<built-in gen config>");
+}
+
+void frame_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, double mem_bw, tools::BenchReport& rep) {
+  const auto cfgs = parse_list<double>(c.cfgs, "--cfg");
+  const auto positions = parse_list<int64_t>(c.positions, "--positions");
+  auto t0 = std::chrono::steady_clock::now();
+  model::HeartMuLaModel m = c.model_path.empty()
+                                ? random_model(c, dtype, dev)
+                                : model::HeartMuLaModel::load(resolve_dir(c.model_path, "HeartMuLa-oss-3B"), dtype, dev);
+  runtime::synchronize(dev);
+  const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const model::GenConfig gen = gen_config(c);
+  const tools::FrameBytes bytes = tools::frame_weight_bytes(m.config, dtype);
+  rep.info["lm"] = c.model_path.empty() ? std::string("random weights, ") + (c.tiny ? "tiny test shapes" : "real architecture (" + m.config.backbone_flavor + " / " + m.config.decoder_flavor + ")") : c.model_path;
+  rep.info["lm_dtype"] = dtype_label(dtype);
+  rep.info["lm_parameters"] = bytes.parameters;
+  rep.info["lm_build_seconds"] = build_s;
+  rep.info["weight_bytes_per_frame"] = bytes.total();
+  rep.info["weight_bytes_backbone"] = bytes.backbone;
+  rep.info["weight_bytes_decoder_x7"] = bytes.decoder;
+  rep.info["weight_bytes_heads"] = bytes.heads;
+  if (!c.quiet) std::fprintf(stderr, "LM ready in %.2f s: %.3f B parameters, %.2f GB of weights read per frame\n",
+                             build_s, static_cast<double>(bytes.parameters) / 1e9, static_cast<double>(bytes.total()) / 1e9);
+  tools::FrameBenchOptions o;
+  o.frames = c.frames, o.warmup = c.warmup, o.reps = c.reps, o.topk = c.topk;
+  o.temperature = c.temperature, o.seed = c.seed, o.mem_bw_gbps = mem_bw, o.quiet = c.quiet;
+  o.attention_bucket = c.attention_bucket;
+  for (int64_t p : positions) o.position = p, tools::check_fits(m, o);
+  for (double cfg : cfgs) {
+    o.cfg = cfg;
+    o.position = positions.front();
+    tools::warm_up(m, gen, o);  // batch 2 and batch 1 are different shapes: warm each up
+    for (int64_t p : positions) {
+      o.position = p;
+      rep.rows.push_back(tools::bench_frames(m, gen, o));
+    }
+  }
+}
+
+void codec_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
+  std::string dir = !c.codec_path.empty() ? c.codec_path : c.model_path;
+  if (dir.empty()) throw UsageError("--codec needs --codec-path DIR (or --model-path): write one with make-random-checkpoint");
+  dir = resolve_dir(dir, "HeartCodec-oss");
+  const c10::ScalarType dtype = model::parse_compute_dtype(c.codec_dtype);
+  auto t0 = std::chrono::steady_clock::now();
+  codec::HeartCodec codec = codec::HeartCodec::load(dir, dtype, dev);
+  rep.info["codec"] = dir;
+  rep.info["codec_dtype"] = dtype_label(dtype);
+  rep.info["codec_load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  tools::warm_up_codec(codec, c.seed);
+  for (double s : parse_list<double>(c.codec_seconds, "--codec-seconds")) {
+    if (!(s > 0 && s <= 3600)) throw UsageError("--codec-seconds must be in (0, 3600]. Given: " + std::to_string(s));
+    tools::CodecBenchOptions o;
+    o.audio_seconds = s, o.reps = c.reps, o.seed = c.seed, o.quiet = c.quiet;
+    rep.rows.push_back(tools::bench_codec(codec, o));
+  }
+}
+
+void load_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, tools::BenchReport& rep) {
+  bool any = false;
+  if (fs::exists(c.load_dir + "/HeartMuLa-oss-3B/config.json") || fs::exists(c.load_dir + "/config.json")) {
+    const std::string dir = resolve_dir(c.load_dir, "HeartMuLa-oss-3B");
+    rep.rows.push_back(tools::bench_load_lm(dir, dtype, dev, c.reps, c.quiet));
+    any = true;
+  }
+  if (fs::exists(c.load_dir + "/HeartCodec-oss/config.json")) {
+    const c10::ScalarType cd = model::parse_compute_dtype(c.codec_dtype);
+    rep.rows.push_back(tools::bench_load_codec(c.load_dir + "/HeartCodec-oss", cd, dev, c.reps, c.quiet));
+    any = true;
+  }
+  if (!any) throw Error("--load '" + c.load_dir + "': no HeartMuLa-oss-3B/ or HeartCodec-oss/ checkpoint there");
+}
+
+void validate(const Cli& c) {
+  if (c.frames < 0) throw UsageError("--frames must be >= 0. Given: " + std::to_string(c.frames));
+  if (c.warmup < 0) throw UsageError("--warmup must be >= 0. Given: " + std::to_string(c.warmup));
+  if (c.reps < 1) throw UsageError("--reps must be >= 1. Given: " + std::to_string(c.reps));
+  if (c.tiny && !c.model_path.empty()) throw UsageError("--tiny and --model-path exclude each other");
+  if (c.attention_bucket < 0)
+    throw UsageError("--attention-bucket must be >= 0. Given: " + std::to_string(c.attention_bucket));
+  if (c.mem_bw < 0) throw UsageError("--mem-bw must be >= 0. Given: " + std::to_string(c.mem_bw));
+}
+
+int run(const Cli& c) {
+  c10::InferenceMode guard;
+  validate(c);
+  if (c.threads > 0) at::set_num_threads(c.threads);
+  const c10::Device dev = runtime::parse_device(c.device);
+  const c10::ScalarType dtype = c.dtype.empty() ? runtime::default_lm_dtype(dev) : model::parse_compute_dtype(c.dtype);
+  const runtime::DeviceInfo info = runtime::device_info(dev);
+  const double mem_bw = c.mem_bw > 0 ? c.mem_bw : default_mem_bw(info);
+  tools::OutputFormat format = c.json ? tools::OutputFormat::Json
+                               : !c.format.empty() ? tools::parse_output_format(c.format, "--format")
+                               : !c.out_path.empty() ? tools::format_from_path(c.out_path)
+                                                     : tools::OutputFormat::Markdown;
+  tools::BenchReport rep;
+  rep.info["tool"] = "heartmula-bench " HEARTMULA_VERSION;
+  rep.info["device"] = info.device.str();
+  rep.info["device_name"] = info.name;
+  rep.info["build"] = runtime::build_info();
+  rep.info["threads"] = at::get_num_threads();
+  rep.info["mem_bw_gbps"] = mem_bw > 0 ? OJson(mem_bw) : OJson(nullptr);
+  rep.info["topk"] = c.topk;
+  rep.info["temperature"] = c.temperature;
+  rep.info["seed"] = c.seed;
+  if (!c.load_dir.empty()) load_rows(c, dev, dtype, rep);
+  if (c.frames > 0) frame_rows(c, dev, dtype, mem_bw, rep);
+  runtime::release_cached_memory(dev);
+  if (c.codec) codec_rows(c, dev, rep);
+  const std::string text = tools::format_report(rep, format);
+  if (c.out_path.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  } else {
+    std::ofstream out(c.out_path, std::ios::binary);
+    if (!(out << text)) throw Error("cannot write '" + c.out_path + "'");
+    if (!c.quiet) std::fprintf(stderr, "saved to %s\n", c.out_path.c_str());
+  }
+  return kExitOk;
+}
+
+void add_options(CLI::App& app, Cli& c) {
+  auto* model = app.add_option_group("Model");
+  model->add_option("--model-path,--model_path", c.model_path,
+                    "load the LM from this checkpoint folder (default: random weights, no file)");
+  model->add_flag("--tiny", c.tiny, "random weights in the tiny test shapes instead of the real 3B architecture");
+  model->add_option("--seed", c.seed, "seed of the random weights, prompt and sampling")->capture_default_str();
+  auto* lm = app.add_option_group("Frames");
+  lm->add_option("--cfg", c.cfgs, "CFG scales, one row set each (1.5: batch 2, 1.0: batch 1)")->capture_default_str();
+  lm->add_option("--positions", c.positions, "prompt lengths the frames are measured at (--tiny: 226,900)")
+      ->capture_default_str();
+  lm->add_option("--frames", c.frames, "measured frames per repetition (0: no frame rows)")->capture_default_str();
+  lm->add_option("--warmup", c.warmup, "frames run before the measured ones, excluded")->capture_default_str();
+  lm->add_option("--reps", c.reps, "repetitions of every row (mean ± sd)")->capture_default_str();
+  lm->add_option("--topk", c.topk, "top-k cut")->capture_default_str();
+  lm->add_option("--temperature", c.temperature, "sampling temperature")->capture_default_str();
+  lm->add_option("--attention-bucket", c.attention_bucket,
+                 "backbone attention length rounded up to a multiple of this (0: the filled length, as heartmula-gen)")
+      ->capture_default_str();
+  auto* cod = app.add_option_group("Codec");
+  cod->add_flag("--codec", c.codec, "add codec rows (detokenize random codes)");
+  cod->add_option("--codec-path,--codec_path", c.codec_path, "codec checkpoint (default: --model-path)");
+  cod->add_option("--codec-seconds", c.codec_seconds, "audio lengths to detokenize")->capture_default_str();
+  cod->add_option("--codec-dtype,--codec_dtype", c.codec_dtype, "codec precision fp32|bf16|fp16")->capture_default_str();
+  auto* load = app.add_option_group("Loading");
+  load->add_option("--load", c.load_dir, "add rows timing the load of DIR/HeartMuLa-oss-3B and DIR/HeartCodec-oss");
+  auto* dev = app.add_option_group("Device");
+  dev->add_option("--device", c.device, "auto|cpu|cuda[:N]|xpu[:N]")->capture_default_str();
+  dev->add_option("--dtype", c.dtype, "LM precision fp32|bf16|fp16 (default: bf16 on GPUs, fp32 on CPU)");
+  dev->add_option("--threads", c.threads, "CPU threads (0: all cores)")->capture_default_str();
+  dev->add_option("--mem-bw", c.mem_bw, "device memory bandwidth in GB/s for the floor (0: known cards)")
+      ->capture_default_str();
+  auto* out = app.add_option_group("Output");
+  out->add_flag("--json", c.json, "JSON output (same as --format json)");
+  out->add_option("--format", c.format, "md|json|csv (default: from -o's extension, else md)");
+  out->add_option("-o,--output", c.out_path, "write the results to this file instead of stdout");
+  out->add_flag("-q,--quiet", c.quiet, "no progress on stderr");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"heartmula-bench: language-model frames/s, codec and loading speed"};
+  Cli c;
+  add_options(app, c);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (c.tiny && app.count("--positions") == 0) c.positions = "226,900";  // the tiny context is 1024
+  try {
+    return run(c);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    if (runtime::is_out_of_memory(e))
+      std::fprintf(stderr, "hint: the device ran out of memory; try --dtype bf16, shorter --positions, or one --cfg\n");
+    return kExitRuntimeError;
+  }
+}
