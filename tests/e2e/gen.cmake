@@ -1,0 +1,23 @@
+# heartmula-gen end to end on the tiny fixture checkpoint (tests/data/ckpt plus the fetched
+# Llama-3 tokenizer.json, hence the test_assets fixture). The real binary runs in temp folders.
+#
+# One ctest test per gtest suite (not one per TEST): GenSong generates its songs once in
+# SetUpTestSuite and its tests share them, and suites can still run in parallel under ctest -j.
+add_executable(test_gen
+  ${CMAKE_CURRENT_LIST_DIR}/gen_test_util.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_gen_song.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_gen_cli.cpp
+  ${PROJECT_SOURCE_DIR}/tests/unit/test_audio_util.cpp)
+target_link_libraries(test_gen PRIVATE heartmula::sndfile nlohmann_json::nlohmann_json
+  GTest::gtest GTest::gtest_main)
+target_compile_definitions(test_gen PRIVATE
+  HEARTMULA_TEST_DATA="${HEARTMULA_TEST_DATA}"
+  HEARTMULA_TEST_CACHE="${HEARTMULA_TEST_CACHE}"
+  HEARTMULA_BIN_DIR="${PROJECT_BINARY_DIR}/tools")
+add_dependencies(test_gen heartmula-gen)
+
+foreach(_suite GenSong GenInterrupt GenBatch GenErrors GenInfo)
+  add_test(NAME e2e_gen_${_suite} COMMAND test_gen --gtest_filter=${_suite}.*)
+  set_tests_properties(e2e_gen_${_suite} PROPERTIES
+    LABELS e2e FIXTURES_REQUIRED test_assets TIMEOUT 300)
+endforeach()
