@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
-#   scripts/device-check.sh [quick]     (results under ${OUT:-/tmp/heartmula-out})
+#   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,codec,load
+#                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
 set -uo pipefail
@@ -10,6 +11,8 @@ mkdir -p "$OUTDIR"
 LOG="$OUTDIR/device-check.log"
 exec > >(tee -a "$LOG") 2>&1
 B=build-device/tools
+PARTS=",${1:-parity,graphs,bench},"
+want() { [[ "$PARTS" == *",$1,"* ]]; }
 summary=()
 note() { summary+=("$1"); echo ">>> $1"; }
 
@@ -21,18 +24,21 @@ export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 
 # 1. The CPU test tiers built against LibTorch 2.x.
 t0=$(date +%s)
-if timeout 300 ctest --test-dir build-device -L "unit|golden" -j 16 --output-on-failure >"$OUTDIR/ctest.log" 2>&1; then
+if ! want ctest; then :
+elif timeout 300 ctest --test-dir build-device -L "unit|golden" -j 16 --output-on-failure >"$OUTDIR/ctest.log" 2>&1; then
   note "ctest unit+golden (CPU, LibTorch 2.x): $(grep -E 'tests passed' "$OUTDIR/ctest.log" | tail -1) ($(( $(date +%s) - t0 )) s)"
 else
   note "ctest unit+golden: FAILED: $(grep -E 'tests passed|tests failed' "$OUTDIR/ctest.log" | tail -1)"; grep -E "Failed|\*\*\*" "$OUTDIR/ctest.log" | head -20
 fi
 
 # 2. The tiny checkpoint on CUDA: greedy frames against the reference fixtures.
-CK=/tmp/tinyckpt; rm -rf $CK; cp -r tests/data/ckpt $CK; cp .cache/llama3/tokenizer.json $CK/
+CK=/tmp/tinyckpt
+W=/tmp/hm; rm -rf $W; mkdir -p $W
+rm -rf $CK; cp -r tests/data/ckpt $CK; cp .cache/llama3/tokenizer.json $CK/
 python3 - <<'PY' > /tmp/lyrics.txt
 import json; print(json.load(open("tests/data/lm/cases.json"))["lyrics"], end="")
 PY
-W=/tmp/hm; rm -rf $W; mkdir -p $W
+if want parity; then
 for dt in fp32 bf16; do
   for case in cfg15:1.5:eos cfg15_noeos:1.5:64 cfg10:1.0:eos cfg10_noeos:1.0:32 cfg30:3.0:32; do
     IFS=: read name scale n <<<"$case"
@@ -83,11 +89,52 @@ for t in ("t200", "t400"):
     print(f">>> codec {t} fp32: cuda vs cpu max rel {rel:.2e} (target 1e-3); cuda vs reference head {head:.2e}")
 PY
 while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codec_summary.txt)
+fi
+
+# 3b. CUDA graphs change nothing: sampled bf16 frames with and without graph replay.
+if want graphs; then
+  for g in graphs eager; do
+    env $([ $g = eager ] && echo HEARTMULA_NO_GRAPHS=1) $B/heartmula-gen --model-path $CK --tags "Piano,Happy" \
+      --lyrics /tmp/lyrics.txt --topk 50 --cfg-scale 1.5 --device cuda --mula-dtype bf16 --seed 7 --ignore-eos \
+      --max-audio-length-ms 40000 --codes-out $W/sampled_$g.safetensors --no-audio --quiet || note "gen $g: FAILED"
+  done
+  python3 - <<'PY' | tee /tmp/graph_summary.txt
+import torch
+from safetensors.torch import load_file
+a = load_file("/tmp/hm/sampled_graphs.safetensors")["frames"]; b = load_file("/tmp/hm/sampled_eager.safetensors")["frames"]
+print(f">>> graphs vs eager (cuda bf16, topk 50, seed 7, {a.shape[0]} frames): {'EQUAL' if torch.equal(a, b) else 'DIFFER (agreement %.3f)' % (a == b).float().mean().item()}")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/graph_summary.txt)
+fi
 
 # 4. Speed on random weights of the real shapes.
-if [ "${1:-}" != quick ] && [ -x $B/heartmula-bench ]; then
-  timeout 400 $B/heartmula-bench --device cuda --dtype bf16 --cfg 1.5,1.0 --positions 226,1000,2500 \
-    --frames 64 --reps 3 -o "$OUTDIR/bench_lm.md" && cat "$OUTDIR/bench_lm.md" || note "bench: FAILED"
+if want bench; then
+  timeout 300 $B/heartmula-bench --device cuda --dtype bf16 --cfg 1.5,1.0 --positions 226,1000,2500 \
+    --frames 128 --reps 3 --json -o "$OUTDIR/bench_lm.json" && note "bench (graphs): $OUTDIR/bench_lm.json" || note "bench: FAILED"
+  timeout 200 $B/heartmula-bench --device cuda --dtype bf16 --cfg 1.5 --positions 226 --no-graphs \
+    --frames 64 --reps 2 --json -o "$OUTDIR/bench_lm_eager.json" || note "bench eager: FAILED"
+  python3 - "$OUTDIR" <<'PY' | tee /tmp/bench_summary.txt
+import json, sys, glob
+for f in sorted(glob.glob(sys.argv[1] + "/bench_lm*.json")):
+    d = json.load(open(f))
+    for r in d.get("rows", d if isinstance(d, list) else []):
+        if r.get("test") != "frames": continue
+        fps = r["frames_per_second"]
+        print(f">>> {f.split('/')[-1]}: cfg {r['cfg']} pos {r['position']} graphs {r.get('graphs')}: "
+              f"{fps['mean']:.1f} ± {fps.get('sd', 0):.1f} frames/s, {r['ms_per_frame']:.2f} ms/frame, "
+              f"prefill {r['prefill_ms']['mean']:.1f} ms, peak {r['peak_memory_bytes']/1e9:.2f} GB")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/bench_summary.txt)
+fi
+if want codec || want load; then
+  t0=$(date +%s)
+  $B/make-random-checkpoint --out /tmp/rckpt --size real --what $(want load && echo all || echo codec) >"$OUTDIR/mkckpt.log" 2>&1 \
+    && note "random checkpoint written ($(( $(date +%s) - t0 )) s)" || note "make-random-checkpoint: FAILED"
+  args=(--frames 0)
+  want codec && args+=(--codec --codec-path /tmp/rckpt)
+  want load && args+=(--load /tmp/rckpt)
+  timeout 300 $B/heartmula-bench --device cuda "${args[@]}" -o "$OUTDIR/bench_codec_load.md" \
+    && cat "$OUTDIR/bench_codec_load.md" || note "codec/load bench: FAILED"
 fi
 
 echo; echo "=== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)) ==="

@@ -33,6 +33,7 @@ struct Cli {
   std::string format, out_path;
   bool tiny = false, codec = false, json = false, quiet = false;
   int64_t frames = 64, warmup = 8, reps = 3, topk = 50, attention_bucket = 0;
+  bool no_graphs = false;
   double temperature = 1.0, mem_bw = 0;
   uint64_t seed = 0;
   int threads = 0;
@@ -118,6 +119,7 @@ void frame_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, double mem
   o.frames = c.frames, o.warmup = c.warmup, o.reps = c.reps, o.topk = c.topk;
   o.temperature = c.temperature, o.seed = c.seed, o.mem_bw_gbps = mem_bw, o.quiet = c.quiet;
   o.attention_bucket = c.attention_bucket;
+  o.use_graphs = !c.no_graphs;
   for (int64_t p : positions) o.position = p, tools::check_fits(m, o);
   for (double cfg : cfgs) {
     o.cfg = cfg;
@@ -226,6 +228,7 @@ void add_options(CLI::App& app, Cli& c) {
   lm->add_option("--reps", c.reps, "repetitions of every row (mean ± sd)")->capture_default_str();
   lm->add_option("--topk", c.topk, "top-k cut")->capture_default_str();
   lm->add_option("--temperature", c.temperature, "sampling temperature")->capture_default_str();
+  lm->add_flag("--no-graphs", c.no_graphs, "run the frame step eagerly instead of replaying CUDA/XPU graphs");
   lm->add_option("--attention-bucket", c.attention_bucket,
                  "backbone attention length rounded up to a multiple of this (0: the filled length, as heartmula-gen)")
       ->capture_default_str();

@@ -8,6 +8,7 @@
 
 #include "heartmula/error.h"
 #include "runtime/device.h"
+#include "runtime/step_graphs.h"
 
 namespace heartmula::runtime {
 
@@ -213,8 +214,19 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
   int64_t len = 0;
   for (const auto& p : prompts) len = std::max(len, p.length());
   check_context(model, len, frames);
-  FrameStepper stepper(model, gen, params, seeds, positions_needed(len, frames), options.attention_bucket);
+  const bool graphs_wanted = options.use_graphs && !options.step_runner && !options.on_logits &&
+                             !options.teacher_frames.defined() && graphs_supported(model.device);
+  const int64_t bucket = graphs_wanted && options.attention_bucket <= 0 ? kGraphAttentionBucket : options.attention_bucket;
+  FrameStepper stepper(model, gen, params, seeds, positions_needed(len, frames), bucket);
   stepper.step_runner = options.step_runner;
+  std::unique_ptr<StepGraphs> graphs;
+  if (graphs_wanted) {
+    graphs = make_step_graphs(model.device, stepper.generators());
+    if (graphs) {
+      StepGraphs* g = graphs.get();
+      stepper.step_runner = [g](int64_t key, const std::function<void()>& body) { g->run(key, body); };
+    }
+  }
   stepper.logits_hook = options.on_logits;
   if (options.teacher_frames.defined()) stepper.teacher_frames = options.teacher_frames.to(model.device, at::kLong);
 

@@ -39,6 +39,10 @@ struct FrameLoopOptions {
   // attention length (equal keys = equal shapes), body = fixed-shape work on static buffers
   // (e.g. StepGraphs::run). Not with the test hooks below, which run host code in the step.
   std::function<void(int64_t key, const std::function<void()>& body)> step_runner;
+  // Capture each frame step as a device graph (CUDA / XPU graphs) and replay it, when the
+  // device supports it and no test hook below is set. Needs attention buckets: when
+  // attention_bucket is 0, kGraphAttentionBucket is used. Same frames as without graphs.
+  bool use_graphs = false;
 
   // --- test hooks (they cost a host synchronisation per codebook when set) ---
   // The logits handed to the sampler (after CFG mixing): [songs, V] float32.
@@ -47,6 +51,9 @@ struct FrameLoopOptions {
   // the samples.
   at::Tensor teacher_frames;
 };
+
+// The attention-length bucket used with graphs when none is given (one graph per bucket).
+constexpr int64_t kGraphAttentionBucket = 256;
 
 struct FrameLoopResult {
   at::Tensor frames;            // [T, N] int64 on the CPU: the frames kept
@@ -99,6 +106,7 @@ class FrameStepper {
 
   // [R, N] int64 on the model's device; rows 0..S-1 are the songs.
   const at::Tensor& frame() const { return frame_; }
+  const std::vector<at::Generator>& generators() const { return gens_; }
   int64_t songs() const { return songs_; }
   int64_t next_slot() const { return filled_; }
   int64_t cache_length() const { return bb_cache_.max_len(); }

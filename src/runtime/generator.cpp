@@ -212,6 +212,7 @@ SongResult Generator::generate(const SongRequest& r, const ProgressFn& progress,
     runtime::FrameLoopOptions fo;
     fo.max_frames = runtime::frames_for_duration(r.max_audio_length_ms);
     fo.ignore_eos = r.ignore_eos;
+    fo.use_graphs = true;  // where the device has graphs (HEARTMULA_NO_GRAPHS=1 turns them off)
     runtime::check_context(*I.mula, prompt.length(), fo.max_frames);
     tm.frames_planned = fo.max_frames;
     auto t_loop = Clock::now();

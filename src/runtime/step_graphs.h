@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace heartmula::runtime {
 
@@ -24,12 +25,14 @@ class StepGraphs {
 };
 
 // A graph runner for `device`, or nullptr when this build has no graph support for it
-// (CPU, or a LibTorch without the backend). `gen` is the sampler's generator.
-std::unique_ptr<StepGraphs> make_step_graphs(c10::Device device, const at::Generator& gen);
+// (CPU, or a LibTorch without the backend) or HEARTMULA_NO_GRAPHS is set. `gens` are the
+// sampler's generators (one per song); each is registered with every graph.
+std::unique_ptr<StepGraphs> make_step_graphs(c10::Device device, const std::vector<at::Generator>& gens);
+bool graphs_supported(c10::Device device);
 
 namespace detail {
-std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const at::Generator& gen);
-std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device device, const at::Generator& gen);
+std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const std::vector<at::Generator>& gens);
+std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device device, const std::vector<at::Generator>& gens);
 }  // namespace detail
 
 }  // namespace heartmula::runtime

@@ -10,6 +10,7 @@
 #include "io/weight_binder.h"
 #include "runtime/device.h"
 #include "runtime/frame_loop.h"
+#include "runtime/step_graphs.h"
 
 namespace heartmula::tools {
 
@@ -91,6 +92,7 @@ void warm_up(const model::HeartMuLaModel& m, const model::GenConfig& gen, const 
   runtime::FrameLoopOptions lo;
   lo.max_frames = 1 + o.warmup;
   lo.attention_bucket = o.attention_bucket;
+  lo.use_graphs = o.use_graphs;
   runtime::run_frame_loop(m, never_ending(gen, m), synthetic_prompt(o.position, m.num_codebooks(), o.seed),
                           sampling(o, o.seed), lo);
   runtime::synchronize(m.device);
@@ -109,6 +111,8 @@ OJson bench_frames(const model::HeartMuLaModel& m, const model::GenConfig& gen, 
     runtime::FrameLoopOptions lo;
     lo.max_frames = last;
     lo.attention_bucket = o.attention_bucket;
+    lo.use_graphs = o.use_graphs;
+  lo.use_graphs = o.use_graphs;
     lo.on_frame = [&](int64_t done, int64_t) {
       if (done == first || done == last) runtime::synchronize(m.device);
       if (done == first) t0 = Clock::now();
@@ -141,6 +145,7 @@ OJson bench_frames(const model::HeartMuLaModel& m, const model::GenConfig& gen, 
                {"warmup", o.warmup},
                {"reps", o.reps},
                {"attention_bucket", o.attention_bucket},
+               {"graphs", o.use_graphs && runtime::graphs_supported(m.device)},
                {"prefill_ms", to_json(summarize(prefill_ms))},
                {"frames_per_second", to_json(f)},
                {"ms_per_frame", ms},

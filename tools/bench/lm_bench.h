@@ -37,6 +37,7 @@ struct FrameBenchOptions {
   double temperature = 1.0;
   uint64_t seed = 0;
   int64_t attention_bucket = 0;  // FrameLoopOptions::attention_bucket (0: as heartmula-gen)
+  bool use_graphs = true;        // FrameLoopOptions::use_graphs (as heartmula-gen)
   double mem_bw_gbps = 0;  // device bandwidth the floor is taken at; 0: unknown
   bool quiet = false;
 };

@@ -14,7 +14,7 @@ namespace {
 
 class CudaStepGraphs final : public StepGraphs {
  public:
-  CudaStepGraphs(c10::Device device, const at::Generator& gen) : device_(device), gen_(gen) {}
+  CudaStepGraphs(c10::Device device, std::vector<at::Generator> gens) : device_(device), gens_(std::move(gens)) {}
 
   void run(int64_t key, const std::function<void()>& body) override {
     auto it = graphs_.find(key);
@@ -29,7 +29,7 @@ class CudaStepGraphs final : public StepGraphs {
     }
     c10::cuda::CUDAGuard guard(device_);
     auto graph = std::make_unique<at::cuda::CUDAGraph>();
-    graph->register_generator_state(gen_);
+    for (const auto& g : gens_) graph->register_generator_state(g);
     // Capture on a side stream (capturing the legacy default stream is not allowed).
     c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device_.index());
     c10::cuda::CUDAStream main = c10::cuda::getCurrentCUDAStream(device_.index());
@@ -54,7 +54,7 @@ class CudaStepGraphs final : public StepGraphs {
 
  private:
   c10::Device device_;
-  at::Generator gen_;
+  std::vector<at::Generator> gens_;
   std::map<int64_t, std::unique_ptr<at::cuda::CUDAGraph>> graphs_;
   std::map<int64_t, bool> warmed_;
   at::cuda::MempoolId_t pool_{0, 0};
@@ -63,9 +63,8 @@ class CudaStepGraphs final : public StepGraphs {
 
 }  // namespace
 
-std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const at::Generator& gen) {
-  if (std::getenv("HEARTMULA_NO_GRAPHS") != nullptr) return nullptr;
-  return std::make_unique<CudaStepGraphs>(device, gen);
+std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const std::vector<at::Generator>& gens) {
+  return std::make_unique<CudaStepGraphs>(device, gens);
 }
 
 }  // namespace heartmula::runtime::detail

@@ -16,7 +16,7 @@ namespace {
 
 class XpuStepGraphs final : public StepGraphs {
  public:
-  XpuStepGraphs(c10::Device device, const at::Generator& gen) : device_(device), gen_(gen) {}
+  XpuStepGraphs(c10::Device device, std::vector<at::Generator> gens) : device_(device), gens_(std::move(gens)) {}
 
   void run(int64_t key, const std::function<void()>& body) override {
     auto it = graphs_.find(key);
@@ -30,7 +30,7 @@ class XpuStepGraphs final : public StepGraphs {
       return;
     }
     auto graph = std::make_unique<at::xpu::XPUGraph>();
-    graph->register_generator_state(gen_);
+    for (const auto& g : gens_) graph->register_generator_state(g);
     c10::xpu::XPUStream side = c10::xpu::getStreamFromPool(false, device_.index());
     c10::xpu::getCurrentXPUStream(device_.index()).synchronize();
     {
@@ -47,16 +47,15 @@ class XpuStepGraphs final : public StepGraphs {
 
  private:
   c10::Device device_;
-  at::Generator gen_;
+  std::vector<at::Generator> gens_;
   std::map<int64_t, std::unique_ptr<at::xpu::XPUGraph>> graphs_;
   std::map<int64_t, bool> warmed_;
 };
 
 }  // namespace
 
-std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device device, const at::Generator& gen) {
-  if (std::getenv("HEARTMULA_NO_GRAPHS") != nullptr) return nullptr;
-  return std::make_unique<XpuStepGraphs>(device, gen);
+std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device device, const std::vector<at::Generator>& gens) {
+  return std::make_unique<XpuStepGraphs>(device, gens);
 }
 
 }  // namespace heartmula::runtime::detail
