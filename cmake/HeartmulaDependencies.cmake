@@ -35,9 +35,11 @@ set(HEARTMULA_WITH_CUDA OFF)
 if(TORCH_CUDA_LIBRARIES OR CAFFE2_USE_CUDA)
   set(HEARTMULA_WITH_CUDA ON)
 endif()
+# XPU: CUDA and CPU wheels ship torch/xpu.h too, so look for the header only XPU builds
+# generate (c10/xpu/impl/xpu_cmake_macros.h).
 set(HEARTMULA_WITH_XPU OFF)
 foreach(dir ${TORCH_INCLUDE_DIRS})
-  if(EXISTS "${dir}/torch/xpu.h")
+  if(EXISTS "${dir}/torch/xpu.h" AND EXISTS "${dir}/c10/xpu/impl/xpu_cmake_macros.h")
     set(HEARTMULA_WITH_XPU ON)
   endif()
 endforeach()
