@@ -15,11 +15,25 @@ c10::ScalarType parse_compute_dtype(const std::string& name) {
   throw UsageError("unknown compute dtype '" + name + "' (use fp32, bf16 or fp16)");
 }
 
+namespace {
+// LibTorch 1.13 has no float16 matmul on the CPU: say so before loading gigabytes.
+void check_matmul_support(c10::ScalarType dtype, c10::Device device) {
+  try {
+    auto opts = at::TensorOptions().dtype(dtype).device(device);
+    (void)at::linear(at::ones({1, 2}, opts), at::ones({2, 2}, opts));
+  } catch (const c10::Error&) {
+    throw Error(std::string("HeartMuLa cannot compute in ") + c10::toString(dtype) + " on " + device.str() +
+                " with this LibTorch (its matmul is not implemented there); use fp32 or bf16");
+  }
+}
+}  // namespace
+
 HeartMuLaModel HeartMuLaModel::load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
                                     LoadStats* stats) {
   if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
     throw Error(std::string("HeartMuLa compute dtype must be float32, bfloat16 or float16, got ") +
                 c10::toString(dtype));
+  check_matmul_support(dtype, device);
   HeartMuLaModel m;
   m.config = HeartMuLaConfig::from_file(dir + "/config.json");
   m.dtype = dtype;

@@ -262,7 +262,16 @@ TEST(LmGoldenExtra, LoadReportsEveryMismatchAtOnce) {
 TEST(LmGoldenExtra, LoadsIntoEveryComputeDtype) {
   for (auto dt : {at::kFloat, at::kBFloat16, at::kHalf}) {
     hm::LoadStats st;
-    const auto m = hm::HeartMuLaModel::load(kModelDir, dt, at::kCPU, &st);
+    const c10::Device dev = dt == at::kHalf ? test_device() : c10::Device(at::kCPU);
+    if (dt == at::kHalf && dev.is_cpu()) {  // LibTorch 1.13: no float16 matmul on the CPU
+      try {
+        hm::HeartMuLaModel::load(kModelDir, dt, dev);
+      } catch (const heartmula::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("use fp32 or bf16"), std::string::npos) << e.what();
+      }
+      continue;
+    }
+    const auto m = hm::HeartMuLaModel::load(kModelDir, dt, dev, &st);
     EXPECT_EQ(m.backbone.layers[0].wqkv.scalar_type(), dt);
     EXPECT_EQ(m.audio_head.sizes(), (std::vector<int64_t>{7, 2053, 24}));
     EXPECT_EQ(m.backbone.layers[1].wqkv.sizes(), (std::vector<int64_t>{32, 16}));  // (2 + 2*1) heads * 8
