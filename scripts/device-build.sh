@@ -29,6 +29,9 @@ case "${1:-build}" in
       -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$PREFIX/usr" \
       -DCMAKE_BUILD_RPATH="$LIBDIR" -DCMAKE_INSTALL_RPATH="$LIBDIR" \
       "${@:2}"
+    # libsndfile's own dependencies (FLAC, Vorbis, ...) are found through LD_LIBRARY_PATH, also
+    # when gtest_discover_tests runs the test binaries during the build.
+    export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     ninja -C "$BUILD_DIR"
     ;;
   *)
