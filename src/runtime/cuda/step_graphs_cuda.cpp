@@ -3,6 +3,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 
@@ -14,7 +15,8 @@ namespace {
 
 class CudaStepGraphs final : public StepGraphs {
  public:
-  CudaStepGraphs(c10::Device device, std::vector<at::Generator> gens) : device_(device), gens_(std::move(gens)) {}
+  CudaStepGraphs(c10::Device device, std::vector<at::Generator> gens)
+      : device_(device), gens_(std::move(gens)), stats_(std::getenv("HEARTMULA_GRAPH_STATS") != nullptr) {}
 
   void run(int64_t key, const std::function<void()>& body) override {
     auto it = graphs_.find(key);
@@ -28,7 +30,8 @@ class CudaStepGraphs final : public StepGraphs {
       return;
     }
     c10::cuda::CUDAGuard guard(device_);
-    auto graph = std::make_unique<at::cuda::CUDAGraph>();
+    // keep_graph: the captured graph stays inspectable (its node count, for profiling).
+    auto graph = std::make_unique<at::cuda::CUDAGraph>(/*keep_graph=*/stats_);
     for (const auto& g : gens_) graph->register_generator_state(g);
     // Capture on a side stream (capturing the legacy default stream is not allowed).
     c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device_.index());
@@ -46,6 +49,12 @@ class CudaStepGraphs final : public StepGraphs {
       pool_ = graph->pool();
       pool_set_ = true;
     }
+    if (stats_) {
+      size_t nodes = 0;
+      cudaGraphGetNodes(graph->raw_cuda_graph(), nullptr, &nodes);
+      std::fprintf(stderr, "heartmula: captured frame-step graph for attention length %lld: %zu nodes\n",
+                   static_cast<long long>(key), nodes);
+    }
     graph->replay();  // capture records only: run this frame's work now
     graphs_.emplace(key, std::move(graph));
   }
@@ -55,6 +64,7 @@ class CudaStepGraphs final : public StepGraphs {
  private:
   c10::Device device_;
   std::vector<at::Generator> gens_;
+  bool stats_ = false;  // HEARTMULA_GRAPH_STATS=1: report each graph's node count
   std::map<int64_t, std::unique_ptr<at::cuda::CUDAGraph>> graphs_;
   std::map<int64_t, bool> warmed_;
   at::cuda::MempoolId_t pool_{0, 0};
