@@ -263,8 +263,9 @@ int run(int argc, char** argv) {
   if (c.validate) {
     std::printf("%s\n", runtime::build_info().c_str());
     for (const auto& d : runtime::list_devices())
-      std::printf("device %s: %s, bf16 %s\n", d.device.str().c_str(), d.name.c_str(), d.bf16_supported ? "yes" : "no");
-    check_model_folder(c.model);
+      std::printf("device %s: %s, bf16 matmul: %s\n", d.device.str().c_str(), d.name.c_str(),
+                  runtime::check_bf16(d.device).c_str());
+    std::printf("%s", validate_checkpoint(c.model).c_str());
     std::printf("checkpoint folder %s: complete\n", c.model.model_path.c_str());
     return kExitOk;
   }

@@ -13,6 +13,11 @@ namespace heartmula {
 // is missing and how to get the checkpoint. Throws Error.
 void check_model_folder(const ModelSettings& settings);
 
+// --validate: checks the checkpoint folder's files, configs and every tensor the models need
+// (presence, shape, dtype) without loading weights. Returns a report; throws Error listing
+// every problem.
+std::string validate_checkpoint(const ModelSettings& settings);
+
 // Text given to --lyrics / --tags: the file's contents if `arg` names a file, else `arg` itself.
 // Throws Error if the file cannot be read or the text is not valid UTF-8.
 std::string read_text_arg(const std::string& arg, const std::string& flag);

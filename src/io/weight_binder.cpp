@@ -73,14 +73,11 @@ void WeightBinder::expect_with(const std::string& key, std::vector<int64_t> shap
   slots_.push_back({key, std::move(shape), dtype_override, std::move(post)});
 }
 
-BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
-  if (ckpt_ == nullptr) throw Error("weight binder: bind() needs a checkpoint");
+void WeightBinder::check() const {
+  if (ckpt_ == nullptr) throw Error("weight binder: check() needs a checkpoint");
   const Checkpoint& ckpt = *ckpt_;
-  auto t0 = std::chrono::steady_clock::now();
   std::vector<std::string> problems;
-  std::set<std::string> declared;
   for (const auto& s : slots_) {
-    declared.insert(s.key);
     if (!ckpt.has(s.key)) {
       problems.push_back("missing tensor '" + s.key + "' (expected shape " + shape_str(s.shape) + ")");
       continue;
@@ -100,6 +97,15 @@ BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
     if (shown < problems.size()) msg += "\n  ... and " + std::to_string(problems.size() - shown) + " more";
     throw Error(msg);
   }
+}
+
+BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
+  if (ckpt_ == nullptr) throw Error("weight binder: bind() needs a checkpoint");
+  const Checkpoint& ckpt = *ckpt_;
+  auto t0 = std::chrono::steady_clock::now();
+  check();
+  std::set<std::string> declared;
+  for (const auto& s : slots_) declared.insert(s.key);
   BindStats stats;
   for (const auto& s : slots_) {
     const TensorInfo& t = ckpt.at(s.key);

@@ -40,7 +40,10 @@ class WeightBinder {
   void expect_with(const std::string& key, std::vector<int64_t> shape,
                    std::function<void(at::Tensor)> post, c10::ScalarType dtype_override);
 
-  // Checks everything, throws one Error listing every problem, else loads all tensors.
+  // Checks every declaration against the checkpoint (presence, shape, dtype) without loading;
+  // throws one Error listing every problem.
+  void check() const;
+  // check(), then loads all tensors.
   // Keys of the checkpoint that start with `unexpected_prefix` and were not declared are
   // listed in the stats (callers warn).
   BindStats bind(const std::string& unexpected_prefix = "");

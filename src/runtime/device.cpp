@@ -1,5 +1,6 @@
 #include "runtime/device.h"
 
+#include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <fstream>
@@ -101,6 +102,17 @@ std::string build_info() {
   if (detail::xpu_backend()) s += ", xpu";
   s += std::string("; oneDNN ") + (at::hasMKLDNN() ? "yes" : "no");
   return s;
+}
+
+std::string check_bf16(c10::Device device) {
+  try {
+    at::Tensor a = at::ones({16, 16}, at::TensorOptions().dtype(at::kBFloat16).device(device));
+    const float v = a.matmul(a).sum().to(at::kFloat).cpu().item<float>();
+    return v == 4096.0f ? "yes" : "no (wrong result " + std::to_string(v) + ")";
+  } catch (const std::exception& e) {
+    std::string m = e.what();
+    return "no (" + m.substr(0, m.find('\n')) + ")";
+  }
 }
 
 c10::ScalarType default_lm_dtype(c10::Device device) {

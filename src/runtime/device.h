@@ -30,6 +30,9 @@ std::string build_info();  // LibTorch version and compiled backends
 // The default compute dtype for the language model on this device (bf16 on GPUs).
 c10::ScalarType default_lm_dtype(c10::Device device);
 
+// Runs a small bf16 matrix product on `device`: "yes", or "no (<reason>)".
+std::string check_bf16(c10::Device device);
+
 void synchronize(c10::Device device);
 void reset_peak_memory(c10::Device device);
 uint64_t peak_memory_bytes(c10::Device device);  // device allocator's peak; CPU: peak RSS

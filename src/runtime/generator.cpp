@@ -13,6 +13,8 @@
 #include "heartmula/error.h"
 #include "io/audio_writer.h"
 #include "io/torch_tensors.h"
+#include "io/weight_binder.h"
+#include "codec/config.h"
 #include "model/config.h"
 #include "model/heartmula.h"
 #include "model/prompt.h"
@@ -68,6 +70,47 @@ int64_t sanitize_codes(at::Tensor& frames, int64_t codebook_size) {
 }
 
 }  // namespace
+
+std::string validate_checkpoint(const ModelSettings& s) {
+  c10::InferenceMode guard;
+  check_model_folder(s);
+  const fs::path root(s.model_path);
+  std::string report;
+  auto gb = [](size_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f GB", static_cast<double>(bytes) / 1e9);
+    return std::string(buf);
+  };
+  if (s.need_lm) {
+    const std::string dir = (root / ("HeartMuLa-oss-" + s.version)).string();
+    model::HeartMuLaModel m;
+    m.config = model::HeartMuLaConfig::from_file(dir + "/config.json");
+    model::GenConfig::from_file((root / "gen_config.json").string()).validate_against(m.config);
+    io::Checkpoint ckpt = io::Checkpoint::open(dir);
+    io::WeightBinder binder(ckpt, at::kFloat, at::kCPU);
+    m.declare(binder);
+    binder.check();
+    auto tok = text::Tokenizer::from_file((root / "tokenizer.json").string());
+    report += "language model " + dir + ": " + std::to_string(binder.declarations().size()) + " tensors, " +
+              std::to_string(ckpt.files().size()) + " file(s), " + gb(ckpt.total_bytes()) + ": OK\n";
+    report += "tokenizer " + (root / "tokenizer.json").string() + ": " + std::to_string(tok.vocab_size()) +
+              " tokens: OK\n";
+  }
+  if (s.need_codec) {
+    const std::string dir = (root / "HeartCodec-oss").string();
+    auto cfg = codec::HeartCodecConfig::from_file(dir + "/config.json");
+    io::Checkpoint ckpt = io::Checkpoint::open(dir);
+    io::WeightBinder binder(ckpt, at::kFloat, at::kCPU);
+    std::vector<at::Tensor> slots;
+    const auto decls = codec::HeartCodec::declarations(cfg);
+    slots.resize(decls.size());
+    for (size_t i = 0; i < decls.size(); ++i) binder.expect(decls[i].key, decls[i].shape, &slots[i]);
+    binder.check();
+    report += "codec " + dir + ": " + std::to_string(decls.size()) + " tensors, " +
+              std::to_string(ckpt.files().size()) + " file(s), " + gb(ckpt.total_bytes()) + ": OK\n";
+  }
+  return report;
+}
 
 struct Generator::Impl {
   ModelSettings settings;

@@ -424,3 +424,18 @@ TEST(Safetensors, WriteIntoMissingFolderIsAnError) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent-folder/x.safetensors"), std::string::npos);
   }
 }
+
+TEST(WeightBinder, CheckReportsWithoutLoading) {
+  TempDir d;
+  save_tensors(d.file("model.safetensors"), {{"a.weight", at::ones({2, 3})}});
+  auto c = Checkpoint::open(d.path());
+  at::Tensor a, b;
+  WeightBinder ok(c, at::kFloat, at::kCPU);
+  ok.expect("a.weight", {2, 3}, &a);
+  EXPECT_NO_THROW(ok.check());
+  EXPECT_FALSE(a.defined());  // check() loads nothing
+  WeightBinder bad(c, at::kFloat, at::kCPU);
+  bad.expect("a.weight", {2, 3}, &a);
+  bad.expect("b.weight", {1}, &b);
+  EXPECT_THROW(bad.check(), Error);
+}
