@@ -249,4 +249,19 @@ TEST_F(GenInfo, HelpVersionAndDevices) {
   EXPECT_EQ(dir_.entries(), std::vector<std::string>{});
 }
 
+TEST_F(GenInfo, ValidateChecksEveryTensorWithoutGenerating) {
+  const GenResult ok = run_gen({"--validate", "--model-path", ckpt_}, dir_.path(), logs_.path());
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  for (const char* s : {"LibTorch", "device cpu", "bf16 matmul: yes", "language model", "46 tensors", "codec",
+                        "tokenizer", "complete"})
+    EXPECT_TRUE(contains(ok.out, s)) << "no '" << s << "' in --validate:\n" << ok.out;
+
+  const std::string broken = gen_checkpoint_without_lm_weights();
+  const GenResult bad = run_gen({"--validate", "--model-path", broken}, dir_.path(), logs_.path());
+  EXPECT_EQ(bad.code, 1) << bad.out << bad.err;
+  EXPECT_TRUE(contains(bad.err, "HeartMuLa-oss-3B")) << bad.err;
+  EXPECT_FALSE(contains(bad.out, "complete")) << bad.out;
+  EXPECT_EQ(dir_.entries(), std::vector<std::string>{});
+}
+
 }  // namespace
