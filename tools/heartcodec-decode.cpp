@@ -13,6 +13,7 @@
 
 #include "codec/heartcodec.h"
 #include "heartmula/error.h"
+#include "tool_main.h"
 #include "io/audio_writer.h"
 #include "io/torch_tensors.h"
 
@@ -180,13 +181,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return kExitUsage;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return kExitRuntimeError;
-  }
+  return heartmula::tools::run_tool([&] { return run(argc, argv); });
 }

@@ -18,6 +18,7 @@
 #include "bench/lm_bench.h"
 #include "bench/model_configs.h"
 #include "heartmula/error.h"
+#include "tool_main.h"
 #include "io/weight_binder.h"
 #include "runtime/device.h"
 
@@ -264,15 +265,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (c.tiny && app.count("--positions") == 0) c.positions = "226,900";  // the tiny context is 1024
-  try {
-    return run(c);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return kExitUsage;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+  return heartmula::tools::run_tool([&] { return run(c); }, [](const std::exception& e) {
     if (runtime::is_out_of_memory(e))
       std::fprintf(stderr, "hint: the device ran out of memory; try --dtype bf16, shorter --positions, or one --cfg\n");
-    return kExitRuntimeError;
-  }
+  });
 }

@@ -15,6 +15,7 @@
 
 #include "default_texts.h"
 #include "heartmula/error.h"
+#include "tool_main.h"
 #include "heartmula/generator.h"
 #include "runtime/device.h"
 #include "runtime/report.h"
@@ -309,17 +310,10 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return kExitUsage;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+  return tools::run_tool([&] { return run(argc, argv); }, [](const std::exception& e) {
     if (runtime::is_out_of_memory(e))
       std::fprintf(stderr,
                    "hint: the device ran out of memory. Try --lazy-load, a shorter song "
                    "(--duration), --codec-device cpu, or --mula-dtype bf16.\n");
-    return kExitRuntimeError;
-  }
+  });
 }

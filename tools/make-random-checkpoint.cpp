@@ -20,6 +20,7 @@
 #include "bench/random_checkpoint.h"
 #include "codec/heartcodec.h"
 #include "heartmula/error.h"
+#include "tool_main.h"
 #include "io/atomic_file.h"
 #include "model/heartmula.h"
 
@@ -192,14 +193,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
-  try {
+  return heartmula::tools::run_tool([&] {
     run(c);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return kExitUsage;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return kExitRuntimeError;
-  }
-  return kExitOk;
+    return static_cast<int>(kExitOk);
+  });
 }
