@@ -4,10 +4,13 @@
 #include <memory>
 
 #include "io/weight_binder.h"
+#include "model/fused_ops.h"
 
 namespace heartmula::model {
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale, double eps) {
+  at::Tensor fused;
+  if (fused_rms_norm(x, scale, eps, fused)) return fused;
   at::Tensor xf = x.to(at::kFloat);
   at::Tensor normed = xf.mul(at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true).add(eps)));
   return normed.to(x.scalar_type()).mul(scale);
@@ -64,8 +67,14 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
   for (size_t i = 0; i < layers.size(); ++i) {
     const LlamaLayer& l = layers[i];
     at::Tensor qkv = at::linear(rms_norm(out, l.sa_norm, cfg.norm_eps), l.wqkv);
-    at::Tensor q = apply_rope(qkv.narrow(-1, 0, h * hd).view({b, s, h, hd}), step.rope);
-    at::Tensor k = apply_rope(qkv.narrow(-1, h * hd, hkv * hd).reshape({b, s, hkv, hd}), step.rope);
+    at::Tensor q, k;
+    if (fused_rope_qk_(qkv, h + hkv, hd, step.rope)) {  // rotated in place
+      q = qkv.narrow(-1, 0, h * hd).view({b, s, h, hd});
+      k = qkv.narrow(-1, h * hd, hkv * hd).reshape({b, s, hkv, hd});
+    } else {
+      q = apply_rope(qkv.narrow(-1, 0, h * hd).view({b, s, h, hd}), step.rope);
+      k = apply_rope(qkv.narrow(-1, h * hd, hkv * hd).reshape({b, s, hkv, hd}), step.rope);
+    }
     at::Tensor v = qkv.narrow(-1, (h + hkv) * hd, hkv * hd).reshape({b, s, hkv, hd});
     at::Tensor kc = cache.k.select(0, static_cast<int64_t>(i));
     at::Tensor vc = cache.v.select(0, static_cast<int64_t>(i));

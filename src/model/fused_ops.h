@@ -1,0 +1,23 @@
+// Fused kernels for the frame step, where the device has them (CUDA). Each function returns
+// false when no fused kernel applies (CPU, another dtype, a non-contiguous input, or
+// HEARTMULA_NO_FUSED=1); the caller then runs the composite ATen version. Results equal the
+// composite ones up to float rounding (RoPE: bit for bit; RMSNorm: the reduction order).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <cstdint>
+
+#include "model/rope.h"
+
+namespace heartmula::model {
+
+// torchtune RMSNorm: out = T(T(x * rsqrt(mean(x^2) + eps)) * scale), statistics in float32.
+// x [..., D] contiguous, scale [D] of x's dtype.
+bool fused_rms_norm(const at::Tensor& x, const at::Tensor& scale, double eps, at::Tensor& out);
+
+// Rotates the q and k parts of a fused projection in place (interleaved pairs, float32 math):
+// qkv [B, S, (H + 2 Hkv) * hd] contiguous; the first H + Hkv heads are rotated with rows
+// (cos/sin [B, S, 1, hd/2] contiguous float32).
+bool fused_rope_qk_(at::Tensor& qkv, int64_t heads_to_rotate, int64_t head_dim, const RopeRows& rows);
+
+}  // namespace heartmula::model

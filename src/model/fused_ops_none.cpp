@@ -1,0 +1,9 @@
+// Builds without a CUDA LibTorch: no fused kernels, the composite ATen versions run.
+#include "model/fused_ops.h"
+
+namespace heartmula::model {
+
+bool fused_rms_norm(const at::Tensor&, const at::Tensor&, double, at::Tensor&) { return false; }
+bool fused_rope_qk_(at::Tensor&, int64_t, int64_t, const RopeRows&) { return false; }
+
+}  // namespace heartmula::model
