@@ -9,6 +9,16 @@ if(HEARTMULA_SANITIZE)
   target_compile_options(heartmula_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
   target_link_options(heartmula_options INTERFACE -fsanitize=address,undefined)
 endif()
+if(HEARTMULA_FUZZ)
+  # Every library gets libFuzzer's coverage instrumentation + ASan/UBSan; the fuzz targets in
+  # tests/fuzz add libFuzzer's main.
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "HEARTMULA_FUZZ=ON needs clang (CC=clang CXX=clang++)")
+  endif()
+  target_compile_options(heartmula_options INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g)
+  target_link_options(heartmula_options INTERFACE -fsanitize=address,undefined)
+endif()
 
 # heartmula_add_library(NAME SOURCES... [DEPS ...])
 function(heartmula_add_library name)

@@ -83,6 +83,7 @@ HeartCodec HeartCodec::load(const std::string& dir, c10::ScalarType dtype, c10::
   // in bf16, and its bf16 convolutions are slower than float32 ones there.
   m->decoder_dtype = device.is_cpu() ? at::kFloat : dtype;
   m->decoder.declare(binder, "scalar_model.decoder", m->cfg, m->decoder_dtype, m->decoder_dtype);
+  binder.set_check_finite(true);  // NaN/Inf weights: one Error naming them (cost: docs/reliability.md)
   const io::BindStats stats = binder.bind();
   m->info.tensors = stats.tensors;
   m->info.bytes_read = stats.bytes_read;

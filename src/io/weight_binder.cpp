@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <chrono>
+#include <cmath>
 #include <set>
 
 #include "heartmula/error.h"
@@ -17,6 +18,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return out + "]";
 }
 bool numeric(DType dt) { return dt != DType::BOOL; }
+bool floating(DType dt) { return dt == DType::F64 || dt == DType::F32 || dt == DType::F16 || dt == DType::BF16; }
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -88,6 +90,9 @@ void WeightBinder::check() const {
                          t.shape_str() + ", expected " + shape_str(s.shape));
     if (!numeric(t.dtype))
       problems.push_back("tensor '" + s.key + "' has non-numeric dtype " + dtype_name(t.dtype));
+    else if (!floating(t.dtype) && at::isFloatingType(s.dtype))
+      problems.push_back("tensor '" + s.key + "' has integer dtype " + dtype_name(t.dtype) +
+                         " where a floating-point weight is expected");
   }
   if (!problems.empty()) {
     std::string msg = "checkpoint '" + ckpt.path() + "' does not match the model (" +
@@ -107,13 +112,32 @@ BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
   std::set<std::string> declared;
   for (const auto& s : slots_) declared.insert(s.key);
   BindStats stats;
+  std::vector<std::string> non_finite;
   for (const auto& s : slots_) {
     const TensorInfo& t = ckpt.at(s.key);
     at::Tensor loaded = load_tensor(t, s.dtype, device_);
+    if (check_finite_ && at::isFloatingType(loaded.scalar_type())) {
+      // A finite sum proves every value finite (one reduction, no temporary); only a
+      // non-finite sum (a bad value, or an overflowing sum) pays for the exact count.
+      const bool maybe_bad = !std::isfinite(loaded.sum().item<double>());
+      const int64_t bad = maybe_bad ? loaded.numel() - at::isfinite(loaded).sum().item<int64_t>() : 0;
+      if (bad > 0)
+        non_finite.push_back("tensor '" + s.key + "' has " + std::to_string(bad) + " non-finite value" +
+                             (bad > 1 ? "s" : "") + " (NaN or Inf) after conversion to " +
+                             c10::toString(loaded.scalar_type()));
+    }
     stats.tensors++;
     stats.bytes_read += t.nbytes;
     stats.bytes_loaded += static_cast<size_t>(loaded.numel()) * loaded.element_size();
     s.store(std::move(loaded));
+  }
+  if (!non_finite.empty()) {
+    std::string msg = "checkpoint '" + ckpt.path() + "' has non-finite weights (" +
+                      std::to_string(non_finite.size()) + " tensor" + (non_finite.size() > 1 ? "s" : "") + "):";
+    const size_t shown = std::min<size_t>(non_finite.size(), 20);
+    for (size_t i = 0; i < shown; ++i) msg += "\n  - " + non_finite[i];
+    if (shown < non_finite.size()) msg += "\n  ... and " + std::to_string(non_finite.size() - shown) + " more";
+    throw Error(msg);
   }
   for (const auto& [key, t] : ckpt.tensors())
     if (key.rfind(unexpected_prefix, 0) == 0 && !declared.count(key)) stats.unexpected.push_back(key);

@@ -2,7 +2,7 @@
 //
 // A model declares each parameter (key, expected shape, slot) with expect(); bind() then checks
 // every declaration against the checkpoint in one pass and reports ALL problems together
-// (missing tensors, wrong shapes, non-numeric dtypes), before loading anything. Loading converts
+// (missing tensors, wrong shapes, non-numeric dtypes, integer tensors for float slots), before loading anything. Loading converts
 // from the stored dtype to the compute dtype on the target device.
 #pragma once
 
@@ -48,6 +48,11 @@ class WeightBinder {
   // listed in the stats (callers warn).
   BindStats bind(const std::string& unexpected_prefix = "");
 
+  // When on, bind() checks every floating-point tensor after conversion to its compute dtype
+  // (one reduction per tensor on the device) and throws one Error naming each tensor that holds
+  // NaN or +-Inf and how many such values. Off by default.
+  void set_check_finite(bool on) { check_finite_ = on; }
+
   // Fills every slot with random values of the declared shape directly on the device (no file):
   // normal(0, stddev), except 1-D norm scales (`*.scale`, `*norm.weight`), which get 1. For
   // benchmarks on the real architecture; post-processing (fusion, weight norm) runs as usual.
@@ -70,6 +75,7 @@ class WeightBinder {
   c10::ScalarType dtype_;
   c10::Device device_;
   std::vector<Slot> slots_;
+  bool check_finite_ = false;
 };
 
 }  // namespace heartmula::io

@@ -41,6 +41,7 @@ HeartMuLaModel HeartMuLaModel::load(const std::string& dir, c10::ScalarType dtyp
   io::Checkpoint ckpt = io::Checkpoint::open(dir);
   io::WeightBinder binder(ckpt, dtype, device);
   m.declare(binder);
+  binder.set_check_finite(true);  // NaN/Inf weights: one Error naming them (cost: docs/reliability.md)
   io::BindStats bs = binder.bind("");
   if (stats) *stats = {bs.tensors, bs.bytes_read, bs.bytes_loaded, bs.seconds, bs.unexpected};
   return m;
