@@ -49,6 +49,7 @@ struct Cli {
   std::string batch_file;
   std::string version_arg;
   int num_songs = 1;
+  int batch_size = 1;  // --batch: lines run together
 };
 
 // "./" or an existing folder -> "<folder>/heartmula-YYYYmmdd-HHMMSS[-N].mp3".
@@ -88,6 +89,9 @@ void add_options(CLI::App& app, Cli& c) {
       ->check(CLI::Range(0.08, 3600.0));
   text->add_option("--batch", c.batch_file, "JSON Lines file: one song per line (lyrics, tags, seed, save_path, any option)");
   text->add_option("--num-songs,--num_songs", c.num_songs, "songs from the same text with seeds seed, seed+1, ...")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  text->add_option("--batch-size,--batch_size", c.batch_size,
+                   "--batch: lines generated together in one batch (1: one song at a time)")
       ->capture_default_str()->check(CLI::Range(1, 1024));
 
   auto* samp = app.add_option_group("Sampling");
@@ -138,15 +142,8 @@ void say(const Cli& c, const std::string& s) {
   if (!c.quiet) std::fprintf(stderr, "%s\n", s.c_str());
 }
 
-// Runs one song and reports it. Returns the exit code for this song.
-int run_song(Generator& gen, const Cli& c, SongRequest song) {
-  if (!song.seed) song.seed = random_seed();
-  song.validate();
-  runtime::ProgressPrinter progress(c.quiet);
-  SongResult res = gen.generate(
-      song, [&](int64_t done, int64_t planned, double t) { progress.update(done, planned, t); },
-      [] { return g_interrupts.load() > 0; });
-  progress.finish();
+// Reports a finished song: sidecar, timings on stderr, --json line. Returns its exit code.
+int report_song(Generator& gen, const Cli& c, const SongRequest& song, const SongResult& res) {
   if (!c.no_metadata && !res.save_path.empty()) runtime::write_sidecar(gen.settings(), song, res);
   if (!c.quiet) {
     std::fprintf(stderr, "%s", runtime::format_timings(res.timings).c_str());
@@ -158,6 +155,39 @@ int run_song(Generator& gen, const Cli& c, SongRequest song) {
   if (c.json) std::printf("%s\n", runtime::result_json(gen.settings(), song, res, false).c_str());
   std::fflush(stdout);
   return res.interrupted ? kExitInterrupted : kExitOk;
+}
+
+// Runs one song and reports it. Returns the exit code for this song.
+int run_song(Generator& gen, const Cli& c, SongRequest song) {
+  if (!song.seed) song.seed = random_seed();
+  song.validate();
+  runtime::ProgressPrinter progress(c.quiet);
+  SongResult res = gen.generate(
+      song, [&](int64_t done, int64_t planned, double t) { progress.update(done, planned, t); },
+      [] { return g_interrupts.load() > 0; });
+  progress.finish();
+  return report_song(gen, c, song, res);
+}
+
+// Runs songs together in one batch (Generator::generate_many) and reports those that were
+// saved. A failed song (its `error` set) is left to the caller to report.
+std::vector<SongResult> run_songs(Generator& gen, const Cli& c, std::vector<SongRequest> songs) {
+  for (auto& s : songs)
+    if (!s.seed) s.seed = random_seed();
+  runtime::ProgressPrinter progress(c.quiet);
+  std::vector<SongResult> res = gen.generate_many(
+      songs, [&](int64_t done, int64_t planned, double t) { progress.update(done, planned, t); },
+      [] { return g_interrupts.load() > 0; });
+  progress.finish();
+  for (size_t i = 0; i < res.size(); ++i) {
+    if (!res[i].error.empty()) continue;
+    try {
+      report_song(gen, c, songs[i], res[i]);
+    } catch (const std::exception& e) {  // the sidecar could not be written
+      res[i].error = e.what();
+    }
+  }
+  return res;
 }
 
 // One JSON object per line; any key of the song request may be given.
@@ -198,6 +228,29 @@ int run_batch(Generator& gen, const Cli& c) {
   std::string line;
   int line_no = 0, ok = 0, failed = 0, interrupted = 0;
   std::vector<std::string> failures;
+  auto fail = [&](const std::string& where, const std::string& what) {
+    ++failed;
+    failures.push_back(where + ": " + what);
+    std::fprintf(stderr, "error: %s: %s\n", where.c_str(), what.c_str());
+  };
+  // --batch-size K > 1: valid lines wait in `group` until K of them run as one batch.
+  std::vector<SongRequest> group;
+  std::vector<std::string> wheres;
+  auto run_group = [&] {
+    if (group.empty()) return;
+    try {
+      const std::vector<SongResult> res = run_songs(gen, c, group);
+      for (size_t i = 0; i < res.size(); ++i) {
+        if (!res[i].error.empty()) fail(wheres[i], res[i].error);
+        else if (res[i].interrupted) ++interrupted;
+        else ++ok;
+      }
+    } catch (const std::exception& e) {  // the batch itself failed (e.g. out of memory)
+      for (const auto& w : wheres) fail(w, e.what());
+    }
+    group.clear();
+    wheres.clear();
+  };
   while (std::getline(in, line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -208,14 +261,22 @@ int run_batch(Generator& gen, const Cli& c) {
       SongRequest s = song_from_json(j, c.song, where);
       s.save_path = resolve_save_path(s.save_path.empty() ? c.save_arg : s.save_path, "-" + std::to_string(line_no));
       say(c, "[" + where + "] -> " + s.save_path);
-      int rc = run_song(gen, c, s);
-      if (rc == kExitInterrupted) ++interrupted; else ++ok;
+      if (c.batch_size > 1) {
+        if (!s.seed) s.seed = random_seed();
+        s.validate();
+        gen.check(s);  // a line that does not fit fails alone, not its whole batch
+        group.push_back(s);
+        wheres.push_back(where);
+      } else {
+        int rc = run_song(gen, c, s);
+        if (rc == kExitInterrupted) ++interrupted; else ++ok;
+      }
     } catch (const std::exception& e) {
-      ++failed;
-      failures.push_back(where + ": " + e.what());
-      std::fprintf(stderr, "error: %s: %s\n", where.c_str(), e.what());
+      fail(where, e.what());
     }
+    if (static_cast<int>(group.size()) >= c.batch_size) run_group();
   }
+  if (g_interrupts.load() == 0) run_group();
   if (!c.quiet) {
     std::fprintf(stderr, "batch: %d songs done, %d failed, %d interrupted\n", ok, failed, interrupted);
     for (const auto& f : failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
@@ -274,6 +335,7 @@ int run(int argc, char** argv) {
   c.song.lyrics = c.lyrics_arg.empty() ? tools::kDefaultLyrics : read_text_arg(c.lyrics_arg, "--lyrics");
   c.song.tags = c.tags_arg.empty() ? tools::kDefaultTags : read_text_arg(c.tags_arg, "--tags");
   if (c.batch_file.empty()) {
+    if (c.batch_size > 1) throw UsageError("--batch-size applies to --batch files (--num-songs N runs its N songs as one batch)");
     if (!c.song.no_audio) c.song.save_path = resolve_save_path(c.save_arg);
     c.song.validate();  // output path, lengths: before any weight is loaded
   }
@@ -292,17 +354,33 @@ int run(int argc, char** argv) {
   if (c.verbose) say(c, gen.describe());
   if (!c.batch_file.empty()) return run_batch(gen, c);
 
-  int rc = kExitOk;
   const uint64_t first_seed = c.song.seed ? *c.song.seed : random_seed();
+  if (c.num_songs == 1) {
+    SongRequest s = c.song;
+    s.seed = first_seed;
+    return run_song(gen, c, s);
+  }
+  // --num-songs N: one batch of N songs, seeds seed..seed+N-1, files <stem>-1..N.
+  auto numbered = [](const std::string& path, int i) {
+    fs::path p(path);
+    return (p.parent_path() / (p.stem().string() + "-" + std::to_string(i) + p.extension().string())).string();
+  };
+  std::vector<SongRequest> songs;
   for (int i = 0; i < c.num_songs; ++i) {
     SongRequest s = c.song;
     s.seed = first_seed + static_cast<uint64_t>(i);
-    if (c.num_songs > 1 && !s.no_audio) {
-      fs::path p(c.song.save_path);
-      s.save_path = (p.parent_path() / (p.stem().string() + "-" + std::to_string(i + 1) + p.extension().string())).string();
+    if (!s.no_audio) s.save_path = numbered(c.song.save_path, i + 1);
+    if (!s.codes_out.empty()) s.codes_out = numbered(c.song.codes_out, i + 1);
+    songs.push_back(s);
+  }
+  int rc = kExitOk;
+  for (const SongResult& r : run_songs(gen, c, songs)) {
+    if (!r.error.empty()) {
+      std::fprintf(stderr, "error: song with seed %llu: %s\n", static_cast<unsigned long long>(r.seed), r.error.c_str());
+      rc = kExitRuntimeError;
+    } else if (r.interrupted && rc == kExitOk) {
+      rc = kExitInterrupted;
     }
-    rc = run_song(gen, c, s);
-    if (rc != kExitOk) break;
   }
   return rc;
 }

@@ -56,6 +56,7 @@ struct Timings {
   int64_t prompt_len = 0;
   double audio_s = 0;                 // seconds of audio written
   uint64_t peak_mula_bytes = 0, peak_codec_bytes = 0;
+  int64_t batch_songs = 1;            // songs that shared the LM batch (prompt_s, frames_s are the batch's)
   double ms_per_frame() const { return frames > 0 ? 1000.0 * frames_s / static_cast<double>(frames) : 0; }
   double frames_per_s() const { return frames_s > 0 ? static_cast<double>(frames) / frames_s : 0; }
   double rtf() const { return audio_s > 0 ? total_s / audio_s : 0; }
@@ -67,6 +68,7 @@ struct SongResult {
   std::string codes_path;             // written codes file ("" if none)
   bool stopped_at_eos = false;
   bool interrupted = false;           // partial song (Ctrl-C)
+  std::string error;                  // generate_many: why this song failed ("" = it did not)
   Timings timings;
 };
 

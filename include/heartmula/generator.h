@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "heartmula/generation.h"
 
@@ -37,6 +38,20 @@ class Generator {
   void load();
   SongResult generate(const SongRequest& request, const ProgressFn& progress = {},
                       const StopFn& stop = {});
+  // Several songs, results in the order of `requests`. Songs with the same LM settings
+  // (temperature, topk, cfg_scale, max_audio_length_ms, ignore_eos) run as one batch through
+  // the frame loop, each with its own prompt and seed, and come out as each would alone; other
+  // settings make further batches, run one after the other. Codes-in requests are decoded one
+  // by one. Each song then goes through the codec and its file as with generate().
+  // `progress` sees (frames done, planned) of the running batch; `stop` ends the whole batch,
+  // every song keeps what it has (partial), and later batches are not started (their results:
+  // interrupted, with `error` set). Invalid requests (UsageError) and failures of the language
+  // model (out of memory, ...) throw; a failure of one song's codes file, codec or audio file
+  // is recorded in its result's `error` and the other songs go on. Timings: prompt_s and
+  // frames_s are the batch's (timings.batch_songs = songs in it); total_s runs from the call
+  // to the song's file.
+  std::vector<SongResult> generate_many(const std::vector<SongRequest>& requests, const ProgressFn& progress = {},
+                                        const StopFn& stop = {});
   // Human-readable lines about what was loaded (devices, dtypes, sizes) for --verbose.
   std::string describe() const;
   const ModelSettings& settings() const;

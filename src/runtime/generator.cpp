@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -67,6 +68,29 @@ int64_t sanitize_codes(at::Tensor& frames, int64_t codebook_size) {
         ++replaced;
       }
   return replaced;
+}
+
+// Songs may share one LM batch when these agree (prompts and seeds may differ).
+bool same_lm_settings(const SongRequest& a, const SongRequest& b) {
+  return a.temperature == b.temperature && a.topk == b.topk && a.cfg_scale == b.cfg_scale &&
+         a.max_audio_length_ms == b.max_audio_length_ms && a.ignore_eos == b.ignore_eos;
+}
+
+// Indices of `requests` in batches, in order of first appearance: LM songs with the same
+// settings together, each codes-in request alone.
+std::vector<std::vector<size_t>> batch_groups(const std::vector<SongRequest>& requests) {
+  std::vector<std::vector<size_t>> groups;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const SongRequest& r = requests[i];
+    auto joins = [&](const std::vector<size_t>& g) {
+      const SongRequest& first = requests[g.front()];
+      return r.codes_in.empty() && first.codes_in.empty() && same_lm_settings(first, r);
+    };
+    auto it = std::find_if(groups.begin(), groups.end(), joins);
+    if (it == groups.end()) groups.push_back({i});
+    else it->push_back(i);
+  }
+  return groups;
 }
 
 }  // namespace
@@ -183,6 +207,110 @@ struct Generator::Impl {
     load_light();
     return model::build_prompt(r.tags, r.lyrics, *tokenizer, *gen_config, mula_config->audio_num_codebooks);
   }
+
+  // Runs songs that share their LM settings (see same_lm_settings) as one batch through the
+  // frame loop. Fills each result's LM fields and timings; returns each song's frames [T, N]
+  // int64 on the CPU.
+  std::vector<at::Tensor> run_lm(const std::vector<const SongRequest*>& songs, const std::vector<SongResult*>& out,
+                                 const ProgressFn& progress, const StopFn& stop) {
+    ensure_mula();
+    const SongRequest& r = *songs.front();
+    std::vector<model::Prompt> prompts;
+    std::vector<uint64_t> seeds;
+    int64_t longest = 0;
+    for (const SongRequest* s : songs) {
+      prompts.push_back(prompt_for(*s));
+      seeds.push_back(s->seed.value_or(0));
+      longest = std::max(longest, prompts.back().length());
+    }
+    runtime::SamplingParams sp;
+    sp.temperature = r.temperature;
+    sp.topk = r.topk;
+    sp.cfg_scale = r.cfg_scale;
+    sp.seed = seeds.front();
+    sp.validate();
+    runtime::FrameLoopOptions fo;
+    fo.max_frames = runtime::frames_for_duration(r.max_audio_length_ms);
+    fo.ignore_eos = r.ignore_eos;
+    fo.use_graphs = true;  // where the device has graphs (HEARTMULA_NO_GRAPHS=1 turns them off)
+    runtime::check_context(*mula, longest, fo.max_frames);
+    auto t_loop = Clock::now();
+    fo.on_frame = [&](int64_t done, int64_t planned) {
+      if (progress) progress(done, planned, seconds_since(t_loop));
+      return !(stop && stop());
+    };
+    runtime::reset_peak_memory(mula_device);
+    std::vector<runtime::FrameLoopResult> fr = runtime::run_frame_loop_batch(*mula, *gen_config, prompts, sp, seeds, fo);
+    const uint64_t peak = runtime::peak_memory_bytes(mula_device);
+    std::vector<at::Tensor> frames;
+    for (size_t i = 0; i < songs.size(); ++i) {
+      SongResult& res = *out[i];
+      res.stopped_at_eos = fr[i].stopped_at_eos;
+      res.interrupted = fr[i].interrupted;
+      Timings& tm = res.timings;
+      tm.frames_planned = fo.max_frames;
+      tm.peak_mula_bytes = peak;
+      tm.prompt_len = fr[i].prompt_len;
+      tm.prompt_s = fr[i].prefill_seconds;
+      tm.frames_s = fr[i].frame_seconds;
+      tm.batch_songs = static_cast<int64_t>(songs.size());
+      frames.push_back(fr[i].frames);
+    }
+    return frames;
+  }
+
+  // A song's frames -> its codes file (codes_out), the codec and its audio file. Fills the
+  // result's paths, frames, codec/encode timings and audio_s.
+  void finish_song(const SongRequest& r, const at::Tensor& frames, SongResult& res) {
+    Timings& tm = res.timings;
+    tm.frames = frames.size(0);
+    if (!r.codes_out.empty()) {
+      io::save_tensors(r.codes_out, {{"frames", frames.contiguous()}},
+                       {{"seed", std::to_string(res.seed)}, {"producer", "heartmula-gen " HEARTMULA_VERSION}});
+      res.codes_path = r.codes_out;
+    }
+    if (r.no_audio) {
+      tm.audio_s = static_cast<double>(tm.frames) * 0.08;
+      return;
+    }
+    if (frames.size(0) == 0) throw Error("no frames were generated; nothing to save");
+    if (settings.lazy_load) unload_mula(false);
+    ensure_codec();
+    at::Tensor codes = frames.clone();
+    const int64_t replaced = sanitize_codes(codes, codec->config().codebook_size);
+    if (replaced > 0)
+      std::fprintf(stderr, "warning: %lld code(s) outside the codec's codebook (special ids) were replaced by the previous frame's\n",
+                   static_cast<long long>(replaced));
+    auto t_codec = Clock::now();
+    runtime::reset_peak_memory(codec_device);
+    codec::DetokenizeOptions co;
+    co.steps = r.codec_steps;
+    co.guidance = r.codec_guidance;
+    co.seed = res.seed;
+    at::Tensor wav = codec->detokenize(codes.t().contiguous().to(codec_device), co);
+    tm.peak_codec_bytes = runtime::peak_memory_bytes(codec_device);
+    tm.codec_s = seconds_since(t_codec);
+
+    auto t_enc = Clock::now();
+    wav = wav.to(at::kCPU, at::kFloat).contiguous();
+    io::AudioWriteOptions ao;
+    ao.sample_rate = static_cast<int>(codec->sample_rate());
+    ao.mp3_bitrate_kbps = r.mp3_bitrate_kbps;
+    ao.title = "heartmula-gen song (seed " + std::to_string(res.seed) + ")";
+    ao.comment = "tags: " + r.tags.substr(0, 200);
+    io::write_audio_file(r.save_path, wav.data_ptr<float>(), static_cast<size_t>(wav.size(1)), ao, r.overwrite);
+    tm.encode_s = seconds_since(t_enc);
+    tm.audio_s = static_cast<double>(wav.size(1)) / static_cast<double>(ao.sample_rate);
+    res.save_path = r.save_path;
+  }
+
+  // Loading time not reported yet goes to this song; total_s = time since the call began plus
+  // the loading done before it and not yet reported (`unreported`).
+  void close_timings(Timings& tm, Clock::time_point t_start, double unreported) {
+    tm.load_s = load_s - load_reported;
+    tm.total_s = seconds_since(t_start) + unreported;
+    load_reported = load_s;
+  }
 };
 
 Generator::Generator(ModelSettings settings) : impl_(std::make_unique<Impl>()) {
@@ -234,91 +362,57 @@ SongResult Generator::generate(const SongRequest& r, const ProgressFn& progress,
   r.validate();
   auto& I = *impl_;
   const auto t_start = Clock::now();
+  const double unreported = I.load_s - I.load_reported;  // loading before this call counts into its total
   SongResult res;
   res.seed = r.seed.value_or(0);
-  Timings& tm = res.timings;
-  const double load_at_start = I.load_s;  // loading before this call counts into its total too
-
-  // 1. Frames: from the LM or from --codes-in.
-  at::Tensor frames;
-  if (!r.codes_in.empty()) {
-    frames = read_codes(r.codes_in);
-  } else {
-    I.ensure_mula();
-    model::Prompt prompt = I.prompt_for(r);
-    runtime::SamplingParams sp;
-    sp.temperature = r.temperature;
-    sp.topk = r.topk;
-    sp.cfg_scale = r.cfg_scale;
-    sp.seed = res.seed;
-    sp.validate();
-    runtime::FrameLoopOptions fo;
-    fo.max_frames = runtime::frames_for_duration(r.max_audio_length_ms);
-    fo.ignore_eos = r.ignore_eos;
-    fo.use_graphs = true;  // where the device has graphs (HEARTMULA_NO_GRAPHS=1 turns them off)
-    runtime::check_context(*I.mula, prompt.length(), fo.max_frames);
-    tm.frames_planned = fo.max_frames;
-    auto t_loop = Clock::now();
-    fo.on_frame = [&](int64_t done, int64_t planned) {
-      if (progress) progress(done, planned, seconds_since(t_loop));
-      return !(stop && stop());
-    };
-    runtime::reset_peak_memory(I.mula_device);
-    runtime::FrameLoopResult fr = runtime::run_frame_loop(*I.mula, *I.gen_config, prompt, sp, fo);
-    tm.peak_mula_bytes = runtime::peak_memory_bytes(I.mula_device);
-    frames = fr.frames;
-    res.stopped_at_eos = fr.stopped_at_eos;
-    res.interrupted = fr.interrupted;
-    tm.prompt_len = fr.prompt_len;
-    tm.prompt_s = fr.prefill_seconds;
-    tm.frames_s = fr.frame_seconds;
-  }
-  tm.frames = frames.size(0);
-  if (!r.codes_out.empty()) {
-    io::save_tensors(r.codes_out, {{"frames", frames.contiguous()}},
-                     {{"seed", std::to_string(res.seed)}, {"producer", "heartmula-gen " HEARTMULA_VERSION}});
-    res.codes_path = r.codes_out;
-  }
-
-  // 2. Codec and file.
-  if (!r.no_audio) {
-    if (frames.size(0) == 0) throw Error("no frames were generated; nothing to save");
-    if (I.settings.lazy_load) I.unload_mula(false);
-    I.ensure_codec();
-    at::Tensor codes = frames.clone();
-    const int64_t replaced = sanitize_codes(codes, I.codec->config().codebook_size);
-    if (replaced > 0)
-      std::fprintf(stderr, "warning: %lld code(s) outside the codec's codebook (special ids) were replaced by the previous frame's\n",
-                   static_cast<long long>(replaced));
-    auto t_codec = Clock::now();
-    runtime::reset_peak_memory(I.codec_device);
-    codec::DetokenizeOptions co;
-    co.steps = r.codec_steps;
-    co.guidance = r.codec_guidance;
-    co.seed = res.seed;
-    at::Tensor wav = I.codec->detokenize(codes.t().contiguous().to(I.codec_device), co);
-    tm.peak_codec_bytes = runtime::peak_memory_bytes(I.codec_device);
-    tm.codec_s = seconds_since(t_codec);
-
-    auto t_enc = Clock::now();
-    wav = wav.to(at::kCPU, at::kFloat).contiguous();
-    io::AudioWriteOptions ao;
-    ao.sample_rate = static_cast<int>(I.codec->sample_rate());
-    ao.mp3_bitrate_kbps = r.mp3_bitrate_kbps;
-    ao.title = "heartmula-gen song (seed " + std::to_string(res.seed) + ")";
-    ao.comment = "tags: " + r.tags.substr(0, 200);
-    io::write_audio_file(r.save_path, wav.data_ptr<float>(), static_cast<size_t>(wav.size(1)), ao, r.overwrite);
-    tm.encode_s = seconds_since(t_enc);
-    tm.audio_s = static_cast<double>(wav.size(1)) / static_cast<double>(ao.sample_rate);
-    res.save_path = r.save_path;
-  } else {
-    tm.audio_s = static_cast<double>(tm.frames) * 0.08;
-  }
-  tm.load_s = I.load_s - I.load_reported;
-  tm.total_s = seconds_since(t_start) + (load_at_start - I.load_reported);
-  I.load_reported = I.load_s;
-
+  at::Tensor frames = r.codes_in.empty() ? I.run_lm({&r}, {&res}, progress, stop).front() : read_codes(r.codes_in);
+  I.finish_song(r, frames, res);
+  I.close_timings(res.timings, t_start, unreported);
   return res;
+}
+
+std::vector<SongResult> Generator::generate_many(const std::vector<SongRequest>& requests, const ProgressFn& progress,
+                                                 const StopFn& stop) {
+  c10::InferenceMode guard;
+  for (const auto& r : requests) r.validate();
+  auto& I = *impl_;
+  const auto t_start = Clock::now();
+  const double unreported = I.load_s - I.load_reported;
+  std::vector<SongResult> results(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) results[i].seed = requests[i].seed.value_or(0);
+  bool stopped = false;
+  for (const std::vector<size_t>& group : batch_groups(requests)) {
+    if (stopped) {
+      for (size_t i : group) {
+        results[i].interrupted = true;
+        results[i].error = "interrupted before this song's batch started";
+      }
+      continue;
+    }
+    std::vector<at::Tensor> frames(group.size());
+    if (requests[group.front()].codes_in.empty()) {
+      std::vector<const SongRequest*> rs;
+      std::vector<SongResult*> out;
+      for (size_t i : group) {
+        rs.push_back(&requests[i]);
+        out.push_back(&results[i]);
+      }
+      frames = I.run_lm(rs, out, progress, stop);
+      for (SongResult* o : out) stopped = stopped || o->interrupted;
+    }
+    for (size_t k = 0; k < group.size(); ++k) {
+      const size_t i = group[k];
+      try {
+        if (!frames[k].defined()) frames[k] = read_codes(requests[i].codes_in);
+        I.finish_song(requests[i], frames[k], results[i]);
+      } catch (const std::exception& e) {
+        results[i].error = e.what();
+      }
+      frames[k] = at::Tensor();  // free each song's frames once it is saved
+      I.close_timings(results[i].timings, t_start, unreported);
+    }
+  }
+  return results;
 }
 
 }  // namespace heartmula

@@ -58,7 +58,8 @@ std::string format_timings(const Timings& t) {
   line("  load time    = " + fmt("%9.2f", t.load_s * 1000) + " ms");
   line("  prompt time  = " + fmt("%9.2f", t.prompt_s * 1000) + " ms (" + std::to_string(t.prompt_len) + " positions)");
   line("  frames time  = " + fmt("%9.2f", t.frames_s * 1000) + " ms / " + std::to_string(t.frames) +
-       " frames (" + fmt("%.2f", t.ms_per_frame()) + " ms per frame, " + fmt("%.2f", t.frames_per_s()) + " frames/s)");
+       " frames (" + fmt("%.2f", t.ms_per_frame()) + " ms per frame, " + fmt("%.2f", t.frames_per_s()) + " frames/s)" +
+       (t.batch_songs > 1 ? ", in a batch of " + std::to_string(t.batch_songs) + " songs" : ""));
   line("  codec time   = " + fmt("%9.2f", t.codec_s * 1000) + " ms");
   line("  encode time  = " + fmt("%9.2f", t.encode_s * 1000) + " ms");
   line("  total time   = " + fmt("%9.2f", t.total_s * 1000) + " ms");
@@ -72,7 +73,8 @@ std::string format_timings(const Timings& t) {
 namespace {
 json timings_json(const Timings& t) {
   return {{"load_s", t.load_s},       {"prompt_s", t.prompt_s},
-          {"frames_s", t.frames_s},   {"codec_s", t.codec_s},
+          {"frames_s", t.frames_s},   {"batch_songs", t.batch_songs},
+          {"codec_s", t.codec_s},
           {"encode_s", t.encode_s},   {"total_s", t.total_s},
           {"frames", t.frames},       {"frames_planned", t.frames_planned},
           {"prompt_len", t.prompt_len}, {"ms_per_frame", t.ms_per_frame()},
