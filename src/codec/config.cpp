@@ -1,6 +1,9 @@
 #include "codec/config.h"
 
+#include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "heartmula/error.h"
@@ -9,10 +12,27 @@ namespace heartmula::codec {
 
 namespace {
 
+// nlohmann's get<int64_t>() casts a float (undefined behaviour out of range; found by
+// fuzz_config) and wraps an unsigned above INT64_MAX: integer keys accept only exact integers.
+bool integral_value(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    return std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15;
+  }
+  return true;  // integers; other types make get<T>() throw a type error
+}
+
 template <typename T>
 void read_key(const nlohmann::json& j, const std::string& origin, const char* key, T& out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;  // upstream default
+  bool ok = true;
+  if constexpr (std::is_same_v<T, int64_t>) ok = integral_value(*it);
+  if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+    if (it->is_array())
+      for (const auto& v : *it) ok = ok && integral_value(v);
+  if (!ok) throw Error(origin + ": key '" + key + "' must be an integer, got " + it->dump());
   try {
     out = it->get<T>();
   } catch (const nlohmann::json::exception& e) {

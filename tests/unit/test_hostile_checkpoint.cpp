@@ -216,6 +216,30 @@ TEST(HostileCheckpoint, AbsurdConfigIsRefusedBeforeAllocating) {
   EXPECT_TRUE(has(msg, "config.json")) << msg;
 }
 
+// Found by fuzz_config (UBSan: float -> int64 conversion out of range in nlohmann's get<>()).
+TEST(HostileCheckpoint, CodecConfigNonIntegerSizes) {
+  Copy c(kCodec);
+  std::ifstream in(c.file("config.json"));
+  const std::string good((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  const auto with = [&](const std::string& key, const std::string& value) {
+    std::string cfg = good;
+    const auto pos = cfg.find("\"" + key + "\"");
+    if (pos == std::string::npos) return cfg.insert(cfg.find('{') + 1, "\"" + key + "\": " + value + ",");
+    const auto colon = cfg.find(':', pos);
+    const auto end = value[0] == '[' ? cfg.find(']', colon) + 1 : cfg.find_first_of(",}", colon);
+    return cfg.replace(colon + 1, end - colon - 1, " " + value);
+  };
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"dim", "7.77778e+37"}, {"dim", "1.5"},
+                                                        {"num_layers", "18446744073709551615"},
+                                                        {"upsample_factors", "[2, 1e300]"}}) {
+    std::ofstream(c.file("config.json"), std::ios::trunc) << with(key, value);
+    const std::string msg = error_of([&] { codec::HeartCodecConfig::from_file(c.file("config.json")); });
+    EXPECT_TRUE(has(msg, "'" + key + "' must be an integer")) << key << " = " << value << ": " << msg;
+  }
+}
+
 // Not a check: prints what the finite check costs on the tiny LM and codec (docs/reliability.md).
 TEST(HostileCheckpoint, FiniteCheckCost) {
   const io::Checkpoint lm_ckpt = io::Checkpoint::open(kLm);
