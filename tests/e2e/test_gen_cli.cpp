@@ -90,6 +90,22 @@ TEST_F(GenInterrupt, SecondSigintAbortsWithoutSaving) {
 
 using GenBatch = GenCli;
 
+TEST_F(GenBatch, OutOfRangeOrMistypedValuesAreErrorsNamingTheKey) {
+  const std::string batch = dir_.file("bad.jsonl");
+  write_file(batch,
+             "{\"lyrics\": \"a\", \"topk\": 1e20, \"save_path\": \"a.wav\"}\n"
+             "{\"lyrics\": \"b\", \"duration\": 1e300, \"save_path\": \"b.wav\"}\n"
+             "{\"lyrics\": \"c\", \"seed\": -5, \"save_path\": \"c.wav\"}\n"
+             "{\"lyrics\": 7, \"save_path\": \"d.wav\"}\n"
+             "{\"lyrics\": \"e\", \"ignore_eos\": \"yes\", \"save_path\": \"e.wav\"}\n");
+  const GenResult r = run_gen({"--model-path", ckpt_, "--batch", batch, "--duration", "1"}, dir_.path(), logs_.path());
+  EXPECT_EQ(r.code, 1) << r.err;
+  for (const char* s : {":1: 'topk' must be an integer", ":2: 'duration' must be a number", ":3: 'seed' must be an integer",
+                        ":4: 'lyrics' must be a string", ":5: 'ignore_eos' must be true or false", "0 songs done, 5 failed"})
+    EXPECT_TRUE(contains(r.err, s)) << "no '" << s << "' in:\n" << r.err;
+  EXPECT_EQ(dir_.entries(), std::vector<std::string>{"bad.jsonl"});
+}
+
 TEST_F(GenBatch, BadLinesAreReportedTheOthersSaved) {
   const std::string batch = dir_.file("songs.jsonl");
   write_file(batch,
