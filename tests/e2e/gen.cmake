@@ -3,17 +3,12 @@
 #
 # One ctest test per gtest suite (not one per TEST): GenSong generates its songs once in
 # SetUpTestSuite and its tests share them, and suites can still run in parallel under ctest -j.
-add_executable(test_gen
-  ${CMAKE_CURRENT_LIST_DIR}/gen_test_util.cpp
+heartmula_test_executable(test_gen
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/gen_test_util.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_gen_song.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_gen_cli.cpp
-  ${PROJECT_SOURCE_DIR}/tests/unit/test_audio_util.cpp)
-target_link_libraries(test_gen PRIVATE heartmula::sndfile nlohmann_json::nlohmann_json
-  GTest::gtest GTest::gtest_main)
-target_compile_definitions(test_gen PRIVATE
-  HEARTMULA_TEST_DATA="${HEARTMULA_TEST_DATA}"
-  HEARTMULA_TEST_CACHE="${HEARTMULA_TEST_CACHE}"
-  HEARTMULA_BIN_DIR="${PROJECT_BINARY_DIR}/tools")
+  ${PROJECT_SOURCE_DIR}/tests/unit/test_audio_util.cpp
+  LIBS heartmula::sndfile nlohmann_json::nlohmann_json)
 add_dependencies(test_gen heartmula-gen)
 
 foreach(_suite GenSong GenInterrupt GenBatch GenErrors GenInfo)
