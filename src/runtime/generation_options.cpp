@@ -7,6 +7,7 @@
 #include "heartmula/error.h"
 #include "heartmula/generator.h"
 #include "io/audio_writer.h"
+#include "text/utf8.h"
 
 namespace fs = std::filesystem;
 
@@ -18,29 +19,6 @@ void check_dtype(const std::string& v, const std::string& flag, bool allow_empty
   if (allow_empty && v.empty()) return;
   if (v != "fp32" && v != "bf16" && v != "fp16" && v != "float32" && v != "bfloat16" && v != "float16")
     throw UsageError(flag + " " + (v.empty() ? "\"\"" : v) + ": unknown precision (use fp32, bf16 or fp16)");
-}
-
-// Where the first invalid UTF-8 sequence starts, or npos.
-size_t invalid_utf8_at(const std::string& s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (len == 0 || i + len > n || (len == 2 && c < 0xc2) || (len == 4 && c > 0xf4)) return i;
-    for (size_t k = 1; k < len; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return i;
-    if (len == 3) {
-      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0)) return i;  // overlong, surrogate
-    }
-    if (len == 4) {
-      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      if ((c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 >= 0x90)) return i;
-    }
-    i += len;
-  }
-  return std::string::npos;
 }
 
 bool looks_like_path(const std::string& a) {
@@ -117,8 +95,8 @@ std::string read_text_arg(const std::string& arg, const std::string& flag) {
     // Looks like a path but is not there: almost surely a mistake, not the text itself.
     throw UsageError(flag + " " + arg + ": no such file");
   }
-  size_t bad = invalid_utf8_at(text);
-  if (bad != std::string::npos)
+  const size_t bad = text::utf8::find_invalid(text);
+  if (bad != text::utf8::kValid)
     throw Error(flag + (from_file ? " " + arg : std::string()) + ": text is not valid UTF-8 (byte " +
                 std::to_string(bad) + ")");
   return text;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 
 #include "model/heartmula.h"
 #include "runtime/device.h"
@@ -84,45 +85,41 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
           {"peak_memory_bytes", runtime::peak_memory_bytes(codec.device())}};
 }
 
-OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet) {
+namespace {
+// Times `reps` loads; `load` loads once (and synchronizes) and returns the bytes read.
+OJson time_loads(const char* what, const std::string& dir, c10::ScalarType dtype, c10::Device device,
+                 int64_t reps, bool quiet, const std::function<size_t()>& load) {
   c10::InferenceMode guard;
   std::vector<double> secs;
   size_t bytes = 0;
   for (int64_t rep = 0; rep < reps; ++rep) {
-    if (!quiet) std::fprintf(stderr, "  load LM %s: repetition %lld/%lld\n", dir.c_str(),
+    if (!quiet) std::fprintf(stderr, "  load %s %s: repetition %lld/%lld\n", what, dir.c_str(),
                              static_cast<long long>(rep + 1), static_cast<long long>(reps));
     runtime::synchronize(device);
     auto t0 = Clock::now();
-    model::LoadStats stats;
-    {
-      model::HeartMuLaModel m = model::HeartMuLaModel::load(dir, dtype, device, &stats);
-      runtime::synchronize(device);
-      secs.push_back(seconds_since(t0));
-    }
-    bytes = stats.bytes_read;
+    bytes = load();
+    secs.push_back(seconds_since(t0));
     runtime::release_cached_memory(device);
   }
-  return load_row("lm", dir, dtype, bytes, secs);
+  return load_row(what, dir, dtype, bytes, secs);
+}
+}  // namespace
+
+OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet) {
+  return time_loads("lm", dir, dtype, device, reps, quiet, [&] {
+    model::LoadStats stats;
+    model::HeartMuLaModel m = model::HeartMuLaModel::load(dir, dtype, device, &stats);
+    runtime::synchronize(device);
+    return stats.bytes_read;
+  });
 }
 
 OJson bench_load_codec(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet) {
-  c10::InferenceMode guard;
-  std::vector<double> secs;
-  size_t bytes = 0;
-  for (int64_t rep = 0; rep < reps; ++rep) {
-    if (!quiet) std::fprintf(stderr, "  load codec %s: repetition %lld/%lld\n", dir.c_str(),
-                             static_cast<long long>(rep + 1), static_cast<long long>(reps));
+  return time_loads("codec", dir, dtype, device, reps, quiet, [&] {
+    codec::HeartCodec c = codec::HeartCodec::load(dir, dtype, device);
     runtime::synchronize(device);
-    auto t0 = Clock::now();
-    {
-      codec::HeartCodec c = codec::HeartCodec::load(dir, dtype, device);
-      runtime::synchronize(device);
-      secs.push_back(seconds_since(t0));
-      bytes = c.load_info().bytes_read;
-    }
-    runtime::release_cached_memory(device);
-  }
-  return load_row("codec", dir, dtype, bytes, secs);
+    return c.load_info().bytes_read;
+  });
 }
 
 }  // namespace heartmula::tools
