@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
-#   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,codec,load
+#   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
@@ -125,6 +125,32 @@ for f in sorted(glob.glob(sys.argv[1] + "/bench_lm*.json")):
               f"prefill {r['prefill_ms']['mean']:.1f} ms, peak {r['peak_memory_bytes']/1e9:.2f} GB")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/bench_summary.txt)
+fi
+# 4b. Where the frame time goes: kernel profile (Kineto/CUPTI) of 64 frames per CFG scale.
+if want profile; then
+  timeout 300 $B/heartmula-bench --device cuda --dtype bf16 --cfg 1.5,1.0 --positions 226 --frames 64 --reps 2 \
+    --profile "$OUTDIR/profile.md" --json -o "$OUTDIR/bench_profile.json" -q \
+    && note "profile: $(grep -m2 'frames profiled' "$OUTDIR/profile.md" | tr '\n' ' ')" || note "profile: FAILED"
+fi
+# 4c. Upstream on the same card (the oracle kit in .oracle/, carried; see ../shared/reference/ORACLE.md).
+if want oracle; then
+  if [ -f .oracle/oracle_run.py ]; then
+    (cd .oracle && ORACLE_KIT=. PYTHONPATH=. timeout 420 python3 run_with_fallbacks.py /tmp/oracle perf) >"$OUTDIR/oracle.log" 2>&1 \
+      || note "oracle perf: FAILED (tail of oracle.log below)"
+    tail -5 "$OUTDIR/oracle.log"
+    python3 - <<'PY' | tee /tmp/oracle_summary.txt
+import json
+try:
+    r = json.load(open("/tmp/oracle/report.json"))["reference_mula_perf"]
+    for k, v in r.items():
+        print(f">>> upstream {k}: {v.get('fps', 0):.2f} frames/s over {v.get('frames')} frames, peak {v.get('peak_mem_GB')} GB")
+except Exception as e:
+    print(f">>> upstream perf: no report ({e})")
+PY
+    while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/oracle_summary.txt)
+  else
+    note "oracle: .oracle/ not carried"
+  fi
 fi
 if want codec || want load; then
   t0=$(date +%s)

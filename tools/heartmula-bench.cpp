@@ -15,6 +15,7 @@
 
 #include "bench/bench_report.h"
 #include "bench/codec_bench.h"
+#include "bench/kernel_profile.h"
 #include "bench/lm_bench.h"
 #include "bench/model_configs.h"
 #include "heartmula/error.h"
@@ -31,7 +32,7 @@ namespace {
 struct Cli {
   std::string model_path, load_dir, codec_path, device = "auto", dtype, codec_dtype = "fp32";
   std::string cfgs = "1.5,1.0", positions = "226,1000,2500", codec_seconds = "30,120";
-  std::string format, out_path;
+  std::string format, out_path, profile_path;
   bool tiny = false, codec = false, json = false, quiet = false;
   int64_t frames = 64, warmup = 8, reps = 3, topk = 50, attention_bucket = 0;
   bool no_graphs = false;
@@ -122,6 +123,7 @@ void frame_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, double mem
   o.attention_bucket = c.attention_bucket;
   o.use_graphs = !c.no_graphs;
   for (int64_t p : positions) o.position = p, tools::check_fits(m, o);
+  std::string profile_md;
   for (double cfg : cfgs) {
     o.cfg = cfg;
     o.position = positions.front();
@@ -130,6 +132,17 @@ void frame_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, double mem
       o.position = p;
       rep.rows.push_back(tools::bench_frames(m, gen, o));
     }
+    if (!c.profile_path.empty()) {  // where the time of the first position's frames goes
+      o.position = positions.front();
+      OJson pj;
+      profile_md += tools::profile_frames(m, gen, o, &pj);
+      rep.info["profiles"].push_back(pj);
+    }
+  }
+  if (!c.profile_path.empty()) {
+    std::ofstream out(c.profile_path, std::ios::binary);
+    if (!(out << profile_md)) throw Error("--profile: cannot write '" + c.profile_path + "'");
+    if (!c.quiet) std::fprintf(stderr, "%s", profile_md.c_str());
   }
 }
 
@@ -229,6 +242,8 @@ void add_options(CLI::App& app, Cli& c) {
   lm->add_option("--reps", c.reps, "repetitions of every row (mean ± sd)")->capture_default_str();
   lm->add_option("--topk", c.topk, "top-k cut")->capture_default_str();
   lm->add_option("--temperature", c.temperature, "sampling temperature")->capture_default_str();
+  lm->add_option("--profile", c.profile_path,
+                 "also profile the frames of each CFG scale at the first position (device kernel times) into this markdown file");
   lm->add_flag("--no-graphs", c.no_graphs, "run the frame step eagerly instead of replaying CUDA/XPU graphs");
   lm->add_option("--attention-bucket", c.attention_bucket,
                  "backbone attention length rounded up to a multiple of this (0: the filled length, as heartmula-gen)")
