@@ -2,14 +2,53 @@
 
 #include <ATen/ATen.h>
 #include <cmath>
+#include <torch/version.h>
+#include <utility>
+#include <vector>
 
 #include "io/weight_binder.h"
 
+#define HEARTMULA_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
 namespace heartmula::codec {
+
+namespace {
+
+// Declares `keys` (each [rows_i, cols]) to be copied into consecutive row blocks of *fused in
+// `dtype`, allocated when the first piece arrives (after the binder's checks passed).
+void expect_fused(io::WeightBinder& b, const std::vector<std::pair<std::string, int64_t>>& keys, int64_t cols,
+                  at::Tensor* fused, c10::ScalarType dtype) {
+  int64_t total = 0;
+  for (const auto& kv : keys) total += kv.second;
+  int64_t offset = 0;
+  for (const auto& [key, rows] : keys) {
+    b.expect_with(
+        key, {rows, cols},
+        [fused, total, cols, offset, rows = rows](at::Tensor t) {
+          if (!fused->defined()) *fused = at::empty({total, cols}, t.options());
+          fused->narrow(0, offset, rows).copy_(t);
+        },
+        dtype);
+    offset += rows;
+  }
+}
+
+}  // namespace
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   at::Tensor var = x.pow(2).mean(-1, /*keepdim=*/true);
   return weight * (x * at::rsqrt(var + eps));
+}
+
+at::Tensor dit_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+#if HEARTMULA_TORCH_AT_LEAST(2, 0)
+  return at::scaled_dot_product_attention(q, k, v, c10::nullopt, 0.0, false);
+#else
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;
+  return at::matmul(at::softmax(scores, -1, at::kFloat).to(v.scalar_type()), v);
+#endif
 }
 
 int64_t dit_mlp_hidden(int64_t dim) {
@@ -18,32 +57,29 @@ int64_t dit_mlp_hidden(int64_t dim) {
 }
 
 void DiTBlock::declare(io::WeightBinder& b, const std::string& prefix, int64_t d, int64_t h, int64_t hd,
-                       int64_t mlp_hidden) {
-  dim = d;
-  heads = h;
-  head_dim = hd;
+                       int64_t hidden, c10::ScalarType dtype) {
+  dim = d, heads = h, head_dim = hd, mlp_hidden = hidden, compute = dtype;
   const int64_t inner = h * hd;
-  b.expect(prefix + ".attn_norm.weight", {d}, &attn_norm);
-  b.expect(prefix + ".mlp_norm.weight", {d}, &mlp_norm);
-  q_proj.declare(b, prefix + ".attn.q_proj", d, inner, false);
-  k_proj.declare(b, prefix + ".attn.k_proj", d, inner, false);
-  v_proj.declare(b, prefix + ".attn.v_proj", d, inner, false);
-  o_proj.declare(b, prefix + ".attn.o_proj", inner, d, false);
-  gate.declare(b, prefix + ".mlp.gate", d, mlp_hidden, false);
-  up.declare(b, prefix + ".mlp.up", d, mlp_hidden, false);
-  down.declare(b, prefix + ".mlp.down", mlp_hidden, d, false);
-  b.expect(prefix + ".scale_shift_table", {6, d}, &scale_shift_table);
+  b.expect(prefix + ".attn_norm.weight", {d}, &attn_norm, at::kFloat);
+  b.expect(prefix + ".mlp_norm.weight", {d}, &mlp_norm, at::kFloat);
+  const std::string a = prefix + ".attn.";
+  expect_fused(b, {{a + "q_proj.weight", inner}, {a + "k_proj.weight", inner}, {a + "v_proj.weight", inner}}, d,
+               &wqkv, dtype);
+  o_proj.declare(b, a + "o_proj", inner, d, false, dtype);
+  expect_fused(b, {{prefix + ".mlp.gate.weight", hidden}, {prefix + ".mlp.up.weight", hidden}}, d, &w_gate_up, dtype);
+  down.declare(b, prefix + ".mlp.down", hidden, d, false, dtype);
+  b.expect(prefix + ".scale_shift_table", {6, d}, &scale_shift_table, at::kFloat);
 }
 
-at::Tensor DiTBlock::attention(const at::Tensor& x, const RopeTable& rope) const {
-  const int64_t bsz = x.size(0), t = x.size(1);
-  auto heads_first = [&](const at::Tensor& y) { return y.view({bsz, t, heads, head_dim}).transpose(1, 2); };
-  at::Tensor q = apply_rope(heads_first(q_proj(x)), rope);
-  at::Tensor k = apply_rope(heads_first(k_proj(x)), rope);
-  at::Tensor v = heads_first(v_proj(x));
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(head_dim)));
-  at::Tensor out = at::matmul(at::softmax(scores, -1), v);  // [B, H, T, D]
-  return o_proj(out.transpose(1, 2).reshape({bsz, t, heads * head_dim}));
+at::Tensor DiTBlock::attention(const at::Tensor& h, const RopeTable& rope) const {
+  const int64_t bsz = h.size(0), t = h.size(1), inner = heads * head_dim;
+  at::Tensor qkv = at::linear(h, wqkv).view({bsz, t, 3 * heads, head_dim});
+  at::Tensor qk = apply_rope(qkv.narrow(2, 0, 2 * heads), rope);  // [B, T, 2H, D]
+  at::Tensor q = qk.narrow(2, 0, heads).transpose(1, 2);           // [B, H, T, D]
+  at::Tensor k = qk.narrow(2, heads, heads).transpose(1, 2);
+  at::Tensor v = qkv.narrow(2, 2 * heads, heads).transpose(1, 2);
+  at::Tensor out = dit_attention(q, k, v);  // [B, H, T, D]
+  return o_proj(out.transpose(1, 2).reshape({bsz, t, inner}));
 }
 
 at::Tensor DiTBlock::forward(const at::Tensor& x_in, const at::Tensor& timestep_mod, const RopeTable& rope) const {
@@ -52,10 +88,11 @@ at::Tensor DiTBlock::forward(const at::Tensor& x_in, const at::Tensor& timestep_
   at::Tensor mod = scale_shift_table.unsqueeze(0) + timestep_mod.reshape({bsz, 6, -1});
   auto row = [&](int64_t i) { return mod.narrow(1, i, 1); };
   at::Tensor x = x_in;
-  at::Tensor h = rms_norm(x, attn_norm, 1e-6) * (1 + row(1)) + row(0);
-  x = x + row(2) * attention(h, rope);
-  h = rms_norm(x, mlp_norm, 1e-6) * (1 + row(4)) + row(3);
-  x = x + row(5) * down(at::silu(gate(h)) * up(h));
+  at::Tensor h = (rms_norm(x, attn_norm, 1e-6) * (1 + row(1)) + row(0)).to(compute);
+  x = x + row(2) * attention(h, rope);  // float32: the promotion happens inside the multiply
+  h = (rms_norm(x, mlp_norm, 1e-6) * (1 + row(4)) + row(3)).to(compute);
+  at::Tensor gu = at::linear(h, w_gate_up);
+  x = x + row(5) * down(at::silu(gu.narrow(-1, 0, mlp_hidden)) * gu.narrow(-1, mlp_hidden, mlp_hidden));
   return x;
 }
 

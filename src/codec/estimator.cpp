@@ -34,23 +34,23 @@ void ProjectLayer::declare(io::WeightBinder& b, const std::string& prefix, int64
   kernel = k;
   ffn_1.declare(b, prefix + ".ffn_1", in, out, k, dtype);
   ffn_1.set_centred(k);
-  ffn_2.declare(b, prefix + ".ffn_2", out, out, true);
+  ffn_2.declare(b, prefix + ".ffn_2", out, out, true, dtype);
 }
 
 at::Tensor ProjectLayer::operator()(const at::Tensor& x) const {
-  at::Tensor y = ffn_1(x.transpose(1, 2)).transpose(1, 2);
+  at::Tensor y = ffn_1(x.to(ffn_1.weight.scalar_type()).transpose(1, 2)).transpose(1, 2);
   y = y * std::pow(static_cast<double>(kernel), -0.5);
   return ffn_2(y);
 }
 
 void AdaLNSingle::declare(io::WeightBinder& b, const std::string& prefix, int64_t dim) {
-  linear_1.declare(b, prefix + ".emb.timestep_embedder.linear_1", kTimestepChannels, dim, true);
-  linear_2.declare(b, prefix + ".emb.timestep_embedder.linear_2", dim, dim, true);
-  linear.declare(b, prefix + ".linear", dim, 6 * dim, true);
+  linear_1.declare(b, prefix + ".emb.timestep_embedder.linear_1", kTimestepChannels, dim, true, at::kFloat);
+  linear_2.declare(b, prefix + ".emb.timestep_embedder.linear_2", dim, dim, true, at::kFloat);
+  linear.declare(b, prefix + ".linear", dim, 6 * dim, true, at::kFloat);
 }
 
 std::pair<at::Tensor, at::Tensor> AdaLNSingle::operator()(const at::Tensor& timestep) const {
-  at::Tensor proj = timestep_embedding(timestep).to(linear_1.weight.scalar_type());
+  at::Tensor proj = timestep_embedding(timestep.to(at::kFloat)).to(linear_1.weight.scalar_type());
   at::Tensor embedded = linear_2(at::silu(linear_1(proj)));
   return {linear(at::silu(embedded)), embedded};
 }
@@ -58,6 +58,7 @@ std::pair<at::Tensor, at::Tensor> AdaLNSingle::operator()(const at::Tensor& time
 void Estimator::declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& c,
                         c10::ScalarType dtype) {
   cfg = c;
+  compute = dtype;
   const int64_t inner = c.inner_dim(), inner2 = 2 * inner;
   proj_in.declare(b, prefix + ".proj_in", c.in_channels, inner, 3, dtype);
   connection_proj.declare(b, prefix + ".connection_proj", c.in_channels + inner, inner2, 3, dtype);
@@ -65,31 +66,37 @@ void Estimator::declare(io::WeightBinder& b, const std::string& prefix, const He
   transformer_blocks.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i)
     transformer_blocks[i].declare(b, prefix + ".transformer_blocks." + std::to_string(i), inner,
-                                  c.num_attention_heads, c.attention_head_dim, dit_mlp_hidden(inner));
+                                  c.num_attention_heads, c.attention_head_dim, dit_mlp_hidden(inner), dtype);
   transformer_blocks_2.resize(c.num_layers_2);
   for (int64_t i = 0; i < c.num_layers_2; ++i)
     transformer_blocks_2[i].declare(b, prefix + ".transformer_blocks_2." + std::to_string(i), inner2,
-                                    c.num_attention_heads, 2 * c.attention_head_dim, dit_mlp_hidden(inner2));
+                                    c.num_attention_heads, 2 * c.attention_head_dim, dit_mlp_hidden(inner2), dtype);
   adaln_single.declare(b, prefix + ".adaln_single", inner);
   adaln_single_2.declare(b, prefix + ".adaln_single_2", inner2);
-  b.expect(prefix + ".scale_shift_table", {2, inner}, &scale_shift_table);
-  b.expect(prefix + ".scale_shift_table_2", {2, inner2}, &scale_shift_table_2);
+  b.expect(prefix + ".scale_shift_table", {2, inner}, &scale_shift_table, at::kFloat);
+  b.expect(prefix + ".scale_shift_table_2", {2, inner2}, &scale_shift_table_2, at::kFloat);
+}
+
+EstimatorRope Estimator::rope_tables(int64_t seq_len, c10::Device device) const {
+  return {make_rope(cfg.attention_head_dim, seq_len, compute, device),
+          make_rope(2 * cfg.attention_head_dim, seq_len, compute, device)};
 }
 
 at::Tensor Estimator::forward(const at::Tensor& hidden, const at::Tensor& timestep) const {
-  const int64_t t = hidden.size(1);
-  at::Tensor s = proj_in(hidden);
+  return forward(hidden, timestep, rope_tables(hidden.size(1), hidden.device()));
+}
+
+at::Tensor Estimator::forward(const at::Tensor& hidden, const at::Tensor& timestep, const EstimatorRope& rope) const {
+  at::Tensor s = proj_in(hidden).to(at::kFloat);  // the residual streams are float32
   auto [mod, embedded] = adaln_single(timestep);
-  const RopeTable rope = make_rope(cfg.attention_head_dim, t, s);
-  for (const auto& blk : transformer_blocks) s = blk.forward(s, mod, rope);
+  for (const auto& blk : transformer_blocks) s = blk.forward(s, mod, rope.rope);
   s = norm_out(s, scale_shift_table, embedded);
 
-  at::Tensor x = connection_proj(at::cat({hidden, s}, -1));
+  at::Tensor x = connection_proj(at::cat({hidden.to(compute), s.to(compute)}, -1)).to(at::kFloat);
   auto [mod2, embedded2] = adaln_single_2(timestep);
-  const RopeTable rope2 = make_rope(2 * cfg.attention_head_dim, t, x);
-  for (const auto& blk : transformer_blocks_2) x = blk.forward(x, mod2, rope2);
+  for (const auto& blk : transformer_blocks_2) x = blk.forward(x, mod2, rope.rope2);
   x = norm_out(x, scale_shift_table_2, embedded2);
-  return proj_out(x);
+  return proj_out(x).to(at::kFloat);
 }
 
 }  // namespace heartmula::codec

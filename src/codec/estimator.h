@@ -4,6 +4,10 @@
 //   out = proj_out(x)
 // with AdaLN-single timestep modulation at two widths (inner, 2*inner; heads of head_dim and
 // 2*head_dim).
+//
+// Precision: the projections and attention run in the estimator's compute dtype; the timestep
+// embedding and AdaLN MLPs, the residual streams, the norms and the modulation stay float32,
+// and so does the output (docs/codec.md "Precision").
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -23,30 +27,40 @@ struct ProjectLayer {
   int64_t kernel = 3;
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
                c10::ScalarType dtype);
-  at::Tensor operator()(const at::Tensor& x) const;  // [B, T, in] -> [B, T, out]
+  // [B, T, in] (any float dtype; converted to the weights') -> [B, T, out] in the weights' dtype
+  at::Tensor operator()(const at::Tensor& x) const;
 };
 
 // AdaLayerNormSingleFlow: 512-wide sinusoidal embedding of t * 1000 (cos first) -> linear_1,
 // SiLU, linear_2 = embedded [B, D]; linear(SiLU(embedded)) = modulation [B, 6D].
 struct AdaLNSingle {
   Linear linear_1, linear_2, linear;
-  void declare(io::WeightBinder& b, const std::string& prefix, int64_t dim);
-  // timestep float32 [B] -> {modulation [B, 6D], embedded [B, D]} in the weights' dtype.
+  void declare(io::WeightBinder& b, const std::string& prefix, int64_t dim);  // float32 weights
+  // timestep float32 [B] -> {modulation [B, 6D], embedded [B, D]}, float32.
   std::pair<at::Tensor, at::Tensor> operator()(const at::Tensor& timestep) const;
+};
+
+// The rotary tables of both block stacks for one sequence length (made once per window).
+struct EstimatorRope {
+  RopeTable rope, rope2;  // head_dim and 2 * head_dim
 };
 
 struct Estimator {
   HeartCodecConfig cfg;
+  c10::ScalarType compute = c10::ScalarType::Float;
   ProjectLayer proj_in, connection_proj, proj_out;
   std::vector<DiTBlock> transformer_blocks, transformer_blocks_2;
   AdaLNSingle adaln_single, adaln_single_2;
   at::Tensor scale_shift_table, scale_shift_table_2;  // [2, inner], [2, 2*inner]
 
-  // prefix: "flow_matching.estimator"
+  // prefix: "flow_matching.estimator". `compute`: the dtype of the projections (see above).
   void declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& cfg,
-               c10::ScalarType dtype);
-  // hidden [B, T, in_channels], timestep float32 [B] -> [B, T, out_channels]
-  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& timestep) const;
+               c10::ScalarType compute);
+  EstimatorRope rope_tables(int64_t seq_len, c10::Device device) const;
+  // hidden [B, T, in_channels] (float32 or the compute dtype), timestep float32 [B], rope for T
+  // -> float32 [B, T, out_channels]
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& timestep, const EstimatorRope& rope) const;
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& timestep) const;  // makes the tables
 };
 
 }  // namespace heartmula::codec

@@ -11,7 +11,7 @@ void FlowMatching::declare(io::WeightBinder& b, const std::string& prefix, const
                            c10::ScalarType dtype) {
   latent_dim = c.out_channels;
   vq_embed.declare(b, prefix + ".vq_embed", c.num_quantizers, c.codebook_size, c.codebook_dim, c.dim);
-  cond_feature_emb.declare(b, prefix + ".cond_feature_emb", c.dim, c.dim, true);
+  cond_feature_emb.declare(b, prefix + ".cond_feature_emb", c.dim, c.dim, true, at::kFloat);
   estimator.declare(b, prefix + ".estimator", c, dtype);
 }
 
@@ -38,26 +38,35 @@ at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& inc
   const at::Tensor t_span = at::linspace(0, 1, steps + 1, at::TensorOptions().dtype(at::kFloat).device(x.device()));
   at::Tensor t = t_span[0];
   at::Tensor dt = t_span[1] - t_span[0];
+  x = x.to(at::kFloat);  // the ODE state (and the in-context prefix) stays float32
   const at::Tensor noise = x.clone();
   const bool cfg = guidance > 1.0;
-  at::Tensor est_in_fixed;  // [B, T, C + dim]: the in-context latents and the condition
-  if (cfg)
-    est_in_fixed = at::cat({at::cat({incontext_x, incontext_x}, 0), at::cat({at::zeros_like(mu), mu}, 0)}, 2);
-  else
-    est_in_fixed = at::cat({incontext_x, mu}, 2);
+  const int64_t rows = cfg ? 2 : 1, len = x.size(1), c = x.size(2), d = mu.size(2);
+  // The estimator's input [rows, T, C + C + dim] in its compute dtype: x (rewritten every step),
+  // the in-context latents and the condition (zeroed in the unconditional first row), filled once.
+  at::Tensor in = at::empty({rows, len, 2 * c + d}, x.options().dtype(est.compute));
+  in.narrow(2, c, c).copy_(incontext_x.expand({rows, len, c}));
+  if (cfg) {
+    in.narrow(2, 2 * c, d).narrow(0, 0, 1).zero_();
+    in.narrow(2, 2 * c, d).narrow(0, 1, 1).copy_(mu);
+  } else {
+    in.narrow(2, 2 * c, d).copy_(mu);
+  }
+  const EstimatorRope rope = est.rope_tables(len, x.device());
   for (int step = 1; step <= steps; ++step) {
     if (incontext_length > 0) {
       at::Tensor coef = 1 - (t * (1 - 1e-6));
       x.narrow(1, 0, incontext_length)
           .copy_(coef * noise.narrow(1, 0, incontext_length) + t * incontext_x.narrow(1, 0, incontext_length));
     }
+    in.narrow(2, 0, c).copy_(x.expand({rows, len, c}));
+    const at::Tensor out = est.forward(in, t.unsqueeze(-1).repeat({rows}), rope);  // float32
     at::Tensor dphi;
     if (cfg) {
-      at::Tensor out = est.forward(at::cat({at::cat({x, x}, 0), est_in_fixed}, 2), t.unsqueeze(-1).repeat({2}));
       at::Tensor uncond = out.narrow(0, 0, 1), cond = out.narrow(0, 1, 1);
       dphi = uncond + guidance * (cond - uncond);
     } else {
-      dphi = est.forward(at::cat({x, est_in_fixed}, 2), t.unsqueeze(-1));
+      dphi = out;
     }
     x = x + dt * dphi;
     t = t + dt;

@@ -22,7 +22,8 @@ struct FlowMatching {
   Estimator estimator;
   int64_t latent_dim = 0;
 
-  // prefix: "flow_matching"
+  // prefix: "flow_matching". The RVQ lookup and cond_feature_emb are float32; `dtype` is the
+  // estimator's compute dtype.
   void declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& cfg, c10::ScalarType dtype);
 
   // codes int64 [num_quantizers, W] -> condition mu [1, 2W, dim].
@@ -36,7 +37,8 @@ struct FlowMatching {
 };
 
 // The fixed-step Euler solver over t in linspace(0, 1, steps + 1) (float32, as upstream):
-// x [1, T, C] noise, incontext_x [1, T, C] (zeros past the prefix), mu [1, T, dim].
+// x [1, T, C] noise, incontext_x [1, T, C] (zeros past the prefix), mu [1, T, dim]. The state x,
+// the time and the update x += dt * dphi are float32 whatever the estimator's compute dtype.
 at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& incontext_x,
                        int64_t incontext_length, int steps, const at::Tensor& mu, double guidance);
 

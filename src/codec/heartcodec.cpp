@@ -18,9 +18,10 @@ struct HeartCodec::Model {
   FlowMatching flow_matching;
   ScalarDecoder decoder;
   CodecLoadInfo info;
-  c10::ScalarType dtype = at::kFloat;          // flow matching (RVQ, estimator, solver)
+  c10::ScalarType dtype = at::kFloat;          // the estimator's compute dtype
   c10::ScalarType decoder_dtype = at::kFloat;  // scalar decoder
   c10::Device device = at::kCPU;
+  CodecLoad options;
 };
 
 void DetokenizeOptions::validate() const {
@@ -32,29 +33,30 @@ void DetokenizeOptions::validate() const {
 
 namespace {
 
-// float32 on CUDA means IEEE float32 for this codec: cuDNN convolutions (and cuBLAS where
-// enabled) would otherwise run in TF32, which moves the waveform by ~3e-3 of its peak.
-// Switches TF32 off for the duration of a call and restores the previous setting.
-class NoTf32Scope {
+// Sets cuBLAS/cuDNN TF32 for float32 work to `allow` for the duration of a call on CUDA and
+// restores the previous setting. float32 without TF32 means IEEE float32 for this codec: cuDNN
+// convolutions would otherwise run in TF32, which moves the waveform by ~3e-3 of its peak.
+class Tf32Scope {
  public:
-  explicit NoTf32Scope(bool active) {
-    if (!active) return;
+  Tf32Scope(bool cuda, bool allow) : active_(cuda) {
+    if (!active_) return;
     auto& ctx = at::globalContext();
     cudnn_ = ctx.allowTF32CuDNN();
     cublas_ = ctx.allowTF32CuBLAS();
-    if (cudnn_) ctx.setAllowTF32CuDNN(false);
-    if (cublas_) ctx.setAllowTF32CuBLAS(false);
+    ctx.setAllowTF32CuDNN(allow);
+    ctx.setAllowTF32CuBLAS(allow);
   }
-  ~NoTf32Scope() {
+  ~Tf32Scope() {
+    if (!active_) return;
     auto& ctx = at::globalContext();
-    if (cudnn_) ctx.setAllowTF32CuDNN(true);
-    if (cublas_) ctx.setAllowTF32CuBLAS(true);
+    ctx.setAllowTF32CuDNN(cudnn_);
+    ctx.setAllowTF32CuBLAS(cublas_);
   }
-  NoTf32Scope(const NoTf32Scope&) = delete;
-  NoTf32Scope& operator=(const NoTf32Scope&) = delete;
+  Tf32Scope(const Tf32Scope&) = delete;
+  Tf32Scope& operator=(const Tf32Scope&) = delete;
 
  private:
-  bool cudnn_ = false, cublas_ = false;
+  bool active_ = false, cudnn_ = false, cublas_ = false;
 };
 
 }  // namespace
@@ -65,23 +67,38 @@ const HeartCodecConfig& HeartCodec::config() const { return model_->cfg; }
 const CodecLoadInfo& HeartCodec::load_info() const { return model_->info; }
 c10::ScalarType HeartCodec::dtype() const { return model_->dtype; }
 c10::Device HeartCodec::device() const { return model_->device; }
+const CodecLoad& HeartCodec::load_options() const { return model_->options; }
 
 HeartCodec HeartCodec::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+  CodecLoad o;
+  o.device = device;
+  o.estimator_dtype = dtype;
+  // LibTorch 1.13's CPU conv_transpose1d fails in bf16, and its bf16 convolutions are slower
+  // than float32 ones there: the decoder runs float32 on the CPU.
+  o.decoder_dtype = device.is_cpu() ? at::kFloat : dtype;
+  return load(dir, o);
+}
+
+HeartCodec HeartCodec::load(const std::string& dir, const CodecLoad& o) {
   c10::InferenceMode guard;
-  if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
-    throw Error(std::string("codec compute dtype must be float32, bfloat16 or float16, got ") + c10::toString(dtype));
-  if (dtype == at::kHalf && device.is_cpu())
-    throw Error("codec: float16 is not supported on the CPU (LibTorch lacks CPU half kernels); use bf16 or fp32");
+  for (const auto& [what, dtype] : {std::pair<const char*, c10::ScalarType>{"estimator", o.estimator_dtype},
+                                    {"decoder", o.decoder_dtype}}) {
+    if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
+      throw Error(std::string("codec ") + what + " dtype must be float32, bfloat16 or float16, got " +
+                  c10::toString(dtype));
+    if (dtype == at::kHalf && o.device.is_cpu())
+      throw Error(std::string("codec ") + what +
+                  ": float16 is not supported on the CPU (LibTorch lacks CPU half kernels); use bf16 or fp32");
+  }
   auto m = std::make_shared<Model>();
   m->cfg = HeartCodecConfig::from_file(dir + "/config.json");
-  m->dtype = dtype;
-  m->device = device;
+  m->dtype = o.estimator_dtype;
+  m->decoder_dtype = o.decoder_dtype;
+  m->device = o.device;
+  m->options = o;
   const io::Checkpoint ckpt = io::Checkpoint::open(dir);
-  io::WeightBinder binder(ckpt, dtype, device);
-  m->flow_matching.declare(binder, "flow_matching", m->cfg, dtype);
-  // The scalar decoder runs in float32 on the CPU: LibTorch 1.13's CPU conv_transpose1d fails
-  // in bf16, and its bf16 convolutions are slower than float32 ones there.
-  m->decoder_dtype = device.is_cpu() ? at::kFloat : dtype;
+  io::WeightBinder binder(ckpt, at::kFloat, o.device);  // float32 unless a part asks for its dtype
+  m->flow_matching.declare(binder, "flow_matching", m->cfg, o.estimator_dtype);
   m->decoder.declare(binder, "scalar_model.decoder", m->cfg, m->decoder_dtype, m->decoder_dtype);
   binder.set_check_finite(true);  // NaN/Inf weights: one Error naming them (cost: docs/reliability.md)
   const io::BindStats stats = binder.bind();
@@ -103,7 +120,7 @@ std::vector<io::WeightBinder::Declaration> HeartCodec::declarations(const HeartC
 at::Tensor HeartCodec::decode_latents(const at::Tensor& latents) const {
   c10::InferenceMode guard;
   const Model& m = *model_;
-  const NoTf32Scope ieee(m.device.is_cuda() && m.decoder_dtype == at::kFloat);
+  const Tf32Scope tf32(m.device.is_cuda(), m.options.decoder_tf32);
   const int64_t t = latents.size(1), f = latents.size(2);
   // [1, T, F] -> two channels [2, F/2, T]: the first half of the features is the left channel.
   at::Tensor lat = latents.reshape({1, t, 2, f / 2}).permute({0, 2, 1, 3}).reshape({2, t, f / 2}).transpose(1, 2);
@@ -148,7 +165,7 @@ at::Tensor HeartCodec::detokenize(const at::Tensor& codes_in, const DetokenizeOp
   c10::InferenceMode guard;
   opts.validate();
   const Model& m = *model_;
-  const NoTf32Scope ieee(m.device.is_cuda() && m.dtype == at::kFloat);
+  const Tf32Scope tf32(m.device.is_cuda(), m.options.estimator_tf32);
   if (codes_in.dim() != 2 || codes_in.size(0) != m.cfg.num_quantizers || codes_in.size(1) < 1)
     throw Error("codec codes must be [" + std::to_string(m.cfg.num_quantizers) + ", T] with T >= 1, got " +
                 c10::str(codes_in.sizes()));

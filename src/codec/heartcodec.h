@@ -35,6 +35,27 @@ struct DetokenizeOptions {
   void validate() const;
 };
 
+// How the codec is loaded: the device and the precision of its two halves (docs/codec.md
+// "Precision"). The estimator's dtype is that of its projections and attention; its timestep
+// MLPs, residual streams, norms, the Euler state and the RVQ lookup stay float32 regardless.
+struct CodecLoad {
+  c10::Device device{c10::DeviceType::CPU};
+  c10::ScalarType estimator_dtype = c10::ScalarType::Float;
+  c10::ScalarType decoder_dtype = c10::ScalarType::Float;  // the scalar (convolution) decoder
+  // CUDA only: float32 matrix products / convolutions may run in TF32 (else IEEE float32).
+  bool estimator_tf32 = false, decoder_tf32 = false;
+
+  // `precision` as --codec-dtype takes it: "auto", or ESTIMATOR[/DECODER] with each of fp32,
+  // tf32, bf16, fp16 (float32, bfloat16, float16 too). A lone name sets both halves, except that
+  // bf16/fp16 keep the decoder at tf32 on CUDA (fp32 elsewhere). auto: bf16/tf32 on CUDA,
+  // bf16/fp32 on XPU, fp32 on the CPU. On the CPU the decoder always runs fp32 (LibTorch 1.13's
+  // CPU conv_transpose1d fails in bf16) and tf32 means fp32. Throws UsageError naming `flag`.
+  static CodecLoad parse(const std::string& precision, c10::Device device,
+                         const std::string& flag = "--codec-dtype");
+  // "fp32", "bf16/tf32", ... (ESTIMATOR/DECODER, one name when they agree).
+  std::string label() const;
+};
+
 struct CodecLoadInfo {
   size_t tensors = 0;
   size_t bytes_read = 0;
@@ -45,9 +66,11 @@ struct CodecLoadInfo {
 
 class HeartCodec {
  public:
-  // `dir`: a folder with config.json and model.safetensors (or a sharded index). `dtype`:
+  // `dir`: a folder with config.json and model.safetensors (or a sharded index). Dtypes:
   // float32, bfloat16 or float16 (weights are converted while loading; weight norm is folded
   // in float32 first). Errors name the folder, the key or tensor.
+  static HeartCodec load(const std::string& dir, const CodecLoad& options);
+  // The whole codec in `dtype` on `device` (the decoder in float32 on the CPU); no TF32.
   static HeartCodec load(const std::string& dir, c10::ScalarType dtype = c10::ScalarType::Float,
                          c10::Device device = c10::Device(c10::DeviceType::CPU));
   // The checkpoint keys and shapes load() asks for with `config` (weight-normed convolutions as
@@ -66,7 +89,8 @@ class HeartCodec {
 
   const HeartCodecConfig& config() const;
   const CodecLoadInfo& load_info() const;
-  c10::ScalarType dtype() const;
+  c10::ScalarType dtype() const;  // the estimator's compute dtype
+  const CodecLoad& load_options() const;
   c10::Device device() const;
   int64_t sample_rate() const { return config().sample_rate; }
 

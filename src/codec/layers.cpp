@@ -13,6 +13,12 @@ void Linear::declare(io::WeightBinder& b, const std::string& prefix, int64_t in,
   if (with_bias) b.expect(prefix + ".bias", {out}, &bias);
 }
 
+void Linear::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, bool with_bias,
+                     c10::ScalarType dtype) {
+  b.expect(prefix + ".weight", {out, in}, &weight, dtype);
+  if (with_bias) b.expect(prefix + ".bias", {out}, &bias, dtype);
+}
+
 at::Tensor Linear::operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
 
 void Conv1d::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,

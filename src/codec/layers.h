@@ -16,6 +16,9 @@ namespace heartmula::codec {
 struct Linear {
   at::Tensor weight, bias;
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, bool with_bias);
+  // Same, stored in `dtype` instead of the binder's dtype.
+  void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, bool with_bias,
+               c10::ScalarType dtype);
   at::Tensor operator()(const at::Tensor& x) const;  // [..., in] -> [..., out]
 };
 
