@@ -142,9 +142,7 @@ void place_window(at::Tensor& out, const at::Tensor& audio, size_t k, const Wind
     const float* src = audio.data_ptr<float>() + c * audio.size(1);
     for (int64_t j = 0; j < p.window_samples && offset + j < target; ++j) {
       if (j < fade) {
-        const double w = fade_in[j];
-        dst[offset + j] = static_cast<float>(static_cast<double>(dst[offset + j]) * (1.0 - w) +
-                                             static_cast<double>(src[j]) * w);
+        dst[offset + j] = crossfade(dst[offset + j], src[j], fade_in[j]);
       } else {
         dst[offset + j] = src[j];
       }
@@ -160,6 +158,27 @@ at::Tensor repeat_codes(const at::Tensor& codes, const WindowPlan& p) {
 }
 
 }  // namespace
+
+at::Tensor HeartCodec::decode_window(const at::Tensor& window, size_t k, at::Tensor& prefix, NoiseSource& noise,
+                                     const DetokenizeOptions& opts) const {
+  c10::InferenceMode guard;
+  const Model& m = *model_;
+  const Tf32Scope tf32(m.device.is_cuda(), m.options.estimator_tf32);
+  const WindowPlan plan = plan_windows(1, m.cfg.sample_rate);  // the constants
+  const int64_t latent_dim = m.flow_matching.latent_dim;
+  if (window.dim() != 2 || window.size(0) != m.cfg.num_quantizers || window.size(1) != plan.window_codes)
+    throw Error("codec: a window's codes must be [" + std::to_string(m.cfg.num_quantizers) + ", " +
+                std::to_string(plan.window_codes) + "], got " + c10::str(window.sizes()));
+  if (k > 0) noise.next({1, plan.window_latents - plan.overlap_latents, latent_dim});  // masked filler
+  at::Tensor latents = m.flow_matching.inference_codes(window, k > 0 ? prefix : at::Tensor(), noise, opts.steps,
+                                                       opts.guidance);
+  prefix = latents.narrow(1, plan.window_latents - plan.overlap_latents, plan.overlap_latents).clone();
+  at::Tensor audio = decode_latents(latents);
+  if (audio.size(1) < plan.window_samples)
+    throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
+                std::to_string(plan.window_samples));
+  return audio;
+}
 
 at::Tensor HeartCodec::detokenize(const at::Tensor& codes_in, const DetokenizeOptions& opts) const {
   c10::InferenceMode guard;
@@ -186,15 +205,8 @@ at::Tensor HeartCodec::detokenize(const at::Tensor& codes_in, const DetokenizeOp
   at::Tensor out = at::zeros({2, plan.target_samples}, at::kFloat);
   at::Tensor prefix;
   for (size_t k = 0; k < plan.windows(); ++k) {
-    if (k > 0) noise.next({1, plan.window_latents - plan.overlap_latents, latent_dim});  // masked filler
     const at::Tensor window = padded.narrow(1, plan.starts[k], plan.window_codes);
-    at::Tensor latents = m.flow_matching.inference_codes(window, prefix, noise, opts.steps, opts.guidance);
-    prefix = latents.narrow(1, plan.window_latents - plan.overlap_latents, plan.overlap_latents).clone();
-    const at::Tensor audio = decode_latents(latents);
-    latents = at::Tensor();
-    if (audio.size(1) < plan.window_samples)
-      throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
-                  std::to_string(plan.window_samples));
+    const at::Tensor audio = decode_window(window, k, prefix, noise, opts);
     place_window(out, audio, k, plan, fade_in);
     if (opts.progress) opts.progress(k + 1, plan.windows());
   }

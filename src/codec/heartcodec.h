@@ -87,6 +87,14 @@ class HeartCodec {
   // One window's latents -> audio: latents [1, 744, out_channels] -> float32 [2, 1428480] CPU.
   at::Tensor decode_latents(const at::Tensor& latents) const;
 
+  // Window k of detokenize: window_codes int64 [num_quantizers, 372] (already repeated/padded,
+  // checked), `prefix` the previous window's last latents (undefined for k == 0; replaced by
+  // this window's). Draws the window's noise (the masked filler for k > 0, then its initial
+  // noise) and returns its audio, float32 [2, >= window_samples] on the CPU. detokenize() and
+  // the StreamDecoder both decode through it. Call with options validated.
+  at::Tensor decode_window(const at::Tensor& window_codes, size_t k, at::Tensor& prefix, NoiseSource& noise,
+                           const DetokenizeOptions& options) const;
+
   const HeartCodecConfig& config() const;
   const CodecLoadInfo& load_info() const;
   c10::ScalarType dtype() const;  // the estimator's compute dtype

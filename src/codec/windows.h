@@ -55,4 +55,10 @@ WindowPlan plan_windows(int64_t codes_len, int64_t sample_rate);
 // last exactly 1). The outgoing window is weighted by 1 - w.
 std::vector<double> crossfade_weights(int64_t n);
 
+// One crossfaded sample: the outgoing window's `out` weighted 1 - w, the incoming `in` w, in
+// double (upstream's float64 window promotes it), rounded to float.
+inline float crossfade(float out, float in, double w) {
+  return static_cast<float>(static_cast<double>(out) * (1.0 - w) + static_cast<double>(in) * w);
+}
+
 }  // namespace heartmula::codec
