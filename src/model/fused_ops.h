@@ -20,4 +20,18 @@ bool fused_rms_norm(const at::Tensor& x, const at::Tensor& scale, double eps, at
 // (cos/sin [B, S, 1, hd/2] contiguous float32).
 bool fused_rope_qk_(at::Tensor& qkv, int64_t heads_to_rotate, int64_t head_dim, const RopeRows& rows);
 
+// sum = T(x + y), out = RMSNorm(sum) as fused_rms_norm (y undefined: plain RMSNorm, sum = x).
+// x, y [..., D] contiguous, same dtype and shape.
+bool fused_add_rms_norm(const at::Tensor& x, const at::Tensor& y, const at::Tensor& scale, double eps, at::Tensor& sum,
+                        at::Tensor& out);
+
+// out [..., F] = T(T(silu(gu[..., :F])) * gu[..., F:]) for gu [..., 2F] contiguous.
+bool fused_silu_mul(const at::Tensor& gu, at::Tensor& out);
+
+// fused_rope_qk_ plus the KV-cache write: the k heads (rotated) and v heads of qkv
+// [B, S, (H + 2 Hkv) * hd] go to k_cache / v_cache [B, Hkv, max_len, hd] (contiguous) at slots [S]
+// (int64 on the device), as index_copy_(2, slots, k.transpose(1, 2)) would.
+bool fused_rope_qk_cache_(at::Tensor& qkv, int64_t heads, int64_t kv_heads, int64_t head_dim, const RopeRows& rows,
+                          const at::Tensor& slots, at::Tensor& k_cache, at::Tensor& v_cache);
+
 }  // namespace heartmula::model

@@ -6,4 +6,13 @@ namespace heartmula::model {
 bool fused_rms_norm(const at::Tensor&, const at::Tensor&, double, at::Tensor&) { return false; }
 bool fused_rope_qk_(at::Tensor&, int64_t, int64_t, const RopeRows&) { return false; }
 
+bool fused_add_rms_norm(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, at::Tensor&, at::Tensor&) {
+  return false;
+}
+bool fused_silu_mul(const at::Tensor&, at::Tensor&) { return false; }
+bool fused_rope_qk_cache_(at::Tensor&, int64_t, int64_t, int64_t, const RopeRows&, const at::Tensor&, at::Tensor&,
+                          at::Tensor&) {
+  return false;
+}
+
 }  // namespace heartmula::model

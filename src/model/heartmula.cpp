@@ -59,11 +59,27 @@ void HeartMuLaModel::declare(io::WeightBinder& binder) {
   binder.expect("audio_embeddings.weight", {v * n, db}, &audio_embeddings);
   binder.expect("unconditional_text_embedding.weight", {1, db}, &unconditional_text_embedding);
   binder.expect("projection.weight", {dd, db}, &projection);
-  binder.expect("codebook0_head.weight", {v, db}, &codebook0_head);
-  // Stored [N-1, Dd, V]; kept as [N-1, V, Dd] so that every head is a linear() over a
+  const int64_t vp = device.is_cuda() ? (v + 63) / 64 * 64 : v;  // see codebook0_head in heartmula.h
+  binder.expect_with(
+      "codebook0_head.weight", {v, db},
+      [this, v, vp](at::Tensor t) {
+        if (vp == v) {
+          codebook0_head = t.contiguous();
+          return;
+        }
+        codebook0_head = at::zeros({vp, t.size(1)}, t.options());
+        codebook0_head.narrow(0, 0, v).copy_(t);
+      },
+      dtype);
+  // Stored [N-1, Dd, V]; kept as [N-1, Vp, Dd] so that every head is a linear() over a
   // row-major weight (LibTorch 1.13's CPU bf16 mm accumulates poorly on the other layout).
   binder.expect_with(
-      "audio_head", {n - 1, dd, v}, [this](at::Tensor t) { audio_head = t.transpose(1, 2).contiguous(); }, dtype);
+      "audio_head", {n - 1, dd, v},
+      [this, v, vp](at::Tensor t) {
+        audio_head = at::zeros({t.size(0), vp, t.size(1)}, t.options());
+        audio_head.narrow(1, 0, v).copy_(t.transpose(1, 2));
+      },
+      dtype);
   binder.expect("muq_linear.weight", {db, c.muq_dim}, &muq_linear_weight);
   binder.expect("muq_linear.bias", {db}, &muq_linear_bias);
 }
@@ -95,12 +111,18 @@ at::Tensor HeartMuLaModel::embed_audio(int64_t codebook, const at::Tensor& token
 
 at::Tensor HeartMuLaModel::project(const at::Tensor& x) const { return at::linear(x, projection); }
 
+at::Tensor HeartMuLaModel::codebook0_logits_padded(const at::Tensor& h) const { return at::linear(h, codebook0_head); }
+
+at::Tensor HeartMuLaModel::audio_logits_padded(int64_t codebook, const at::Tensor& h) const {
+  return at::linear(h, audio_head.select(0, codebook - 1));
+}
+
 at::Tensor HeartMuLaModel::codebook0_logits(const at::Tensor& h) const {
-  return at::linear(h, codebook0_head).to(at::kFloat);
+  return codebook0_logits_padded(h).narrow(-1, 0, audio_vocab()).to(at::kFloat);
 }
 
 at::Tensor HeartMuLaModel::audio_logits(int64_t codebook, const at::Tensor& h) const {
-  return at::linear(h, audio_head.select(0, codebook - 1)).to(at::kFloat);
+  return audio_logits_padded(codebook, h).narrow(-1, 0, audio_vocab()).to(at::kFloat);
 }
 
 }  // namespace heartmula::model

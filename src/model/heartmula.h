@@ -38,8 +38,11 @@ struct HeartMuLaModel {
   at::Tensor audio_embeddings;              // [V * N, Db]        audio_embeddings.weight
   at::Tensor unconditional_text_embedding;  // [1, Db]            unconditional_text_embedding.weight
   at::Tensor projection;                    // [Dd, Db]           projection.weight
-  at::Tensor codebook0_head;                // [V, Db]            codebook0_head.weight
-  at::Tensor audio_head;                    // [N - 1, V, Dd]     audio_head (stored [N-1, Dd, V]; transposed at load)
+  // The heads' vocabulary rows are padded with zero rows to a multiple of 64 on CUDA (Vp >= V;
+  // Vp = V elsewhere): cuBLAS reads an [8197, D] weight at a fraction of the bandwidth it
+  // reaches for [8256, D]. The logits of the padded rows are never looked at.
+  at::Tensor codebook0_head;                // [Vp, Db]           codebook0_head.weight
+  at::Tensor audio_head;                    // [N - 1, Vp, Dd]    audio_head (stored [N-1, Dd, V]; transposed at load)
   at::Tensor muq_linear_weight;             // [Db, muq_dim]      muq_linear.weight
   at::Tensor muq_linear_bias;               // [Db]               muq_linear.bias
 
@@ -67,6 +70,9 @@ struct HeartMuLaModel {
   at::Tensor project(const at::Tensor& x) const;
   // codebook0_head(h): h [R, Db] -> logits [R, V] float32.
   at::Tensor codebook0_logits(const at::Tensor& h) const;
+  // The same in the compute dtype with the padded columns: [R, Vp] (first V columns used).
+  at::Tensor codebook0_logits_padded(const at::Tensor& h) const;
+  at::Tensor audio_logits_padded(int64_t codebook, const at::Tensor& h) const;
   // h @ checkpoint audio_head[codebook - 1] for codebook 1..N-1: h [R, Dd] -> logits [R, V] float32.
   at::Tensor audio_logits(int64_t codebook, const at::Tensor& h) const;
 };

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 #include <memory>
+#include <tuple>
+#include <utility>
 
 #include "io/weight_binder.h"
 #include "model/fused_ops.h"
@@ -60,34 +62,64 @@ void TransformerStack::declare(io::WeightBinder& binder, const std::string& pref
   binder.expect(prefix + ".norm.scale", {d}, &norm);
 }
 
+namespace {
+
+// sum = x + y; normed = rms_norm(sum): one fused kernel where the device has it.
+std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& y, const at::Tensor& scale,
+                                               double eps) {
+  at::Tensor sum, normed;
+  if (fused_add_rms_norm(x, y, scale, eps, sum, normed)) return {sum, normed};
+  sum = x + y;
+  return {sum, rms_norm(sum, scale, eps)};
+}
+
+// silu(gu[..., :F]) * gu[..., F:].
+at::Tensor silu_mul(const at::Tensor& gu) {
+  at::Tensor out;
+  if (fused_silu_mul(gu, out)) return out;
+  const int64_t f = gu.size(-1) / 2;
+  return at::silu(gu.narrow(-1, 0, f)).mul(gu.narrow(-1, f, f));
+}
+
+}  // namespace
+
 at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& step, KVCache& cache) const {
   const int64_t b = x.size(0), s = x.size(1), hd = cfg.head_dim();
   const int64_t h = cfg.num_heads, hkv = cfg.num_kv_heads;
+  if (layers.empty()) return rms_norm(x, norm, cfg.norm_eps);
   at::Tensor out = x;
+  // Every norm after the first is fused with the residual add before it.
+  at::Tensor normed = rms_norm(out, layers.front().sa_norm, cfg.norm_eps);
   for (size_t i = 0; i < layers.size(); ++i) {
     const LlamaLayer& l = layers[i];
-    at::Tensor qkv = at::linear(rms_norm(out, l.sa_norm, cfg.norm_eps), l.wqkv);
-    at::Tensor q, k;
-    if (fused_rope_qk_(qkv, h + hkv, hd, step.rope)) {  // rotated in place
-      q = qkv.narrow(-1, 0, h * hd).view({b, s, h, hd});
-      k = qkv.narrow(-1, h * hd, hkv * hd).reshape({b, s, hkv, hd});
-    } else {
-      q = apply_rope(qkv.narrow(-1, 0, h * hd).view({b, s, h, hd}), step.rope);
-      k = apply_rope(qkv.narrow(-1, h * hd, hkv * hd).reshape({b, s, hkv, hd}), step.rope);
-    }
-    at::Tensor v = qkv.narrow(-1, (h + hkv) * hd, hkv * hd).reshape({b, s, hkv, hd});
+    at::Tensor qkv = at::linear(normed, l.wqkv);
     at::Tensor kc = cache.k.select(0, static_cast<int64_t>(i));
     at::Tensor vc = cache.v.select(0, static_cast<int64_t>(i));
-    kc.index_copy_(2, step.slots, k.transpose(1, 2));
-    vc.index_copy_(2, step.slots, v.transpose(1, 2));
+    at::Tensor q;
+    if (fused_rope_qk_cache_(qkv, h, hkv, hd, step.rope, step.slots, kc, vc)) {  // rotated, cached
+      q = qkv.narrow(-1, 0, h * hd).view({b, s, h, hd});
+    } else {
+      at::Tensor k;
+      if (fused_rope_qk_(qkv, h + hkv, hd, step.rope)) {  // rotated in place
+        q = qkv.narrow(-1, 0, h * hd).view({b, s, h, hd});
+        k = qkv.narrow(-1, h * hd, hkv * hd).reshape({b, s, hkv, hd});
+      } else {
+        q = apply_rope(qkv.narrow(-1, 0, h * hd).view({b, s, h, hd}), step.rope);
+        k = apply_rope(qkv.narrow(-1, h * hd, hkv * hd).reshape({b, s, hkv, hd}), step.rope);
+      }
+      at::Tensor v = qkv.narrow(-1, (h + hkv) * hd, hkv * hd).reshape({b, s, hkv, hd});
+      kc.index_copy_(2, step.slots, k.transpose(1, 2));
+      vc.index_copy_(2, step.slots, v.transpose(1, 2));
+    }
     at::Tensor attn = grouped_attention(q.transpose(1, 2), kc.narrow(2, 0, step.kv_len),
                                         vc.narrow(2, 0, step.kv_len), step.mask);
-    out = out + at::linear(attn.transpose(1, 2).reshape({b, s, h * hd}), l.wo);
-    at::Tensor gu = at::linear(rms_norm(out, l.mlp_norm, cfg.norm_eps), l.w13);
-    const int64_t f = cfg.intermediate_dim;
-    out = out + at::linear(at::silu(gu.narrow(-1, 0, f)).mul(gu.narrow(-1, f, f)), l.w2);
+    at::Tensor a = at::linear(attn.transpose(1, 2).reshape({b, s, h * hd}), l.wo);
+    std::tie(out, normed) = add_rms_norm(out, a, l.mlp_norm, cfg.norm_eps);
+    at::Tensor m = at::linear(silu_mul(at::linear(normed, l.w13)), l.w2);
+    const at::Tensor& next_scale = i + 1 < layers.size() ? layers[i + 1].sa_norm : norm;
+    std::tie(out, normed) = add_rms_norm(out, m, next_scale, cfg.norm_eps);
   }
-  return rms_norm(out, norm, cfg.norm_eps);
+  return normed;
 }
 
 }  // namespace heartmula::model

@@ -8,6 +8,7 @@
 
 #include "heartmula/error.h"
 #include "runtime/device.h"
+#include "runtime/fused_sampler.h"
 #include "runtime/step_graphs.h"
 
 namespace heartmula::runtime {
@@ -74,6 +75,10 @@ FrameStepper::FrameStepper(const HeartMuLaModel& model, const model::GenConfig& 
   pos_ = at::zeros({rows_, 1}, i64);
   slot_ = at::zeros({1}, i64);
   frame_ = at::zeros({rows_, n_}, i64);
+  if (dev.is_cuda()) {  // scratch of the fused sampler (runtime/fused_sampler.h)
+    race_noise_ = at::empty({songs_, model.audio_vocab()}, i64.dtype(at::kFloat));
+    tokens_ = at::zeros({rows_, 1}, i64);
+  }
 }
 
 int64_t FrameStepper::attention_length(int64_t filled) const {
@@ -81,7 +86,14 @@ int64_t FrameStepper::attention_length(int64_t filled) const {
   return std::min(bb_cache_.max_len(), (filled + bucket_ - 1) / bucket_ * bucket_);
 }
 
-at::Tensor FrameStepper::sample(const at::Tensor& logits, int64_t codebook) {
+at::Tensor FrameStepper::sample(const at::Tensor& padded_logits, int64_t codebook) {
+  if (!logits_hook && !teacher_frames.defined()) {
+    FusedSampleArgs a;
+    a.vocab = m_.audio_vocab(), a.songs = songs_, a.cfg = cfg_, a.cfg_scale = params_.cfg_scale;
+    a.topk = params_.topk, a.temperature = params_.temperature;
+    if (fused_sample_topk(padded_logits, a, gens_, race_noise_, tokens_, frame_, codebook)) return tokens_;
+  }
+  const at::Tensor logits = padded_logits.narrow(-1, 0, m_.audio_vocab()).to(at::kFloat);
   at::Tensor guided = cfg_ ? cfg_mix(logits, params_.cfg_scale) : logits;  // [songs, V]
   if (logits_hook) logits_hook(frame_index_, codebook, guided);
   at::Tensor tok;
@@ -96,17 +108,17 @@ at::Tensor FrameStepper::sample(const at::Tensor& logits, int64_t codebook) {
                                      gens_[static_cast<size_t>(s)]));
     tok = at::cat(per_song, 0);
   }
-  return cfg_ ? tok.repeat({2, 1}) : tok;  // the same token for both halves
+  tok = cfg_ ? tok.repeat({2, 1}) : tok;  // the same token for both halves
+  frame_.narrow(1, codebook, 1).copy_(tok);
+  return tok;
 }
 
 void FrameStepper::decode_frame(const at::Tensor& last_h) {
-  at::Tensor tok = sample(m_.codebook0_logits(last_h), 0);  // [R, 1]
-  frame_.narrow(1, 0, 1).copy_(tok);
+  at::Tensor tok = sample(m_.codebook0_logits_padded(last_h), 0);  // [R, 1]
   at::Tensor x = at::cat({last_h.unsqueeze(1), m_.embed_audio(0, tok)}, 1);  // [R, 2, Db]
   for (int64_t i = 1; i < n_; ++i) {
     at::Tensor h = m_.decoder.forward(m_.project(x), dec_ctx_[static_cast<size_t>(i - 1)], dec_cache_);
-    tok = sample(m_.audio_logits(i, h.select(1, h.size(1) - 1)), i);
-    frame_.narrow(1, i, 1).copy_(tok);
+    tok = sample(m_.audio_logits_padded(i, h.select(1, h.size(1) - 1)), i);
     x = m_.embed_audio(i, tok);  // [R, 1, Db]
   }
 }

@@ -116,7 +116,9 @@ class FrameStepper {
   at::Tensor teacher_frames;  // [T, N] int64 on the model's device, or undefined
 
  private:
-  at::Tensor sample(const at::Tensor& logits, int64_t codebook);
+  // Samples codebook `codebook` from the heads' logits [R, >= V] (compute dtype, padded
+  // columns ignored) into frame_[:, codebook]; returns the tokens [R, 1].
+  at::Tensor sample(const at::Tensor& padded_logits, int64_t codebook);
   void decode_frame(const at::Tensor& last_h);
   int64_t attention_length(int64_t filled) const;
 
@@ -126,6 +128,7 @@ class FrameStepper {
   int64_t bucket_;
   int64_t rows_, songs_, n_;
   std::vector<at::Generator> gens_;  // one per song
+  at::Tensor race_noise_, tokens_;   // fused sampler scratch: [songs, V] float32, [R, 1] int64
   at::Tensor uncond_;      // [R] bool (true on unconditional rows) or undefined
   at::Tensor pad_;         // [R] int64 left padding per row, or undefined (none)
   model::KVCache bb_cache_, dec_cache_;

@@ -4,7 +4,9 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <vector>
 #include <string>
 
 #include "heartmula/error.h"
@@ -33,13 +35,80 @@ void check_launch(int err, const char* what) {
   if (err != 0) throw Error(std::string("CUDA kernel ") + what + " failed: " + cudaGetErrorString(static_cast<cudaError_t>(err)));
 }
 
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 }  // namespace
+
+bool fused_add_rms_norm(const at::Tensor& x, const at::Tensor& y, const at::Tensor& scale, double eps, at::Tensor& sum,
+                        at::Tensor& out) {
+  const int code = dtype_code(x.scalar_type());
+  if (!fused_enabled() || !x.is_cuda() || code < 0 || !x.is_contiguous() || !scale.is_contiguous() ||
+      scale.scalar_type() != x.scalar_type() || x.dim() < 1 || scale.numel() != x.size(-1) || x.numel() == 0 ||
+      !aligned16(x.data_ptr()) || !aligned16(scale.data_ptr()))
+    return false;
+  if (y.defined() && (!y.is_cuda() || !y.is_contiguous() || y.scalar_type() != x.scalar_type() ||
+                      !y.sizes().equals(x.sizes()) || !aligned16(y.data_ptr())))
+    return false;
+  c10::cuda::CUDAGuard guard(x.device());
+  const int64_t d = x.size(-1);
+  at::Tensor s = y.defined() ? at::empty_like(x) : x;
+  at::Tensor o = at::empty_like(x);
+  const int err = cuda::launch_add_rms_norm(code, x.data_ptr(), y.defined() ? y.data_ptr() : nullptr, scale.data_ptr(),
+                                            y.defined() ? s.data_ptr() : nullptr, o.data_ptr(), x.numel() / d, d,
+                                            static_cast<float>(eps), at::cuda::getCurrentCUDAStream().stream());
+  if (err == -1) return false;  // a width the vectorised kernel does not take
+  check_launch(err, "add_rms_norm");
+  sum = s;
+  out = o;
+  return true;
+}
+
+bool fused_silu_mul(const at::Tensor& gu, at::Tensor& out) {
+  const int code = dtype_code(gu.scalar_type());
+  if (!fused_enabled() || !gu.is_cuda() || code < 0 || !gu.is_contiguous() || gu.dim() < 1 || gu.size(-1) % 2 != 0 ||
+      gu.numel() == 0)
+    return false;
+  c10::cuda::CUDAGuard guard(gu.device());
+  const int64_t f = gu.size(-1) / 2;
+  std::vector<int64_t> shape(gu.sizes().begin(), gu.sizes().end());
+  shape.back() = f;
+  out = at::empty(shape, gu.options());
+  check_launch(cuda::launch_silu_mul(code, gu.data_ptr(), out.data_ptr(), gu.numel() / (2 * f), f,
+                                     at::cuda::getCurrentCUDAStream().stream()),
+               "silu_mul");
+  return true;
+}
+
+bool fused_rope_qk_cache_(at::Tensor& qkv, int64_t heads, int64_t kv_heads, int64_t head_dim, const RopeRows& rows,
+                          const at::Tensor& slots, at::Tensor& k_cache, at::Tensor& v_cache) {
+  const int code = dtype_code(qkv.scalar_type());
+  if (!fused_enabled() || !qkv.is_cuda() || code < 0 || !qkv.is_contiguous() || qkv.dim() != 3 ||
+      qkv.size(2) != (heads + 2 * kv_heads) * head_dim || head_dim % 2 != 0 || !rows.cos.is_contiguous() ||
+      !rows.sin.is_contiguous() || rows.cos.scalar_type() != at::kFloat || rows.sin.scalar_type() != at::kFloat ||
+      !slots.is_cuda() || slots.scalar_type() != at::kLong || !slots.is_contiguous() || slots.dim() != 1 ||
+      slots.size(0) != qkv.size(1) || !k_cache.is_contiguous() || !v_cache.is_contiguous() || k_cache.dim() != 4 ||
+      !k_cache.sizes().equals(v_cache.sizes()) || k_cache.scalar_type() != qkv.scalar_type() ||
+      v_cache.scalar_type() != qkv.scalar_type() || k_cache.size(0) != qkv.size(0) || k_cache.size(1) != kv_heads ||
+      k_cache.size(3) != head_dim)
+    return false;
+  const int64_t b = qkv.size(0), s = qkv.size(1), half = head_dim / 2;
+  if (rows.cos.numel() != b * s * half || rows.sin.numel() != b * s * half) return false;
+  c10::cuda::CUDAGuard guard(qkv.device());
+  check_launch(cuda::launch_rope_qk_cache(code, qkv.data_ptr(), rows.cos.data_ptr<float>(), rows.sin.data_ptr<float>(),
+                                          slots.data_ptr<int64_t>(), k_cache.data_ptr(), v_cache.data_ptr(), b, s,
+                                          heads, kv_heads, half, k_cache.size(2),
+                                          at::cuda::getCurrentCUDAStream().stream()),
+               "rope_qk_cache");
+  return true;
+}
 
 bool fused_rms_norm(const at::Tensor& x, const at::Tensor& scale, double eps, at::Tensor& out) {
   const int code = dtype_code(x.scalar_type());
   if (!fused_enabled() || !x.is_cuda() || code < 0 || !x.is_contiguous() || !scale.is_contiguous() ||
       scale.scalar_type() != x.scalar_type() || x.dim() < 1 || scale.numel() != x.size(-1) || x.numel() == 0)
     return false;
+  at::Tensor unused;
+  if (fused_add_rms_norm(x, at::Tensor(), scale, eps, unused, out)) return true;
   c10::cuda::CUDAGuard guard(x.device());
   out = at::empty_like(x);
   const int64_t d = x.size(-1);

@@ -1,0 +1,54 @@
+// The CUDA side of runtime/fused_sampler.h: draws the race's noise with each song's generator
+// and launches model/cuda/sampling_kernels.cu on the current stream (captured with the graphs).
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "heartmula/error.h"
+#include "model/cuda/sampling_kernels.h"
+#include "runtime/fused_sampler.h"
+
+namespace heartmula::runtime {
+
+namespace {
+constexpr int64_t kMaxVocab = 16384;  // sampling_kernels.cu: 1024 threads x 16 values
+
+int dtype_code(c10::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return 0;
+    case at::kBFloat16: return 1;
+    case at::kHalf: return 2;
+    default: return -1;
+  }
+}
+}  // namespace
+
+bool fused_sample_topk(const at::Tensor& logits, const FusedSampleArgs& a, std::vector<at::Generator>& gens,
+                       at::Tensor& q, at::Tensor& tokens, at::Tensor& frame, int64_t codebook) {
+  static const bool enabled = std::getenv("HEARTMULA_NO_FUSED") == nullptr;
+  const int64_t rows = a.cfg ? 2 * a.songs : a.songs;
+  const int code = dtype_code(logits.scalar_type());
+  if (!enabled || !logits.is_cuda() || code < 0 || logits.dim() != 2 || logits.size(0) != rows ||
+      logits.size(1) < a.vocab || logits.stride(1) != 1 || a.vocab < 1 || a.vocab > kMaxVocab || a.topk < 1 ||
+      a.songs < 1 || static_cast<int64_t>(gens.size()) != a.songs || !q.defined() || !q.is_contiguous() ||
+      q.scalar_type() != at::kFloat || q.size(0) != a.songs || q.size(1) != a.vocab || !tokens.is_contiguous() ||
+      tokens.scalar_type() != at::kLong || tokens.numel() != rows || !frame.is_contiguous() ||
+      frame.scalar_type() != at::kLong || frame.dim() != 2 || frame.size(0) != rows || codebook < 0 ||
+      codebook >= frame.size(1))
+    return false;
+  c10::cuda::CUDAGuard guard(logits.device());
+  for (int64_t s = 0; s < a.songs; ++s) q.narrow(0, s, 1).exponential_(1.0, gens[static_cast<size_t>(s)]);
+  const float inv_t = 1.0f / static_cast<float>(a.temperature);
+  const int err = model::cuda::launch_sample_topk(
+      code, logits.data_ptr(), logits.stride(0), a.songs, a.cfg, static_cast<float>(a.cfg_scale), a.vocab, a.topk,
+      inv_t, q.data_ptr<float>(), tokens.data_ptr<int64_t>(), frame.data_ptr<int64_t>() + codebook, frame.size(1),
+      at::cuda::getCurrentCUDAStream().stream());
+  if (err != 0)
+    throw Error(std::string("CUDA kernel sample_topk failed: ") + cudaGetErrorString(static_cast<cudaError_t>(err)));
+  return true;
+}
+
+}  // namespace heartmula::runtime
