@@ -1,6 +1,8 @@
 // heartcodec-decode: audio codes -> 48 kHz stereo with HeartCodec (docs/codec.md).
 //   heartcodec-decode --codec DIR --codes F.safetensors [--noise N.safetensors] -o OUT
 // OUT is a .safetensors file (tensor `wav`, float32 [2, N]) or audio (.wav .mp3 .flac .ogg).
+// --compare-dtype P decodes the same codes and noise a second time in precision P and prints
+// the SNR of the output against it (docs/codec.md "Precision").
 #include <CLI/CLI.hpp>
 
 #include <ATen/ATen.h>
@@ -11,6 +13,7 @@
 #include <map>
 #include <memory>
 
+#include "codec/compare.h"
 #include "codec/heartcodec.h"
 #include "heartmula/error.h"
 #include "tool_main.h"
@@ -24,7 +27,7 @@ namespace {
 
 struct Cli {
   std::string codec_dir, codes_path, noise_path, out_path;
-  std::string device = "cpu", dtype = "fp32";
+  std::string device = "cpu", dtype = "auto", compare_dtype;
   codec::DetokenizeOptions opts;
   int threads = 0;
   int mp3_bitrate = 320;
@@ -39,13 +42,6 @@ bool is_safetensors(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return ext == ".safetensors";
-}
-
-c10::ScalarType parse_dtype(const std::string& s) {
-  if (s == "fp32" || s == "float32") return at::kFloat;
-  if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
-  if (s == "fp16" || s == "float16") return at::kHalf;
-  throw UsageError("--dtype must be fp32, bf16 or fp16. Given: " + s);
 }
 
 c10::Device parse_device(const std::string& s) {
@@ -120,7 +116,11 @@ void add_options(CLI::App& app, Cli& c) {
   cod->add_option("--seed", c.opts.seed, "noise seed when no --noise is given")->capture_default_str();
   auto* dev = app.add_option_group("Device");
   dev->add_option("--device", c.device, "cpu, cuda, cuda:N, xpu")->capture_default_str();
-  dev->add_option("--dtype", c.dtype, "compute dtype: fp32, bf16, fp16")->capture_default_str();
+  dev->add_option("--dtype,--codec-dtype", c.dtype,
+                  "precision auto|fp32|tf32|bf16|fp16 or ESTIMATOR/DECODER (auto: bf16/tf32 on CUDA, fp32 on CPU)")
+      ->capture_default_str();
+  dev->add_option("--compare-dtype", c.compare_dtype,
+                  "decode again in this precision (e.g. fp32) with the same codes and noise; print the SNR");
   dev->add_option("--threads", c.threads, "CPU threads (0: LibTorch's default)")->capture_default_str()
       ->check(CLI::Range(0, 4096));
   auto* out = app.add_option_group("Output");
@@ -129,6 +129,47 @@ void add_options(CLI::App& app, Cli& c) {
   out->add_option("--mp3-bitrate", c.mp3_bitrate, "MP3 bitrate in kbps")->capture_default_str()->check(CLI::Range(8, 320));
   out->add_flag("--overwrite", c.overwrite, "replace an existing output file");
   out->add_flag("-q,--quiet", c.quiet, "no progress or timings on stderr");
+}
+
+struct Decoded {
+  at::Tensor wav;
+  int64_t sample_rate = 48000;
+  double load_s = 0, decode_s = 0;
+  size_t tensors = 0;
+};
+
+// Loads the codec with `load`, decodes `codes` (replaying `noise_tensors` when given, else
+// --seed) and frees the codec again.
+Decoded decode(const Cli& c, const codec::CodecLoad& load, const at::Tensor& codes,
+               const std::map<std::string, at::Tensor>& noise_tensors) {
+  codec::DetokenizeOptions opts = c.opts;
+  std::unique_ptr<codec::RecordedNoise> noise;
+  if (!noise_tensors.empty())
+    noise = std::make_unique<codec::RecordedNoise>(codec::RecordedNoise::from_tensors(noise_tensors, c.noise_path));
+  opts.noise = noise.get();
+  Decoded d;
+  auto t0 = std::chrono::steady_clock::now();
+  const auto hc = codec::HeartCodec::load(c.codec_dir, load);
+  d.load_s = seconds_since(t0);
+  d.tensors = hc.load_info().tensors;
+  d.sample_rate = hc.sample_rate();
+  t0 = std::chrono::steady_clock::now();
+  if (!c.quiet)
+    opts.progress = [t0](size_t done, size_t total) {
+      std::fprintf(stderr, "codec: window %zu/%zu done (%.2f s)\n", done, total, seconds_since(t0));
+    };
+  d.wav = hc.detokenize(codes, opts);
+  d.decode_s = seconds_since(t0);
+  return d;
+}
+
+void report(const Decoded& d, const codec::CodecLoad& load, const at::Tensor& codes, c10::Device device,
+            const std::string& asked) {
+  const double audio_s = static_cast<double>(d.wav.size(1)) / static_cast<double>(d.sample_rate);
+  std::fprintf(stderr, "load time   = %8.2f s (%zu tensors)\n", d.load_s, d.tensors);
+  std::fprintf(stderr, "decode time = %8.2f s (%lld frames, %s, %s = %s)\n", d.decode_s,
+               static_cast<long long>(codes.size(1)), device.str().c_str(), asked.c_str(), load.label().c_str());
+  std::fprintf(stderr, "audio       = %8.2f s, RTF = %.3f\n", audio_s, d.decode_s / audio_s);
 }
 
 int run(int argc, char** argv) {
@@ -144,35 +185,24 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   c.opts.validate();
-  const c10::ScalarType dtype = parse_dtype(c.dtype);
   const c10::Device device = parse_device(c.device);
+  const codec::CodecLoad load = codec::CodecLoad::parse(c.dtype, device, "--dtype");
+  codec::CodecLoad compare;
+  if (!c.compare_dtype.empty()) compare = codec::CodecLoad::parse(c.compare_dtype, device, "--compare-dtype");
   check_output(c);
   if (c.threads > 0) at::set_num_threads(c.threads);
 
   const at::Tensor codes = read_codes(c.codes_path);
-  std::unique_ptr<codec::RecordedNoise> noise;
-  if (!c.noise_path.empty())
-    noise = std::make_unique<codec::RecordedNoise>(
-        codec::RecordedNoise::from_tensors(io::load_all_tensors(c.noise_path), c.noise_path));
-  c.opts.noise = noise.get();
-
-  auto t0 = std::chrono::steady_clock::now();
-  const auto hc = codec::HeartCodec::load(c.codec_dir, dtype, device);
-  const double load_s = seconds_since(t0);
-  t0 = std::chrono::steady_clock::now();
-  if (!c.quiet)
-    c.opts.progress = [t0](size_t done, size_t total) {
-      std::fprintf(stderr, "codec: window %zu/%zu done (%.2f s)\n", done, total, seconds_since(t0));
-    };
-  const at::Tensor wav = hc.detokenize(codes, c.opts);
-  const double decode_s = seconds_since(t0);
-  write_output(c, wav, hc.sample_rate());
-  if (!c.quiet) {
-    const double audio_s = static_cast<double>(wav.size(1)) / static_cast<double>(hc.sample_rate());
-    std::fprintf(stderr, "load time   = %8.2f s (%zu tensors)\n", load_s, hc.load_info().tensors);
-    std::fprintf(stderr, "decode time = %8.2f s (%lld frames, %s, %s)\n", decode_s,
-                 static_cast<long long>(codes.size(1)), device.str().c_str(), c.dtype.c_str());
-    std::fprintf(stderr, "audio       = %8.2f s, RTF = %.3f\n", audio_s, decode_s / audio_s);
+  std::map<std::string, at::Tensor> noise_tensors;
+  if (!c.noise_path.empty()) noise_tensors = io::load_all_tensors(c.noise_path);
+  const Decoded main = decode(c, load, codes, noise_tensors);
+  write_output(c, main.wav, main.sample_rate);
+  if (!c.quiet) report(main, load, codes, device, c.dtype);
+  if (!c.compare_dtype.empty()) {
+    const Decoded ref = decode(c, compare, codes, noise_tensors);
+    if (!c.quiet) report(ref, compare, codes, device, c.compare_dtype);
+    std::printf("SNR of %s against %s = %.2f dB\n", load.label().c_str(), compare.label().c_str(),
+                codec::snr_db(ref.wav, main.wav));
   }
   std::printf("Saved to %s\n", c.out_path.c_str());
   return kExitOk;

@@ -30,7 +30,7 @@ using tools::OJson;
 namespace {
 
 struct Cli {
-  std::string model_path, load_dir, codec_path, device = "auto", dtype, codec_dtype = "fp32";
+  std::string model_path, load_dir, codec_path, device = "auto", dtype, codec_dtype = "auto";
   std::string cfgs = "1.5,1.0", positions = "226,1000,2500", codec_seconds = "30,120";
   std::string format, out_path, profile_path;
   bool tiny = false, codec = false, json = false, quiet = false;
@@ -150,11 +150,11 @@ void codec_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
   std::string dir = !c.codec_path.empty() ? c.codec_path : c.model_path;
   if (dir.empty()) throw UsageError("--codec needs --codec-path DIR (or --model-path): write one with make-random-checkpoint");
   dir = resolve_dir(dir, "HeartCodec-oss");
-  const c10::ScalarType dtype = model::parse_compute_dtype(c.codec_dtype);
+  const codec::CodecLoad load = codec::CodecLoad::parse(c.codec_dtype, dev);
   auto t0 = std::chrono::steady_clock::now();
-  codec::HeartCodec codec = codec::HeartCodec::load(dir, dtype, dev);
+  codec::HeartCodec codec = codec::HeartCodec::load(dir, load);
   rep.info["codec"] = dir;
-  rep.info["codec_dtype"] = dtype_label(dtype);
+  rep.info["codec_dtype"] = load.label();
   rep.info["codec_load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   tools::warm_up_codec(codec, c.seed);
   for (double s : parse_list<double>(c.codec_seconds, "--codec-seconds")) {
@@ -173,8 +173,8 @@ void load_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, tools::Benc
     any = true;
   }
   if (fs::exists(c.load_dir + "/HeartCodec-oss/config.json")) {
-    const c10::ScalarType cd = model::parse_compute_dtype(c.codec_dtype);
-    rep.rows.push_back(tools::bench_load_codec(c.load_dir + "/HeartCodec-oss", cd, dev, c.reps, c.quiet));
+    const codec::CodecLoad cl = codec::CodecLoad::parse(c.codec_dtype, dev);
+    rep.rows.push_back(tools::bench_load_codec(c.load_dir + "/HeartCodec-oss", cl, c.reps, c.quiet));
     any = true;
   }
   if (!any) throw Error("--load '" + c.load_dir + "': no HeartMuLa-oss-3B/ or HeartCodec-oss/ checkpoint there");
@@ -252,7 +252,8 @@ void add_options(CLI::App& app, Cli& c) {
   cod->add_flag("--codec", c.codec, "add codec rows (detokenize random codes)");
   cod->add_option("--codec-path,--codec_path", c.codec_path, "codec checkpoint (default: --model-path)");
   cod->add_option("--codec-seconds", c.codec_seconds, "audio lengths to detokenize")->capture_default_str();
-  cod->add_option("--codec-dtype,--codec_dtype", c.codec_dtype, "codec precision fp32|bf16|fp16")->capture_default_str();
+  cod->add_option("--codec-dtype,--codec_dtype", c.codec_dtype,
+                 "codec precision auto|fp32|tf32|bf16|fp16 or ESTIMATOR/DECODER (auto: bf16/tf32 on CUDA, fp32 on CPU)")->capture_default_str();
   auto* load = app.add_option_group("Loading");
   load->add_option("--load", c.load_dir, "add rows timing the load of DIR/HeartMuLa-oss-3B and DIR/HeartCodec-oss");
   auto* dev = app.add_option_group("Device");

@@ -18,7 +18,7 @@ struct ModelSettings {
   std::string mula_device;            // empty: same as device
   std::string codec_device;           // empty: same as device
   std::string mula_dtype;             // fp32|bf16|fp16; empty: bf16 on GPUs, fp32 on CPU
-  std::string codec_dtype = "fp32";
+  std::string codec_dtype = "auto";   // auto|fp32|tf32|bf16|fp16[/DECODER] (codec::CodecLoad::parse)
   bool lazy_load = false;             // free the LM (and its caches) before the codec runs
   int threads = 0;                    // CPU threads; 0: LibTorch's default
   bool need_lm = true;                // false with --codes-in

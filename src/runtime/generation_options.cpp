@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "codec/heartcodec.h"
 #include "heartmula/error.h"
 #include "heartmula/generator.h"
 #include "io/audio_writer.h"
@@ -34,7 +35,7 @@ void ModelSettings::validate() const {
   if (version.empty() || version.find('/') != std::string::npos)
     throw UsageError("--version " + version + ": not a model version (e.g. 3B)");
   check_dtype(mula_dtype, "--mula-dtype", true);
-  check_dtype(codec_dtype, "--codec-dtype", false);
+  codec::CodecLoad::parse(codec_dtype, c10::Device(c10::kCPU), "--codec-dtype");  // the spelling only
   if (threads < 0) throw UsageError("--threads must be >= 0. Given: " + std::to_string(threads));
 }
 

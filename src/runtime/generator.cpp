@@ -139,7 +139,8 @@ std::string validate_checkpoint(const ModelSettings& s) {
 struct Generator::Impl {
   ModelSettings settings;
   c10::Device mula_device{c10::kCPU}, codec_device{c10::kCPU};
-  c10::ScalarType mula_dtype = at::kFloat, codec_dtype = at::kFloat;
+  c10::ScalarType mula_dtype = at::kFloat;
+  codec::CodecLoad codec_load;  // device and precision of the codec
   std::string mula_dir, codec_dir;
 
   std::optional<text::Tokenizer> tokenizer;
@@ -156,7 +157,7 @@ struct Generator::Impl {
     mula_device = runtime::parse_device(md, settings.mula_device.empty() ? "--device" : "--mula-device");
     codec_device = runtime::parse_device(cd, settings.codec_device.empty() ? "--device" : "--codec-device");
     mula_dtype = dtype_or(settings.mula_dtype, runtime::default_lm_dtype(mula_device));
-    codec_dtype = dtype_or(settings.codec_dtype, at::kFloat);
+    codec_load = codec::CodecLoad::parse(settings.codec_dtype, codec_device);
     mula_dir = (fs::path(settings.model_path) / ("HeartMuLa-oss-" + settings.version)).string();
     codec_dir = (fs::path(settings.model_path) / "HeartCodec-oss").string();
     if (settings.threads > 0) at::set_num_threads(settings.threads);
@@ -186,7 +187,7 @@ struct Generator::Impl {
   void ensure_codec() {
     if (codec) return;
     auto t0 = Clock::now();
-    codec.emplace(codec::HeartCodec::load(codec_dir, codec_dtype, codec_device));
+    codec.emplace(codec::HeartCodec::load(codec_dir, codec_load));
     runtime::synchronize(codec_device);
     load_s += seconds_since(t0);
   }
@@ -353,7 +354,7 @@ std::string Generator::describe() const {
   d += "language model: " + i.mula_dir + " on " + runtime::device_info(i.mula_device).name + " (" +
        i.mula_device.str() + "), " + c10::toString(i.mula_dtype) + "\n";
   d += "codec: " + i.codec_dir + " on " + runtime::device_info(i.codec_device).name + " (" +
-       i.codec_device.str() + "), " + c10::toString(i.codec_dtype);
+       i.codec_device.str() + "), " + i.codec_load.label();
   return d;
 }
 

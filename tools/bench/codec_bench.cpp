@@ -28,11 +28,11 @@ std::string dtype_name(c10::ScalarType t) {
   return t == at::kFloat ? "fp32" : t == at::kBFloat16 ? "bf16" : t == at::kHalf ? "fp16" : c10::toString(t);
 }
 
-OJson load_row(const char* what, const std::string& dir, c10::ScalarType dtype, size_t bytes,
+OJson load_row(const char* what, const std::string& dir, const std::string& dtype, size_t bytes,
                const std::vector<double>& secs) {
   const Summary s = summarize(secs);
   return {{"test", "load"},     {"what", what},
-          {"path", dir},        {"dtype", dtype_name(dtype)},
+          {"path", dir},        {"dtype", dtype},
           {"reps", secs.size()}, {"bytes_read", bytes},
           {"first_seconds", secs.front()}, {"seconds", to_json(s)},
           {"gbps", static_cast<double>(bytes) / 1e9 / s.mean}};
@@ -73,7 +73,7 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
   if (!o.quiet) std::fprintf(stderr, "\n");
   const Summary s = summarize(secs);
   return {{"test", "codec"},
-          {"dtype", dtype_name(codec.dtype())},
+          {"dtype", codec.load_options().label()},
           {"audio_seconds", audio_s},
           {"frames", frames},
           {"windows", windows},
@@ -87,7 +87,7 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
 
 namespace {
 // Times `reps` loads; `load` loads once (and synchronizes) and returns the bytes read.
-OJson time_loads(const char* what, const std::string& dir, c10::ScalarType dtype, c10::Device device,
+OJson time_loads(const char* what, const std::string& dir, const std::string& dtype, c10::Device device,
                  int64_t reps, bool quiet, const std::function<size_t()>& load) {
   c10::InferenceMode guard;
   std::vector<double> secs;
@@ -106,7 +106,7 @@ OJson time_loads(const char* what, const std::string& dir, c10::ScalarType dtype
 }  // namespace
 
 OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet) {
-  return time_loads("lm", dir, dtype, device, reps, quiet, [&] {
+  return time_loads("lm", dir, dtype_name(dtype), device, reps, quiet, [&] {
     model::LoadStats stats;
     model::HeartMuLaModel m = model::HeartMuLaModel::load(dir, dtype, device, &stats);
     runtime::synchronize(device);
@@ -114,10 +114,10 @@ OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device d
   });
 }
 
-OJson bench_load_codec(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet) {
-  return time_loads("codec", dir, dtype, device, reps, quiet, [&] {
-    codec::HeartCodec c = codec::HeartCodec::load(dir, dtype, device);
-    runtime::synchronize(device);
+OJson bench_load_codec(const std::string& dir, const codec::CodecLoad& load, int64_t reps, bool quiet) {
+  return time_loads("codec", dir, load.label(), load.device, reps, quiet, [&] {
+    codec::HeartCodec c = codec::HeartCodec::load(dir, load);
+    runtime::synchronize(load.device);
     return c.load_info().bytes_read;
   });
 }

@@ -28,6 +28,6 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o);
 // "load" rows: loading the checkpoint in `dir` onto `device` in `dtype`, `reps` times (the first
 // may read from disk, later ones from the page cache), synchronised; GB/s of bytes read.
 OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet);
-OJson bench_load_codec(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet);
+OJson bench_load_codec(const std::string& dir, const codec::CodecLoad& load, int64_t reps, bool quiet);
 
 }  // namespace heartmula::tools
