@@ -4,7 +4,8 @@ add_executable(heartmula-bench
   ${CMAKE_CURRENT_LIST_DIR}/bench/codec_bench.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench/kernel_profile.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench/lm_bench.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/bench/model_configs.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/bench/model_configs.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench/song_bench.cpp)
 # --profile: Kineto/CUPTI in CUDA builds of LibTorch; other builds say it is unavailable.
 if(HEARTMULA_WITH_CUDA)
   target_sources(heartmula-bench PRIVATE ${CMAKE_CURRENT_LIST_DIR}/bench/kernel_profile_cuda.cpp)

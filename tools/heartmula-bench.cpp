@@ -18,6 +18,7 @@
 #include "bench/kernel_profile.h"
 #include "bench/lm_bench.h"
 #include "bench/model_configs.h"
+#include "bench/song_bench.h"
 #include "heartmula/error.h"
 #include "tool_main.h"
 #include "io/weight_binder.h"
@@ -34,6 +35,8 @@ struct Cli {
   std::string cfgs = "1.5,1.0", positions = "226,1000,2500", codec_seconds = "30,120";
   std::string format, out_path, profile_path;
   bool tiny = false, codec = false, json = false, quiet = false;
+  double song_seconds = 0;           // > 0: whole-song rows
+  std::string song_lazy = "off,on";  // --song-lazy-load: rows without / with lazy load
   int64_t frames = 64, warmup = 8, reps = 3, topk = 50, attention_bucket = 0;
   bool no_graphs = false;
   double temperature = 1.0, mem_bw = 0;
@@ -52,6 +55,14 @@ std::vector<T> parse_list(const std::string& text, const std::string& flag) {
       throw UsageError(flag + " takes comma-separated numbers. Given: '" + text + "'");
     out.push_back(v);
   }
+  if (out.empty()) throw UsageError(flag + " is empty");
+  return out;
+}
+
+std::vector<std::string> parse_words(const std::string& text, const std::string& flag) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string part; std::getline(ss, part, ',');) out.push_back(part);
   if (out.empty()) throw UsageError(flag + " is empty");
   return out;
 }
@@ -165,6 +176,38 @@ void codec_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
   }
 }
 
+// Whole-song rows: LM (random weights of the real shapes unless --model-path), frames, codec
+// (--codec-path, --model-path, else random weights built on the device), MP3.
+void song_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, tools::BenchReport& rep) {
+  if (!(c.song_seconds > 0 && c.song_seconds <= 3600))
+    throw UsageError("--song-seconds must be in (0, 3600]. Given: " + std::to_string(c.song_seconds));
+  const model::GenConfig gen = gen_config(c);
+  const codec::CodecLoad cl = codec::CodecLoad::parse(c.codec_dtype, dev);
+  const std::string codec_dir = !c.codec_path.empty() ? c.codec_path : c.model_path;
+  const codec::HeartCodecConfig random_cfg =
+      tools::bench_codec_config(c.tiny ? tools::ModelSize::Tiny : tools::ModelSize::Real);
+  auto make_lm = [&] {
+    return c.model_path.empty() ? random_model(c, dtype, dev)
+                                : model::HeartMuLaModel::load(resolve_dir(c.model_path, "HeartMuLa-oss-3B"), dtype, dev);
+  };
+  auto make_codec = [&] {
+    return codec_dir.empty() ? codec::HeartCodec::random(random_cfg, cl, c.seed)
+                             : codec::HeartCodec::load(resolve_dir(codec_dir, "HeartCodec-oss"), cl);
+  };
+  rep.info["song_codec"] = codec_dir.empty() ? std::string("random weights (") + (c.tiny ? "tiny" : "real") + " shapes)"
+                                             : codec_dir;
+  tools::SongBenchOptions o;
+  o.song_seconds = c.song_seconds, o.cfg = parse_list<double>(c.cfgs, "--cfg").front();
+  o.topk = c.topk, o.temperature = c.temperature, o.seed = c.seed, o.quiet = c.quiet;
+  o.use_graphs = !c.no_graphs;
+  for (const std::string& mode : parse_words(c.song_lazy, "--song-lazy-load")) {
+    if (mode != "off" && mode != "on") throw UsageError("--song-lazy-load takes off, on or off,on. Given: " + c.song_lazy);
+    o.lazy_load = mode == "on";
+    rep.rows.push_back(tools::bench_song(make_lm, gen, make_codec, dev, o));
+    runtime::release_cached_memory(dev);
+  }
+}
+
 void load_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, tools::BenchReport& rep) {
   bool any = false;
   if (fs::exists(c.load_dir + "/HeartMuLa-oss-3B/config.json") || fs::exists(c.load_dir + "/config.json")) {
@@ -216,6 +259,7 @@ int run(const Cli& c) {
   if (c.frames > 0) frame_rows(c, dev, dtype, mem_bw, rep);
   runtime::release_cached_memory(dev);
   if (c.codec) codec_rows(c, dev, rep);
+  if (c.song_seconds > 0) song_rows(c, dev, dtype, rep);
   const std::string text = tools::format_report(rep, format);
   if (c.out_path.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -254,6 +298,12 @@ void add_options(CLI::App& app, Cli& c) {
   cod->add_option("--codec-seconds", c.codec_seconds, "audio lengths to detokenize")->capture_default_str();
   cod->add_option("--codec-dtype,--codec_dtype", c.codec_dtype,
                  "codec precision auto|fp32|tf32|bf16|fp16 or ESTIMATOR/DECODER (auto: bf16/tf32 on CUDA, fp32 on CPU)")->capture_default_str();
+  auto* song = app.add_option_group("Song");
+  song->add_option("--song-seconds", c.song_seconds,
+                   "add whole-song rows: load, this many seconds of frames (first --cfg), codec, MP3; seconds and "
+                   "peak memory per phase (0: none)")->capture_default_str();
+  song->add_option("--song-lazy-load", c.song_lazy, "song rows without (off) and/or with (on) --lazy-load")
+      ->capture_default_str();
   auto* load = app.add_option_group("Loading");
   load->add_option("--load", c.load_dir, "add rows timing the load of DIR/HeartMuLa-oss-3B and DIR/HeartCodec-oss");
   auto* dev = app.add_option_group("Device");
@@ -282,7 +332,9 @@ int main(int argc, char** argv) {
   }
   if (c.tiny && app.count("--positions") == 0) c.positions = "226,900";  // the tiny context is 1024
   return heartmula::tools::run_tool([&] { return run(c); }, [](const std::exception& e) {
-    if (runtime::is_out_of_memory(e))
-      std::fprintf(stderr, "hint: the device ran out of memory; try --dtype bf16, shorter --positions, or one --cfg\n");
+    if (!runtime::is_out_of_memory(e)) return;
+    std::fprintf(stderr, "%s", runtime::out_of_memory_report(e, "", {"--dtype bf16", "shorter --positions",
+                                                                      "one --cfg", "--song-lazy-load on"}).c_str());
+    std::fprintf(stderr, "hint: the device ran out of memory; try --dtype bf16, shorter --positions, or one --cfg\n");
   });
 }

@@ -1,6 +1,7 @@
 // heartmula-gen: lyrics + style tags -> a song. Fills the parameter structs from the command
 // line, runs the Generator and reports; all the work is in the library.
 #include <CLI/CLI.hpp>
+#include <stdexcept>
 
 #include <atomic>
 #include <cstdint>
@@ -25,6 +26,18 @@ namespace fs = std::filesystem;
 using namespace heartmula;
 
 namespace {
+
+// Out of memory: the figures of the GPUs in use (runtime::out_of_memory_report) and what helps.
+void print_out_of_memory(const std::string& message, const std::string& phase) {
+  const std::runtime_error e(message);
+  if (!runtime::is_out_of_memory(e)) return;
+  std::fprintf(stderr, "%s",
+               runtime::out_of_memory_report(e, phase,
+                                             {"--lazy-load (frees the language model before the codec)",
+                                              "a shorter song (--duration / --max-audio-length-ms)",
+                                              "--codec-device cpu", "--mula-dtype bf16"})
+                   .c_str());
+}
 
 std::atomic<int> g_interrupts{0};
 
@@ -411,6 +424,7 @@ int run(int argc, char** argv) {
   for (const SongResult& r : run_songs(gen, c, songs)) {
     if (!r.error.empty()) {
       std::fprintf(stderr, "error: song with seed %llu: %s\n", static_cast<unsigned long long>(r.seed), r.error.c_str());
+      print_out_of_memory(r.error, "codec or audio step");
       rc = kExitRuntimeError;
     } else if (r.interrupted && rc == kExitOk) {
       rc = kExitInterrupted;
@@ -423,6 +437,7 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   return tools::run_tool([&] { return run(argc, argv); }, [](const std::exception& e) {
+    print_out_of_memory(e.what(), "");
     if (runtime::is_out_of_memory(e))
       std::fprintf(stderr,
                    "hint: the device ran out of memory. Try --lazy-load, a shorter song "

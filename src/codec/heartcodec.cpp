@@ -109,6 +109,26 @@ HeartCodec HeartCodec::load(const std::string& dir, const CodecLoad& o) {
   return HeartCodec(std::move(m));
 }
 
+HeartCodec HeartCodec::random(const HeartCodecConfig& config, const CodecLoad& o, uint64_t seed) {
+  c10::InferenceMode guard;
+  if (o.device.is_cpu() && (o.estimator_dtype == at::kHalf || o.decoder_dtype == at::kHalf))
+    throw Error("codec: float16 is not supported on the CPU; use bf16 or fp32");
+  config.validate("<random codec config>");
+  auto m = std::make_shared<Model>();
+  m->cfg = config;
+  m->dtype = o.estimator_dtype;
+  m->decoder_dtype = o.decoder_dtype;
+  m->device = o.device;
+  m->options = o;
+  io::WeightBinder binder(at::kFloat, o.device);
+  m->flow_matching.declare(binder, "flow_matching", m->cfg, o.estimator_dtype);
+  m->decoder.declare(binder, "scalar_model.decoder", m->cfg, m->decoder_dtype, m->decoder_dtype);
+  const io::BindStats stats = binder.bind_random(seed);
+  m->info.tensors = stats.tensors;
+  m->info.seconds = stats.seconds;
+  return HeartCodec(std::move(m));
+}
+
 std::vector<io::WeightBinder::Declaration> HeartCodec::declarations(const HeartCodecConfig& config) {
   Model m;
   io::WeightBinder binder(at::kFloat, at::kCPU);

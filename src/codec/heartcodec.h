@@ -73,6 +73,10 @@ class HeartCodec {
   // The whole codec in `dtype` on `device` (the decoder in float32 on the CPU); no TF32.
   static HeartCodec load(const std::string& dir, c10::ScalarType dtype = c10::ScalarType::Float,
                          c10::Device device = c10::Device(c10::DeviceType::CPU));
+  // The codec of `config` with random weights made on the device (normal(0, 0.02), norm
+  // weights 1; weight norm folded as usual), no file: for measuring the real architecture
+  // (heartmula-bench --song-seconds).
+  static HeartCodec random(const HeartCodecConfig& config, const CodecLoad& options, uint64_t seed);
   // The checkpoint keys and shapes load() asks for with `config` (weight-normed convolutions as
   // their parametrizations.weight.original0/original1 pair), in declaration order. Allocates
   // nothing; used to write random checkpoints of the released layout.

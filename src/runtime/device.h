@@ -42,6 +42,32 @@ void release_cached_memory(c10::Device device);  // hand cached blocks back to t
 // True when `e` (a c10::Error message) says the device ran out of memory.
 bool is_out_of_memory(const std::exception& e);
 
+// A device's memory as the driver and this process's caching allocator see it (bytes; 0 where
+// the backend cannot tell). CPU: total and available RAM (/proc/meminfo) and this process's RSS.
+struct MemoryInfo {
+  uint64_t total = 0, free = 0;         // the whole device (cudaMemGetInfo)
+  uint64_t reserved = 0, peak_reserved = 0;  // held by this process's allocator, now and at its peak
+};
+MemoryInfo memory_info(c10::Device device);
+
+// The figures an out-of-memory error is reported with (docs/troubleshooting.md).
+struct OutOfMemoryFacts {
+  std::string message;     // the error's text ("CUDA out of memory. Tried to allocate 2.00 GiB ...")
+  std::string device;      // "cuda:0 (NVIDIA H100 80GB HBM3)"
+  std::string phase;       // "language model", "codec", ...; empty when unknown
+  MemoryInfo memory;
+  std::vector<std::string> hints;  // options that would help, most effective first
+};
+// "what was being allocated" (the allocator's "Tried to allocate X" when the message has it),
+// device total/free, this process's reserved and peak, the phase, then the hints, one per line.
+std::string format_out_of_memory(const OutOfMemoryFacts& facts);
+// The size in the allocator's "Tried to allocate 2.00 GiB" ("2.00 GiB"); empty when absent.
+std::string requested_allocation(const std::string& message);
+// format_out_of_memory() for each GPU this process has allocated on (or the first GPU), with
+// `e`'s message, `phase` and `hints`; "" when the build has no GPU backend or none is present.
+std::string out_of_memory_report(const std::exception& e, const std::string& phase,
+                                 const std::vector<std::string>& hints);
+
 namespace detail {
 // Implemented by each backend file; the CPU one always exists.
 struct Backend {
@@ -55,6 +81,13 @@ struct Backend {
   virtual uint64_t peak_bytes(int index) const = 0;
   virtual uint64_t current_bytes(int index) const = 0;
   virtual void release_cache(int index) const = 0;
+  // total/free from the driver where known; default: the allocator's figures only.
+  virtual MemoryInfo memory(int index) const {
+    MemoryInfo m;
+    m.reserved = current_bytes(index);
+    m.peak_reserved = peak_bytes(index);
+    return m;
+  }
 };
 const Backend* cuda_backend();  // nullptr when not compiled in
 const Backend* xpu_backend();   // nullptr when not compiled in

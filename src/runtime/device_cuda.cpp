@@ -38,6 +38,20 @@ struct CudaBackend final : Backend {
     return static_cast<uint64_t>(s.reserved_bytes[0].current);
   }
   void release_cache(int) const override { c10::cuda::CUDACachingAllocator::emptyCache(); }
+  MemoryInfo memory(int index) const override {
+    MemoryInfo m;
+    m.reserved = current_bytes(index);
+    m.peak_reserved = peak_bytes(index);
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
+    size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) == cudaSuccess) {
+      m.free = free;
+      m.total = total;
+    } else {
+      (void)cudaGetLastError();  // clear the failed query's error for later CUDA calls
+    }
+    return m;
+  }
 };
 }  // namespace
 

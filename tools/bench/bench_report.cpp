@@ -81,6 +81,21 @@ std::vector<Column> columns_for(const std::string& test) {
             {"peak mem GB", c("peak_memory_bytes", 2, 1e-9)},
             {"GB/s", c("weight_gbps", 1)},
             {"floor %", c("floor_fraction", 1, 100.0)}};
+  if (test == "song")
+    return {{"lazy load", c("lazy_load", 0)},
+            {"audio s", c("song_seconds", 0)},
+            {"LM load s", c("lm_load_seconds", 2)},
+            {"LM s", c("lm_seconds", 2)},
+            {"frames/s", c("frames_per_second", 1)},
+            {"codec load s", c("codec_load_seconds", 2)},
+            {"codec s", c("codec_seconds", 2)},
+            {"MP3 s", c("mp3_seconds", 2)},
+            {"total s", c("total_seconds", 2)},
+            {"peak LM GB", c("peak_lm_bytes", 2, 1e-9)},
+            {"freed GB", c("lazy_freed_bytes", 2, 1e-9)},
+            {"peak codec GB", c("peak_codec_bytes", 2, 1e-9)},
+            {"peak GB", c("peak_bytes", 2, 1e-9)},
+            {"KV GB/min", c("kv_cache_bytes_per_minute", 3, 1e-9)}};
   if (test == "codec")
     return {{"audio s", c("audio_seconds", 0)},
             {"frames", c("frames", 0)},
@@ -102,7 +117,7 @@ std::vector<Column> columns_for(const std::string& test) {
 std::string markdown(const BenchReport& r) {
   std::string out;
   for (const auto& [k, v] : r.info.items()) out += k + ": " + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
-  for (const char* test : {"load", "frames", "codec"}) {
+  for (const char* test : {"load", "frames", "codec", "song"}) {
     std::vector<Column> cols = columns_for(test);
     std::string head = "|", rule = "|", body;
     for (const auto& col : cols) head += std::string(" ") + col.header + " |", rule += " ---: |";
