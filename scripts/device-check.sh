@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
-#   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load
+#   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load,
+#                                       codecq,memory
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
@@ -163,6 +164,64 @@ if want codec || want load; then
   want load && args+=(--load /tmp/rckpt)
   timeout 300 $B/heartmula-bench --device cuda "${args[@]}" -o "$OUTDIR/bench_codec_load.md" \
     && cat "$OUTDIR/bench_codec_load.md" || note "codec/load bench: FAILED"
+fi
+
+# 7. Codec precision: SNR of each --codec-dtype against fp32 for the same 30 s of random codes and
+#    seeded noise on the real-size random codec, then the codec rows per precision.
+if want codecq; then
+  [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || $B/make-random-checkpoint --out /tmp/rckpt --size real --what codec \
+    >"$OUTDIR/mkckpt_codec.log" 2>&1 || note "make-random-checkpoint (codec): FAILED"
+  mkdir -p /tmp/hm
+  python3 - <<'PY'
+import torch
+from safetensors.torch import save_file
+g = torch.Generator().manual_seed(0)
+save_file({"codes": torch.randint(0, 8192, (8, 375), generator=g)}, "/tmp/hm/codes30.safetensors")
+PY
+  for p in bf16 tf32 bf16/fp32 bf16/bf16; do
+    l=$(timeout 120 $B/heartcodec-decode --codec /tmp/rckpt/HeartCodec-oss --codes /tmp/hm/codes30.safetensors \
+        --device cuda --dtype $p --compare-dtype fp32 --seed 0 -o /tmp/hm/q_${p//\//_}.safetensors --overwrite -q \
+        2>>"$OUTDIR/codecq.log" | grep '^SNR')
+    note "codec precision $p vs fp32 (30 s random codes, real-size random codec): ${l:-FAILED (see codecq.log)}"
+  done
+  for p in fp32 tf32 bf16 bf16/bf16; do
+    timeout 200 $B/heartmula-bench --device cuda --frames 0 --codec --codec-path /tmp/rckpt --codec-dtype $p \
+      --codec-seconds 30,120 --reps 3 --json -o "$OUTDIR/bench_codec_${p//\//_}.json" -q || note "codec bench $p: FAILED"
+  done
+  python3 - "$OUTDIR" <<'PY' | tee /tmp/codecq_summary.txt
+import json, sys, glob
+for f in sorted(glob.glob(sys.argv[1] + "/bench_codec_*.json")):
+    for r in json.load(open(f)).get("rows", []):
+        if r.get("test") != "codec": continue
+        s = r["seconds"]
+        print(f">>> codec {r['dtype']}: {r['audio_seconds']:.0f} s audio in {s['mean']:.3f} ± {s.get('sd', 0):.3f} s "
+              f"({r['seconds_per_window']:.3f} s/window, peak {r['peak_memory_bytes']/1e9:.2f} GB)")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codecq_summary.txt)
+fi
+
+# 8. Memory: a 4-minute song (3000 frames, cfg 1.5, bf16 LM, --codec-dtype auto) at the real
+#    shapes on random weights built on the device (no checkpoint), without and with lazy load:
+#    seconds and peak device memory per phase, KV-cache bytes per minute of audio.
+if want memory; then
+  timeout 400 $B/heartmula-bench --device cuda --dtype bf16 --frames 0 --cfg 1.5 --song-seconds 240 \
+    --song-lazy-load off,on --json -o "$OUTDIR/bench_song.json" -q || note "song bench: FAILED"
+  python3 - "$OUTDIR/bench_song.json" <<'PY' | tee /tmp/memory_summary.txt
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f">>> memory: no report ({e})"); sys.exit(0)
+G = 1e9
+for r in d["rows"]:
+    if r.get("test") != "song": continue
+    print(f">>> song {r['song_seconds']:.0f} s, lazy load {'on' if r['lazy_load'] else 'off'} (LM {r['lm_dtype']}, codec {r['codec_dtype']}): "
+          f"total {r['total_seconds']:.1f} s = LM load {r['lm_load_seconds']:.1f} + frames {r['lm_seconds']:.1f} "
+          f"({r['frames_per_second']:.0f}/s) + codec load {r['codec_load_seconds']:.1f} + codec {r['codec_seconds']:.2f} + MP3 {r['mp3_seconds']:.1f}; "
+          f"peak GB: LM {r['peak_lm_bytes']/G:.2f}, codec {r['peak_codec_bytes']/G:.2f}, overall {r['peak_bytes']/G:.2f} "
+          f"(freed {r['lazy_freed_bytes']/G:.2f}); KV cache {r['kv_cache_bytes_per_minute']/G:.3f} GB/min")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/memory_summary.txt)
 fi
 
 echo; echo "=== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)) ==="
