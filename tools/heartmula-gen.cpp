@@ -19,6 +19,7 @@
 #include "heartmula/error.h"
 #include "tool_main.h"
 #include "heartmula/generator.h"
+#include "runtime/batch_file.h"
 #include "runtime/device.h"
 #include "runtime/report.h"
 
@@ -205,70 +206,6 @@ std::vector<SongResult> run_songs(Generator& gen, const Cli& c, std::vector<Song
   return res;
 }
 
-// One JSON object per line; any key of the song request may be given.
-SongRequest song_from_json(const nlohmann::json& j, const SongRequest& base, const std::string& where) {
-  if (!j.is_object()) throw UsageError(where + ": not a JSON object");
-  SongRequest s = base;
-  s.seed.reset();
-  auto text = [&](const char* key, const std::string& fallback) {
-    if (!j.contains(key)) return fallback;
-    if (!j.at(key).is_string()) throw UsageError(where + ": '" + key + "' must be a string");
-    return read_text_arg(j.at(key).get<std::string>(), std::string(key));
-  };
-  s.lyrics = text("lyrics", base.lyrics);
-  s.tags = text("tags", base.tags);
-  // Typed reads that never convert out of range: a wrong type or value names the key.
-  auto integer = [&](const std::string& k, const nlohmann::json& v, int64_t lo, int64_t hi) -> int64_t {
-    bool ok = false;
-    int64_t x = 0;
-    if (v.is_number_unsigned()) {
-      ok = v.get<uint64_t>() <= static_cast<uint64_t>(hi);
-      x = ok ? static_cast<int64_t>(v.get<uint64_t>()) : 0;
-    } else if (v.is_number_integer()) {
-      x = v.get<int64_t>();
-      ok = true;
-    }
-    if (!ok || x < lo || x > hi)
-      throw UsageError(where + ": '" + k + "' must be an integer in [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "]. Given: " + v.dump());
-    return x;
-  };
-  auto number = [&](const std::string& k, const nlohmann::json& v, double lo, double hi) -> double {
-    if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
-      throw UsageError(where + ": '" + k + "' must be a number in [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "]. Given: " + v.dump());
-    return v.get<double>();
-  };
-  auto string = [&](const std::string& k, const nlohmann::json& v) -> std::string {
-    if (!v.is_string()) throw UsageError(where + ": '" + k + "' must be a string. Given: " + v.dump());
-    return v.get<std::string>();
-  };
-  auto boolean = [&](const std::string& k, const nlohmann::json& v) -> bool {
-    if (!v.is_boolean()) throw UsageError(where + ": '" + k + "' must be true or false. Given: " + v.dump());
-    return v.get<bool>();
-  };
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& k = it.key();
-    const auto& v = it.value();
-    if (k == "lyrics" || k == "tags") continue;
-    else if (k == "seed") s.seed = v.is_number_unsigned() ? v.get<uint64_t>() : static_cast<uint64_t>(integer(k, v, 0, INT64_MAX));
-    else if (k == "save_path" || k == "save-path" || k == "output") s.save_path = string(k, v);
-    else if (k == "max_audio_length_ms") s.max_audio_length_ms = integer(k, v, 80, 3600000);
-    else if (k == "duration") s.max_audio_length_ms = static_cast<int64_t>(number(k, v, 0.08, 3600.0) * 1000.0);
-    else if (k == "temperature") s.temperature = number(k, v, 0.01, 100.0);
-    else if (k == "topk") s.topk = static_cast<int>(integer(k, v, 1, 1000000));
-    else if (k == "cfg_scale") s.cfg_scale = number(k, v, 0.0, 100.0);
-    else if (k == "ignore_eos") s.ignore_eos = boolean(k, v);
-    else if (k == "codec_steps") s.codec_steps = static_cast<int>(integer(k, v, 1, 1000));
-    else if (k == "codec_guidance") s.codec_guidance = number(k, v, 0.0, 100.0);
-    else if (k == "codes_out") s.codes_out = string(k, v);
-    else if (k == "mp3_bitrate") s.mp3_bitrate_kbps = static_cast<int>(integer(k, v, 8, 320));
-    else if (k == "overwrite") s.overwrite = boolean(k, v);
-    else throw UsageError(where + ": unknown key '" + k + "'");
-  }
-  return s;
-}
-
 int run_batch(Generator& gen, const Cli& c) {
   std::ifstream in(c.batch_file);
   if (!in) throw UsageError("--batch " + c.batch_file + ": cannot open the file");
@@ -300,12 +237,11 @@ int run_batch(Generator& gen, const Cli& c) {
   };
   while (std::getline(in, line)) {
     ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (runtime::is_blank_batch_line(line)) continue;
     if (g_interrupts.load() > 0) break;
     const std::string where = c.batch_file + ":" + std::to_string(line_no);
     try {
-      auto j = nlohmann::json::parse(line, nullptr, true, /*ignore_comments=*/true);
-      SongRequest s = song_from_json(j, c.song, where);
+      SongRequest s = runtime::parse_batch_line(line, c.song, where);
       s.save_path = resolve_save_path(s.save_path.empty() ? c.save_arg : s.save_path, "-" + std::to_string(line_no));
       say(c, "[" + where + "] -> " + s.save_path);
       if (c.batch_size > 1) {

@@ -1,0 +1,106 @@
+// Batch-file lines -> SongRequest: typed reads that check the JSON type and the range of every
+// value before converting it, so `1e20` where an int goes or a string where a number goes is an
+// error naming the key, never an out-of-range conversion.
+#include "runtime/batch_file.h"
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+
+#include "heartmula/error.h"
+
+namespace heartmula::runtime {
+namespace {
+
+using Json = nlohmann::json;
+
+// Typed reads of one line's values; each names `where` and the key when the value does not fit.
+class Reader {
+ public:
+  explicit Reader(const std::string& where) : where_(where) {}
+
+  int64_t integer(const std::string& k, const Json& v, int64_t lo, int64_t hi) const {
+    bool ok = false;
+    int64_t x = 0;
+    if (v.is_number_unsigned()) {
+      ok = v.get<uint64_t>() <= static_cast<uint64_t>(hi);
+      x = ok ? static_cast<int64_t>(v.get<uint64_t>()) : 0;
+    } else if (v.is_number_integer()) {
+      x = v.get<int64_t>();
+      ok = true;
+    }
+    if (!ok || x < lo || x > hi)
+      throw UsageError(where_ + ": '" + k + "' must be an integer in [" + std::to_string(lo) + ", " +
+                       std::to_string(hi) + "]. Given: " + v.dump());
+    return x;
+  }
+  double number(const std::string& k, const Json& v, double lo, double hi) const {
+    if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
+      throw UsageError(where_ + ": '" + k + "' must be a number in [" + std::to_string(lo) + ", " +
+                       std::to_string(hi) + "]. Given: " + v.dump());
+    return v.get<double>();
+  }
+  std::string string(const std::string& k, const Json& v) const {
+    if (!v.is_string()) throw UsageError(where_ + ": '" + k + "' must be a string. Given: " + v.dump());
+    return v.get<std::string>();
+  }
+  bool boolean(const std::string& k, const Json& v) const {
+    if (!v.is_boolean()) throw UsageError(where_ + ": '" + k + "' must be true or false. Given: " + v.dump());
+    return v.get<bool>();
+  }
+
+ private:
+  const std::string& where_;
+};
+
+// Applies one key (not lyrics/tags) to `s`; false if the key is unknown.
+bool apply_key(const Reader& r, const std::string& k, const Json& v, SongRequest& s) {
+  if (k == "seed") s.seed = v.is_number_unsigned() ? v.get<uint64_t>() : static_cast<uint64_t>(r.integer(k, v, 0, INT64_MAX));
+  else if (k == "save_path" || k == "save-path" || k == "output") s.save_path = r.string(k, v);
+  else if (k == "max_audio_length_ms") s.max_audio_length_ms = r.integer(k, v, 80, 3600000);
+  else if (k == "duration") s.max_audio_length_ms = static_cast<int64_t>(r.number(k, v, 0.08, 3600.0) * 1000.0);
+  else if (k == "temperature") s.temperature = r.number(k, v, 0.01, 100.0);
+  else if (k == "topk") s.topk = static_cast<int>(r.integer(k, v, 1, 1000000));
+  else if (k == "cfg_scale") s.cfg_scale = r.number(k, v, 0.0, 100.0);
+  else if (k == "ignore_eos") s.ignore_eos = r.boolean(k, v);
+  else if (k == "codec_steps") s.codec_steps = static_cast<int>(r.integer(k, v, 1, 1000));
+  else if (k == "codec_guidance") s.codec_guidance = r.number(k, v, 0.0, 100.0);
+  else if (k == "codes_out") s.codes_out = r.string(k, v);
+  else if (k == "mp3_bitrate") s.mp3_bitrate_kbps = static_cast<int>(r.integer(k, v, 8, 320));
+  else if (k == "overwrite") s.overwrite = r.boolean(k, v);
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+bool is_blank_batch_line(const std::string& line) {
+  return line.find_first_not_of(" \t\r") == std::string::npos;
+}
+
+SongRequest parse_batch_line(const std::string& line, const SongRequest& base, const std::string& where,
+                             const TextArgReader& read_text) {
+  Json j;
+  try {
+    j = Json::parse(line, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const Json::exception& e) {
+    throw UsageError(where + ": " + e.what());
+  }
+  if (!j.is_object()) throw UsageError(where + ": not a JSON object");
+  SongRequest s = base;
+  s.seed.reset();
+  auto text = [&](const char* key, const std::string& fallback) {
+    if (!j.contains(key)) return fallback;
+    if (!j.at(key).is_string()) throw UsageError(where + ": '" + key + "' must be a string");
+    return read_text(j.at(key).get<std::string>(), std::string(key));
+  };
+  s.lyrics = text("lyrics", base.lyrics);
+  s.tags = text("tags", base.tags);
+  const Reader r(where);
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() == "lyrics" || it.key() == "tags") continue;
+    if (!apply_key(r, it.key(), it.value(), s)) throw UsageError(where + ": unknown key '" + it.key() + "'");
+  }
+  return s;
+}
+
+}  // namespace heartmula::runtime

@@ -1,0 +1,31 @@
+// Batch files (`heartmula-gen --batch FILE.jsonl`): one JSON object per line, one song per
+// object. Parses one line of text into the song's settings, with typed, range-checked reads of
+// every key, or throws UsageError naming the place ("FILE:LINE") and the key.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "heartmula/generation.h"
+#include "heartmula/generator.h"  // read_text_arg
+
+namespace heartmula::runtime {
+
+// Turns the value of "lyrics" / "tags" into the text (read_text_arg: the file's contents if it
+// names a file, else the value itself; throws if a file is missing or the text is not UTF-8).
+using TextArgReader = std::function<std::string(const std::string& value, const std::string& key)>;
+
+// True for a line with nothing but spaces, tabs and '\r': skipped, not an error.
+bool is_blank_batch_line(const std::string& line);
+
+// One line (JSON text; `//` and `/* */` comments allowed) -> `base` with the line's keys applied.
+// The seed is reset (random unless the line gives one). Keys: lyrics, tags (text or a file),
+// seed, save_path (also save-path, output), max_audio_length_ms, duration (seconds),
+// temperature, topk, cfg_scale, ignore_eos, codec_steps, codec_guidance, codes_out,
+// mp3_bitrate, overwrite. Throws UsageError "<where>: ..." for invalid JSON, a line that is not
+// an object, an unknown key, a value of the wrong type or out of range (never converts out of
+// range); errors of `read_text` (Error) pass through. Does not call SongRequest::validate().
+SongRequest parse_batch_line(const std::string& line, const SongRequest& base, const std::string& where,
+                             const TextArgReader& read_text = read_text_arg);
+
+}  // namespace heartmula::runtime
