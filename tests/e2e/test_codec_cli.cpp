@@ -137,3 +137,15 @@ TEST_F(CodecCli, ErrorsAndExitCodes) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("nowhere"), std::string::npos) << r.err;
 }
+
+TEST_F(CodecCli, CompareDtypeDecodesTwiceAndPrintsTheSnr) {
+  // tf32 is fp32 on the CPU: the same computation twice, so the waveforms are equal (inf dB).
+  Result r = run("--codec " + quote(kCodec) + " --codes " + quote(kT200) + " --noise " + quote(kT200) +
+                 " --steps 2 --dtype fp32 --compare-dtype tf32 -q -o " + quote(path("cmp.safetensors")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("SNR of fp32 against fp32 = inf dB"), std::string::npos) << r.out;
+  r = run("--codec " + quote(kCodec) + " --codes " + quote(kT200) + " --compare-dtype int8 -o " +
+          quote(path("bad.safetensors")));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--compare-dtype int8"), std::string::npos) << r.err;
+}
