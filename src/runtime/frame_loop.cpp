@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "heartmula/error.h"
+#include "model/fused_ops.h"
 #include "runtime/device.h"
 #include "runtime/fused_sampler.h"
 #include "runtime/step_graphs.h"
@@ -228,7 +229,12 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
   check_context(model, len, frames);
   const bool graphs_wanted = options.use_graphs && !options.step_runner && !options.on_logits &&
                              !options.teacher_frames.defined() && graphs_supported(model.device);
-  const int64_t bucket = graphs_wanted && options.attention_bucket <= 0 ? kGraphAttentionBucket : options.attention_bucket;
+  // With the fused single-query attention (masked positions cost nothing) the step attends over
+  // the whole cache: one graph per song. Otherwise one graph per kGraphAttentionBucket positions.
+  const int64_t whole_cache = positions_needed(len, frames);
+  const int64_t bucket = !graphs_wanted || options.attention_bucket > 0 ? options.attention_bucket
+                         : model::fused_decode_attention_available(model.dtype, model.device) ? whole_cache
+                                                                                              : kGraphAttentionBucket;
   FrameStepper stepper(model, gen, params, seeds, positions_needed(len, frames), bucket);
   stepper.step_runner = options.step_runner;
   std::unique_ptr<StepGraphs> graphs;

@@ -4,12 +4,14 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
 #include <string>
 
 #include "heartmula/error.h"
+#include "model/cuda/decode_kernels.h"
 #include "model/cuda/fused_kernels.h"
 #include "model/fused_ops.h"
 
@@ -131,6 +133,63 @@ bool fused_rope_qk_(at::Tensor& qkv, int64_t heads_to_rotate, int64_t head_dim, 
                                     n_rows, qkv.size(2), heads_to_rotate, half,
                                     at::cuda::getCurrentCUDAStream().stream()),
                "rope_qk");
+  return true;
+}
+
+bool fused_linear(const at::Tensor& x, const at::Tensor& w, at::Tensor& out) {
+  const int code = dtype_code(x.scalar_type());
+  if (!fused_enabled() || !x.is_cuda() || (code != 1 && code != 2) || x.dim() < 1 || !x.is_contiguous() ||
+      !w.is_contiguous() || w.dim() != 2 || w.scalar_type() != x.scalar_type() || w.size(1) != x.size(-1) ||
+      x.numel() == 0 || !aligned16(x.data_ptr()) || !aligned16(w.data_ptr()))
+    return false;
+  const int64_t k = x.size(-1), rows = x.numel() / k;
+  if (rows > 4) return false;
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = w.size(0);
+  c10::cuda::CUDAGuard guard(x.device());
+  at::Tensor y = at::empty(shape, x.options());
+  const int err = cuda::launch_skinny_gemm(code, x.data_ptr(), w.data_ptr(), y.data_ptr(), rows, w.size(0), k,
+                                           at::cuda::getCurrentCUDAStream().stream());
+  if (err == -1) return false;
+  check_launch(err, "skinny_gemm");
+  out = y;
+  return true;
+}
+
+bool fused_decode_attention_available(c10::ScalarType dtype, c10::Device device) {
+  return fused_enabled() && device.is_cuda() && dtype_code(dtype) >= 0;
+}
+
+bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache, int64_t kv_len,
+                            const at::Tensor& mask, at::Tensor& out) {
+  const int code = dtype_code(q.scalar_type());
+  if (!fused_enabled() || !q.is_cuda() || code < 0 || q.dim() != 4 || q.size(1) != 1 || q.stride(3) != 1 ||
+      q.stride(2) != q.size(3) || k_cache.dim() != 4 || !k_cache.is_contiguous() || !v_cache.is_contiguous() ||
+      !k_cache.sizes().equals(v_cache.sizes()) || k_cache.scalar_type() != q.scalar_type() ||
+      v_cache.scalar_type() != q.scalar_type() || k_cache.size(0) != q.size(0) || k_cache.size(3) != q.size(3) ||
+      kv_len < 1 || kv_len > k_cache.size(2) || !aligned16(k_cache.data_ptr()) || !aligned16(v_cache.data_ptr()))
+    return false;
+  int64_t mask_bstride = 0;
+  const bool* mask_ptr = nullptr;
+  if (mask.defined()) {
+    if (mask.scalar_type() != at::kBool || mask.dim() != 4 || mask.size(2) != 1 || mask.size(3) != kv_len ||
+        mask.stride(3) != 1 || !(mask.size(0) == 1 || mask.size(0) == q.size(0)) || !mask.is_cuda())
+      return false;
+    mask_bstride = mask.size(0) == 1 ? 0 : mask.stride(0);
+    mask_ptr = mask.data_ptr<bool>();
+  }
+  const int64_t b = q.size(0), h = q.size(2), hd = q.size(3), hkv = k_cache.size(1);
+  c10::cuda::CUDAGuard guard(q.device());
+  at::Tensor o = at::empty({b, 1, h, hd}, q.options());
+  at::Tensor scratch =
+      at::empty({cuda::decode_attention_scratch_floats(b, h, hd, kv_len)}, q.options().dtype(at::kFloat));
+  const int err = cuda::launch_decode_attention(
+      code, q.data_ptr(), q.stride(0), k_cache.data_ptr(), v_cache.data_ptr(), mask_ptr, mask_bstride, o.data_ptr(),
+      scratch.data_ptr<float>(), b, h, hkv, hd, k_cache.size(2), kv_len,
+      static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))), at::cuda::getCurrentCUDAStream().stream());
+  if (err == -1) return false;
+  check_launch(err, "decode_attention");
+  out = o;
   return true;
 }
 

@@ -70,15 +70,28 @@ __global__ void __launch_bounds__(kThreads) sample_topk_kernel(const T* __restri
       if (i < vocab && (key[j] & mask) == prefix) atomicAdd(&hist[(key[j] >> shift) & 255u], 1u);
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-      unsigned cum = 0;
-      int d = 255;
-      for (; d > 0; --d) {
-        if (cum + hist[d] >= k) break;
-        cum += hist[d];
+    if (threadIdx.x < 32) {  // warp 0: lane l scans bins 255 - 8l .. 248 - 8l (descending)
+      const unsigned lane0 = threadIdx.x;
+      unsigned cnt[8], tot = 0;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) tot += (cnt[e] = hist[255 - (lane0 * 8 + e)]);
+      unsigned incl = tot;
+      for (int o = 1; o < 32; o <<= 1) {
+        const unsigned v = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane0 >= static_cast<unsigned>(o)) incl += v;
       }
-      s_prefix = prefix | (static_cast<unsigned>(d) << shift);
-      s_k = k - cum;
+      const unsigned excl = incl - tot;
+      const unsigned owner = __ballot_sync(0xffffffffu, excl < k && k <= incl);
+      if (lane0 == static_cast<unsigned>(__ffs(owner) - 1)) {
+        unsigned cum = excl;
+        int e = 0;
+        for (; e < 7; ++e) {
+          if (cum + cnt[e] >= k) break;
+          cum += cnt[e];
+        }
+        s_prefix = prefix | (static_cast<unsigned>(255 - (lane0 * 8 + e)) << shift);
+        s_k = k - cum;
+      }
     }
     __syncthreads();
     prefix = s_prefix;

@@ -1,0 +1,277 @@
+// Decode-step kernels (see decode_kernels.h).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cfloat>
+#include <cstdint>
+
+#include "decode_kernels.h"
+
+namespace heartmula::model::cuda {
+
+namespace {
+
+template <typename T> __device__ __forceinline__ float to_f(T v);
+template <> __device__ __forceinline__ float to_f<float>(float v) { return v; }
+template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
+template <typename T> __device__ __forceinline__ T from_f(float v);
+template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+
+template <typename T>
+struct alignas(16) Pack {
+  static constexpr int N = 16 / sizeof(T);
+  T v[N];
+};
+
+// ---- skinny GEMM: one warp per output column n, lanes stride over k in 16-byte packs ----------
+constexpr int kGemmWarps = 8;
+constexpr int kGemmUnroll = 4;
+
+template <typename T, int M>
+__global__ void __launch_bounds__(kGemmWarps * 32) skinny_gemm_kernel(const T* __restrict__ x, const T* __restrict__ w,
+                                                                       T* __restrict__ y, int64_t n, int64_t k) {
+  using P = Pack<T>;
+  constexpr int N = P::N;
+  const int lane = threadIdx.x & 31;
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * kGemmWarps + (threadIdx.x >> 5);
+  if (col >= n) return;
+  const int64_t packs = k / N;
+  const P* wr = reinterpret_cast<const P*>(w + col * k);
+  const P* xr = reinterpret_cast<const P*>(x);
+  float acc[M];
+#pragma unroll
+  for (int m = 0; m < M; ++m) acc[m] = 0.f;
+  int64_t p = lane;
+  for (; p + 32 * (kGemmUnroll - 1) < packs; p += 32 * kGemmUnroll) {
+    P wv[kGemmUnroll];
+#pragma unroll
+    for (int u = 0; u < kGemmUnroll; ++u) wv[u] = wr[p + 32 * u];
+#pragma unroll
+    for (int u = 0; u < kGemmUnroll; ++u) {
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        P xv;
+        *reinterpret_cast<uint4*>(&xv) = __ldg(reinterpret_cast<const uint4*>(xr + m * packs + p + 32 * u));
+#pragma unroll
+        for (int j = 0; j < N; ++j) acc[m] = fmaf(to_f(wv[u].v[j]), to_f(xv.v[j]), acc[m]);
+      }
+    }
+  }
+  for (; p < packs; p += 32) {
+    const P wv = wr[p];
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      const P xv = xr[m * packs + p];
+#pragma unroll
+      for (int j = 0; j < N; ++j) acc[m] = fmaf(to_f(wv.v[j]), to_f(xv.v[j]), acc[m]);
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < M; ++m) {
+    float a = acc[m];
+    for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+    if (lane == 0) y[m * n + col] = from_f<T>(a);
+  }
+}
+
+template <typename T>
+int skinny_gemm_typed(const void* x, const void* w, void* y, int64_t rows, int64_t n, int64_t k, cudaStream_t s) {
+  if (k % Pack<T>::N != 0) return -1;
+  const unsigned blocks = static_cast<unsigned>((n + kGemmWarps - 1) / kGemmWarps);
+  const auto* xp = static_cast<const T*>(x);
+  const auto* wp = static_cast<const T*>(w);
+  auto* yp = static_cast<T*>(y);
+  switch (rows) {
+    case 1: skinny_gemm_kernel<T, 1><<<blocks, kGemmWarps * 32, 0, s>>>(xp, wp, yp, n, k); break;
+    case 2: skinny_gemm_kernel<T, 2><<<blocks, kGemmWarps * 32, 0, s>>>(xp, wp, yp, n, k); break;
+    case 3: skinny_gemm_kernel<T, 3><<<blocks, kGemmWarps * 32, 0, s>>>(xp, wp, yp, n, k); break;
+    case 4: skinny_gemm_kernel<T, 4><<<blocks, kGemmWarps * 32, 0, s>>>(xp, wp, yp, n, k); break;
+    default: return -1;
+  }
+  return static_cast<int>(cudaGetLastError());
+}
+
+// ---- single-query attention, split over the cache length (flash decoding) -------------------
+// Phase 1: block (chunk c, row b, kv head h) of kChunk threads; thread t owns position
+// j = c * kChunk + t: scores for the G query heads of h, chunk max and sum, then thread t owns
+// output dim d = t (looping when hd > kChunk) and accumulates sum_j p_j v_j[d].
+// Partials: m[c][b][H], l[c][b][H], acc[c][b][H][hd]. Phase 2 combines the chunks.
+constexpr int kChunk = 128;
+constexpr int kMaxGroup = 8;   // query heads per kv head
+constexpr int kMaxHeadDim = 256;
+
+template <typename T>
+__global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restrict__ q, int64_t q_bstride,
+                                                              const T* __restrict__ kc, const T* __restrict__ vc,
+                                                              const bool* __restrict__ mask, int64_t mask_bstride,
+                                                              float* __restrict__ pm, float* __restrict__ pl,
+                                                              float* __restrict__ pacc, int64_t batch, int64_t heads,
+                                                              int64_t kv_heads, int64_t hd, int64_t cache_len,
+                                                              int64_t kv_len, float scale) {
+  const int64_t c = blockIdx.x, b = blockIdx.y, h = blockIdx.z;
+  const int64_t g_count = heads / kv_heads;
+  const int t = threadIdx.x;
+  __shared__ float sq[kMaxGroup][kMaxHeadDim];
+  __shared__ float sp[kMaxGroup][kChunk];
+  __shared__ float red[kMaxGroup][kChunk / 32];
+  __shared__ bool svis[kChunk];
+  for (int64_t i = t; i < g_count * hd; i += kChunk) {
+    const int64_t g = i / hd, d = i % hd;
+    sq[g][d] = to_f(q[b * q_bstride + (h * g_count + g) * hd + d]) * scale;
+  }
+  __syncthreads();
+  const int64_t j = c * kChunk + t;
+  const bool visible = j < kv_len && (mask == nullptr || mask[b * mask_bstride + j]);
+  svis[t] = visible;
+  const T* krow = kc + ((b * kv_heads + h) * cache_len + j) * hd;
+  float s[kMaxGroup];
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) s[g] = -INFINITY;
+  if (visible) {
+#pragma unroll
+    for (int g = 0; g < kMaxGroup; ++g)
+      if (g < g_count) s[g] = 0.f;
+    for (int64_t d = 0; d < hd; d += Pack<T>::N) {
+      const Pack<T> kv = *reinterpret_cast<const Pack<T>*>(krow + d);
+#pragma unroll
+      for (int e = 0; e < Pack<T>::N; ++e) {
+        const float kf = to_f(kv.v[e]);
+#pragma unroll
+        for (int g = 0; g < kMaxGroup; ++g)
+          if (g < g_count) s[g] = fmaf(sq[g][d + e], kf, s[g]);
+      }
+    }
+  }
+  // Chunk max and sum per query head.
+  const int lane = t & 31, warp = t >> 5;
+  float mx[kMaxGroup];
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) {
+    float v = s[g];
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    if (lane == 0) red[g][warp] = v;
+  }
+  __syncthreads();
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) {
+    float v = red[g][0];
+    for (int w = 1; w < kChunk / 32; ++w) v = fmaxf(v, red[g][w]);
+    mx[g] = v;
+  }
+  __syncthreads();
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) {
+    const float p = (g < g_count && visible) ? __expf(s[g] - mx[g]) : 0.f;
+    sp[g][t] = p;
+    float v = p;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (lane == 0) red[g][warp] = v;
+  }
+  __syncthreads();
+  const int64_t part = (c * batch + b) * heads + h * g_count;  // + g
+  if (t < g_count) {
+    float sum = 0.f;
+    for (int w = 0; w < kChunk / 32; ++w) sum += red[t][w];
+    pm[part + t] = mx[t];
+    pl[part + t] = sum;
+  }
+  // sum_j p_j v_j[d]: thread t owns dims t, t + kChunk, ...
+  const int64_t j0 = c * kChunk;
+  const int64_t jn = kv_len - j0 < kChunk ? kv_len - j0 : kChunk;
+  for (int64_t d = t; d < hd; d += kChunk) {
+    float acc[kMaxGroup];
+#pragma unroll
+    for (int g = 0; g < kMaxGroup; ++g) acc[g] = 0.f;
+    const T* vcol = vc + ((b * kv_heads + h) * cache_len + j0) * hd + d;
+    for (int64_t jj = 0; jj < jn; ++jj) {
+      if (!svis[jj]) continue;  // masked: no V read
+      const float vv = to_f(vcol[jj * hd]);
+#pragma unroll
+      for (int g = 0; g < kMaxGroup; ++g)
+        if (g < g_count) acc[g] = fmaf(sp[g][jj], vv, acc[g]);
+    }
+#pragma unroll
+    for (int g = 0; g < kMaxGroup; ++g)
+      if (g < g_count) pacc[(part + g) * hd + d] = acc[g];
+  }
+}
+
+// Phase 2: block per (b, head), thread per dim: out = sum_c e^(m_c - M) acc_c / sum_c e^(m_c - M) l_c.
+template <typename T>
+__global__ void attn_combine_kernel(const float* __restrict__ pm, const float* __restrict__ pl,
+                                    const float* __restrict__ pacc, T* __restrict__ out, int64_t chunks,
+                                    int64_t batch, int64_t heads, int64_t hd) {
+  const int64_t b = blockIdx.x / heads, hq = blockIdx.x % heads;
+  float mmax = -INFINITY;
+  for (int64_t c = 0; c < chunks; ++c) mmax = fmaxf(mmax, pm[(c * batch + b) * heads + hq]);
+  for (int64_t d = threadIdx.x; d < hd; d += blockDim.x) {
+    float num = 0.f, den = 0.f;
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t part = (c * batch + b) * heads + hq;
+      const float m = pm[part];
+      if (m == -INFINITY) continue;
+      const float wgt = __expf(m - mmax);
+      num = fmaf(wgt, pacc[part * hd + d], num);
+      den = fmaf(wgt, pl[part], den);
+    }
+    out[(b * heads + hq) * hd + d] = from_f<T>(den > 0.f ? num / den : 0.f);
+  }
+}
+
+template <typename T>
+int decode_attention_typed(const void* q, int64_t q_bstride, const void* kc, const void* vc, const bool* mask,
+                           int64_t mask_bstride, void* out, float* scratch, int64_t batch, int64_t heads,
+                           int64_t kv_heads, int64_t hd, int64_t cache_len, int64_t kv_len, float scale,
+                           cudaStream_t s) {
+  if (kv_heads < 1 || heads % kv_heads != 0 || heads / kv_heads > kMaxGroup || hd > kMaxHeadDim ||
+      hd % Pack<T>::N != 0 || kv_len < 1 || kv_len > cache_len)
+    return -1;
+  const int64_t chunks = (kv_len + kChunk - 1) / kChunk;
+  float* pm = scratch;
+  float* pl = pm + chunks * batch * heads;
+  float* pacc = pl + chunks * batch * heads;
+  const dim3 grid1(static_cast<unsigned>(chunks), static_cast<unsigned>(batch), static_cast<unsigned>(kv_heads));
+  attn_partial_kernel<T><<<grid1, kChunk, 0, s>>>(static_cast<const T*>(q), q_bstride, static_cast<const T*>(kc),
+                                                  static_cast<const T*>(vc), mask, mask_bstride, pm, pl, pacc, batch,
+                                                  heads, kv_heads, hd, cache_len, kv_len, scale);
+  const int threads = hd < 128 ? 64 : 128;
+  attn_combine_kernel<T><<<static_cast<unsigned>(batch * heads), threads, 0, s>>>(pm, pl, pacc, static_cast<T*>(out),
+                                                                                  chunks, batch, heads, hd);
+  return static_cast<int>(cudaGetLastError());
+}
+
+}  // namespace
+
+int launch_skinny_gemm(int dtype, const void* x, const void* w, void* y, int64_t rows, int64_t n, int64_t k,
+                       void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (dtype) {
+    case 1: return skinny_gemm_typed<__nv_bfloat16>(x, w, y, rows, n, k, s);
+    case 2: return skinny_gemm_typed<__half>(x, w, y, rows, n, k, s);
+    default: return -1;  // float32 stays on cuBLAS (its fp32 path is the exactness reference)
+  }
+}
+
+int64_t decode_attention_scratch_floats(int64_t batch, int64_t heads, int64_t head_dim, int64_t kv_len) {
+  const int64_t chunks = (kv_len + kChunk - 1) / kChunk;
+  return chunks * batch * heads * (2 + head_dim);
+}
+
+int launch_decode_attention(int dtype, const void* q, int64_t q_batch_stride, const void* k_cache, const void* v_cache,
+                            const bool* mask, int64_t mask_batch_stride, void* out, float* scratch, int64_t batch,
+                            int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t cache_len, int64_t kv_len,
+                            float scale, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (dtype) {
+    case 0: return decode_attention_typed<float>(q, q_batch_stride, k_cache, v_cache, mask, mask_batch_stride, out, scratch, batch, heads, kv_heads, head_dim, cache_len, kv_len, scale, s);
+    case 1: return decode_attention_typed<__nv_bfloat16>(q, q_batch_stride, k_cache, v_cache, mask, mask_batch_stride, out, scratch, batch, heads, kv_heads, head_dim, cache_len, kv_len, scale, s);
+    case 2: return decode_attention_typed<__half>(q, q_batch_stride, k_cache, v_cache, mask, mask_batch_stride, out, scratch, batch, heads, kv_heads, head_dim, cache_len, kv_len, scale, s);
+    default: return -1;
+  }
+}
+
+}  // namespace heartmula::model::cuda

@@ -1,0 +1,8 @@
+# The fused CUDA kernels against the composite ATen versions: CUDA builds only (the GPU
+# machine runs them through scripts/device-check.sh ctest); other builds have no such kernels.
+if(HEARTMULA_WITH_CUDA)
+  heartmula_add_test(test_cuda_kernels
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/../cuda/test_cuda_kernels.cpp
+    LIBS heartmula_runtime heartmula_model
+    LABEL unit)
+endif()
