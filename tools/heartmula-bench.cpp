@@ -33,6 +33,7 @@ namespace {
 struct Cli {
   std::string model_path, load_dir, codec_path, device = "auto", dtype, codec_dtype = "auto";
   std::string cfgs = "1.5,1.0", positions = "226,1000,2500", codec_seconds = "30,120";
+  std::string num_songs;  // --num-songs 1,2,4,...: "batch" rows instead of "frames" rows
   std::string format, out_path, profile_path;
   bool tiny = false, codec = false, json = false, quiet = false;
   double song_seconds = 0;           // > 0: whole-song rows
@@ -135,14 +136,30 @@ void frame_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, double mem
   o.use_graphs = !c.no_graphs;
   for (int64_t p : positions) o.position = p, tools::check_fits(m, o);
   std::string profile_md;
+  const bool batches = !c.num_songs.empty();
+  const auto songs = parse_list<int64_t>(batches ? c.num_songs : "1", "--num-songs");
+  for (int64_t n : songs)
+    if (n < 1 || n > 1024) throw UsageError("--num-songs takes numbers in [1, 1024]. Given: " + c.num_songs);
   for (double cfg : cfgs) {
     o.cfg = cfg;
-    o.position = positions.front();
-    tools::warm_up(m, gen, o);  // batch 2 and batch 1 are different shapes: warm each up
-    for (int64_t p : positions) {
-      o.position = p;
-      rep.rows.push_back(tools::bench_frames(m, gen, o));
+    std::vector<double> single(positions.size(), 0.0);  // song-frames/s of the first N, per position
+    for (int64_t n : songs) {
+      o.songs = n;
+      o.position = positions.front();
+      tools::warm_up(m, gen, o);  // every batch shape is its own set of shapes (and graphs): warm each up
+      for (size_t i = 0; i < positions.size(); ++i) {
+        o.position = positions[i];
+        OJson row = tools::bench_frames(m, gen, o);
+        if (batches) {
+          const double sfps = row["song_frames_per_second"]["mean"].get<double>();
+          if (single[i] == 0.0) single[i] = sfps;
+          row["test"] = "batch";
+          row["speedup"] = sfps / single[i];  // over the first --num-songs entry (N = 1 when it leads)
+        }
+        rep.rows.push_back(row);
+      }
     }
+    o.songs = 1;
     if (!c.profile_path.empty()) {  // where the time of the first position's frames goes
       o.position = positions.front();
       OJson pj;
@@ -281,6 +298,9 @@ void add_options(CLI::App& app, Cli& c) {
   lm->add_option("--cfg", c.cfgs, "CFG scales, one row set each (1.5: batch 2, 1.0: batch 1)")->capture_default_str();
   lm->add_option("--positions", c.positions, "prompt lengths the frames are measured at (--tiny: 226,900)")
       ->capture_default_str();
+  lm->add_option("--num-songs,--num_songs", c.num_songs,
+                 "songs per batch, one row set each, e.g. 1,2,4,8,16: song-frames/s and the speed-up over the first "
+                 "(2N rows with cfg > 1; the batch loop of heartmula-gen --num-songs)");
   lm->add_option("--frames", c.frames, "measured frames per repetition (0: no frame rows)")->capture_default_str();
   lm->add_option("--warmup", c.warmup, "frames run before the measured ones, excluded")->capture_default_str();
   lm->add_option("--reps", c.reps, "repetitions of every row (mean ± sd)")->capture_default_str();

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "io/checkpoint.h"
 
@@ -188,6 +189,37 @@ TEST_F(ToolsBench, MarkdownAndCsvOutputs) {
   const std::string text = read_file(csv);
   EXPECT_EQ(text.rfind("test,cfg,batch_rows,position", 0), 0u) << text;
   EXPECT_NE(text.find("frames_per_second_mean"), std::string::npos) << text;
+}
+
+// --num-songs: one "batch" row per batch size through the batch frame loop; song-frames/s is
+// songs x batch steps/s, the speed-up is over the first size (N = 1).
+TEST_F(ToolsBench, BatchRowsPerNumberOfSongs) {
+  const Result r = run("heartmula-bench", "--tiny --device cpu --threads 2 --cfg 1.5 --positions 16 --num-songs 1,2,4"
+                                          " --frames 3 --warmup 1 --reps 1 --json -q");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Json doc = Json::parse(r.out);
+  std::vector<int64_t> songs;
+  for (const Json& row : doc["rows"]) {
+    ASSERT_EQ(row["test"], "batch") << row;
+    const int64_t n = row["songs"].get<int64_t>();
+    songs.push_back(n);
+    EXPECT_EQ(row["batch_rows"], 2 * n);
+    const double fps = row["frames_per_second"]["mean"].get<double>();
+    EXPECT_GT(fps, 0);
+    EXPECT_NEAR(row["song_frames_per_second"]["mean"].get<double>(), static_cast<double>(n) * fps, 1e-6 * n * fps);
+    if (n == 1) {
+      EXPECT_DOUBLE_EQ(row["speedup"].get<double>(), 1.0);
+    }
+    EXPECT_GT(row["speedup"].get<double>(), 0);
+  }
+  EXPECT_EQ(songs, (std::vector<int64_t>{1, 2, 4}));
+  const Result md = run("heartmula-bench", "--tiny --device cpu --threads 2 --cfg 1.0 --positions 8 --num-songs 1,3"
+                                           " --frames 2 --warmup 0 --reps 1 -q");
+  ASSERT_EQ(md.code, 0) << md.err;
+  EXPECT_NE(md.out.find("| songs | rows | steps/s | song-frames/s | speed-up |"), std::string::npos) << md.out;
+  const Result bad = run("heartmula-bench", "--tiny --device cpu --num-songs 0 --frames 2 --reps 1 -q");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--num-songs"), std::string::npos) << bad.err;
 }
 
 TEST_F(ToolsBench, UsageErrorsNameTheFlag) {

@@ -81,6 +81,16 @@ std::vector<Column> columns_for(const std::string& test) {
             {"peak mem GB", c("peak_memory_bytes", 2, 1e-9)},
             {"GB/s", c("weight_gbps", 1)},
             {"floor %", c("floor_fraction", 1, 100.0)}};
+  if (test == "batch")
+    return {{"cfg", c("cfg", 1)},
+            {"position", c("position", 0)},
+            {"songs", c("songs", 0)},
+            {"rows", c("batch_rows", 0)},
+            {"steps/s", c("frames_per_second", 2)},
+            {"song-frames/s", c("song_frames_per_second", 1)},
+            {"speed-up", c("speedup", 2)},
+            {"ms/step", c("ms_per_frame", 2)},
+            {"peak mem GB", c("peak_memory_bytes", 2, 1e-9)}};
   if (test == "song")
     return {{"lazy load", c("lazy_load", 0)},
             {"audio s", c("song_seconds", 0)},
@@ -117,7 +127,7 @@ std::vector<Column> columns_for(const std::string& test) {
 std::string markdown(const BenchReport& r) {
   std::string out;
   for (const auto& [k, v] : r.info.items()) out += k + ": " + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
-  for (const char* test : {"load", "frames", "codec", "song"}) {
+  for (const char* test : {"load", "frames", "batch", "codec", "song"}) {
     std::vector<Column> cols = columns_for(test);
     std::string head = "|", rule = "|", body;
     for (const auto& col : cols) head += std::string(" ") + col.header + " |", rule += " ---: |";

@@ -43,6 +43,16 @@ runtime::SamplingParams sampling(const FrameBenchOptions& o, uint64_t seed) {
   return p;
 }
 
+// The batch's prompts and seeds: the same prompt for every song, a seed each.
+std::vector<model::Prompt> prompts_for(const model::Prompt& p, int64_t songs) {
+  return std::vector<model::Prompt>(static_cast<size_t>(songs), p);
+}
+std::vector<uint64_t> seeds_for(uint64_t seed, int64_t songs) {
+  std::vector<uint64_t> s;
+  for (int64_t i = 0; i < songs; ++i) s.push_back(seed + 7919 * static_cast<uint64_t>(i));
+  return s;
+}
+
 }  // namespace
 
 FrameBytes frame_weight_bytes(const model::HeartMuLaConfig& config, c10::ScalarType dtype) {
@@ -93,8 +103,9 @@ void warm_up(const model::HeartMuLaModel& m, const model::GenConfig& gen, const 
   lo.max_frames = 1 + o.warmup;
   lo.attention_bucket = o.attention_bucket;
   lo.use_graphs = o.use_graphs;
-  runtime::run_frame_loop(m, never_ending(gen, m), synthetic_prompt(o.position, m.num_codebooks(), o.seed),
-                          sampling(o, o.seed), lo);
+  runtime::run_frame_loop_batch(m, never_ending(gen, m),
+                                prompts_for(synthetic_prompt(o.position, m.num_codebooks(), o.seed), o.songs),
+                                sampling(o, o.seed), seeds_for(o.seed, o.songs), lo);
   runtime::synchronize(m.device);
 }
 
@@ -112,18 +123,20 @@ OJson bench_frames(const model::HeartMuLaModel& m, const model::GenConfig& gen, 
     lo.max_frames = last;
     lo.attention_bucket = o.attention_bucket;
     lo.use_graphs = o.use_graphs;
-  lo.use_graphs = o.use_graphs;
     lo.on_frame = [&](int64_t done, int64_t) {
       if (done == first || done == last) runtime::synchronize(m.device);
       if (done == first) t0 = Clock::now();
       if (done == last) t1 = Clock::now();
       return true;
     };
-    if (!o.quiet) std::fprintf(stderr, "  cfg %.2f position %lld: repetition %lld/%lld\r", o.cfg,
-                               static_cast<long long>(o.position), static_cast<long long>(rep + 1),
-                               static_cast<long long>(o.reps));
+    if (!o.quiet) std::fprintf(stderr, "  cfg %.2f position %lld songs %lld: repetition %lld/%lld\r", o.cfg,
+                               static_cast<long long>(o.position), static_cast<long long>(o.songs),
+                               static_cast<long long>(rep + 1), static_cast<long long>(o.reps));
+    const uint64_t seed = o.seed + static_cast<uint64_t>(rep);
     const runtime::FrameLoopResult r =
-        runtime::run_frame_loop(m, g, prompt, sampling(o, o.seed + static_cast<uint64_t>(rep)), lo);
+        runtime::run_frame_loop_batch(m, g, prompts_for(prompt, o.songs), sampling(o, seed), seeds_for(seed, o.songs),
+                                      lo)
+            .front();
     if (r.frames.size(0) != last)
       throw Error("the frame loop stopped after " + std::to_string(r.frames.size(0)) + " of " + std::to_string(last) +
                   " frames");
@@ -136,11 +149,16 @@ OJson bench_frames(const model::HeartMuLaModel& m, const model::GenConfig& gen, 
   const double ms = 1e3 / f.mean;
   const FrameBytes bytes = frame_weight_bytes(m.config, m.dtype);
   const double gbps = static_cast<double>(bytes.total()) / 1e9 / (ms / 1e3);
-  const int64_t rows = o.cfg > 1.0 ? 2 : 1;
+  const int64_t rows = (o.cfg > 1.0 ? 2 : 1) * o.songs;
+  Summary song_fps = f;
+  for (double& x : song_fps.samples) x *= static_cast<double>(o.songs);
+  song_fps.mean *= static_cast<double>(o.songs);
+  song_fps.sd *= static_cast<double>(o.songs);
   OJson row = {{"test", "frames"},
                {"cfg", o.cfg},
                {"batch_rows", rows},
                {"position", o.position},
+               {"songs", o.songs},
                {"frames", o.frames},
                {"warmup", o.warmup},
                {"reps", o.reps},
@@ -148,6 +166,7 @@ OJson bench_frames(const model::HeartMuLaModel& m, const model::GenConfig& gen, 
                {"graphs", o.use_graphs && runtime::graphs_supported(m.device)},
                {"prefill_ms", to_json(summarize(prefill_ms))},
                {"frames_per_second", to_json(f)},
+               {"song_frames_per_second", to_json(song_fps)},
                {"ms_per_frame", ms},
                {"peak_memory_bytes", runtime::peak_memory_bytes(m.device)},
                {"weight_bytes_per_frame", bytes.total()},

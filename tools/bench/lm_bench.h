@@ -29,6 +29,7 @@ size_t kv_bytes_per_frame(const model::HeartMuLaConfig& config, c10::ScalarType 
 
 struct FrameBenchOptions {
   double cfg = 1.5;
+  int64_t songs = 1;       // songs in the batch (2 rows each with cfg > 1), as --num-songs runs them
   int64_t position = 226;  // prompt rows (the attention length the frames start at)
   int64_t frames = 64;     // measured frames per repetition
   int64_t warmup = 8;      // frames run before the measured ones, in every repetition
@@ -52,7 +53,9 @@ void check_fits(const model::HeartMuLaModel& m, const FrameBenchOptions& o);
 // One untimed loop (prompt of `o.position` rows, warm-up frames) to settle the device.
 void warm_up(const model::HeartMuLaModel& m, const model::GenConfig& gen, const FrameBenchOptions& o);
 
-// One "frames" row: repetitions of [prefill, warm-up frames, measured frames].
+// One "frames" row: repetitions of [prefill, warm-up frames, measured frames], all songs of
+// the batch through runtime::run_frame_loop_batch (the loop of heartmula-gen --num-songs).
+// frames_per_second counts batch steps; song_frames_per_second = songs x that.
 OJson bench_frames(const model::HeartMuLaModel& m, const model::GenConfig& gen, const FrameBenchOptions& o);
 
 }  // namespace heartmula::tools
