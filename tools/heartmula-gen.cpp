@@ -143,6 +143,10 @@ void add_options(CLI::App& app, Cli& c) {
   out->add_option("--codes-out,--codes_out", c.song.codes_out, "also save the audio codes (.safetensors, tensor frames [T, 8])");
   out->add_option("--codes-in,--codes_in", c.song.codes_in, "decode these saved codes instead of running the language model");
   out->add_flag("--no-audio,--no_audio", c.song.no_audio, "run the language model only (with --codes-out)");
+  out->add_flag("--stream", c.song.stream,
+                "decode each 29.76 s window while the language model goes on; the file grows as windows finish");
+  out->add_option("--format", c.song.stdout_format, "audio format for -o - (stdout): mp3 or wav")
+      ->capture_default_str()->check(CLI::IsMember({"mp3", "wav"}));
   out->add_flag("--no-metadata,--no_metadata", c.no_metadata, "do not write the <song>.json sidecar");
   out->add_flag("-q,--quiet", c.quiet, "no progress or timings on stderr");
   out->add_flag("-v,--verbose", c.verbose, "more detail on stderr");
@@ -160,15 +164,17 @@ void say(const Cli& c, const std::string& s) {
 
 // Reports a finished song: sidecar, timings on stderr, --json line. Returns its exit code.
 int report_song(Generator& gen, const Cli& c, const SongRequest& song, const SongResult& res) {
-  if (!c.no_metadata && !res.save_path.empty()) runtime::write_sidecar(gen.settings(), song, res);
+  const bool to_stdout = song.save_path == "-";  // then stdout is the audio: reports go to stderr
+  if (!c.no_metadata && !res.save_path.empty() && !to_stdout) runtime::write_sidecar(gen.settings(), song, res);
   if (!c.quiet) {
     std::fprintf(stderr, "%s", runtime::format_timings(res.timings).c_str());
     std::fprintf(stderr, "seed = %llu\n", static_cast<unsigned long long>(res.seed));
     if (!res.save_path.empty())
-      std::fprintf(stderr, "%s to %s\n", res.interrupted ? "Partial song saved" : "Saved", res.save_path.c_str());
+      std::fprintf(stderr, "%s to %s\n", res.interrupted ? "Partial song saved" : "Saved",
+                   to_stdout ? "<stdout>" : res.save_path.c_str());
     if (!res.codes_path.empty()) std::fprintf(stderr, "Codes saved to %s\n", res.codes_path.c_str());
   }
-  if (c.json) std::printf("%s\n", runtime::result_json(gen.settings(), song, res, false).c_str());
+  if (c.json) std::fprintf(to_stdout ? stderr : stdout, "%s\n", runtime::result_json(gen.settings(), song, res, false).c_str());
   std::fflush(stdout);
   return res.interrupted ? kExitInterrupted : kExitOk;
 }
@@ -191,9 +197,16 @@ std::vector<SongResult> run_songs(Generator& gen, const Cli& c, std::vector<Song
   for (auto& s : songs)
     if (!s.seed) s.seed = random_seed();
   runtime::ProgressPrinter progress(c.quiet);
+  // Each song's file is complete as soon as it ends (the codec worker): say so in that order.
+  auto saved = [&c, n = songs.size()](size_t i, const SongResult& r) {
+    if (!c.quiet)
+      std::fprintf(stderr, "%ssong %zu of %zu (seed %llu, %lld frames) saved to %s\n", ::isatty(2) ? "\n" : "",
+                   i + 1, n, static_cast<unsigned long long>(r.seed), static_cast<long long>(r.timings.frames),
+                   r.save_path.c_str());
+  };
   std::vector<SongResult> res = gen.generate_many(
       songs, [&](int64_t done, int64_t planned, double t) { progress.update(done, planned, t); },
-      [] { return g_interrupts.load() > 0; });
+      [] { return g_interrupts.load() > 0; }, saved);
   progress.finish();
   for (size_t i = 0; i < res.size(); ++i) {
     if (!res[i].error.empty()) continue;
@@ -317,6 +330,8 @@ int run(int argc, char** argv) {
 
   c.song.lyrics = c.lyrics_arg.empty() ? tools::kDefaultLyrics : read_text_arg(c.lyrics_arg, "--lyrics");
   c.song.tags = c.tags_arg.empty() ? tools::kDefaultTags : read_text_arg(c.tags_arg, "--tags");
+  if (c.save_arg == "-" && (!c.batch_file.empty() || c.num_songs > 1))
+    throw UsageError("-o - (stdout) takes one song; --num-songs and --batch write files");
   if (c.batch_file.empty()) {
     if (c.batch_size > 1) throw UsageError("--batch-size applies to --batch files (--num-songs N runs its N songs as one batch)");
     if (!c.song.no_audio) c.song.save_path = resolve_save_path(c.save_arg);

@@ -45,6 +45,11 @@ struct SongRequest {
   std::string codes_in;               // skip the LM: decode these frames
   int mp3_bitrate_kbps = 320;
   bool overwrite = false;
+  // Decode each 29.76 s codec window as soon as its codes exist, while the LM goes on; the
+  // audio file grows as windows finish. Same audio as without it, bit for bit.
+  bool stream = false;
+  // Format of the audio when save_path is "-" (stdout): "mp3" or "wav".
+  std::string stdout_format = "mp3";
 
   void validate() const;              // throws UsageError naming the flag
 };
@@ -57,6 +62,9 @@ struct Timings {
   double audio_s = 0;                 // seconds of audio written
   uint64_t peak_mula_bytes = 0, peak_codec_bytes = 0;
   int64_t batch_songs = 1;            // songs that shared the LM batch (prompt_s, frames_s are the batch's)
+  // Seconds from the start of generation (weights loaded) to the first audio written: the
+  // first streamed window's samples, or (not streamed) the whole file.
+  double first_audio_s = 0;
   double ms_per_frame() const { return frames > 0 ? 1000.0 * frames_s / static_cast<double>(frames) : 0; }
   double frames_per_s() const { return frames_s > 0 ? static_cast<double>(frames) / frames_s : 0; }
   double rtf() const { return audio_s > 0 ? total_s / audio_s : 0; }
@@ -76,5 +84,8 @@ struct SongResult {
 using ProgressFn = std::function<void(int64_t done, int64_t planned, double elapsed_s)>;
 // Polled once per frame; returning true stops the loop (what exists is still decoded and saved).
 using StopFn = std::function<bool()>;
+// Called (from the codec worker thread) as soon as a song's audio file is complete, with the
+// song's index in the request list; songs of a batch are saved in the order they end.
+using SongSavedFn = std::function<void(size_t index, const SongResult& result)>;
 
 }  // namespace heartmula

@@ -39,10 +39,14 @@ class Generator {
   SongResult generate(const SongRequest& request, const ProgressFn& progress = {},
                       const StopFn& stop = {});
   // Several songs, results in the order of `requests`. Songs with the same LM settings
-  // (temperature, topk, cfg_scale, max_audio_length_ms, ignore_eos) run as one batch through
+  // (temperature, topk, cfg_scale, ignore_eos) run as one batch through
   // the frame loop, each with its own prompt and seed, and come out as each would alone; other
   // settings make further batches, run one after the other. Codes-in requests are decoded one
-  // by one. Each song then goes through the codec and its file as with generate().
+  // by one. Each song then goes through the codec and its file as with generate(), on the
+  // codec worker thread as soon as it ends (its EOS or its own length limit) while the other
+  // songs of its batch go on (with `stream`: its windows while it is made); `saved` sees each
+  // song as its file is complete. Songs of one batch may differ in max_audio_length_ms.
+  // With lazy_load the songs are decoded after the batch, one by one.
   // `progress` sees (frames done, planned) of the running batch; `stop` ends the whole batch,
   // every song keeps what it has (partial), and later batches are not started (their results:
   // interrupted, with `error` set). Invalid requests (UsageError) and failures of the language
@@ -51,7 +55,7 @@ class Generator {
   // frames_s are the batch's (timings.batch_songs = songs in it); total_s runs from the call
   // to the song's file.
   std::vector<SongResult> generate_many(const std::vector<SongRequest>& requests, const ProgressFn& progress = {},
-                                        const StopFn& stop = {});
+                                        const StopFn& stop = {}, const SongSavedFn& saved = {});
   // Human-readable lines about what was loaded (devices, dtypes, sizes) for --verbose.
   std::string describe() const;
   const ModelSettings& settings() const;

@@ -133,7 +133,16 @@ uint64_t peak_memory_bytes(c10::Device device) { HEARTMULA_DISPATCH(device, peak
 uint64_t current_memory_bytes(c10::Device device) { HEARTMULA_DISPATCH(device, current_bytes, rss_bytes(false)); }
 void release_cached_memory(c10::Device device) { HEARTMULA_DISPATCH(device, release_cache, void()); }
 
+std::shared_ptr<void> use_side_stream(c10::Device device) {
+  HEARTMULA_DISPATCH(device, side_stream, std::shared_ptr<void>());
+}
+
 #undef HEARTMULA_DISPATCH
+
+std::mutex& capture_lock() {
+  static std::mutex m;
+  return m;
+}
 
 bool is_out_of_memory(const std::exception& e) {
   std::string m = e.what();

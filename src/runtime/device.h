@@ -6,6 +6,8 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,16 @@ void reset_peak_memory(c10::Device device);
 uint64_t peak_memory_bytes(c10::Device device);  // device allocator's peak; CPU: peak RSS
 uint64_t current_memory_bytes(c10::Device device);
 void release_cached_memory(c10::Device device);  // hand cached blocks back to the driver
+
+// Makes the calling thread queue its work for `device` on a stream of its own (CUDA: one from
+// LibTorch's stream pool) until the returned guard is destroyed; a null guard where the device
+// has no streams (CPU). Used by the codec worker, which runs beside the language model.
+std::shared_ptr<void> use_side_stream(c10::Device device);
+
+// Graph capture and device work of another thread must not overlap (a capture fails when
+// another thread calls a non-capturable API, e.g. a synchronising copy, meanwhile). A capture
+// holds this lock; a thread working beside the frame loop takes it around its device work.
+std::mutex& capture_lock();
 
 // True when `e` (a c10::Error message) says the device ran out of memory.
 bool is_out_of_memory(const std::exception& e);
@@ -88,6 +100,8 @@ struct Backend {
     m.peak_reserved = peak_bytes(index);
     return m;
   }
+  // See use_side_stream(); default: none.
+  virtual std::shared_ptr<void> side_stream(int /*index*/) const { return nullptr; }
 };
 const Backend* cuda_backend();  // nullptr when not compiled in
 const Backend* xpu_backend();   // nullptr when not compiled in

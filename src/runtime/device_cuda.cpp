@@ -3,6 +3,9 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <memory>
 
 #include "runtime/device.h"
 
@@ -51,6 +54,10 @@ struct CudaBackend final : Backend {
       (void)cudaGetLastError();  // clear the failed query's error for later CUDA calls
     }
     return m;
+  }
+  std::shared_ptr<void> side_stream(int index) const override {
+    const auto dev = static_cast<c10::DeviceIndex>(index);
+    return std::make_shared<c10::cuda::CUDAStreamGuard>(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, dev));
   }
 };
 }  // namespace

@@ -224,6 +224,18 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
   if (options.max_frames < 1)
     throw UsageError("the frame limit must be at least 1 frame. Given: " + std::to_string(options.max_frames));
   const int64_t songs = static_cast<int64_t>(prompts.size()), frames = options.max_frames;
+  std::vector<int64_t> limit(static_cast<size_t>(songs), frames);
+  if (!options.song_max_frames.empty()) {
+    if (options.song_max_frames.size() != prompts.size())
+      throw Error("frame loop: " + std::to_string(options.song_max_frames.size()) + " frame limits for " +
+                  std::to_string(songs) + " songs");
+    for (size_t i = 0; i < limit.size(); ++i) {
+      limit[i] = options.song_max_frames[i];
+      if (limit[i] < 1 || limit[i] > frames)
+        throw Error("frame loop: song " + std::to_string(i) + "'s frame limit " + std::to_string(limit[i]) +
+                    " is outside [1, " + std::to_string(frames) + "]");
+    }
+  }
   int64_t len = 0;
   for (const auto& p : prompts) len = std::max(len, p.length());
   check_context(model, len, frames);
@@ -250,17 +262,54 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
 
   std::vector<FrameLoopResult> res(static_cast<size_t>(songs));
   at::Tensor kept = at::empty({songs, frames, model.num_codebooks()}, stepper.frame().options());
-  std::vector<int64_t> count(static_cast<size_t>(songs), 0);
-  std::vector<bool> done(static_cast<size_t>(songs), false);
+  std::vector<int64_t> count(static_cast<size_t>(songs), 0), handed(static_cast<size_t>(songs), 0);
+  std::vector<bool> done(static_cast<size_t>(songs), false), reported(static_cast<size_t>(songs), false);
   auto t0 = std::chrono::steady_clock::now();
+  double prefill_s = 0;
+  // Hands out the kept frames of `which` songs not handed out yet (one host copy for all).
+  auto hand_out = [&](const std::vector<int64_t>& which) {
+    if (!options.on_frames || which.empty()) return;
+    int64_t lo = frames, hi = 0;
+    for (int64_t s : which) {
+      lo = std::min(lo, handed[static_cast<size_t>(s)]);
+      hi = std::max(hi, count[static_cast<size_t>(s)]);
+    }
+    if (hi <= lo) return;
+    const at::Tensor host = kept.narrow(1, lo, hi - lo).to(at::kCPU);
+    for (int64_t s : which) {
+      const auto i = static_cast<size_t>(s);
+      if (count[i] > handed[i]) options.on_frames(s, host[s].narrow(0, handed[i] - lo, count[i] - handed[i]));
+      handed[i] = count[i];
+    }
+  };
+  // Song s has ended (EOS, or the loop stops): its result, reported once.
+  auto end_song = [&](int64_t s, double frame_s) {
+    const auto i = static_cast<size_t>(s);
+    if (reported[i]) return;
+    reported[i] = true;
+    hand_out({s});
+    FrameLoopResult& r = res[i];
+    r.frames = kept[s].narrow(0, 0, count[i]).to(at::kCPU).clone();
+    r.prompt_len = prompts[i].length();
+    r.prefill_seconds = prefill_s;
+    r.frame_seconds = frame_s;
+    if (options.on_song_end) options.on_song_end(s, r);
+  };
   stepper.prefill(prompts);
   kept.select(1, 0).copy_(stepper.frame().narrow(0, 0, songs));  // the first frame is kept unchecked
   std::fill(count.begin(), count.end(), 1);
   synchronize(model.device);
-  const double prefill_s = seconds_since(t0);
+  prefill_s = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
   bool interrupted = options.on_frame && !options.on_frame(1, frames);
-  int64_t live = songs;
+  int64_t live = songs, ended_at_eos = 0;
+  for (int64_t s = 0; s < songs; ++s)
+    if (limit[static_cast<size_t>(s)] == 1) {  // done with the first frame
+      done[static_cast<size_t>(s)] = true;
+      --live;
+      end_song(s, 0.0);
+    }
+  const int64_t chunk = std::max<int64_t>(1, options.frames_chunk);
   for (int64_t t = 1; t < frames && live > 0 && !interrupted; ++t) {
     stepper.step();
     at::Tensor f = stepper.frame().narrow(0, 0, songs);  // [S, N]
@@ -271,6 +320,7 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
       at::Tensor flags = f.ge(gen.audio_eos_id).any(1).to(at::kCPU, at::kByte);
       std::copy(flags.data_ptr<uint8_t>(), flags.data_ptr<uint8_t>() + songs, eos.begin());
     }
+    std::vector<int64_t> running;
     for (int64_t s = 0; s < songs; ++s) {
       const auto i = static_cast<size_t>(s);
       if (done[i]) continue;
@@ -278,21 +328,28 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
         done[i] = true;
         res[i].stopped_at_eos = true;
         --live;
+        ++ended_at_eos;
+        end_song(s, seconds_since(t0));  // saved while the others go on
+      } else if (t + 1 == limit[i]) {  // its own length: ends here, the others go on
+        count[i] = t + 1;
+        done[i] = true;
+        --live;
+        end_song(s, seconds_since(t0));
       } else {
         count[i] = t + 1;
+        running.push_back(s);
       }
     }
-    if (live > 0 && options.on_frame && !options.on_frame(t + 1, frames)) interrupted = true;
+    if ((t + 1) % chunk == 0) hand_out(running);
+    // on_frame after every step, unless every song has ended at an EOS (as before lengths).
+    if (ended_at_eos < songs && options.on_frame && !options.on_frame(t + 1, frames)) interrupted = true;
   }
   const double frame_s = seconds_since(t0);
-  at::Tensor host = kept.to(at::kCPU);
   for (int64_t s = 0; s < songs; ++s) {
     FrameLoopResult& r = res[static_cast<size_t>(s)];
-    r.frames = host[s].narrow(0, 0, count[static_cast<size_t>(s)]).clone();
-    r.interrupted = interrupted && !r.stopped_at_eos;
-    r.prompt_len = prompts[static_cast<size_t>(s)].length();
-    r.prefill_seconds = prefill_s;
-    r.frame_seconds = frame_s;
+    r.interrupted = interrupted && !done[static_cast<size_t>(s)];
+    end_song(s, frame_s);
+    r.frame_seconds = frame_s;  // every result: the whole batch's loop time
   }
   return res;
 }

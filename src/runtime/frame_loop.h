@@ -21,9 +21,15 @@
 
 namespace heartmula::runtime {
 
+struct FrameLoopResult;
+
 struct FrameLoopOptions {
   // Frames to generate at most, the first included (see frames_for_duration).
   int64_t max_frames = 0;
+  // Batches: each song's own frame limit (1 <= limit <= max_frames), in song order; a song
+  // that reaches it ends there (like an EOS, without one) while the others go on. Empty:
+  // max_frames for every song.
+  std::vector<int64_t> song_max_frames;
   // Keep going after an EOS frame (such frames are kept as generated: codes >= audio_eos_id,
   // and codes in [codebook size, audio_eos_id) at any time, are the codec side's to guard).
   bool ignore_eos = false;
@@ -43,6 +49,19 @@ struct FrameLoopOptions {
   // device supports it and no test hook below is set. Needs attention buckets: when
   // attention_bucket is 0, kGraphAttentionBucket is used. Same frames as without graphs.
   bool use_graphs = false;
+
+  // --- songs as they are made (streaming, saving each song when it ends) ---
+  // Song `song`'s newly kept frames [n, N] int64 on the CPU (n >= 1), in order, every
+  // `frames_chunk` frames (one host copy for all songs) and when the song ends. Only frames
+  // that are kept (never the EOS frame) are handed out.
+  std::function<void(int64_t song, const at::Tensor& frames)> on_frames;
+  int64_t frames_chunk = 16;
+  // Called once per song as soon as it has ended, with its result (all its frames): at its EOS
+  // while the other songs go on, or when the loop stops (max_frames, interrupted) for the songs
+  // still running, in song order. Its timings are those up to that moment. A finished song's
+  // rows stay in the batch (fixed shapes: graphs are captured per batch shape), sampling from
+  // their own generator, so they change nothing for the others; their frames are dropped.
+  std::function<void(int64_t song, const FrameLoopResult& result)> on_song_end;
 
   // --- test hooks (they cost a host synchronisation per codebook when set) ---
   // The logits handed to the sampler (after CFG mixing): [songs, V] float32.

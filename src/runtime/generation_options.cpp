@@ -57,7 +57,9 @@ void SongRequest::validate() const {
   if (no_audio && !codes_in.empty()) throw UsageError("--no-audio and --codes-in together do nothing");
   if (!codes_in.empty() && !fs::is_regular_file(codes_in))
     throw UsageError("--codes-in " + codes_in + ": no such file");
-  if (!no_audio) {
+  if (stdout_format != "mp3" && stdout_format != "wav")
+    throw UsageError("--format " + stdout_format + ": audio on stdout is mp3 or wav");
+  if (!no_audio && save_path != "-") {
     if (save_path.empty()) throw UsageError("--save-path is empty");
     try {
       io::check_output_path(save_path, overwrite);

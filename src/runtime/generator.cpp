@@ -7,10 +7,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <exception>
+#include <memory>
+#include <mutex>
 #include <filesystem>
 #include <optional>
 
 #include "codec/heartcodec.h"
+#include "codec/stream_decoder.h"
 #include "heartmula/error.h"
 #include "io/audio_writer.h"
 #include "io/torch_tensors.h"
@@ -22,6 +26,7 @@
 #include "runtime/device.h"
 #include "runtime/frame_loop.h"
 #include "runtime/sampler.h"
+#include "runtime/worker.h"
 #include "text/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -70,11 +75,41 @@ int64_t sanitize_codes(at::Tensor& frames, int64_t codebook_size) {
   return replaced;
 }
 
-// Songs may share one LM batch when these agree (prompts and seeds may differ).
+// sanitize_codes for frames [n, N] that follow `prev` ([1, N], already sanitized; undefined
+// before the first frame): the same result as sanitizing all frames at once.
+int64_t sanitize_codes_after(at::Tensor& frames, const at::Tensor& prev, int64_t codebook_size) {
+  if (!prev.defined()) return sanitize_codes(frames, codebook_size);
+  at::Tensor both = at::cat({prev, frames}, 0);
+  const int64_t replaced = sanitize_codes(both, codebook_size);
+  frames = both.narrow(0, 1, frames.size(0)).clone();
+  return replaced;
+}
+
+// Songs may share one LM batch when these agree (prompts, seeds and lengths may differ).
 bool same_lm_settings(const SongRequest& a, const SongRequest& b) {
   return a.temperature == b.temperature && a.topk == b.topk && a.cfg_scale == b.cfg_scale &&
-         a.max_audio_length_ms == b.max_audio_length_ms && a.ignore_eos == b.ignore_eos;
+         a.ignore_eos == b.ignore_eos;
 }
+
+// One song of a batch on its way to its file (its codec side runs on the codec worker).
+struct SongOutput {
+  const SongRequest* request = nullptr;
+  SongResult* result = nullptr;
+  size_t index = 0;                                // in the caller's request list
+  at::Tensor frames;                               // all its frames, once it has ended
+  std::unique_ptr<codec::StreamDecoder> decoder;   // --stream
+  std::unique_ptr<io::AudioWriter> writer;         // --stream
+  at::Tensor last;                                 // --stream: the last frame decoded (sanitized) [1, N]
+  int64_t replaced = 0;                            // codes replaced by sanitizing
+  int64_t samples = 0;                             // written, per channel
+  std::exception_ptr error;
+  Clock::time_point done_at = Clock::now();
+};
+
+struct SongOutcome {
+  std::exception_ptr error;
+  Clock::time_point done_at;
+};
 
 // Indices of `requests` in batches, in order of first appearance: LM songs with the same
 // settings together, each codes-in request alone.
@@ -150,6 +185,15 @@ struct Generator::Impl {
   std::optional<codec::HeartCodec> codec;
   double load_s = 0;           // loading time so far
   double load_reported = 0;    // part of it already reported with an earlier song
+  Clock::time_point t_ready = Clock::now();  // the batch's start (weights loaded): first_audio_s counts from it
+  // The codec worker: decodes and saves songs beside the frame loop (made on first use;
+  // declared last, so it is joined before the models go).
+  std::unique_ptr<runtime::Worker> worker;
+
+  runtime::Worker& codec_worker() {
+    if (!worker) worker = std::make_unique<runtime::Worker>(codec_device);
+    return *worker;
+  }
 
   void resolve() {
     const std::string& md = settings.mula_device.empty() ? settings.device : settings.mula_device;
@@ -209,20 +253,156 @@ struct Generator::Impl {
     return model::build_prompt(r.tags, r.lyrics, *tokenizer, *gen_config, mula_config->audio_num_codebooks);
   }
 
+  // Per-song frame limits may differ within a batch; the loop runs to the longest.
+  static int64_t song_frames(const SongRequest& r) { return runtime::frames_for_duration(r.max_audio_length_ms); }
+
+  // The audio writer for a song: its file, or stdout for "-".
+  std::unique_ptr<io::AudioWriter> open_writer(const SongRequest& r, uint64_t seed) const {
+    io::AudioWriteOptions ao;
+    ao.sample_rate = static_cast<int>(codec->sample_rate());
+    ao.mp3_bitrate_kbps = r.mp3_bitrate_kbps;
+    ao.title = "heartmula-gen song (seed " + std::to_string(seed) + ")";
+    ao.comment = "tags: " + r.tags.substr(0, 200);
+    if (r.save_path == "-")
+      return io::AudioWriter::open_stdout(r.stdout_format == "wav" ? io::AudioFormat::Wav : io::AudioFormat::Mp3, ao);
+    return io::AudioWriter::open(r.save_path, ao, r.overwrite);
+  }
+
+  void save_codes(const SongRequest& r, const at::Tensor& frames, SongResult& res) {
+    if (r.codes_out.empty()) return;
+    io::save_tensors(r.codes_out, {{"frames", frames.contiguous()}},
+                     {{"seed", std::to_string(res.seed)}, {"producer", "heartmula-gen " HEARTMULA_VERSION}});
+    res.codes_path = r.codes_out;
+  }
+
+  static void warn_replaced(int64_t replaced) {
+    if (replaced > 0)
+      std::fprintf(stderr, "warning: %lld code(s) outside the codec's codebook (special ids) were replaced by the previous frame's\n",
+                   static_cast<long long>(replaced));
+  }
+
+  // Appends planar audio [2, m] to the song's writer; the first samples set first_audio_s.
+  void write_samples(SongOutput& o, const at::Tensor& audio) {
+    const int64_t m = audio.size(1);
+    if (m == 0) return;
+    auto t = Clock::now();
+    const float* p = audio.data_ptr<float>();
+    o.writer->write_planar(p, p + m, static_cast<size_t>(m));
+    Timings& tm = o.result->timings;
+    tm.encode_s += seconds_since(t);
+    if (o.samples == 0) tm.first_audio_s = std::chrono::duration<double>(Clock::now() - t_ready).count();
+    o.samples += m;
+  }
+
+  // --stream, on the codec worker: a song's next frames [n, N] -> the windows now complete ->
+  // the samples that are final -> its file.
+  void stream_frames(SongOutput& o, const at::Tensor& frames) {
+    if (o.error) return;
+    try {
+      const SongRequest& r = *o.request;
+      if (!o.decoder) {
+        o.writer = open_writer(r, o.result->seed);
+        codec::DetokenizeOptions co;
+        co.steps = r.codec_steps;
+        co.guidance = r.codec_guidance;
+        co.seed = o.result->seed;
+        o.decoder = std::make_unique<codec::StreamDecoder>(*codec, co);
+      }
+      at::Tensor codes = frames.clone();
+      o.replaced += sanitize_codes_after(codes, o.last, codec->config().codebook_size);
+      o.last = codes.narrow(0, codes.size(0) - 1, 1).clone();
+      auto t = Clock::now();
+      at::Tensor audio;
+      {
+        const std::lock_guard<std::mutex> exclusive(runtime::capture_lock());  // not while the LM captures a graph
+        audio = o.decoder->push(codes.t().contiguous());
+      }
+      o.result->timings.codec_s += seconds_since(t);
+      write_samples(o, audio);
+    } catch (...) {
+      o.error = std::current_exception();
+    }
+  }
+
+  // --stream, on the codec worker: the song has ended; the last windows, then the file is done.
+  void stream_end(SongOutput& o, const at::Tensor& frames) {
+    const SongRequest& r = *o.request;
+    SongResult& res = *o.result;
+    res.timings.frames = frames.size(0);
+    try {
+      save_codes(r, frames, res);
+    } catch (...) {
+      if (!o.error) o.error = std::current_exception();
+    }
+    if (o.error) return;
+    try {
+      if (!o.decoder || frames.size(0) == 0) throw Error("no frames were generated; nothing to save");
+      auto t = Clock::now();
+      at::Tensor audio;
+      {
+        const std::lock_guard<std::mutex> exclusive(runtime::capture_lock());
+        audio = o.decoder->finish();
+      }
+      res.timings.codec_s += seconds_since(t);
+      write_samples(o, audio);
+      t = Clock::now();
+      o.writer->finish();
+      res.timings.encode_s += seconds_since(t);
+      res.timings.peak_codec_bytes = runtime::peak_memory_bytes(codec_device);
+      res.timings.audio_s = static_cast<double>(o.samples) / static_cast<double>(codec->sample_rate());
+      res.save_path = r.save_path;
+      warn_replaced(o.replaced);
+    } catch (...) {
+      o.error = std::current_exception();
+    }
+  }
+
+  // On the codec worker: a song has ended -> its codes file, audio and file.
+  void end_song(SongOutput& o, const at::Tensor& frames) {
+    if (o.request->stream && !o.request->no_audio) {
+      stream_end(o, frames);
+    } else {
+      try {
+        const std::lock_guard<std::mutex> exclusive(runtime::capture_lock());
+        finish_song(*o.request, frames, *o.result);
+      } catch (...) {
+        o.error = std::current_exception();
+      }
+    }
+    o.done_at = Clock::now();
+    o.writer.reset();
+    o.decoder.reset();
+  }
+
   // Runs songs that share their LM settings (see same_lm_settings) as one batch through the
-  // frame loop. Fills each result's LM fields and timings; returns each song's frames [T, N]
-  // int64 on the CPU.
-  std::vector<at::Tensor> run_lm(const std::vector<const SongRequest*>& songs, const std::vector<SongResult*>& out,
-                                 const ProgressFn& progress, const StopFn& stop) {
+  // frame loop. Each song is finished (codes file, codec, audio file) as soon as it ends, on
+  // the codec worker while the others go on (with `stream`: its windows while it is made);
+  // with lazy_load after the loop, one by one. Fills each result; returns each song's outcome
+  // (its error, when its file was done).
+  std::vector<SongOutcome> run_batch(const std::vector<const SongRequest*>& songs, const std::vector<SongResult*>& out,
+                                     const std::vector<size_t>& indices, const ProgressFn& progress,
+                                     const StopFn& stop, const SongSavedFn& saved) {
+    bool any_audio = false, any_stream = false;
+    for (const SongRequest* s : songs) {
+      any_audio = any_audio || !s->no_audio;
+      any_stream = any_stream || (s->stream && !s->no_audio);
+    }
+    if (any_stream && settings.lazy_load)
+      throw UsageError("--stream decodes while the language model runs; it cannot be combined with --lazy-load");
     ensure_mula();
+    const bool early = !settings.lazy_load;  // finish songs on the worker as they end
+    if (early && any_audio) ensure_codec();
     const SongRequest& r = *songs.front();
     std::vector<model::Prompt> prompts;
     std::vector<uint64_t> seeds;
     int64_t longest = 0;
-    for (const SongRequest* s : songs) {
-      prompts.push_back(prompt_for(*s));
-      seeds.push_back(s->seed.value_or(0));
+    runtime::FrameLoopOptions fo;
+    for (size_t i = 0; i < songs.size(); ++i) {
+      prompts.push_back(prompt_for(*songs[i]));
+      seeds.push_back(out[i]->seed);
       longest = std::max(longest, prompts.back().length());
+      fo.song_max_frames.push_back(song_frames(*songs[i]));
+      fo.max_frames = std::max(fo.max_frames, fo.song_max_frames.back());
     }
     runtime::SamplingParams sp;
     sp.temperature = r.temperature;
@@ -230,34 +410,76 @@ struct Generator::Impl {
     sp.cfg_scale = r.cfg_scale;
     sp.seed = seeds.front();
     sp.validate();
-    runtime::FrameLoopOptions fo;
-    fo.max_frames = runtime::frames_for_duration(r.max_audio_length_ms);
     fo.ignore_eos = r.ignore_eos;
     fo.use_graphs = true;  // where the device has graphs (HEARTMULA_NO_GRAPHS=1 turns them off)
     runtime::check_context(*mula, longest, fo.max_frames);
+
+    std::vector<SongOutput> outs(songs.size());
+    for (size_t i = 0; i < songs.size(); ++i) {
+      outs[i].request = songs[i];
+      outs[i].result = out[i];
+      outs[i].index = indices[i];
+    }
+    runtime::Worker* w = early ? &codec_worker() : nullptr;
+    const int64_t batch = static_cast<int64_t>(songs.size());
+    if (w && any_stream)
+      fo.on_frames = [&, w](int64_t s, const at::Tensor& f) {
+        SongOutput* o = &outs[static_cast<size_t>(s)];
+        if (o->request->stream && !o->request->no_audio) w->post([this, o, f] { stream_frames(*o, f); });
+      };
+    fo.on_song_end = [&, w](int64_t s, const runtime::FrameLoopResult& fr) {
+      SongOutput* o = &outs[static_cast<size_t>(s)];
+      SongResult& res = *o->result;
+      res.stopped_at_eos = fr.stopped_at_eos;
+      res.interrupted = fr.interrupted;
+      Timings& tm = res.timings;
+      tm.frames_planned = fo.song_max_frames[static_cast<size_t>(s)];
+      tm.prompt_len = fr.prompt_len;
+      tm.prompt_s = fr.prefill_seconds;
+      tm.frames_s = fr.frame_seconds;
+      tm.batch_songs = batch;
+      o->frames = fr.frames;
+      if (!w) return;
+      const at::Tensor frames = fr.frames;
+      w->post([this, o, frames, &saved] {
+        end_song(*o, frames);
+        if (!o->error && saved) saved(o->index, *o->result);
+      });
+    };
     auto t_loop = Clock::now();
     fo.on_frame = [&](int64_t done, int64_t planned) {
       if (progress) progress(done, planned, seconds_since(t_loop));
       return !(stop && stop());
     };
     runtime::reset_peak_memory(mula_device);
-    std::vector<runtime::FrameLoopResult> fr = runtime::run_frame_loop_batch(*mula, *gen_config, prompts, sp, seeds, fo);
-    const uint64_t peak = runtime::peak_memory_bytes(mula_device);
-    std::vector<at::Tensor> frames;
-    for (size_t i = 0; i < songs.size(); ++i) {
-      SongResult& res = *out[i];
-      res.stopped_at_eos = fr[i].stopped_at_eos;
-      res.interrupted = fr[i].interrupted;
-      Timings& tm = res.timings;
-      tm.frames_planned = fo.max_frames;
-      tm.peak_mula_bytes = peak;
-      tm.prompt_len = fr[i].prompt_len;
-      tm.prompt_s = fr[i].prefill_seconds;
-      tm.frames_s = fr[i].frame_seconds;
-      tm.batch_songs = static_cast<int64_t>(songs.size());
-      frames.push_back(fr[i].frames);
+    t_ready = Clock::now();
+    std::vector<runtime::FrameLoopResult> fr;
+    try {
+      fr = runtime::run_frame_loop_batch(*mula, *gen_config, prompts, sp, seeds, fo);
+    } catch (...) {
+      if (w) w->wait();  // its jobs point at `outs`
+      throw;
     }
-    return frames;
+    const uint64_t peak = runtime::peak_memory_bytes(mula_device);
+    if (w) w->wait();
+    std::vector<SongOutcome> outcomes(songs.size());
+    for (size_t i = 0; i < songs.size(); ++i) {
+      SongOutput& o = outs[i];
+      o.result->timings.peak_mula_bytes = peak;
+      o.result->timings.frames_s = fr[i].frame_seconds;  // the whole batch's loop
+      if (!w) {  // lazy_load: after the loop
+        try {
+          finish_song(*o.request, o.frames, *o.result);
+        } catch (...) {
+          o.error = std::current_exception();
+        }
+        o.done_at = Clock::now();
+        if (!o.error && saved) saved(o.index, *o.result);
+      }
+      outcomes[i].error = o.error;
+      outcomes[i].done_at = o.done_at;
+    }
+    return outcomes;
   }
 
   // A song's frames -> its codes file (codes_out), the codec and its audio file. Fills the
@@ -265,11 +487,7 @@ struct Generator::Impl {
   void finish_song(const SongRequest& r, const at::Tensor& frames, SongResult& res) {
     Timings& tm = res.timings;
     tm.frames = frames.size(0);
-    if (!r.codes_out.empty()) {
-      io::save_tensors(r.codes_out, {{"frames", frames.contiguous()}},
-                       {{"seed", std::to_string(res.seed)}, {"producer", "heartmula-gen " HEARTMULA_VERSION}});
-      res.codes_path = r.codes_out;
-    }
+    save_codes(r, frames, res);
     if (r.no_audio) {
       tm.audio_s = static_cast<double>(tm.frames) * 0.08;
       return;
@@ -278,10 +496,7 @@ struct Generator::Impl {
     if (settings.lazy_load) unload_mula(false);
     ensure_codec();
     at::Tensor codes = frames.clone();
-    const int64_t replaced = sanitize_codes(codes, codec->config().codebook_size);
-    if (replaced > 0)
-      std::fprintf(stderr, "warning: %lld code(s) outside the codec's codebook (special ids) were replaced by the previous frame's\n",
-                   static_cast<long long>(replaced));
+    warn_replaced(sanitize_codes(codes, codec->config().codebook_size));
     auto t_codec = Clock::now();
     runtime::reset_peak_memory(codec_device);
     codec::DetokenizeOptions co;
@@ -294,22 +509,20 @@ struct Generator::Impl {
 
     auto t_enc = Clock::now();
     wav = wav.to(at::kCPU, at::kFloat).contiguous();
-    io::AudioWriteOptions ao;
-    ao.sample_rate = static_cast<int>(codec->sample_rate());
-    ao.mp3_bitrate_kbps = r.mp3_bitrate_kbps;
-    ao.title = "heartmula-gen song (seed " + std::to_string(res.seed) + ")";
-    ao.comment = "tags: " + r.tags.substr(0, 200);
-    io::write_audio_file(r.save_path, wav.data_ptr<float>(), static_cast<size_t>(wav.size(1)), ao, r.overwrite);
+    auto writer = open_writer(r, res.seed);
+    writer->write_planar(wav.data_ptr<float>(), wav.data_ptr<float>() + wav.size(1), static_cast<size_t>(wav.size(1)));
+    writer->finish();
     tm.encode_s = seconds_since(t_enc);
-    tm.audio_s = static_cast<double>(wav.size(1)) / static_cast<double>(ao.sample_rate);
+    tm.first_audio_s = std::chrono::duration<double>(Clock::now() - t_ready).count();
+    tm.audio_s = static_cast<double>(wav.size(1)) / static_cast<double>(codec->sample_rate());
     res.save_path = r.save_path;
   }
 
-  // Loading time not reported yet goes to this song; total_s = time since the call began plus
-  // the loading done before it and not yet reported (`unreported`).
-  void close_timings(Timings& tm, Clock::time_point t_start, double unreported) {
+  // Loading time not reported yet goes to this song; total_s = time since the call began (to
+  // `t_end`, when its file was done) plus the loading done before it and not yet reported.
+  void close_timings(Timings& tm, Clock::time_point t_start, double unreported, Clock::time_point t_end = Clock::now()) {
     tm.load_s = load_s - load_reported;
-    tm.total_s = seconds_since(t_start) + unreported;
+    tm.total_s = std::chrono::duration<double>(t_end - t_start).count() + unreported;
     load_reported = load_s;
   }
 };
@@ -366,14 +579,32 @@ SongResult Generator::generate(const SongRequest& r, const ProgressFn& progress,
   const double unreported = I.load_s - I.load_reported;  // loading before this call counts into its total
   SongResult res;
   res.seed = r.seed.value_or(0);
-  at::Tensor frames = r.codes_in.empty() ? I.run_lm({&r}, {&res}, progress, stop).front() : read_codes(r.codes_in);
-  I.finish_song(r, frames, res);
-  I.close_timings(res.timings, t_start, unreported);
+  if (!r.codes_in.empty()) {
+    I.t_ready = Clock::now();
+    I.finish_song(r, read_codes(r.codes_in), res);
+    I.close_timings(res.timings, t_start, unreported);
+    return res;
+  }
+  const std::vector<SongOutcome> outcome = I.run_batch({&r}, {&res}, {0}, progress, stop, {});
+  if (outcome.front().error) std::rethrow_exception(outcome.front().error);
+  I.close_timings(res.timings, t_start, unreported, outcome.front().done_at);
   return res;
 }
 
+namespace {
+std::string message_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+}  // namespace
+
 std::vector<SongResult> Generator::generate_many(const std::vector<SongRequest>& requests, const ProgressFn& progress,
-                                                 const StopFn& stop) {
+                                                 const StopFn& stop, const SongSavedFn& saved) {
   c10::InferenceMode guard;
   for (const auto& r : requests) r.validate();
   auto& I = *impl_;
@@ -390,27 +621,30 @@ std::vector<SongResult> Generator::generate_many(const std::vector<SongRequest>&
       }
       continue;
     }
-    std::vector<at::Tensor> frames(group.size());
-    if (requests[group.front()].codes_in.empty()) {
-      std::vector<const SongRequest*> rs;
-      std::vector<SongResult*> out;
-      for (size_t i : group) {
-        rs.push_back(&requests[i]);
-        out.push_back(&results[i]);
-      }
-      frames = I.run_lm(rs, out, progress, stop);
-      for (SongResult* o : out) stopped = stopped || o->interrupted;
-    }
-    for (size_t k = 0; k < group.size(); ++k) {
-      const size_t i = group[k];
+    if (!requests[group.front()].codes_in.empty()) {  // alone, no LM
+      const size_t i = group.front();
       try {
-        if (!frames[k].defined()) frames[k] = read_codes(requests[i].codes_in);
-        I.finish_song(requests[i], frames[k], results[i]);
+        I.t_ready = Clock::now();
+        I.finish_song(requests[i], read_codes(requests[i].codes_in), results[i]);
+        if (saved) saved(i, results[i]);
       } catch (const std::exception& e) {
         results[i].error = e.what();
       }
-      frames[k] = at::Tensor();  // free each song's frames once it is saved
       I.close_timings(results[i].timings, t_start, unreported);
+      continue;
+    }
+    std::vector<const SongRequest*> rs;
+    std::vector<SongResult*> out;
+    for (size_t i : group) {
+      rs.push_back(&requests[i]);
+      out.push_back(&results[i]);
+    }
+    const std::vector<SongOutcome> outcomes = I.run_batch(rs, out, group, progress, stop, saved);
+    for (size_t k = 0; k < group.size(); ++k) {
+      const size_t i = group[k];
+      stopped = stopped || results[i].interrupted;
+      if (outcomes[k].error) results[i].error = message_of(outcomes[k].error);
+      I.close_timings(results[i].timings, t_start, unreported, outcomes[k].done_at);
     }
   }
   return results;

@@ -63,6 +63,7 @@ std::string format_timings(const Timings& t) {
   line("  codec time   = " + fmt("%9.2f", t.codec_s * 1000) + " ms");
   line("  encode time  = " + fmt("%9.2f", t.encode_s * 1000) + " ms");
   line("  total time   = " + fmt("%9.2f", t.total_s * 1000) + " ms");
+  if (t.first_audio_s > 0) line("  first audio  = " + fmt("%9.2f", t.first_audio_s * 1000) + " ms after loading");
   line("  audio        = " + fmt("%.2f", t.audio_s) + " s, RTF = " + fmt("%.3f", t.rtf()));
   if (t.peak_mula_bytes || t.peak_codec_bytes)
     line("  peak memory  = LM " + fmt("%.2f", static_cast<double>(t.peak_mula_bytes) / 1e9) + " GB, codec " +
@@ -76,6 +77,7 @@ json timings_json(const Timings& t) {
           {"frames_s", t.frames_s},   {"batch_songs", t.batch_songs},
           {"codec_s", t.codec_s},
           {"encode_s", t.encode_s},   {"total_s", t.total_s},
+          {"first_audio_s", t.first_audio_s},
           {"frames", t.frames},       {"frames_planned", t.frames_planned},
           {"prompt_len", t.prompt_len}, {"ms_per_frame", t.ms_per_frame()},
           {"frames_per_s", t.frames_per_s()}, {"audio_s", t.audio_s},
@@ -92,7 +94,8 @@ json result_object(const ModelSettings& m, const SongRequest& r, const SongResul
                    {"temperature", r.temperature}, {"topk", r.topk},
                    {"cfg_scale", r.cfg_scale},     {"ignore_eos", r.ignore_eos},
                    {"codec_steps", r.codec_steps}, {"codec_guidance", r.codec_guidance},
-                   {"mp3_bitrate", r.mp3_bitrate_kbps}, {"codes_in", r.codes_in}};
+                   {"mp3_bitrate", r.mp3_bitrate_kbps}, {"codes_in", r.codes_in},
+                   {"stream", r.stream}};
   return {{"output", res.save_path},
           {"codes_out", res.codes_path},
           {"seed", res.seed},

@@ -104,9 +104,9 @@ TEST_F(GenMany, NumSongsInOneBatchEqualSingleRuns) {
   EXPECT_TRUE(contains(r[0].err, "in a batch of 3 songs")) << r[0].err;
 }
 
-// Line 2 is bad; lines 1 and 3 share their settings (different prompt lengths), line 4 has its
-// own length. --batch-size 2: {1, 3} in one batch, then {4}. --batch-size 3: {1, 3, 4} in one
-// call, split by settings into the batches {1, 3} and {4}.
+// Line 2 is bad; lines 1, 3 and 4 share their LM settings (different prompt lengths; line 4
+// has its own, shorter length). --batch-size 2: {1, 3} in one batch, then {4}. --batch-size 3:
+// {1, 3, 4} in one batch, line 4 ending (and saved) before the others.
 TEST_F(GenMany, BatchFileBatchSizesGiveTheSameSongs) {
   const std::string batch = dir_.file("songs.jsonl");
   write_file(batch,
@@ -134,11 +134,11 @@ TEST_F(GenMany, BatchFileBatchSizesGiveTheSameSongs) {
     const std::string d = dir_.file("k" + sizes[i]);
     EXPECT_EQ(ScratchDir::entries_of(d),
               (std::vector<std::string>{"a.json", "a.wav", "c.json", "c.wav", "d.json", "d.wav"}));
-    const int64_t shared = sizes[i] == "1" ? 1 : 2;
+    const int64_t shared = std::stoll(sizes[i]);
     EXPECT_EQ(Json::parse(read_file(d + "/a.json"))["timings"]["batch_songs"], shared);
     EXPECT_EQ(Json::parse(read_file(d + "/c.json"))["timings"]["batch_songs"], shared);
     const Json m4 = Json::parse(read_file(d + "/d.json"));
-    EXPECT_EQ(m4["timings"]["batch_songs"], 1);
+    EXPECT_EQ(m4["timings"]["batch_songs"], sizes[i] == "3" ? 3 : 1);
     EXPECT_EQ(m4["timings"]["frames"], 19);  // 1500 / 80 + 1
     EXPECT_EQ(m4["seed"], 4);
     if (i == 0) continue;
@@ -146,6 +146,48 @@ TEST_F(GenMany, BatchFileBatchSizesGiveTheSameSongs) {
       expect_same_audio(dir_.file("k1/") + song, d + "/" + song);
   }
   std::printf("--batch-size 1, 2, 3: %.1f, %.1f, %.1f s\n", r[0].seconds, r[1].seconds, r[2].seconds);
+}
+
+// Songs of different lengths in one batch: each is saved as soon as it ends while the others
+// go on (the codec worker), so the "saved" lines and the files come shortest first; every song
+// equals the one made alone.
+TEST_F(GenMany, SongsOfOneBatchAreSavedInTheOrderTheyEnd) {
+  const std::string batch = dir_.file("lengths.jsonl");
+  write_file(batch,
+             "{\"lyrics\": \"long\", \"seed\": 1, \"save_path\": \"a.wav\", \"duration\": 3}\n"
+             "{\"lyrics\": \"short\", \"seed\": 2, \"save_path\": \"b.wav\", \"duration\": 1}\n"
+             "{\"lyrics\": \"middle\", \"seed\": 3, \"save_path\": \"c.wav\", \"duration\": 2}\n");
+  std::vector<std::vector<std::string>> runs;
+  std::vector<std::string> cwds;
+  for (const char* k : {"1", "3"}) {
+    std::filesystem::create_directory(dir_.file(std::string("n") + k));
+    cwds.push_back(dir_.file(std::string("n") + k));
+    runs.push_back({"--model-path", ckpt_, "--batch", batch, "--batch-size", k, "--ignore-eos", "--codec-steps", "1",
+                    "--threads", "1", "--tags", "piano"});
+  }
+  const std::vector<GenResult> r = run_all(runs, cwds);
+  for (const auto& x : r) ASSERT_EQ(x.code, 0) << x.err;
+  const std::string& err = r[1].err;
+  const size_t second = err.find("song 2 of 3"), third = err.find("song 3 of 3"), first = err.find("song 1 of 3");
+  ASSERT_NE(second, std::string::npos) << err;
+  ASSERT_NE(third, std::string::npos) << err;
+  ASSERT_NE(first, std::string::npos) << err;
+  EXPECT_LT(second, third) << err;
+  EXPECT_LT(third, first) << err;
+  const std::string d = dir_.file("n3");
+  namespace fs = std::filesystem;
+  EXPECT_LE(fs::last_write_time(d + "/b.wav"), fs::last_write_time(d + "/c.wav"));
+  EXPECT_LE(fs::last_write_time(d + "/c.wav"), fs::last_write_time(d + "/a.wav"));
+  const std::vector<std::pair<const char*, int64_t>> songs = {{"a", 38}, {"b", 13}, {"c", 26}};
+  for (const auto& [name, frames] : songs) {
+    SCOPED_TRACE(name);
+    const Json meta = Json::parse(read_file(d + "/" + name + ".json"));
+    EXPECT_EQ(meta["timings"]["batch_songs"], 3);
+    EXPECT_EQ(meta["timings"]["frames"], frames);
+    EXPECT_EQ(meta["partial"], false);
+    expect_same_audio(dir_.file("n1/") + name + ".wav", d + "/" + name + ".wav");
+    EXPECT_EQ(static_cast<int64_t>(read_audio(d + "/" + name + ".wav").frames()), frames * kSamplesPerFrame);
+  }
 }
 
 TEST_F(GenMany, SigintSavesEverySongOfTheBatchPartial) {

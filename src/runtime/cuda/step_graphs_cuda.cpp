@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 
+#include "runtime/device.h"
 #include "runtime/step_graphs.h"
 
 namespace heartmula::runtime::detail {
@@ -30,6 +32,8 @@ class CudaStepGraphs final : public StepGraphs {
       return;
     }
     c10::cuda::CUDAGuard guard(device_);
+    // No other thread (the codec worker) may touch the device while the graph is captured.
+    const std::lock_guard<std::mutex> exclusive(capture_lock());
     // keep_graph: the captured graph stays inspectable (its node count, for profiling).
     auto graph = std::make_unique<at::cuda::CUDAGraph>(/*keep_graph=*/stats_);
     for (const auto& g : gens_) graph->register_generator_state(g);
