@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
 #   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load,
-#                                       codecq,memory
+#                                       batch,stream,codecq,memory
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
@@ -164,6 +164,64 @@ if want codec || want load; then
   want load && args+=(--load /tmp/rckpt)
   timeout 300 $B/heartmula-bench --device cuda "${args[@]}" -o "$OUTDIR/bench_codec_load.md" \
     && cat "$OUTDIR/bench_codec_load.md" || note "codec/load bench: FAILED"
+fi
+
+# 5. Several songs per batch: song-frames/s for N = 1..16 (2N rows with cfg 1.5) on the real
+#    shapes, bf16, through the batch frame loop of heartmula-gen --num-songs.
+if want batch; then
+  timeout 420 $B/heartmula-bench --device cuda --dtype bf16 --cfg 1.5 --positions 226 --num-songs 1,2,4,8,16 \
+    --frames 48 --reps 2 --json -o "$OUTDIR/bench_batch.json" && note "batch bench: $OUTDIR/bench_batch.json" \
+    || note "batch bench: FAILED"
+  python3 - "$OUTDIR/bench_batch.json" <<'PY' | tee /tmp/batch_summary.txt
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f">>> batch: no report ({e})"); sys.exit(0)
+for r in d["rows"]:
+    if r.get("test") != "batch": continue
+    print(f">>> batch N={r['songs']} ({r['batch_rows']} rows, cfg {r['cfg']}, pos {r['position']}): "
+          f"{r['song_frames_per_second']['mean']:.1f} song-frames/s, x{r['speedup']:.2f} over N=1, "
+          f"{r['ms_per_frame']:.2f} ms/step, peak {r['peak_memory_bytes']/1e9:.2f} GB")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/batch_summary.txt)
+fi
+
+# 6. Streaming (--stream): the codec decodes each window on its own thread and CUDA stream while
+#    the LM goes on. (a) tiny checkpoint on CUDA: the streamed file equals the non-streamed one
+#    byte for byte; (b) real-size random checkpoint, ~60 s of audio: time to first audio and
+#    total, streamed vs not.
+if want stream; then
+  for s in off on; do
+    flag=(); [ $s = on ] && flag=(--stream)
+    timeout 120 $B/heartmula-gen --model-path $CK --tags piano --lyrics "la la la" --ignore-eos --duration 60 --seed 3 \
+      --device cuda --codec-steps 2 "${flag[@]}" -o $W/stream_$s.wav --overwrite --json -q >$W/stream_$s.json \
+      || note "stream tiny ($s): FAILED"
+  done
+  cmp -s $W/stream_off.wav $W/stream_on.wav && note "stream (tiny, cuda): streamed == not streamed, byte for byte" \
+    || note "stream (tiny, cuda): streamed and not streamed DIFFER"
+  R=/tmp/rckpt; t0=$(date +%s)
+  if [ ! -f $R/HeartMuLa-oss-3B/config.json ] || [ ! -f $R/HeartCodec-oss/config.json ]; then
+    $B/make-random-checkpoint --out $R --size real --what all >"$OUTDIR/mkckpt_stream.log" 2>&1 \
+      && note "random checkpoint written ($(( $(date +%s) - t0 )) s)" || note "make-random-checkpoint: FAILED"
+  fi
+  cp .cache/llama3/tokenizer.json $R/
+  for s in off on; do
+    flag=(); [ $s = on ] && flag=(--stream)
+    timeout 240 $B/heartmula-gen --model-path $R --tags piano --lyrics "la la la" --ignore-eos --duration 60 --seed 3 \
+      --device cuda "${flag[@]}" -o $W/real_$s.mp3 --overwrite --json -q >$W/real_$s.json || note "stream real ($s): FAILED"
+  done
+  python3 - $W <<'PY' | tee /tmp/stream_summary.txt
+import json, sys
+for s in ("off", "on"):
+    try:
+        t = json.loads(open(f"{sys.argv[1]}/real_{s}.json").read().strip().splitlines()[-1])["timings"]
+    except Exception as e:
+        print(f">>> stream real ({s}): no result ({e})"); continue
+    print(f">>> stream {s} (real-size random, {t['audio_s']:.1f} s audio): first audio {t['first_audio_s']:.2f} s after "
+          f"loading, total {t['total_s']:.2f} s (load {t['load_s']:.2f}, LM {t['frames_s']:.2f}, codec {t['codec_s']:.2f})")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/stream_summary.txt)
 fi
 
 # 7. Codec precision: SNR of each --codec-dtype against fp32 for the same 30 s of random codes and
