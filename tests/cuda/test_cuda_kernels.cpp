@@ -6,6 +6,8 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cstdlib>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -28,6 +30,7 @@ double rel(const at::Tensor& a, const at::Tensor& b) {
 
 TEST(CudaKernels, SkinnyGemmMatchesAFloatReference) {
   ASSERT_TRUE(at::hasCUDA());
+  setenv("HEARTMULA_SKINNY_GEMM", "1", 1);  // opt-in kernel (read once per process; ctest runs each test alone)
   at::manual_seed(0);
   const std::vector<std::pair<int64_t, int64_t>> shapes = {{5120, 3072}, {3072, 8192}, {8256, 1024}, {40, 24}};
   for (int64_t rows : {1, 2, 3, 4}) {
@@ -48,8 +51,10 @@ TEST(CudaKernels, SkinnyGemmMatchesAFloatReference) {
 
 TEST(CudaKernels, DecodeAttentionMatchesTheReference) {
   at::manual_seed(1);
-  const int64_t b = 2, h = 24, hkv = 8, hd = 128, len = 700;
+  // The backbone's heads (24 / 8 kv, head_dim 128) and the decoder's (8 / 4, head_dim 384).
+  for (auto [h, hkv, hd] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{24, 8, 128}, {8, 4, 384}})
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
+    const int64_t b = 2, len = 700;
     for (int64_t kv : {1, 5, 300, 700}) {
       at::Tensor qkv = at::randn({b, 1, (h + 2 * hkv) * hd}, cuda(dtype));
       at::Tensor q = qkv.narrow(-1, 0, h * hd).view({b, 1, h, hd});

@@ -5,6 +5,7 @@
 #include <c10/core/InferenceMode.h>
 #include <chrono>
 #include <map>
+#include <regex>
 
 #include "heartmula/error.h"
 #include "runtime/device.h"
@@ -36,7 +37,33 @@ std::string kernel_kind(const std::string& name) {
   return "other";
 }
 
+namespace {
+// The functor inside ATen's generic elementwise/reduce kernels: "direct_copy" in
+// "elementwise_kernel<..., direct_copy_kernel_cuda(...)::{lambda}...>".
+std::string inner_functor(const std::string& name) {
+  static const std::regex re(R"(([A-Za-z0-9_]+?)_kernel(_cuda|_impl|_functor)?\b)");
+  for (auto it = std::sregex_iterator(name.begin(), name.end(), re); it != std::sregex_iterator(); ++it) {
+    const std::string f = (*it)[1].str();
+    if (f.find("elementwise") != std::string::npos || f == "gpu" || f == "reduce" || f == "gpu_kernel" ||
+        f.rfind("launch", 0) == 0 || f == "gpu_kernel_impl")
+      continue;
+    return f;
+  }
+  static const std::regex functor(R"(Functor_([A-Za-z0-9]+))");  // CUDAFunctor_add, ...
+  std::smatch m;
+  if (std::regex_search(name, m, functor)) return m[1].str();
+  return "";
+}
+}  // namespace
+
 std::string short_kernel_name(const std::string& name) {
+  if (name.find("elementwise_kernel") != std::string::npos || name.find("reduce_kernel") != std::string::npos) {
+    std::string base = name;
+    base.erase(base.find('<') == std::string::npos ? base.size() : base.find('<'));
+    const std::string inner = inner_functor(name.substr(std::min(name.size(), base.size())));
+    std::string out = short_kernel_name(base);
+    return inner.empty() ? out : out + " [" + inner + "]";
+  }
   std::string n = name;
   if (n.rfind("void ", 0) == 0) n = n.substr(5);
   // Cut at the first '(' or '<' that is not part of "(anonymous namespace)".

@@ -96,59 +96,68 @@ int skinny_gemm_typed(const void* x, const void* w, void* y, int64_t rows, int64
 }
 
 // ---- single-query attention, split over the cache length (flash decoding) -------------------
-// Phase 1: block (chunk c, row b, kv head h) of kChunk threads; thread t owns position
-// j = c * kChunk + t: scores for the G query heads of h, chunk max and sum, then thread t owns
-// output dim d = t (looping when hd > kChunk) and accumulates sum_j p_j v_j[d].
-// Partials: m[c][b][H], l[c][b][H], acc[c][b][H][hd]. Phase 2 combines the chunks.
+// Phase 1: block (chunk c, row b, kv head h) of kChunk threads for the G query heads of h.
+// Scores: thread t owns position j = c * kChunk + t (its K row read in 16-byte packs, all in
+// flight). Values: thread t owns pack t % (HD / N) of positions t / (HD / N), + groups, ...
+// (coalesced 16-byte loads), partial sums reduced through shared memory.
+// Partials: m[c][b][H], l[c][b][H], acc[c][b][H][HD]. Phase 2 combines the chunks.
 constexpr int kChunk = 128;
-constexpr int kMaxGroup = 8;   // query heads per kv head
-constexpr int kMaxHeadDim = 256;
+constexpr int kMaxGroup = 4;  // query heads per kv head
 
-template <typename T>
+template <typename T, int HD>
 __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restrict__ q, int64_t q_bstride,
                                                               const T* __restrict__ kc, const T* __restrict__ vc,
                                                               const bool* __restrict__ mask, int64_t mask_bstride,
                                                               float* __restrict__ pm, float* __restrict__ pl,
                                                               float* __restrict__ pacc, int64_t batch, int64_t heads,
-                                                              int64_t kv_heads, int64_t hd, int64_t cache_len,
-                                                              int64_t kv_len, float scale) {
+                                                              int64_t kv_heads, int64_t cache_len, int64_t kv_len,
+                                                              float scale) {
+  using P = Pack<T>;
+  constexpr int N = P::N, NP = HD / N, GROUPS = kChunk / NP;  // threads t >= GROUPS * NP idle for V
+  static_assert(GROUPS >= 1, "head_dim too large for one chunk of threads");
   const int64_t c = blockIdx.x, b = blockIdx.y, h = blockIdx.z;
-  const int64_t g_count = heads / kv_heads;
+  const int g_count = static_cast<int>(heads / kv_heads);
   const int t = threadIdx.x;
-  __shared__ float sq[kMaxGroup][kMaxHeadDim];
+  __shared__ float sq[kMaxGroup][HD];
   __shared__ float sp[kMaxGroup][kChunk];
   __shared__ float red[kMaxGroup][kChunk / 32];
   __shared__ bool svis[kChunk];
-  for (int64_t i = t; i < g_count * hd; i += kChunk) {
-    const int64_t g = i / hd, d = i % hd;
-    sq[g][d] = to_f(q[b * q_bstride + (h * g_count + g) * hd + d]) * scale;
+  __shared__ float sacc[GROUPS][kMaxGroup][HD];
+  for (int i = t; i < g_count * HD; i += kChunk) {
+    const int g = i / HD, d = i % HD;
+    sq[g][d] = to_f(q[b * q_bstride + (h * g_count + g) * HD + d]) * scale;
   }
-  __syncthreads();
-  const int64_t j = c * kChunk + t;
+  const int64_t j0 = c * kChunk;
+  const int64_t j = j0 + t;
   const bool visible = j < kv_len && (mask == nullptr || mask[b * mask_bstride + j]);
   svis[t] = visible;
-  const T* krow = kc + ((b * kv_heads + h) * cache_len + j) * hd;
+  __syncthreads();
   float s[kMaxGroup];
 #pragma unroll
-  for (int g = 0; g < kMaxGroup; ++g) s[g] = -INFINITY;
+  for (int g = 0; g < kMaxGroup; ++g) s[g] = (visible && g < g_count) ? 0.f : -INFINITY;
   if (visible) {
+    const P* krow = reinterpret_cast<const P*>(kc + ((b * kv_heads + h) * cache_len + j) * HD);
 #pragma unroll
-    for (int g = 0; g < kMaxGroup; ++g)
-      if (g < g_count) s[g] = 0.f;
-    for (int64_t d = 0; d < hd; d += Pack<T>::N) {
-      const Pack<T> kv = *reinterpret_cast<const Pack<T>*>(krow + d);
+    for (int p0 = 0; p0 < NP; p0 += 8) {
+      P kv[8];
 #pragma unroll
-      for (int e = 0; e < Pack<T>::N; ++e) {
-        const float kf = to_f(kv.v[e]);
+      for (int u = 0; u < 8; ++u)
+        if (p0 + u < NP) kv[u] = krow[p0 + u];
 #pragma unroll
-        for (int g = 0; g < kMaxGroup; ++g)
-          if (g < g_count) s[g] = fmaf(sq[g][d + e], kf, s[g]);
+      for (int u = 0; u < 8; ++u) {
+        if (p0 + u >= NP) continue;
+#pragma unroll
+        for (int e = 0; e < N; ++e) {
+          const float kf = to_f(kv[u].v[e]);
+#pragma unroll
+          for (int g = 0; g < kMaxGroup; ++g)
+            if (g < g_count) s[g] = fmaf(sq[g][(p0 + u) * N + e], kf, s[g]);
+        }
       }
     }
   }
   // Chunk max and sum per query head.
   const int lane = t & 31, warp = t >> 5;
-  float mx[kMaxGroup];
 #pragma unroll
   for (int g = 0; g < kMaxGroup; ++g) {
     float v = s[g];
@@ -156,6 +165,7 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
     if (lane == 0) red[g][warp] = v;
   }
   __syncthreads();
+  float mx[kMaxGroup];
 #pragma unroll
   for (int g = 0; g < kMaxGroup; ++g) {
     float v = red[g][0];
@@ -179,24 +189,40 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
     pm[part + t] = mx[t];
     pl[part + t] = sum;
   }
-  // sum_j p_j v_j[d]: thread t owns dims t, t + kChunk, ...
-  const int64_t j0 = c * kChunk;
+  // sum_j p_j v_j over this chunk.
+  const int pi = t % NP, grp = t / NP;
+  float acc[kMaxGroup][N];
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g)
+#pragma unroll
+    for (int e = 0; e < N; ++e) acc[g][e] = 0.f;
   const int64_t jn = kv_len - j0 < kChunk ? kv_len - j0 : kChunk;
-  for (int64_t d = t; d < hd; d += kChunk) {
-    float acc[kMaxGroup];
+  const P* vbase = reinterpret_cast<const P*>(vc + ((b * kv_heads + h) * cache_len + j0) * HD) + pi;
+#pragma unroll 4
+  for (int64_t jj = grp; grp < GROUPS && jj < jn; jj += GROUPS) {
+    if (!svis[jj]) continue;  // masked: no V read
+    const P vv = vbase[jj * NP];
 #pragma unroll
-    for (int g = 0; g < kMaxGroup; ++g) acc[g] = 0.f;
-    const T* vcol = vc + ((b * kv_heads + h) * cache_len + j0) * hd + d;
-    for (int64_t jj = 0; jj < jn; ++jj) {
-      if (!svis[jj]) continue;  // masked: no V read
-      const float vv = to_f(vcol[jj * hd]);
+    for (int g = 0; g < kMaxGroup; ++g) {
+      if (g >= g_count) continue;
+      const float pj = sp[g][jj];
 #pragma unroll
-      for (int g = 0; g < kMaxGroup; ++g)
-        if (g < g_count) acc[g] = fmaf(sp[g][jj], vv, acc[g]);
+      for (int e = 0; e < N; ++e) acc[g][e] = fmaf(pj, to_f(vv.v[e]), acc[g][e]);
     }
+  }
+  if (grp < GROUPS) {
 #pragma unroll
     for (int g = 0; g < kMaxGroup; ++g)
-      if (g < g_count) pacc[(part + g) * hd + d] = acc[g];
+#pragma unroll
+      for (int e = 0; e < N; ++e) sacc[grp][g][pi * N + e] = acc[g][e];
+  }
+  __syncthreads();
+  for (int i = t; i < g_count * HD; i += kChunk) {
+    const int g = i / HD, d = i % HD;
+    float v = 0.f;
+#pragma unroll
+    for (int r = 0; r < GROUPS; ++r) v += sacc[r][g][d];
+    pacc[(part + g) * HD + d] = v;
   }
 }
 
@@ -222,26 +248,36 @@ __global__ void attn_combine_kernel(const float* __restrict__ pm, const float* _
   }
 }
 
-template <typename T>
-int decode_attention_typed(const void* q, int64_t q_bstride, const void* kc, const void* vc, const bool* mask,
-                           int64_t mask_bstride, void* out, float* scratch, int64_t batch, int64_t heads,
-                           int64_t kv_heads, int64_t hd, int64_t cache_len, int64_t kv_len, float scale,
-                           cudaStream_t s) {
-  if (kv_heads < 1 || heads % kv_heads != 0 || heads / kv_heads > kMaxGroup || hd > kMaxHeadDim ||
-      hd % Pack<T>::N != 0 || kv_len < 1 || kv_len > cache_len)
-    return -1;
+template <typename T, int HD>
+int decode_attention_hd(const void* q, int64_t q_bstride, const void* kc, const void* vc, const bool* mask,
+                        int64_t mask_bstride, void* out, float* scratch, int64_t batch, int64_t heads, int64_t kv_heads,
+                        int64_t cache_len, int64_t kv_len, float scale, cudaStream_t s) {
   const int64_t chunks = (kv_len + kChunk - 1) / kChunk;
   float* pm = scratch;
   float* pl = pm + chunks * batch * heads;
   float* pacc = pl + chunks * batch * heads;
   const dim3 grid1(static_cast<unsigned>(chunks), static_cast<unsigned>(batch), static_cast<unsigned>(kv_heads));
-  attn_partial_kernel<T><<<grid1, kChunk, 0, s>>>(static_cast<const T*>(q), q_bstride, static_cast<const T*>(kc),
-                                                  static_cast<const T*>(vc), mask, mask_bstride, pm, pl, pacc, batch,
-                                                  heads, kv_heads, hd, cache_len, kv_len, scale);
-  const int threads = hd < 128 ? 64 : 128;
-  attn_combine_kernel<T><<<static_cast<unsigned>(batch * heads), threads, 0, s>>>(pm, pl, pacc, static_cast<T*>(out),
-                                                                                  chunks, batch, heads, hd);
+  attn_partial_kernel<T, HD><<<grid1, kChunk, 0, s>>>(static_cast<const T*>(q), q_bstride, static_cast<const T*>(kc),
+                                                      static_cast<const T*>(vc), mask, mask_bstride, pm, pl, pacc,
+                                                      batch, heads, kv_heads, cache_len, kv_len, scale);
+  attn_combine_kernel<T><<<static_cast<unsigned>(batch * heads), HD < 128 ? 64 : 128, 0, s>>>(
+      pm, pl, pacc, static_cast<T*>(out), chunks, batch, heads, HD);
   return static_cast<int>(cudaGetLastError());
+}
+
+template <typename T>
+int decode_attention_typed(const void* q, int64_t q_bstride, const void* kc, const void* vc, const bool* mask,
+                           int64_t mask_bstride, void* out, float* scratch, int64_t batch, int64_t heads,
+                           int64_t kv_heads, int64_t hd, int64_t cache_len, int64_t kv_len, float scale,
+                           cudaStream_t s) {
+  if (kv_heads < 1 || heads % kv_heads != 0 || heads / kv_heads > kMaxGroup || kv_len < 1 || kv_len > cache_len)
+    return -1;
+  switch (hd) {
+    case 64: return decode_attention_hd<T, 64>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads, cache_len, kv_len, scale, s);
+    case 384: return decode_attention_hd<T, 384>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads, cache_len, kv_len, scale, s);
+    case 128: return decode_attention_hd<T, 128>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads, cache_len, kv_len, scale, s);
+    default: return -1;
+  }
 }
 
 }  // namespace
