@@ -1,0 +1,105 @@
+// run_frame_loop_batch with on_frames / on_song_end / song_max_frames: songs of different
+// lengths in one batch end (and are reported) in the order of their lengths while the others go
+// on; the chunks handed out join to exactly the song's frames; each song equals the song made
+// alone with its own length (the finished rows change nothing for the others).
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/heartmula.h"
+#include "model/prompt.h"
+#include "runtime/frame_loop.h"
+#include "runtime/sampler.h"
+
+namespace hm = heartmula::model;
+namespace hr = heartmula::runtime;
+
+namespace {
+
+const std::string kData = HEARTMULA_TEST_DATA;
+
+const hm::HeartMuLaModel& model() {
+  static const hm::HeartMuLaModel m = hm::HeartMuLaModel::load(kData + "/ckpt/HeartMuLa-oss-3B", at::kFloat, at::kCPU);
+  return m;
+}
+
+hm::GenConfig gen() {
+  hm::GenConfig g = hm::GenConfig::from_file(kData + "/ckpt/gen_config.json");
+  g.audio_eos_id = model().audio_vocab();  // never stops at an EOS: the lengths decide
+  return g;
+}
+
+hm::Prompt prompt(int64_t rows, int64_t seed) {
+  at::Tensor t = at::zeros({rows, model().num_codebooks() + 1}, at::kLong);
+  t.select(1, model().num_codebooks()).copy_(at::arange(rows, at::kLong).mul(37).add(seed * 11).remainder(1000));
+  return hm::prompt_from_tokens(t, 1);
+}
+
+hr::SamplingParams params() {
+  hr::SamplingParams p;
+  p.cfg_scale = 1.5;
+  p.topk = 20;
+  return p;
+}
+
+}  // namespace
+
+TEST(FrameLoopStream, SongsEndInLengthOrderAndEqualTheirSingleRuns) {
+  const std::vector<hm::Prompt> prompts = {prompt(9, 1), prompt(6, 2), prompt(12, 3)};
+  const std::vector<uint64_t> seeds = {5, 6, 7};
+  hr::FrameLoopOptions o;
+  o.max_frames = 21;
+  o.song_max_frames = {21, 4, 13};
+  o.frames_chunk = 5;
+  std::map<int64_t, std::vector<at::Tensor>> chunks;
+  std::vector<int64_t> ended;
+  std::vector<int64_t> frames_at_end;  // on_frame count when each song ended
+  int64_t steps = 0;
+  o.on_frame = [&](int64_t done, int64_t) {
+    steps = done;
+    return true;
+  };
+  o.on_frames = [&](int64_t s, const at::Tensor& f) {
+    ASSERT_EQ(f.dim(), 2);
+    ASSERT_GE(f.size(0), 1);
+    chunks[s].push_back(f.clone());
+  };
+  o.on_song_end = [&](int64_t s, const hr::FrameLoopResult& r) {
+    ended.push_back(s);
+    frames_at_end.push_back(steps);
+    EXPECT_EQ(r.frames.size(0), o.song_max_frames[static_cast<size_t>(s)]);
+    EXPECT_FALSE(r.stopped_at_eos);
+    EXPECT_FALSE(r.interrupted);
+  };
+  const auto res = hr::run_frame_loop_batch(model(), gen(), prompts, params(), seeds, o);
+  EXPECT_EQ(ended, (std::vector<int64_t>{1, 2, 0}));
+  // Songs 1 and 2 ended while song 0 went on (the loop had not reached its end).
+  EXPECT_LT(frames_at_end[0], 21);
+  EXPECT_LT(frames_at_end[1], 21);
+  for (size_t s = 0; s < prompts.size(); ++s) {
+    SCOPED_TRACE("song " + std::to_string(s));
+    ASSERT_EQ(res[s].frames.size(0), o.song_max_frames[s]);
+    EXPECT_TRUE(at::equal(at::cat(chunks[static_cast<int64_t>(s)], 0), res[s].frames));
+    hr::FrameLoopOptions alone;
+    alone.max_frames = o.song_max_frames[s];
+    hr::SamplingParams p = params();
+    p.seed = seeds[s];
+    const auto single = hr::run_frame_loop(model(), gen(), prompts[s], p, alone);
+    EXPECT_TRUE(at::equal(single.frames, res[s].frames));
+  }
+}
+
+TEST(FrameLoopStream, BadLengthsAreErrors) {
+  hr::FrameLoopOptions o;
+  o.max_frames = 4;
+  o.song_max_frames = {4, 5};
+  EXPECT_THROW(hr::run_frame_loop_batch(model(), gen(), {prompt(3, 1), prompt(3, 2)}, params(), {1, 2}, o),
+               std::exception);
+  o.song_max_frames = {4};
+  EXPECT_THROW(hr::run_frame_loop_batch(model(), gen(), {prompt(3, 1), prompt(3, 2)}, params(), {1, 2}, o),
+               std::exception);
+}
