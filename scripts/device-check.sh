@@ -195,11 +195,21 @@ if want stream; then
   for s in off on; do
     flag=(); [ $s = on ] && flag=(--stream)
     timeout 120 $B/heartmula-gen --model-path $CK --tags piano --lyrics "la la la" --ignore-eos --duration 60 --seed 3 \
-      --device cuda --codec-steps 2 "${flag[@]}" -o $W/stream_$s.wav --overwrite --json -q >$W/stream_$s.json \
+      --device cuda --codec-steps 2 ${flag[@]+"${flag[@]}"} -o $W/stream_$s.wav --overwrite --json -q >$W/stream_$s.json \
       || note "stream tiny ($s): FAILED"
   done
   cmp -s $W/stream_off.wav $W/stream_on.wav && note "stream (tiny, cuda): streamed == not streamed, byte for byte" \
     || note "stream (tiny, cuda): streamed and not streamed DIFFER"
+  timeout 120 $B/heartmula-gen --model-path $CK --tags piano --lyrics "la la la" --ignore-eos --duration 60 --seed 3 \
+    --device cuda --codec-steps 2 --stream -o - --format wav -q >$W/stream_stdout.wav || note "stream tiny (stdout): FAILED"
+  python3 - $W <<'PY' | tee /tmp/stream_summary.txt
+import sys
+def pcm(p):
+    b = open(p, "rb").read(); i = b.find(b"data"); n = int.from_bytes(b[i + 4:i + 8], "little")
+    return b[i + 8:] if n == 0xFFFFFFFF else b[i + 8:i + 8 + n]
+a, b = pcm(f"{sys.argv[1]}/stream_off.wav"), pcm(f"{sys.argv[1]}/stream_stdout.wav")
+print(">>> stream (tiny, cuda) -o - --format wav: " + ("same PCM as the file" if a == b and a else f"DIFFERS ({len(a)} vs {len(b)} bytes)"))
+PY
   R=/tmp/rckpt; t0=$(date +%s)
   if [ ! -f $R/HeartMuLa-oss-3B/config.json ] || [ ! -f $R/HeartCodec-oss/config.json ]; then
     $B/make-random-checkpoint --out $R --size real --what all >"$OUTDIR/mkckpt_stream.log" 2>&1 \
@@ -209,9 +219,9 @@ if want stream; then
   for s in off on; do
     flag=(); [ $s = on ] && flag=(--stream)
     timeout 240 $B/heartmula-gen --model-path $R --tags piano --lyrics "la la la" --ignore-eos --duration 60 --seed 3 \
-      --device cuda "${flag[@]}" -o $W/real_$s.mp3 --overwrite --json -q >$W/real_$s.json || note "stream real ($s): FAILED"
+      --device cuda ${flag[@]+"${flag[@]}"} -o $W/real_$s.mp3 --overwrite --json -q >$W/real_$s.json || note "stream real ($s): FAILED"
   done
-  python3 - $W <<'PY' | tee /tmp/stream_summary.txt
+  python3 - $W <<'PY' | tee -a /tmp/stream_summary.txt
 import json, sys
 for s in ("off", "on"):
     try:
