@@ -3,6 +3,7 @@
 // lengths of several windows and lengths around the window edges; windows that do not depend
 // on the final length are decoded (and their audio handed out) before finish().
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include <random>
@@ -26,7 +27,7 @@ const hc::HeartCodec& codec() {
 }
 
 at::Tensor random_codes(int64_t t, uint64_t seed) {
-  at::Generator g = at::detail::createCPUGenerator(seed);
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed);
   return at::randint(0, codec().config().codebook_size, {8, t}, g, at::kLong);
 }
 
