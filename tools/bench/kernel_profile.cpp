@@ -5,97 +5,13 @@
 #include <c10/core/InferenceMode.h>
 #include <chrono>
 #include <map>
-#include <regex>
+#include <cctype>
 
 #include "heartmula/error.h"
 #include "runtime/device.h"
 #include "runtime/frame_loop.h"
 
 namespace heartmula::tools {
-
-namespace {
-bool has(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
-}  // namespace
-
-std::string kernel_kind(const std::string& name) {
-  std::string n = name;
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (has(n, "gemm") || has(n, "gemv") || has(n, "xmma") || has(n, "cutlass") || has(n, "sm90_") ||
-      has(n, "cublas") || has(n, "splitk"))
-    return "gemm";
-  if (has(n, "flash") || has(n, "fmha") || has(n, "attention") || has(n, "sdpa") || has(n, "efficient"))
-    return "attention";
-  if (has(n, "rms_norm") || has(n, "layer_norm")) return "norm";
-  if (has(n, "rope")) return "rope";
-  if (has(n, "topk") || has(n, "sort") || has(n, "radix") || has(n, "softmax") || has(n, "exponential") ||
-      has(n, "argmax") || has(n, "sample") || has(n, "distribution"))
-    return "sampling";
-  if (has(n, "index") || has(n, "copy") || has(n, "cat") || has(n, "gather") || has(n, "scatter") ||
-      has(n, "embedding") || has(n, "memcpy") || has(n, "memset") || has(n, "fill"))
-    return "copy";
-  if (has(n, "elementwise") || has(n, "vectorized") || has(n, "unrolled") || has(n, "reduce")) return "elementwise";
-  return "other";
-}
-
-namespace {
-// The functor inside ATen's generic elementwise/reduce kernels: "direct_copy" in
-// "elementwise_kernel<..., direct_copy_kernel_cuda(...)::{lambda}...>".
-std::string inner_functor(const std::string& name) {
-  static const std::regex re(R"(([A-Za-z0-9_]+?)_kernel(_cuda|_impl|_functor)?\b)");
-  for (auto it = std::sregex_iterator(name.begin(), name.end(), re); it != std::sregex_iterator(); ++it) {
-    const std::string f = (*it)[1].str();
-    if (f.find("elementwise") != std::string::npos || f == "gpu" || f == "reduce" || f == "gpu_kernel" ||
-        f.rfind("launch", 0) == 0 || f == "gpu_kernel_impl")
-      continue;
-    return f;
-  }
-  static const std::regex functor(R"(Functor_([A-Za-z0-9]+))");  // CUDAFunctor_add, ...
-  std::smatch m;
-  if (std::regex_search(name, m, functor)) return m[1].str();
-  return "";
-}
-}  // namespace
-
-std::string short_kernel_name(const std::string& name) {
-  if (name.find("elementwise_kernel") != std::string::npos || name.find("reduce_kernel") != std::string::npos) {
-    std::string base = name;
-    base.erase(base.find('<') == std::string::npos ? base.size() : base.find('<'));
-    const std::string inner = inner_functor(name.substr(std::min(name.size(), base.size())));
-    std::string out = short_kernel_name(base);
-    return inner.empty() ? out : out + " [" + inner + "]";
-  }
-  std::string n = name;
-  if (n.rfind("void ", 0) == 0) n = n.substr(5);
-  // Cut at the first '(' or '<' that is not part of "(anonymous namespace)".
-  std::string out;
-  int depth = 0;
-  for (size_t i = 0; i < n.size(); ++i) {
-    if (n.compare(i, 21, "(anonymous namespace)") == 0) {
-      i += 20;
-      continue;
-    }
-    const char c = n[i];
-    if (c == '<' || c == '(') {
-      if (depth == 0 && !out.empty() && c == '(') break;
-      ++depth;
-      continue;
-    }
-    if (c == '>' || c == ')') {
-      if (depth > 0) --depth;
-      continue;
-    }
-    if (depth == 0) out += c;
-  }
-  // Keep the last two scope parts: "native::vectorized_elementwise_kernel".
-  size_t cut = out.rfind("::");
-  if (cut != std::string::npos && cut > 0) {
-    const size_t prev = out.rfind("::", cut - 1);
-    if (prev != std::string::npos) out = out.substr(prev + 2);
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  if (out.size() > 60) out = out.substr(0, 57) + "...";
-  return out.empty() ? name.substr(0, 60) : out;
-}
 
 std::string format_kernel_trace(const KernelTrace& t, int64_t frames, double wall_s, const std::string& title) {
   const double f = static_cast<double>(std::max<int64_t>(frames, 1));

@@ -159,14 +159,19 @@ bool fused_linear(const at::Tensor& x, const at::Tensor& w, at::Tensor& out) {
   return true;
 }
 
+bool fused_attention_enabled() {
+  static const bool on = fused_enabled() && std::getenv("HEARTMULA_NO_FUSED_ATTENTION") == nullptr;
+  return on;
+}
+
 bool fused_decode_attention_available(c10::ScalarType dtype, c10::Device device) {
-  return fused_enabled() && device.is_cuda() && dtype_code(dtype) >= 0;
+  return fused_attention_enabled() && device.is_cuda() && dtype_code(dtype) >= 0;
 }
 
 bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache, int64_t kv_len,
                             const at::Tensor& mask, at::Tensor& out) {
   const int code = dtype_code(q.scalar_type());
-  if (!fused_enabled() || !q.is_cuda() || code < 0 || q.dim() != 4 || q.size(1) != 1 || q.stride(3) != 1 ||
+  if (!fused_attention_enabled() || !q.is_cuda() || code < 0 || q.dim() != 4 || q.size(1) != 1 || q.stride(3) != 1 ||
       q.stride(2) != q.size(3) || k_cache.dim() != 4 || !k_cache.is_contiguous() || !v_cache.is_contiguous() ||
       !k_cache.sizes().equals(v_cache.sizes()) || k_cache.scalar_type() != q.scalar_type() ||
       v_cache.scalar_type() != q.scalar_type() || k_cache.size(0) != q.size(0) || k_cache.size(3) != q.size(3) ||
