@@ -44,6 +44,7 @@ class GenProcess {
   void send_signal(int sig);
   GenResult wait();
   std::string current_stderr() const;
+  pid_t pid() const { return pid_; }  // for /proc/<pid>/status while it runs
 
  private:
   pid_t pid_ = -1;
