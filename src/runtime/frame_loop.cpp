@@ -243,10 +243,12 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
                              !options.teacher_frames.defined() && graphs_supported(model.device);
   // With the fused single-query attention (masked positions cost nothing) the step attends over
   // the whole cache: one graph per song. Otherwise one graph per kGraphAttentionBucket positions.
+  // The eager loop attends the same way, so that graphs change nothing, bit for bit.
   const int64_t whole_cache = positions_needed(len, frames);
-  const int64_t bucket = !graphs_wanted || options.attention_bucket > 0 ? options.attention_bucket
+  const int64_t bucket = options.attention_bucket > 0 ? options.attention_bucket
                          : model::fused_decode_attention_available(model.dtype, model.device) ? whole_cache
-                                                                                              : kGraphAttentionBucket;
+                         : graphs_wanted ? kGraphAttentionBucket
+                                         : 0;
   FrameStepper stepper(model, gen, params, seeds, positions_needed(len, frames), bucket);
   stepper.step_runner = options.step_runner;
   std::unique_ptr<StepGraphs> graphs;

@@ -121,7 +121,7 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
   __shared__ float sq[kMaxGroup][HD];
   __shared__ float sp[kMaxGroup][kChunk];
   __shared__ float red[kMaxGroup][kChunk / 32];
-  __shared__ bool svis[kChunk];
+  __shared__ int s_last;  // the chunk's last visible position (-1: none)
   __shared__ float sacc[GROUPS][kMaxGroup][HD];
   for (int i = t; i < g_count * HD; i += kChunk) {
     const int g = i / HD, d = i % HD;
@@ -130,7 +130,9 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
   const int64_t j0 = c * kChunk;
   const int64_t j = j0 + t;
   const bool visible = j < kv_len && (mask == nullptr || mask[b * mask_bstride + j]);
-  svis[t] = visible;
+  if (t == 0) s_last = -1;
+  __syncthreads();
+  if (visible) atomicMax(&s_last, t);
   __syncthreads();
   float s[kMaxGroup];
 #pragma unroll
@@ -196,12 +198,14 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
   for (int g = 0; g < kMaxGroup; ++g)
 #pragma unroll
     for (int e = 0; e < N; ++e) acc[g][e] = 0.f;
-  const int64_t jn = kv_len - j0 < kChunk ? kv_len - j0 : kChunk;
+  // Up to the last visible position every V row is read (p = 0 where masked; cache rows are
+  // always finite: zeros or written values), so the loads are unconditional and pipeline;
+  // the masked tail of the cache (the whole-cache attention of the graphs) is never read.
+  const int jn = s_last + 1;
   const P* vbase = reinterpret_cast<const P*>(vc + ((b * kv_heads + h) * cache_len + j0) * HD) + pi;
 #pragma unroll 4
-  for (int64_t jj = grp; grp < GROUPS && jj < jn; jj += GROUPS) {
-    if (!svis[jj]) continue;  // masked: no V read
-    const P vv = vbase[jj * NP];
+  for (int jj = grp; grp < GROUPS && jj < jn; jj += GROUPS) {
+    const P vv = vbase[static_cast<int64_t>(jj) * NP];
 #pragma unroll
     for (int g = 0; g < kMaxGroup; ++g) {
       if (g >= g_count) continue;
