@@ -51,8 +51,13 @@ TEST(CudaKernels, SkinnyGemmMatchesAFloatReference) {
 
 TEST(CudaKernels, DecodeAttentionMatchesTheReference) {
   at::manual_seed(1);
-  // The backbone's heads (24 / 8 kv, head_dim 128) and the decoder's (8 / 4, head_dim 384).
-  for (auto [h, hkv, hd] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{24, 8, 128}, {8, 4, 384}})
+  {  // The decoder's heads (8 / 4, head_dim 384) stay on ATen's SDPA.
+    at::Tensor q = at::randn({2, 1, 8, 384}, cuda(at::kBFloat16)), kc = at::randn({2, 4, 8, 384}, cuda(at::kBFloat16));
+    at::Tensor out;
+    EXPECT_FALSE(model::fused_decode_attention(q, kc, kc, 5, at::Tensor(), out));
+  }
+  // The backbone's heads (24 / 8 kv, head_dim 128) and a smaller head_dim.
+  for (auto [h, hkv, hd] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{24, 8, 128}, {8, 4, 64}})
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
     const int64_t b = 2, len = 700;
     for (int64_t kv : {1, 5, 300, 700}) {
