@@ -13,6 +13,16 @@ namespace {
 
 using Json = nlohmann::json;
 
+// A value for an error message: numbers, booleans and null as written, strings cut to 60 bytes,
+// arrays and objects by their type only. Never dump() a container: dump() recurses once per
+// level, and a line such as {"topk": [[[[...]]]]} 50,000 levels deep overflowed the stack.
+std::string describe(const Json& v) {
+  if (v.is_array() || v.is_object()) return std::string("an ") + v.type_name();
+  if (v.is_string() && v.get_ref<const std::string&>().size() > 60)
+    return Json(v.get_ref<const std::string&>().substr(0, 60)).dump(-1, ' ', false, Json::error_handler_t::replace) + "...";
+  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 // Typed reads of one line's values; each names `where` and the key when the value does not fit.
 class Reader {
  public:
@@ -30,21 +40,21 @@ class Reader {
     }
     if (!ok || x < lo || x > hi)
       throw UsageError(where_ + ": '" + k + "' must be an integer in [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "]. Given: " + v.dump());
+                       std::to_string(hi) + "]. Given: " + describe(v));
     return x;
   }
   double number(const std::string& k, const Json& v, double lo, double hi) const {
     if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
       throw UsageError(where_ + ": '" + k + "' must be a number in [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "]. Given: " + v.dump());
+                       std::to_string(hi) + "]. Given: " + describe(v));
     return v.get<double>();
   }
   std::string string(const std::string& k, const Json& v) const {
-    if (!v.is_string()) throw UsageError(where_ + ": '" + k + "' must be a string. Given: " + v.dump());
+    if (!v.is_string()) throw UsageError(where_ + ": '" + k + "' must be a string. Given: " + describe(v));
     return v.get<std::string>();
   }
   bool boolean(const std::string& k, const Json& v) const {
-    if (!v.is_boolean()) throw UsageError(where_ + ": '" + k + "' must be true or false. Given: " + v.dump());
+    if (!v.is_boolean()) throw UsageError(where_ + ": '" + k + "' must be true or false. Given: " + describe(v));
     return v.get<bool>();
   }
 

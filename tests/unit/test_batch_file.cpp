@@ -153,8 +153,23 @@ TEST(BatchFile, HostileLines) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_NE(error_of(deep).find("not a JSON object"), std::string::npos);
   EXPECT_NE(error_of(std::string(100000, '{')).find("parse error"), std::string::npos);
-  const std::string deep_value = "{\"topk\": " + std::string(50000, '[') + std::string(50000, ']') + "}";
-  EXPECT_NE(error_of(deep_value).find("'topk' must be an integer"), std::string::npos);
+  // Regression (found by the ASan build of this test): the error message used to dump() the
+  // value, which recursed once per level and overflowed the stack. Containers are now named
+  // by type only; 1,000,000 levels would overflow an 8 MB stack even without ASan.
+  for (const int depth : {50000, 1000000}) {
+    const std::string deep_value = "{\"topk\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
+    const std::string err = error_of(deep_value);
+    EXPECT_NE(err.find("'topk' must be an integer"), std::string::npos) << err.substr(0, 200);
+    EXPECT_NE(err.find("Given: an array"), std::string::npos) << err.substr(0, 200);
+    std::string objects = "{\"ignore_eos\": ";
+    for (int i = 0; i < depth; ++i) objects += "{\"a\": ";
+    objects += "1" + std::string(depth + 1, '}');
+    EXPECT_NE(error_of(objects).find("'ignore_eos' must be true or false. Given: an object"), std::string::npos);
+  }
+  // Long strings are cut in the message.
+  const std::string long_err = error_of("{\"seed\": \"" + std::string(100000, 'z') + "\"}");
+  EXPECT_NE(long_err.find("Given: \"zzzz"), std::string::npos);
+  EXPECT_LT(long_err.size(), 300u);
   const std::string long_lyrics(1 << 20, 'a');
   EXPECT_EQ(parse("{\"lyrics\": \"" + long_lyrics + "\"}").lyrics, long_lyrics);
   std::string many = "{";
