@@ -57,7 +57,9 @@ struct CudaBackend final : Backend {
   }
   std::shared_ptr<void> side_stream(int index) const override {
     const auto dev = static_cast<c10::DeviceIndex>(index);
-    return std::make_shared<c10::cuda::CUDAStreamGuard>(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, dev));
+    // High priority: the codec worker's windows (streaming, songs saved as they end) must not
+    // wait behind the LM's back-to-back graph replays (docs/performance.md, "Streaming").
+    return std::make_shared<c10::cuda::CUDAStreamGuard>(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, dev));
   }
 };
 }  // namespace
