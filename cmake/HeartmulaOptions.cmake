@@ -6,8 +6,7 @@ target_include_directories(heartmula_options INTERFACE
 target_compile_definitions(heartmula_options INTERFACE
   HEARTMULA_VERSION="${PROJECT_VERSION}")
 if(HEARTMULA_SANITIZE)
-  target_compile_options(heartmula_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
-  target_link_options(heartmula_options INTERFACE -fsanitize=address,undefined)
+  include(HeartmulaSanitize)  # ASan + UBSan (+ LSan), default options compiled into executables
 endif()
 if(HEARTMULA_FUZZ)
   # Every library gets libFuzzer's coverage instrumentation + ASan/UBSan; the fuzz targets in
