@@ -139,6 +139,27 @@ std::shared_ptr<void> use_side_stream(c10::Device device) {
 
 #undef HEARTMULA_DISPATCH
 
+namespace {
+// The synchronous fallback (CPU, XPU): the copy is made at record().
+class SyncFlags final : public AsyncFlags {
+ public:
+  void record(const at::Tensor& device_flags) override {
+    host_ = device_flags.to(at::kCPU, at::kByte, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  }
+  const uint8_t* wait() override { return host_.data_ptr<uint8_t>(); }
+
+ private:
+  at::Tensor host_;
+};
+}  // namespace
+
+std::unique_ptr<AsyncFlags> make_async_flags(c10::Device device, int64_t n) {
+  const auto* b = device.is_cpu() ? nullptr : backend_for(device.type());
+  std::unique_ptr<AsyncFlags> f = b ? b->async_flags(device.has_index() ? device.index() : 0, n) : nullptr;
+  if (!f) f = std::make_unique<SyncFlags>();
+  return f;
+}
+
 std::mutex& capture_lock() {
   static std::mutex m;
   return m;

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+namespace at {
+class Tensor;
+}
+
 namespace heartmula::runtime {
 
 struct DeviceInfo {
@@ -45,6 +49,19 @@ void release_cached_memory(c10::Device device);  // hand cached blocks back to t
 // LibTorch's stream pool) until the returned guard is destroyed; a null guard where the device
 // has no streams (CPU). Used by the codec worker, which runs beside the language model.
 std::shared_ptr<void> use_side_stream(c10::Device device);
+
+// A few flags read by the host a little later than they are made, without stopping the
+// device's queue: record() queues the copy of `device_flags` ([n] uint8 on the device,
+// contiguous) into a host buffer; wait() blocks until that copy has landed and returns the n
+// bytes (valid until the next record()). CUDA: a pinned buffer, a non-blocking copy and an
+// event on the current stream. CPU, XPU: record() copies synchronously.
+class AsyncFlags {
+ public:
+  virtual ~AsyncFlags() = default;
+  virtual void record(const at::Tensor& device_flags) = 0;
+  virtual const uint8_t* wait() = 0;
+};
+std::unique_ptr<AsyncFlags> make_async_flags(c10::Device device, int64_t n);
 
 // Graph capture and device work of another thread must not overlap (a capture fails when
 // another thread calls a non-capturable API, e.g. a synchronising copy, meanwhile). A capture
@@ -102,6 +119,8 @@ struct Backend {
   }
   // See use_side_stream(); default: none.
   virtual std::shared_ptr<void> side_stream(int /*index*/) const { return nullptr; }
+  // See make_async_flags(); default: nullptr (the synchronous copy).
+  virtual std::unique_ptr<AsyncFlags> async_flags(int /*index*/, int64_t /*n*/) const { return nullptr; }
 };
 const Backend* cuda_backend();  // nullptr when not compiled in
 const Backend* xpu_backend();   // nullptr when not compiled in

@@ -1,5 +1,7 @@
 // CUDA backend of the device interface. Compiled only when LibTorch has CUDA.
+#include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -12,6 +14,28 @@
 namespace heartmula::runtime::detail {
 
 namespace {
+// make_async_flags() on CUDA: a pinned host buffer filled by a non-blocking copy queued on the
+// current stream, and an event recorded after it; wait() waits for that event only.
+class CudaFlags final : public AsyncFlags {
+ public:
+  CudaFlags(int index, int64_t n)
+      : index_(static_cast<c10::DeviceIndex>(index)),
+        host_(at::empty({n}, at::TensorOptions().dtype(at::kByte).pinned_memory(true))) {}
+  void record(const at::Tensor& device_flags) override {
+    host_.copy_(device_flags, /*non_blocking=*/true);
+    event_.record(c10::cuda::getCurrentCUDAStream(index_));
+  }
+  const uint8_t* wait() override {
+    event_.synchronize();
+    return host_.data_ptr<uint8_t>();
+  }
+
+ private:
+  c10::DeviceIndex index_;
+  at::Tensor host_;  // [n] uint8, pinned
+  at::cuda::CUDAEvent event_;
+};
+
 struct CudaBackend final : Backend {
   c10::DeviceType type() const override { return c10::kCUDA; }
   bool available() const override { return c10::cuda::device_count() > 0; }
@@ -60,6 +84,9 @@ struct CudaBackend final : Backend {
     // High priority: the codec worker's windows (streaming, songs saved as they end) must not
     // wait behind the LM's back-to-back graph replays (docs/performance.md, "Streaming").
     return std::make_shared<c10::cuda::CUDAStreamGuard>(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, dev));
+  }
+  std::unique_ptr<AsyncFlags> async_flags(int index, int64_t n) const override {
+    return std::make_unique<CudaFlags>(index, n);
   }
 };
 }  // namespace

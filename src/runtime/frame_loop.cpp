@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <vector>
 
 #include "heartmula/error.h"
@@ -312,15 +313,33 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
       end_song(s, 0.0);
     }
   const int64_t chunk = std::max<int64_t>(1, options.frames_chunk);
-  for (int64_t t = 1; t < frames && live > 0 && !interrupted; ++t) {
+  // No host synchronisation per frame (on_frames still copies every frames_chunk frames): frame
+  // t's EOS flags are copied into a small host buffer without waiting (pinned + an event on
+  // CUDA; two buffers, frames alternate) and read only once step t + 1 has been queued, so the
+  // device does not idle while the host decides. A song that ends at frame t has cost one more
+  // step, whose frame is dropped: the frames kept, callbacks and results are those of a loop
+  // that read each frame's flags at once. The look-ahead runs only when some song could keep
+  // frame t + 1 (never past max_frames, so never past the KV cache).
+  std::unique_ptr<AsyncFlags> eos_flags[2];
+  if (!options.ignore_eos)
+    for (auto& e : eos_flags) e = make_async_flags(model.device, songs);
+  auto launch = [&](int64_t t) {  // step to frame t, keep it, queue its flags
     stepper.step();
     at::Tensor f = stepper.frame().narrow(0, 0, songs);  // [S, N]
     kept.select(1, t).copy_(f);
+    if (!options.ignore_eos) eos_flags[t % 2]->record(f.ge(gen.audio_eos_id).any(1).to(at::kByte));
+  };
+  if (frames > 1 && live > 0 && !interrupted) launch(1);
+  for (int64_t t = 1; t < frames && live > 0 && !interrupted; ++t) {
+    // Frame t is queued. Queue t + 1 when a running song may keep it (a song running after
+    // frame t has limit > t + 1, so the next iteration always finds its frame queued).
+    bool ahead = false;
+    for (size_t i = 0; i < done.size() && t + 1 < frames; ++i) ahead = ahead || (!done[i] && limit[i] > t + 1);
+    if (ahead) launch(t + 1);
     std::vector<uint8_t> eos(static_cast<size_t>(songs), 0);
     if (!options.ignore_eos) {
-      // The one host synchronisation per frame: the stopping rule.
-      at::Tensor flags = f.ge(gen.audio_eos_id).any(1).to(at::kCPU, at::kByte);
-      std::copy(flags.data_ptr<uint8_t>(), flags.data_ptr<uint8_t>() + songs, eos.begin());
+      const uint8_t* flags = eos_flags[t % 2]->wait();  // frame t's stopping rule
+      std::copy(flags, flags + songs, eos.begin());
     }
     std::vector<int64_t> running;
     for (int64_t s = 0; s < songs; ++s) {

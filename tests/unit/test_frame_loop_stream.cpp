@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -102,4 +104,63 @@ TEST(FrameLoopStream, BadLengthsAreErrors) {
   o.song_max_frames = {4};
   EXPECT_THROW(hr::run_frame_loop_batch(model(), gen(), {prompt(3, 1), prompt(3, 2)}, params(), {1, 2}, o),
                std::exception);
+}
+
+// EOS is read one frame late (no host synchronisation per frame): a song whose frame k is an
+// EOS ends with k frames as before, after at most k + 1 steps (one look-ahead, discarded), and
+// no step ever runs for a frame >= max_frames.
+TEST(FrameLoopStream, EosReadOneFrameLateCostsAtMostOneStep) {
+  hm::GenConfig g = gen();
+  g.audio_eos_id = 5;  // teacher codes 0 before frame k, 5 (EOS) at frame k
+  const int64_t n = model().num_codebooks();
+  struct Case {
+    int64_t max_frames, k;                 // frames planned, the EOS frame (k < max_frames: none)
+    std::vector<int64_t> song_max_frames;  // empty: one song
+  };
+  for (const Case& c : {Case{10, 4, {}}, Case{10, 9, {}}, Case{10, 1, {}}, Case{6, 99, {}}, Case{10, 6, {3, 10}}}) {
+    SCOPED_TRACE("max_frames " + std::to_string(c.max_frames) + ", EOS at " + std::to_string(c.k));
+    const int64_t teach = std::min(c.k + 1, c.max_frames);
+    at::Tensor teacher = at::zeros({teach, n}, at::kLong);
+    if (c.k < c.max_frames) teacher[c.k].fill_(g.audio_eos_id);
+    hr::FrameLoopOptions o;
+    o.max_frames = c.max_frames;
+    o.song_max_frames = c.song_max_frames;
+    o.teacher_frames = teacher;
+    int64_t steps = 0, last_on_frame = 0;
+    o.step_runner = [&](int64_t, const std::function<void()>& body) {
+      ++steps;
+      body();
+    };
+    o.on_frame = [&](int64_t done, int64_t) {
+      last_on_frame = done;
+      return true;
+    };
+    const size_t songs = c.song_max_frames.empty() ? 1 : c.song_max_frames.size();
+    std::vector<hm::Prompt> prompts;
+    std::vector<uint64_t> seeds;
+    for (size_t s = 0; s < songs; ++s) {
+      prompts.push_back(prompt(5, static_cast<int64_t>(s) + 1));
+      seeds.push_back(s + 1);
+    }
+    const auto res = hr::run_frame_loop_batch(model(), g, prompts, params(), seeds, o);
+    EXPECT_LE(steps, c.max_frames - 1);  // never past the frame budget (nor the KV cache)
+    const hr::FrameLoopResult& last = res.back();
+    if (c.k < c.max_frames) {
+      EXPECT_TRUE(last.stopped_at_eos);
+      EXPECT_EQ(last.frames.size(0), c.k);
+      EXPECT_LE(steps, c.k + 1);
+      EXPECT_GE(steps, c.k);
+      if (songs == 1) {
+        EXPECT_EQ(last_on_frame, c.k);  // as when the flags were read at once
+      }
+    } else {
+      EXPECT_FALSE(last.stopped_at_eos);
+      EXPECT_EQ(last.frames.size(0), c.max_frames);
+      EXPECT_EQ(steps, c.max_frames - 1);
+    }
+    for (size_t s = 0; s + 1 < songs; ++s) {  // the others ended at their own lengths
+      EXPECT_FALSE(res[s].stopped_at_eos);
+      EXPECT_EQ(res[s].frames.size(0), c.song_max_frames[s]);
+    }
+  }
 }
