@@ -16,5 +16,6 @@ if(HEARTMULA_SOAK)
     LIBS nlohmann_json::nlohmann_json)
   add_dependencies(test_soak heartmula-gen)
   add_test(NAME soak_batch_200 COMMAND test_soak)
-  set_tests_properties(soak_batch_200 PROPERTIES LABELS soak FIXTURES_REQUIRED test_assets TIMEOUT 3000)
+  # COST: ctest -j starts it first, beside the unit and e2e tests, instead of last on its own.
+  set_tests_properties(soak_batch_200 PROPERTIES LABELS soak FIXTURES_REQUIRED test_assets TIMEOUT 3000 COST 10000)
 endif()
