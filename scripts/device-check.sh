@@ -231,20 +231,27 @@ PY
       && note "random checkpoint written ($(( $(date +%s) - t0 )) s)" || note "make-random-checkpoint: FAILED"
   fi
   cp .cache/llama3/tokenizer.json $R/
-  for s in off on; do
-    flag=(); [ $s = on ] && flag=(--stream)
-    timeout 240 $B/heartmula-gen --model-path $R --tags piano --lyrics "la la la" --ignore-eos --duration 60 --seed 3 \
-      --device cuda ${flag[@]+"${flag[@]}"} -o $W/real_$s.mp3 --overwrite --json -q >$W/real_$s.json || note "stream real ($s): FAILED"
+  # 60 s and 240 s of audio, not streamed / streamed / streamed without the codec warm-up
+  # (HEARTMULA_NO_CODEC_WARMUP=1); the trace (HEARTMULA_STREAM_TRACE=1) shows when windows come out.
+  for run in 60:off 60:on 60:nowarm 240:off 240:on; do
+    IFS=: read secs s <<<"$run"
+    flag=(); env=(HEARTMULA_STREAM_TRACE=1); [ $s != off ] && flag=(--stream); [ $s = nowarm ] && env+=(HEARTMULA_NO_CODEC_WARMUP=1)
+    env "${env[@]}" timeout 240 $B/heartmula-gen --model-path $R --tags piano --lyrics "la la la" --ignore-eos --duration $secs \
+      --seed 3 --device cuda ${flag[@]+"${flag[@]}"} -o $W/real_${secs}_$s.mp3 --overwrite --json -q \
+      >$W/real_${secs}_$s.json 2>$W/real_${secs}_$s.trace || note "stream real ($secs s, $s): FAILED"
+    cp $W/real_${secs}_$s.trace "$OUTDIR/" 2>/dev/null
+    echo "--- $secs s, $s:"; grep -v handed $W/real_${secs}_$s.trace | head -6
   done
   python3 - $W <<'PY' | tee -a /tmp/stream_summary.txt
 import json, sys
-for s in ("off", "on"):
+for run in ("60_off", "60_on", "60_nowarm", "240_off", "240_on"):
     try:
-        t = json.loads(open(f"{sys.argv[1]}/real_{s}.json").read().strip().splitlines()[-1])["timings"]
+        t = json.loads(open(f"{sys.argv[1]}/real_{run}.json").read().strip().splitlines()[-1])["timings"]
     except Exception as e:
-        print(f">>> stream real ({s}): no result ({e})"); continue
-    print(f">>> stream {s} (real-size random, {t['audio_s']:.1f} s audio): first audio {t['first_audio_s']:.2f} s after "
-          f"loading, total {t['total_s']:.2f} s (load {t['load_s']:.2f}, LM {t['frames_s']:.2f}, codec {t['codec_s']:.2f})")
+        print(f">>> stream {run} (real-size random): no result ({e})"); continue
+    print(f">>> stream {run} (real-size random, {t['audio_s']:.1f} s audio): first audio {t['first_audio_s']:.2f} s after "
+          f"loading (codec warm-up {t.get('codec_warmup_s', 0):.2f}), total {t['total_s']:.2f} s (load {t['load_s']:.2f}, "
+          f"LM {t['frames_s']:.2f} = {t['frames_per_s']:.1f} frames/s, codec {t['codec_s']:.2f})")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/stream_summary.txt)
 fi

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <chrono>
 #include <cmath>
 
 #include "codec/flow_matching.h"
@@ -198,6 +199,21 @@ at::Tensor HeartCodec::decode_window(const at::Tensor& window, size_t k, at::Ten
     throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
                 std::to_string(plan.window_samples));
   return audio;
+}
+
+double HeartCodec::warm_up(double guidance) const {
+  c10::InferenceMode guard;
+  const auto t0 = std::chrono::steady_clock::now();
+  const WindowPlan plan = plan_windows(1, model_->cfg.sample_rate);
+  const at::Tensor codes = at::zeros({model_->cfg.num_quantizers, plan.window_codes}, at::kLong);
+  SeededNoise noise(0);
+  DetokenizeOptions o;
+  o.steps = 1;
+  o.guidance = guidance;
+  o.validate();
+  at::Tensor prefix;
+  for (size_t k = 0; k < 2; ++k) (void)decode_window(codes, k, prefix, noise, o);  // audio on the host: waited for
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 at::Tensor HeartCodec::detokenize(const at::Tensor& codes_in, const DetokenizeOptions& opts) const {

@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <filesystem>
 #include <optional>
+#include <string>
 
 #include "codec/heartcodec.h"
 #include "codec/stream_decoder.h"
@@ -36,6 +38,16 @@ namespace heartmula {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// HEARTMULA_STREAM_TRACE=1: when frames reach the codec worker and when its windows come out
+// (stderr, seconds since the frame loop began); for finding where time to first audio goes.
+bool stream_trace() {
+  static const bool on = [] {
+    const char* v = std::getenv("HEARTMULA_STREAM_TRACE");
+    return v != nullptr && *v != '\0' && std::string(v) != "0";
+  }();
+  return on;
+}
+
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -313,11 +325,16 @@ struct Generator::Impl {
       o.last = codes.narrow(0, codes.size(0) - 1, 1).clone();
       auto t = Clock::now();
       at::Tensor audio;
+      const size_t windows_before = o.decoder->windows_decoded();
       {
         const std::lock_guard<std::mutex> exclusive(runtime::capture_lock());  // not while the LM captures a graph
         audio = o.decoder->push(codes.t().contiguous());
       }
       o.result->timings.codec_s += seconds_since(t);
+      if (stream_trace() && o.decoder->windows_decoded() > windows_before)
+        std::fprintf(stderr, "heartmula trace %8.3f s: song %zu: %lld frames in, windows %zu..%zu decoded in %.3f s\n",
+                     seconds_since(t_ready), o.index, static_cast<long long>(o.decoder->codes()), windows_before,
+                     o.decoder->windows_decoded() - 1, seconds_since(t));
       write_samples(o, audio);
     } catch (...) {
       o.error = std::current_exception();
@@ -425,7 +442,11 @@ struct Generator::Impl {
     if (w && any_stream)
       fo.on_frames = [&, w](int64_t s, const at::Tensor& f) {
         SongOutput* o = &outs[static_cast<size_t>(s)];
-        if (o->request->stream && !o->request->no_audio) w->post([this, o, f] { stream_frames(*o, f); });
+        if (!o->request->stream || o->request->no_audio) return;
+        if (stream_trace())
+          std::fprintf(stderr, "heartmula trace %8.3f s: song %lld: %lld frames handed to the codec worker\n",
+                       seconds_since(t_ready), static_cast<long long>(s), static_cast<long long>(f.size(0)));
+        w->post([this, o, f] { stream_frames(*o, f); });
       };
     fo.on_song_end = [&, w](int64_t s, const runtime::FrameLoopResult& fr) {
       SongOutput* o = &outs[static_cast<size_t>(s)];
@@ -451,8 +472,16 @@ struct Generator::Impl {
       if (progress) progress(done, planned, seconds_since(t_loop));
       return !(stop && stop());
     };
-    runtime::reset_peak_memory(mula_device);
     t_ready = Clock::now();
+    // Windows decoded beside the LM on a GPU: load the codec's kernels now, not behind the LM.
+    // (HEARTMULA_NO_CODEC_WARMUP=1 skips it, to measure what it is for.)
+    if (w && codec_device.type() != c10::kCPU && (any_stream || (any_audio && songs.size() > 1)) &&
+        std::getenv("HEARTMULA_NO_CODEC_WARMUP") == nullptr) {
+      const double s = codec->warm_up(r.codec_guidance);
+      for (SongResult* res : out) res->timings.codec_warmup_s = s;
+      if (stream_trace()) std::fprintf(stderr, "heartmula trace %8.3f s: codec warm-up done\n", s);
+    }
+    runtime::reset_peak_memory(mula_device);
     std::vector<runtime::FrameLoopResult> fr;
     try {
       fr = runtime::run_frame_loop_batch(*mula, *gen_config, prompts, sp, seeds, fo);

@@ -77,7 +77,7 @@ json timings_json(const Timings& t) {
           {"frames_s", t.frames_s},   {"batch_songs", t.batch_songs},
           {"codec_s", t.codec_s},
           {"encode_s", t.encode_s},   {"total_s", t.total_s},
-          {"first_audio_s", t.first_audio_s},
+          {"first_audio_s", t.first_audio_s}, {"codec_warmup_s", t.codec_warmup_s},
           {"frames", t.frames},       {"frames_planned", t.frames_planned},
           {"prompt_len", t.prompt_len}, {"ms_per_frame", t.ms_per_frame()},
           {"frames_per_s", t.frames_per_s()}, {"audio_s", t.audio_s},

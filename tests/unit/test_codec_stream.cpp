@@ -85,6 +85,18 @@ TEST(CodecStream, SeveralWindowsBitIdenticalToDetokenize) {
   EXPECT_EQ(s.emitted[22], 0);  // 61 * 5 + 1 + 7 + 50 = 363 < 372 codes
 }
 
+// warm_up() (run before the LM when windows are decoded beside it) changes no later output:
+// it draws from its own noise and keeps no state.
+TEST(CodecStream, WarmUpChangesNothing) {
+  const at::Tensor codes = random_codes(372, 5);
+  const at::Tensor before = codec().detokenize(codes, opts(4));
+  const double s = codec().warm_up(1.25);
+  EXPECT_GT(s, 0.0);
+  EXPECT_TRUE(at::equal(codec().detokenize(codes, opts(4)), before));
+  EXPECT_GT(codec().warm_up(1.0), 0.0);  // without the guidance batch too
+  EXPECT_THROW(codec().warm_up(-1.0), heartmula::UsageError);
+}
+
 TEST(CodecStream, EdgeLengthsBitIdentical) {
   // Around the first window (372), the second (692), upstream's short-cut lengths (424, 744)
   // and the single-frame song.
