@@ -232,10 +232,11 @@ PY
   fi
   cp .cache/llama3/tokenizer.json $R/
   # 60 s and 240 s of audio, not streamed / streamed / streamed without the codec warm-up
-  # (HEARTMULA_NO_CODEC_WARMUP=1); the trace (HEARTMULA_STREAM_TRACE=1) shows when windows come out.
-  for run in 60:off 60:on 60:nowarm 240:off 240:on; do
+  # (HEARTMULA_NO_CODEC_WARMUP=1; "eager": also CUDA_MODULE_LOADING=EAGER); the trace (HEARTMULA_STREAM_TRACE=1) shows when windows come out.
+  for run in 60:off 60:on 60:nowarm 60:eager 240:off 240:on; do
     IFS=: read secs s <<<"$run"
     flag=(); env=(HEARTMULA_STREAM_TRACE=1); [ $s != off ] && flag=(--stream); [ $s = nowarm ] && env+=(HEARTMULA_NO_CODEC_WARMUP=1)
+    [ $s = eager ] && env+=(HEARTMULA_NO_CODEC_WARMUP=1 CUDA_MODULE_LOADING=EAGER)
     env "${env[@]}" timeout 240 $B/heartmula-gen --model-path $R --tags piano --lyrics "la la la" --ignore-eos --duration $secs \
       --seed 3 --device cuda ${flag[@]+"${flag[@]}"} -o $W/real_${secs}_$s.mp3 --overwrite --json -q \
       >$W/real_${secs}_$s.json 2>$W/real_${secs}_$s.trace || note "stream real ($secs s, $s): FAILED"
@@ -244,9 +245,9 @@ PY
   done
   python3 - $W <<'PY' | tee -a /tmp/stream_summary.txt
 import json, sys
-for run in ("60_off", "60_on", "60_nowarm", "240_off", "240_on"):
+for run in ("60_off", "60_on", "60_nowarm", "60_eager", "240_off", "240_on"):
     try:
-        t = json.loads(open(f"{sys.argv[1]}/real_{run}.json").read().strip().splitlines()[-1])["timings"]
+        t = json.loads(open(f"{sys.argv[1]}/real_{run}.json").read())["timings"]
     except Exception as e:
         print(f">>> stream {run} (real-size random): no result ({e})"); continue
     print(f">>> stream {run} (real-size random, {t['audio_s']:.1f} s audio): first audio {t['first_audio_s']:.2f} s after "
