@@ -12,13 +12,19 @@
 
 namespace heartmula::runtime {
 
-namespace {
+namespace detail {
 
-const detail::Backend* backend_for(c10::DeviceType t) {
-  if (t == c10::kCUDA) return detail::cuda_backend();
-  if (t == c10::kXPU) return detail::xpu_backend();
+const Backend* backend_for(c10::DeviceType t) {
+  if (t == c10::kCUDA) return cuda_backend();
+  if (t == c10::kXPU) return xpu_backend();
   return nullptr;
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::backend_for;
 
 uint64_t rss_bytes(bool peak) {
   if (peak) {
@@ -133,8 +139,10 @@ uint64_t peak_memory_bytes(c10::Device device) { HEARTMULA_DISPATCH(device, peak
 uint64_t current_memory_bytes(c10::Device device) { HEARTMULA_DISPATCH(device, current_bytes, rss_bytes(false)); }
 void release_cached_memory(c10::Device device) { HEARTMULA_DISPATCH(device, release_cache, void()); }
 
-std::shared_ptr<void> use_side_stream(c10::Device device) {
-  HEARTMULA_DISPATCH(device, side_stream, std::shared_ptr<void>());
+std::shared_ptr<void> use_side_stream(c10::Device device, bool high_priority) {
+  if (device.is_cpu()) return nullptr;
+  const auto* b = backend_for(device.type());
+  return b ? b->side_stream(device.has_index() ? device.index() : 0, high_priority) : nullptr;
 }
 
 #undef HEARTMULA_DISPATCH

@@ -46,9 +46,13 @@ uint64_t current_memory_bytes(c10::Device device);
 void release_cached_memory(c10::Device device);  // hand cached blocks back to the driver
 
 // Makes the calling thread queue its work for `device` on a stream of its own (CUDA: one from
-// LibTorch's stream pool) until the returned guard is destroyed; a null guard where the device
-// has no streams (CPU). Used by the codec worker, which runs beside the language model.
-std::shared_ptr<void> use_side_stream(c10::Device device);
+// LibTorch's stream pool, which does not synchronise with the legacy default stream) until the
+// returned guard is destroyed; a null guard where the device has no streams (CPU). The stream
+// starts after the work queued so far on the previous current stream, and that stream waits for
+// the side stream's work when the guard goes (device-side events; the host does not wait).
+// Tensors made on the side stream must be freed before the guard goes. Used by the codec worker
+// (high priority) and by the frame loop (normal priority), which run side by side.
+std::shared_ptr<void> use_side_stream(c10::Device device, bool high_priority = true);
 
 // A few flags read by the host a little later than they are made, without stopping the
 // device's queue: record() queues the copy of `device_flags` ([n] uint8 on the device,
@@ -118,12 +122,15 @@ struct Backend {
     return m;
   }
   // See use_side_stream(); default: none.
-  virtual std::shared_ptr<void> side_stream(int /*index*/) const { return nullptr; }
+  virtual std::shared_ptr<void> side_stream(int /*index*/, bool /*high_priority*/) const { return nullptr; }
   // See make_async_flags(); default: nullptr (the synchronous copy).
   virtual std::unique_ptr<AsyncFlags> async_flags(int /*index*/, int64_t /*n*/) const { return nullptr; }
 };
 const Backend* cuda_backend();  // nullptr when not compiled in
 const Backend* xpu_backend();   // nullptr when not compiled in
+// The backend for a GPU device type (cuda_backend() or xpu_backend()); nullptr for the CPU,
+// other types, or a backend not compiled in.
+const Backend* backend_for(c10::DeviceType t);
 }  // namespace detail
 
 }  // namespace heartmula::runtime

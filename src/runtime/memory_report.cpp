@@ -13,12 +13,6 @@ namespace heartmula::runtime {
 
 namespace {
 
-const detail::Backend* backend_for(c10::DeviceType t) {
-  if (t == c10::kCUDA) return detail::cuda_backend();
-  if (t == c10::kXPU) return detail::xpu_backend();
-  return nullptr;
-}
-
 // RAM from /proc/meminfo ("MemTotal:  131072 kB"), this process's RSS now and at its peak.
 MemoryInfo cpu_memory() {
   MemoryInfo m;
@@ -46,7 +40,7 @@ std::string gib(uint64_t bytes) {
 
 MemoryInfo memory_info(c10::Device device) {
   if (device.is_cpu()) return cpu_memory();
-  const auto* b = backend_for(device.type());
+  const auto* b = detail::backend_for(device.type());
   if (!b) return {};
   return b->memory(device.has_index() ? device.index() : 0);
 }
