@@ -4,6 +4,9 @@
 #include <c10/core/InferenceMode.h>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "codec/flow_matching.h"
 #include "codec/rvq.h"
@@ -151,6 +154,15 @@ at::Tensor HeartCodec::decode_latents(const at::Tensor& latents) const {
 
 namespace {
 
+// HEARTMULA_STREAM_TRACE=1: each window's flow-matching and decoder seconds on stderr.
+bool trace_windows() {
+  static const bool on = [] {
+    const char* v = std::getenv("HEARTMULA_STREAM_TRACE");
+    return v != nullptr && *v != '\0' && std::string(v) != "0";
+  }();
+  return on;
+}
+
 // Writes window k's audio [2, >= window_samples] into out [2, target]: the first window is
 // copied, later ones crossfaded over the overlap (in double, as upstream's float64 window
 // promotes it) and copied after it; everything past the target length is dropped.
@@ -191,10 +203,19 @@ at::Tensor HeartCodec::decode_window(const at::Tensor& window, size_t k, at::Ten
     throw Error("codec: a window's codes must be [" + std::to_string(m.cfg.num_quantizers) + ", " +
                 std::to_string(plan.window_codes) + "], got " + c10::str(window.sizes()));
   if (k > 0) noise.next({1, plan.window_latents - plan.overlap_latents, latent_dim});  // masked filler
+  const auto t0 = std::chrono::steady_clock::now();
   at::Tensor latents = m.flow_matching.inference_codes(window, k > 0 ? prefix : at::Tensor(), noise, opts.steps,
                                                        opts.guidance);
   prefix = latents.narrow(1, plan.window_latents - plan.overlap_latents, plan.overlap_latents).clone();
+  double flow_s = -1;
+  if (trace_windows()) {  // waits for the flow matching (its stream) to time it apart from the decoder
+    (void)latents.narrow(1, 0, 1).sum().item<float>();
+    flow_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
   at::Tensor audio = decode_latents(latents);
+  if (trace_windows())
+    std::fprintf(stderr, "heartmula trace: codec window %zu: flow matching %.3f s, decoder %.3f s\n", k, flow_s,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - flow_s);
   if (audio.size(1) < plan.window_samples)
     throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
                 std::to_string(plan.window_samples));

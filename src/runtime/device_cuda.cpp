@@ -36,6 +36,33 @@ class CudaFlags final : public AsyncFlags {
   at::cuda::CUDAEvent event_;
 };
 
+// use_side_stream() on CUDA: the pool stream becomes current and starts after the work queued so
+// far on the previous current stream; when the guard goes, the previous stream waits for the
+// work queued on the side stream. Both joins are events on the device: the host never waits.
+class JoinedStreamGuard {
+ public:
+  explicit JoinedStreamGuard(c10::cuda::CUDAStream side)
+      : prev_(c10::cuda::getCurrentCUDAStream(side.device_index())), guard_(side) {
+    at::cuda::CUDAEvent joined;
+    joined.record(prev_);
+    joined.block(side);
+  }
+  ~JoinedStreamGuard() {
+    try {
+      at::cuda::CUDAEvent done;
+      done.record(guard_.current_stream());
+      done.block(prev_);
+    } catch (...) {  // a failing device: whoever used it reports the error
+    }
+  }
+  JoinedStreamGuard(const JoinedStreamGuard&) = delete;
+  JoinedStreamGuard& operator=(const JoinedStreamGuard&) = delete;
+
+ private:
+  c10::cuda::CUDAStream prev_;
+  c10::cuda::CUDAStreamGuard guard_;
+};
+
 struct CudaBackend final : Backend {
   c10::DeviceType type() const override { return c10::kCUDA; }
   bool available() const override { return c10::cuda::device_count() > 0; }
@@ -79,11 +106,11 @@ struct CudaBackend final : Backend {
     }
     return m;
   }
-  std::shared_ptr<void> side_stream(int index) const override {
+  std::shared_ptr<void> side_stream(int index, bool high_priority) const override {
     const auto dev = static_cast<c10::DeviceIndex>(index);
-    // High priority: the codec worker's windows (streaming, songs saved as they end) must not
-    // wait behind the LM's back-to-back graph replays (docs/performance.md, "Streaming").
-    return std::make_shared<c10::cuda::CUDAStreamGuard>(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, dev));
+    // High priority for the codec worker: its windows (streaming, songs saved as they end) must
+    // not wait behind the LM's back-to-back graph replays (docs/performance.md, "Streaming").
+    return std::make_shared<JoinedStreamGuard>(c10::cuda::getStreamFromPool(high_priority, dev));
   }
   std::unique_ptr<AsyncFlags> async_flags(int index, int64_t n) const override {
     return std::make_unique<CudaFlags>(index, n);
