@@ -12,6 +12,7 @@
 
 #include "heartmula/error.h"
 #include "model/cuda/decode_kernels.h"
+#include "model/cuda/dtype_code.h"
 #include "model/cuda/fused_kernels.h"
 #include "model/fused_ops.h"
 
@@ -19,18 +20,11 @@ namespace heartmula::model {
 
 namespace {
 
+using cuda::dtype_code;
+
 bool fused_enabled() {
   static const bool on = std::getenv("HEARTMULA_NO_FUSED") == nullptr;
   return on;
-}
-
-int dtype_code(c10::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return 0;
-    case at::kBFloat16: return 1;
-    case at::kHalf: return 2;
-    default: return -1;
-  }
 }
 
 void check_launch(int err, const char* what) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "heartmula/error.h"
+#include "model/cuda/dtype_code.h"
 #include "model/cuda/sampling_kernels.h"
 #include "runtime/fused_sampler.h"
 
@@ -16,14 +17,7 @@ namespace heartmula::runtime {
 namespace {
 constexpr int64_t kMaxVocab = 16384;  // sampling_kernels.cu: 1024 threads x 16 values
 
-int dtype_code(c10::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return 0;
-    case at::kBFloat16: return 1;
-    case at::kHalf: return 2;
-    default: return -1;
-  }
-}
+using model::cuda::dtype_code;
 }  // namespace
 
 bool fused_sample_topk(const at::Tensor& logits, const FusedSampleArgs& a, std::vector<at::Generator>& gens,
