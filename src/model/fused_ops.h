@@ -34,11 +34,6 @@ bool fused_silu_mul(const at::Tensor& gu, at::Tensor& out);
 bool fused_rope_qk_cache_(at::Tensor& qkv, int64_t heads, int64_t kv_heads, int64_t head_dim, const RopeRows& rows,
                           const at::Tensor& slots, at::Tensor& k_cache, at::Tensor& v_cache);
 
-// out = x @ w^T for a frame step's few rows (x [..., K] with at most 4 rows, bf16/fp16,
-// contiguous; w [N, K] contiguous): one skinny-GEMM kernel reading w once at close to the memory
-// bandwidth (cuBLAS picks split-K kernels at ~2 TB/s for these shapes). float32 accumulation.
-bool fused_linear(const at::Tensor& x, const at::Tensor& w, at::Tensor& out);
-
 // Single-query attention over a KV cache: q [B, 1, H, hd] (any strides with unit last-dim
 // stride and heads hd apart), k_cache/v_cache [B, Hkv, L, hd] contiguous, positions [0, kv_len)
 // where mask [B or 1, 1, 1, kv_len] (bool, unit last stride; undefined: all) is true.

@@ -15,7 +15,6 @@ bool fused_rope_qk_cache_(at::Tensor&, int64_t, int64_t, int64_t, const RopeRows
   return false;
 }
 
-bool fused_linear(const at::Tensor&, const at::Tensor&, at::Tensor&) { return false; }
 bool fused_decode_attention(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, const at::Tensor&,
                             at::Tensor&) {
   return false;

@@ -5,7 +5,6 @@
 #include "heartmula/error.h"
 #include "io/checkpoint.h"
 #include "io/weight_binder.h"
-#include "model/fused_ops.h"
 
 namespace heartmula::model {
 
@@ -110,23 +109,12 @@ at::Tensor HeartMuLaModel::embed_audio(int64_t codebook, const at::Tensor& token
   return at::embedding(audio_embeddings, tokens.add(codebook * audio_vocab()));
 }
 
-at::Tensor HeartMuLaModel::project(const at::Tensor& x) const {
-  at::Tensor out;
-  if (fused_linear(x, projection, out)) return out;
-  return at::linear(x, projection);
-}
+at::Tensor HeartMuLaModel::project(const at::Tensor& x) const { return at::linear(x, projection); }
 
-at::Tensor HeartMuLaModel::codebook0_logits_padded(const at::Tensor& h) const {
-  at::Tensor out;
-  if (fused_linear(h, codebook0_head, out)) return out;
-  return at::linear(h, codebook0_head);
-}
+at::Tensor HeartMuLaModel::codebook0_logits_padded(const at::Tensor& h) const { return at::linear(h, codebook0_head); }
 
 at::Tensor HeartMuLaModel::audio_logits_padded(int64_t codebook, const at::Tensor& h) const {
-  const at::Tensor w = audio_head.select(0, codebook - 1);
-  at::Tensor out;
-  if (fused_linear(h, w, out)) return out;
-  return at::linear(h, w);
+  return at::linear(h, audio_head.select(0, codebook - 1));
 }
 
 at::Tensor HeartMuLaModel::codebook0_logits(const at::Tensor& h) const {

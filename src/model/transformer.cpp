@@ -73,13 +73,6 @@ std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Te
   return {sum, rms_norm(sum, scale, eps)};
 }
 
-// x @ w^T: the skinny-GEMM kernel for a frame step's few rows, else ATen.
-at::Tensor step_linear(const at::Tensor& x, const at::Tensor& w) {
-  at::Tensor out;
-  if (fused_linear(x, w, out)) return out;
-  return at::linear(x, w);
-}
-
 // silu(gu[..., :F]) * gu[..., F:].
 at::Tensor silu_mul(const at::Tensor& gu) {
   at::Tensor out;
@@ -99,7 +92,7 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
   at::Tensor normed = rms_norm(out, layers.front().sa_norm, cfg.norm_eps);
   for (size_t i = 0; i < layers.size(); ++i) {
     const LlamaLayer& l = layers[i];
-    at::Tensor qkv = step_linear(normed, l.wqkv);
+    at::Tensor qkv = at::linear(normed, l.wqkv);
     at::Tensor kc = cache.k.select(0, static_cast<int64_t>(i));
     at::Tensor vc = cache.v.select(0, static_cast<int64_t>(i));
     at::Tensor q;
@@ -122,9 +115,9 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
     if (s != 1 || !fused_decode_attention(q, kc, vc, step.kv_len, step.mask, attn))
       attn = grouped_attention(q.transpose(1, 2), kc.narrow(2, 0, step.kv_len), vc.narrow(2, 0, step.kv_len), step.mask)
                  .transpose(1, 2);
-    at::Tensor a = step_linear(attn.reshape({b, s, h * hd}), l.wo);
+    at::Tensor a = at::linear(attn.reshape({b, s, h * hd}), l.wo);
     std::tie(out, normed) = add_rms_norm(out, a, l.mlp_norm, cfg.norm_eps);
-    at::Tensor m = step_linear(silu_mul(step_linear(normed, l.w13)), l.w2);
+    at::Tensor m = at::linear(silu_mul(at::linear(normed, l.w13)), l.w2);
     const at::Tensor& next_scale = i + 1 < layers.size() ? layers[i + 1].sa_norm : norm;
     std::tie(out, normed) = add_rms_norm(out, m, next_scale, cfg.norm_eps);
   }

@@ -19,74 +19,6 @@ struct alignas(16) Pack {
   T v[N];
 };
 
-// ---- skinny GEMM: one warp per output column n, lanes stride over k in 16-byte packs ----------
-constexpr int kGemmWarps = 8;
-constexpr int kGemmUnroll = 4;
-
-template <typename T, int M>
-__global__ void __launch_bounds__(kGemmWarps * 32) skinny_gemm_kernel(const T* __restrict__ x, const T* __restrict__ w,
-                                                                       T* __restrict__ y, int64_t n, int64_t k) {
-  using P = Pack<T>;
-  constexpr int N = P::N;
-  const int lane = threadIdx.x & 31;
-  const int64_t col = static_cast<int64_t>(blockIdx.x) * kGemmWarps + (threadIdx.x >> 5);
-  if (col >= n) return;
-  const int64_t packs = k / N;
-  const P* wr = reinterpret_cast<const P*>(w + col * k);
-  const P* xr = reinterpret_cast<const P*>(x);
-  float acc[M];
-#pragma unroll
-  for (int m = 0; m < M; ++m) acc[m] = 0.f;
-  int64_t p = lane;
-  for (; p + 32 * (kGemmUnroll - 1) < packs; p += 32 * kGemmUnroll) {
-    P wv[kGemmUnroll];
-#pragma unroll
-    for (int u = 0; u < kGemmUnroll; ++u) wv[u] = wr[p + 32 * u];
-#pragma unroll
-    for (int u = 0; u < kGemmUnroll; ++u) {
-#pragma unroll
-      for (int m = 0; m < M; ++m) {
-        P xv;
-        *reinterpret_cast<uint4*>(&xv) = __ldg(reinterpret_cast<const uint4*>(xr + m * packs + p + 32 * u));
-#pragma unroll
-        for (int j = 0; j < N; ++j) acc[m] = fmaf(to_f(wv[u].v[j]), to_f(xv.v[j]), acc[m]);
-      }
-    }
-  }
-  for (; p < packs; p += 32) {
-    const P wv = wr[p];
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-      const P xv = xr[m * packs + p];
-#pragma unroll
-      for (int j = 0; j < N; ++j) acc[m] = fmaf(to_f(wv.v[j]), to_f(xv.v[j]), acc[m]);
-    }
-  }
-#pragma unroll
-  for (int m = 0; m < M; ++m) {
-    float a = acc[m];
-    for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
-    if (lane == 0) y[m * n + col] = from_f<T>(a);
-  }
-}
-
-template <typename T>
-int skinny_gemm_typed(const void* x, const void* w, void* y, int64_t rows, int64_t n, int64_t k, cudaStream_t s) {
-  if (k % Pack<T>::N != 0) return -1;
-  const unsigned blocks = static_cast<unsigned>((n + kGemmWarps - 1) / kGemmWarps);
-  const auto* xp = static_cast<const T*>(x);
-  const auto* wp = static_cast<const T*>(w);
-  auto* yp = static_cast<T*>(y);
-  switch (rows) {
-    case 1: skinny_gemm_kernel<T, 1><<<blocks, kGemmWarps * 32, 0, s>>>(xp, wp, yp, n, k); break;
-    case 2: skinny_gemm_kernel<T, 2><<<blocks, kGemmWarps * 32, 0, s>>>(xp, wp, yp, n, k); break;
-    case 3: skinny_gemm_kernel<T, 3><<<blocks, kGemmWarps * 32, 0, s>>>(xp, wp, yp, n, k); break;
-    case 4: skinny_gemm_kernel<T, 4><<<blocks, kGemmWarps * 32, 0, s>>>(xp, wp, yp, n, k); break;
-    default: return -1;
-  }
-  return static_cast<int>(cudaGetLastError());
-}
-
 // ---- single-query attention, split over the cache length (flash decoding) -------------------
 // Phase 1: block (chunk c, row b, kv head h) of kChunk threads for the G query heads of h.
 // Scores: thread t owns position j = c * kChunk + t (its K row read in 16-byte packs, all in
@@ -277,16 +209,6 @@ int decode_attention_typed(const void* q, int64_t q_bstride, const void* kc, con
 }
 
 }  // namespace
-
-int launch_skinny_gemm(int dtype, const void* x, const void* w, void* y, int64_t rows, int64_t n, int64_t k,
-                       void* stream) {
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case 1: return skinny_gemm_typed<__nv_bfloat16>(x, w, y, rows, n, k, s);
-    case 2: return skinny_gemm_typed<__half>(x, w, y, rows, n, k, s);
-    default: return -1;  // float32 stays on cuBLAS (its fp32 path is the exactness reference)
-  }
-}
 
 int64_t decode_attention_scratch_floats(int64_t batch, int64_t heads, int64_t head_dim, int64_t kv_len) {
   const int64_t chunks = (kv_len + kChunk - 1) / kChunk;

@@ -1,17 +1,12 @@
 // Plain-pointer launchers of the decode-step kernels (decode_kernels.cu, nvcc, no LibTorch
-// headers): a skinny GEMM for the frame step's few rows and single-query attention over the
-// KV cache. dtype: 0 float32, 1 bfloat16, 2 float16. Return a cudaError_t value, or -1 when the
-// sizes do not suit the kernel (the caller falls back to ATen).
+// headers): single-query attention over the KV cache. dtype: 0 float32, 1 bfloat16, 2 float16.
+// Return a cudaError_t value, or -1 when the sizes do not suit the kernel (the caller falls
+// back to ATen).
 #pragma once
 
 #include <cstdint>
 
 namespace heartmula::model::cuda {
-
-// y[m, n] = sum_k x[m, k] * w[n, k] for m < rows (1..4), float32 accumulation; x [rows, k] and
-// w [n, k] contiguous and 16-byte aligned, k % (16 / element size) == 0; y [rows, n].
-int launch_skinny_gemm(int dtype, const void* x, const void* w, void* y, int64_t rows, int64_t n, int64_t k,
-                       void* stream);
 
 // One query position per row: q [B, H, hd] (row b at q + b * q_batch_stride, heads hd apart),
 // caches [B, Hkv, cache_len, hd] contiguous, attending over positions [0, kv_len) where

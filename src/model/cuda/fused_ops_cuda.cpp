@@ -130,29 +130,6 @@ bool fused_rope_qk_(at::Tensor& qkv, int64_t heads_to_rotate, int64_t head_dim, 
   return true;
 }
 
-bool fused_linear(const at::Tensor& x, const at::Tensor& w, at::Tensor& out) {
-  // Opt-in: measured on an H100 it reads the weights at about the speed cuBLAS does (2.3 TB/s
-  // over a frame), with fewer launches; docs/performance.md has the comparison.
-  static const bool wanted = std::getenv("HEARTMULA_SKINNY_GEMM") != nullptr;
-  const int code = dtype_code(x.scalar_type());
-  if (!wanted || !fused_enabled() || !x.is_cuda() || (code != 1 && code != 2) || x.dim() < 1 || !x.is_contiguous() ||
-      !w.is_contiguous() || w.dim() != 2 || w.scalar_type() != x.scalar_type() || w.size(1) != x.size(-1) ||
-      x.numel() == 0 || !aligned16(x.data_ptr()) || !aligned16(w.data_ptr()))
-    return false;
-  const int64_t k = x.size(-1), rows = x.numel() / k;
-  if (rows > 4) return false;
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = w.size(0);
-  c10::cuda::CUDAGuard guard(x.device());
-  at::Tensor y = at::empty(shape, x.options());
-  const int err = cuda::launch_skinny_gemm(code, x.data_ptr(), w.data_ptr(), y.data_ptr(), rows, w.size(0), k,
-                                           at::cuda::getCurrentCUDAStream().stream());
-  if (err == -1) return false;
-  check_launch(err, "skinny_gemm");
-  out = y;
-  return true;
-}
-
 bool fused_attention_enabled() {
   static const bool on = fused_enabled() && std::getenv("HEARTMULA_NO_FUSED_ATTENTION") == nullptr;
   return on;
