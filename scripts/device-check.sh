@@ -233,11 +233,12 @@ PY
   cp .cache/llama3/tokenizer.json $R/
   # 60 s and 240 s of audio, not streamed / streamed / streamed without the codec warm-up
   # (HEARTMULA_NO_CODEC_WARMUP=1), with the LM on the default stream (HEARTMULA_LM_DEFAULT_STREAM=1),
-  # without graphs (HEARTMULA_NO_GRAPHS=1); the trace (HEARTMULA_STREAM_TRACE=1) shows when windows come out.
-  for run in 60:on 60:lmdefault 60:nowarm 60:nograph 240:off 240:on; do
+  # without graphs (HEARTMULA_NO_GRAPHS=1), the LM waiting for each frame (HEARTMULA_LM_RUN_AHEAD=0); the trace (HEARTMULA_STREAM_TRACE=1) shows when windows come out.
+  for run in 60:on 60:ra0 240:off 240:on 240:ra0; do
     IFS=: read secs s <<<"$run"
     flag=(); env=(HEARTMULA_STREAM_TRACE=1); [ $s != off ] && flag=(--stream); [ $s = nowarm ] && env+=(HEARTMULA_NO_CODEC_WARMUP=1)
     [ $s = lmdefault ] && env+=(HEARTMULA_LM_DEFAULT_STREAM=1); [ $s = nograph ] && env+=(HEARTMULA_NO_GRAPHS=1)
+    [ $s = ra0 ] && env+=(HEARTMULA_LM_RUN_AHEAD=0)
     env "${env[@]}" timeout 240 $B/heartmula-gen --model-path $R --tags piano --lyrics "la la la" --ignore-eos --duration $secs \
       --seed 3 --device cuda ${flag[@]+"${flag[@]}"} -o $W/real_${secs}_$s.mp3 --overwrite --json -q \
       >$W/real_${secs}_$s.json 2>$W/real_${secs}_$s.trace || note "stream real ($secs s, $s): FAILED"
@@ -246,7 +247,7 @@ PY
   done
   python3 - $W <<'PY' | tee -a /tmp/stream_summary.txt
 import json, sys
-for run in ("60_on", "60_lmdefault", "60_nowarm", "60_nograph", "240_off", "240_on"):
+for run in ("60_on", "60_ra0", "240_off", "240_on", "240_ra0"):
     try:
         t = json.loads(open(f"{sys.argv[1]}/real_{run}.json").read())["timings"]
     except Exception as e:

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "heartmula/error.h"
@@ -333,14 +334,22 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
   // step, whose frame is dropped: the frames kept, callbacks and results are those of a loop
   // that read each frame's flags at once. The look-ahead runs only when some song could keep
   // frame t + 1 (never past max_frames, so never past the KV cache).
+  // The flags are waited for with ignore_eos too: the host never runs more than one frame ahead
+  // of the device. A host that queued frames as fast as it could kept the device's launch queue
+  // full, and work queued from other threads (the codec worker's windows) waited until the loop
+  // ended (docs/performance.md, "Streaming"). HEARTMULA_LM_RUN_AHEAD=0: frame t is waited for
+  // before t + 1 is queued (for measuring).
+  const bool no_run_ahead = [] {
+    const char* v = std::getenv("HEARTMULA_LM_RUN_AHEAD");
+    return v != nullptr && std::string(v) == "0";
+  }();
   std::unique_ptr<AsyncFlags> eos_flags[2];
-  if (!options.ignore_eos)
-    for (auto& e : eos_flags) e = make_async_flags(model.device, songs);
+  for (auto& e : eos_flags) e = make_async_flags(model.device, songs);
   auto launch = [&](int64_t t) {  // step to frame t, keep it, queue its flags
     stepper.step();
     at::Tensor f = stepper.frame().narrow(0, 0, songs);  // [S, N]
     kept.select(1, t).copy_(f);
-    if (!options.ignore_eos) eos_flags[t % 2]->record(f.ge(gen.audio_eos_id).any(1).to(at::kByte));
+    eos_flags[t % 2]->record(f.ge(gen.audio_eos_id).any(1).to(at::kByte));
   };
   if (frames > 1 && live > 0 && !interrupted) launch(1);
   for (int64_t t = 1; t < frames && live > 0 && !interrupted; ++t) {
@@ -348,12 +357,11 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
     // frame t has limit > t + 1, so the next iteration always finds its frame queued).
     bool ahead = false;
     for (size_t i = 0; i < done.size() && t + 1 < frames; ++i) ahead = ahead || (!done[i] && limit[i] > t + 1);
+    if (no_run_ahead) (void)eos_flags[t % 2]->wait();
     if (ahead) launch(t + 1);
     std::vector<uint8_t> eos(static_cast<size_t>(songs), 0);
-    if (!options.ignore_eos) {
-      const uint8_t* flags = eos_flags[t % 2]->wait();  // frame t's stopping rule
-      std::copy(flags, flags + songs, eos.begin());
-    }
+    const uint8_t* flags = eos_flags[t % 2]->wait();  // frame t is done: its stopping rule
+    if (!options.ignore_eos) std::copy(flags, flags + songs, eos.begin());
     std::vector<int64_t> running;
     for (int64_t s = 0; s < songs; ++s) {
       const auto i = static_cast<size_t>(s);
