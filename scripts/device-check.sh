@@ -231,10 +231,10 @@ PY
       && note "random checkpoint written ($(( $(date +%s) - t0 )) s)" || note "make-random-checkpoint: FAILED"
   fi
   cp .cache/llama3/tokenizer.json $R/
-  # 60 s and 240 s of audio, not streamed / streamed / streamed without the codec warm-up
+  # 60 s and 240 s of audio (STREAM_RUNS="SECONDS:VARIANT ..."), not streamed / streamed / streamed without the codec warm-up
   # (HEARTMULA_NO_CODEC_WARMUP=1), with the LM on the default stream (HEARTMULA_LM_DEFAULT_STREAM=1),
   # without graphs (HEARTMULA_NO_GRAPHS=1), the LM waiting for each frame (HEARTMULA_LM_RUN_AHEAD=0); the trace (HEARTMULA_STREAM_TRACE=1) shows when windows come out.
-  for run in 60:on 60:ra0 240:off 240:on 240:ra0; do
+  for run in ${STREAM_RUNS:-60:off 60:on 240:off 240:on}; do
     IFS=: read secs s <<<"$run"
     flag=(); env=(HEARTMULA_STREAM_TRACE=1); [ $s != off ] && flag=(--stream); [ $s = nowarm ] && env+=(HEARTMULA_NO_CODEC_WARMUP=1)
     [ $s = lmdefault ] && env+=(HEARTMULA_LM_DEFAULT_STREAM=1); [ $s = nograph ] && env+=(HEARTMULA_NO_GRAPHS=1)
@@ -247,7 +247,8 @@ PY
   done
   python3 - $W <<'PY' | tee -a /tmp/stream_summary.txt
 import json, sys
-for run in ("60_on", "60_ra0", "240_off", "240_on", "240_ra0"):
+import os
+for run in [r.replace(":", "_") for r in os.environ.get("STREAM_RUNS", "60:off 60:on 240:off 240:on").split()]:
     try:
         t = json.loads(open(f"{sys.argv[1]}/real_{run}.json").read())["timings"]
     except Exception as e:

@@ -65,8 +65,8 @@ struct Timings {
   // Seconds from the start of generation (weights loaded) to the first audio written: the
   // first streamed window's samples, or (not streamed) the whole file.
   double first_audio_s = 0;
-  // Seconds spent loading the codec's kernels before the frame loop (HeartCodec::warm_up: only
-  // when windows are decoded beside the LM on a GPU); counted in first_audio_s.
+  // Seconds the codec worker spent on its warm-up window beside the first frames
+  // (HeartCodec::warm_up: only when windows are decoded beside the LM on a GPU).
   double codec_warmup_s = 0;
   double ms_per_frame() const { return frames > 0 ? 1000.0 * frames_s / static_cast<double>(frames) : 0; }
   double frames_per_s() const { return frames_s > 0 ? static_cast<double>(frames) / frames_s : 0; }

@@ -8,6 +8,7 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include <memory>
+#include <mutex>
 
 #include "runtime/device.h"
 
@@ -63,6 +64,16 @@ class JoinedStreamGuard {
   c10::cuda::CUDAStreamGuard guard_;
 };
 
+// LibTorch's caching allocator answers its statistics calls only once CUDA has been initialised
+// in the process ("Invalid device argument 0: did you call init?" otherwise, e.g. a benchmark
+// that resets the peak before its first tensor): one small allocation does that.
+void ensure_allocator(int index) {
+  static std::once_flag once;
+  std::call_once(once, [index] {
+    (void)at::empty({1}, at::TensorOptions().device(c10::kCUDA, static_cast<c10::DeviceIndex>(index)));
+  });
+}
+
 struct CudaBackend final : Backend {
   c10::DeviceType type() const override { return c10::kCUDA; }
   bool available() const override { return c10::cuda::device_count() > 0; }
@@ -81,13 +92,16 @@ struct CudaBackend final : Backend {
     c10::cuda::device_synchronize();
   }
   void reset_peak(int index) const override {
+    ensure_allocator(index);
     c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(index));
   }
   uint64_t peak_bytes(int index) const override {
+    ensure_allocator(index);
     auto s = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(index));
     return static_cast<uint64_t>(s.reserved_bytes[0].peak);
   }
   uint64_t current_bytes(int index) const override {
+    ensure_allocator(index);
     auto s = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(index));
     return static_cast<uint64_t>(s.reserved_bytes[0].current);
   }

@@ -473,27 +473,23 @@ struct Generator::Impl {
       return !(stop && stop());
     };
     t_ready = Clock::now();
-    // Windows decoded beside the LM on a GPU: the codec's first window, on the worker's thread
-    // and stream, now and not behind the LM. Its first run there loads kernels, creates the
-    // thread's cuBLAS/cuDNN handles and fills the stream's allocator cache; done while the LM
-    // replays its graphs back to back, those waited until the LM had finished (measured: the
-    // first window of a 4-minute song came out after the last frame).
-    // (HEARTMULA_NO_CODEC_WARMUP=1 skips it, to measure what it is for.)
+    // Windows decoded beside the LM on a GPU: a first window on the worker's thread and stream
+    // (loads kernels, creates the thread's cuBLAS/cuDNN handles, fills the stream's allocator
+    // cache) while the LM makes its first frames, so that the song's first window does not pay
+    // for it (HeartCodec::warm_up). Queued before any of the song's windows; a failure here is
+    // left to the song's own first window to report. (HEARTMULA_NO_CODEC_WARMUP=1 skips it.)
     if (w && codec_device.type() != c10::kCPU && (any_stream || (any_audio && songs.size() > 1)) &&
         std::getenv("HEARTMULA_NO_CODEC_WARMUP") == nullptr) {
-      double s = 0;
-      std::exception_ptr failed;
-      w->post([&] {
+      const double guidance = r.codec_guidance;
+      w->post([this, guidance, out] {
         try {
-          s = codec->warm_up(r.codec_guidance);
-        } catch (...) {
-          failed = std::current_exception();
+          const double s = codec->warm_up(guidance);
+          for (SongResult* res : out) res->timings.codec_warmup_s = s;
+          if (stream_trace())
+            std::fprintf(stderr, "heartmula trace %8.3f s: codec warm-up done (%.3f s)\n", seconds_since(t_ready), s);
+        } catch (const std::exception&) {  // the first window meets the same error and reports it
         }
       });
-      w->wait();
-      if (failed) std::rethrow_exception(failed);
-      for (SongResult* res : out) res->timings.codec_warmup_s = s;
-      if (stream_trace()) std::fprintf(stderr, "heartmula trace %8.3f s: codec warm-up done (%.3f s)\n", seconds_since(t_ready), s);
     }
     runtime::reset_peak_memory(mula_device);
     std::vector<runtime::FrameLoopResult> fr;
