@@ -214,16 +214,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The frame loop's work goes to a stream of its own (on CUDA: a pool stream, which does not
-// synchronise implicitly with the legacy default stream that everything else uses by default),
-// so that work queued elsewhere (the codec worker's windows beside it) never waits behind the
-// loop's queue or makes the loop wait. The stream starts after what was queued on the current
-// stream (weights) and the current stream waits for it when the loop ends (use_side_stream).
-// HEARTMULA_LM_DEFAULT_STREAM=1 keeps the current stream (for measuring what this is for).
-std::shared_ptr<void> use_loop_stream(c10::Device device) {
-  if (device.is_cpu() || std::getenv("HEARTMULA_LM_DEFAULT_STREAM") != nullptr) return nullptr;
-  return use_side_stream(device, /*high_priority=*/false);
-}
 }  // namespace
 
 std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, const model::GenConfig& gen,
@@ -232,7 +222,6 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
                                                   const FrameLoopOptions& options) {
   c10::InferenceMode guard;
   params.validate();
-  const std::shared_ptr<void> loop_stream = use_loop_stream(model.device);  // before any tensor of the loop
   if (prompts.empty() || prompts.size() != seeds.size())
     throw Error("frame loop: " + std::to_string(prompts.size()) + " prompts and " + std::to_string(seeds.size()) +
                 " seeds (need one seed per prompt, at least one)");
