@@ -191,6 +191,14 @@ void codec_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
     o.audio_seconds = s, o.reps = c.reps, o.seed = c.seed, o.quiet = c.quiet;
     rep.rows.push_back(tools::bench_codec(codec, o));
   }
+  if (!c.profile_path.empty()) {  // where a window's device time goes; after the frame profiles
+    OJson pj;
+    const std::string md = tools::profile_codec_window(codec, c.seed, load.label(), &pj);
+    rep.info["profiles"].push_back(pj);
+    std::ofstream out(c.profile_path, c.frames > 0 ? std::ios::binary | std::ios::app : std::ios::binary);
+    if (!(out << md)) throw Error("--profile: cannot write '" + c.profile_path + "'");
+    if (!c.quiet) std::fprintf(stderr, "%s", md.c_str());
+  }
 }
 
 // Whole-song rows: LM (random weights of the real shapes unless --model-path), frames, codec
@@ -307,7 +315,8 @@ void add_options(CLI::App& app, Cli& c) {
   lm->add_option("--topk", c.topk, "top-k cut")->capture_default_str();
   lm->add_option("--temperature", c.temperature, "sampling temperature")->capture_default_str();
   lm->add_option("--profile", c.profile_path,
-                 "also profile the frames of each CFG scale at the first position (device kernel times) into this markdown file");
+                 "also profile the frames of each CFG scale at the first position and, with --codec, one codec window "
+                 "(device kernel times) into this markdown file");
   lm->add_flag("--no-graphs", c.no_graphs, "run the frame step eagerly instead of replaying CUDA/XPU graphs");
   lm->add_option("--attention-bucket", c.attention_bucket,
                  "backbone attention length rounded up to a multiple of this (0: the filled length, as heartmula-gen)")

@@ -1,5 +1,7 @@
 #include "bench/codec_bench.h"
 
+#include "bench/kernel_profile.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
@@ -46,6 +48,27 @@ void warm_up_codec(const codec::HeartCodec& codec, uint64_t seed) {
   opts.seed = seed;
   codec.detokenize(random_codes(codec, 375, seed), opts);
   runtime::synchronize(codec.device());
+}
+
+std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, const std::string& label, OJson* json) {
+  c10::InferenceMode guard;
+  const at::Tensor codes = random_codes(codec, 375, seed);
+  codec::DetokenizeOptions opts;
+  opts.seed = seed;
+  runtime::synchronize(codec.device());
+  start_kernel_profiler();
+  const auto t0 = std::chrono::steady_clock::now();
+  codec.detokenize(codes, opts);
+  runtime::synchronize(codec.device());
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const KernelTrace trace = stop_kernel_profiler();
+  if (json) {
+    *json = kernel_trace_json(trace, 1, wall);
+    (*json)["what"] = "codec window";
+    (*json)["codec_dtype"] = label;
+  }
+  return format_kernel_trace(trace, 1, wall, "codec, one 29.76 s window (" + label + ", " +
+                                                 std::to_string(opts.steps) + " Euler steps)", "window");
 }
 
 OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {

@@ -21,6 +21,10 @@ struct CodecBenchOptions {
 // One untimed detokenize of one window's worth of codes.
 void warm_up_codec(const codec::HeartCodec& codec, uint64_t seed);
 
+// heartmula-bench --codec --profile: one window's detokenize (375 random codes) under the
+// device's kernel profiler; markdown summary per window, *json the figures.
+std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, const std::string& label, OJson* json);
+
 // One "codec" row: seconds to detokenize random codes (default DetokenizeOptions), per minute of
 // audio and per 29.76 s window.
 OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o);

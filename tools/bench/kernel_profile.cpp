@@ -13,17 +13,19 @@
 
 namespace heartmula::tools {
 
-std::string format_kernel_trace(const KernelTrace& t, int64_t frames, double wall_s, const std::string& title) {
+std::string format_kernel_trace(const KernelTrace& t, int64_t frames, double wall_s, const std::string& title,
+                                const std::string& unit) {
+  const char* u = unit.c_str();
   const double f = static_cast<double>(std::max<int64_t>(frames, 1));
   const double wall_us = wall_s * 1e6 / f;
   std::string s = "### Kernel profile: " + title + "\n\n";
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "%lld frames profiled: wall %.3f ms/frame; kernels %.3f ms/frame busy (%.1f %% of wall), "
-                "%.1f launches/frame; device idle %.3f ms/frame.\n\n",
-                static_cast<long long>(frames), wall_us / 1e3, t.busy_us / f / 1e3,
-                wall_us > 0 ? 100.0 * t.busy_us / f / wall_us : 0.0, static_cast<double>(t.launches) / f,
-                std::max(0.0, wall_us - t.busy_us / f) / 1e3);
+                "%lld %ss profiled: wall %.3f ms/%s; kernels %.3f ms/%s busy (%.1f %% of wall), "
+                "%.1f launches/%s; device idle %.3f ms/%s.\n\n",
+                static_cast<long long>(frames), u, wall_us / 1e3, u, t.busy_us / f / 1e3, u,
+                wall_us > 0 ? 100.0 * t.busy_us / f / wall_us : 0.0, static_cast<double>(t.launches) / f, u,
+                std::max(0.0, wall_us - t.busy_us / f) / 1e3, u);
   s += buf;
   std::map<std::string, std::pair<int64_t, double>> kinds;
   for (const auto& k : t.kernels) {
@@ -32,13 +34,13 @@ std::string format_kernel_trace(const KernelTrace& t, int64_t frames, double wal
   }
   std::vector<std::pair<std::string, std::pair<int64_t, double>>> sorted(kinds.begin(), kinds.end());
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
-  s += "| kind | launches/frame | µs/frame | % of kernel time |\n| --- | ---: | ---: | ---: |\n";
+  s += "| kind | launches/" + unit + " | µs/" + unit + " | % of kernel time |\n| --- | ---: | ---: | ---: |\n";
   for (const auto& [kind, v] : sorted) {
     std::snprintf(buf, sizeof buf, "| %s | %.1f | %.1f | %.1f |\n", kind.c_str(), static_cast<double>(v.first) / f,
                   v.second / f, t.busy_us > 0 ? 100.0 * v.second / t.busy_us : 0.0);
     s += buf;
   }
-  s += "\n| kernel | kind | launches/frame | µs/frame | µs/launch |\n| --- | --- | ---: | ---: | ---: |\n";
+  s += "\n| kernel | kind | launches/" + unit + " | µs/" + unit + " | µs/launch |\n| --- | --- | ---: | ---: | ---: |\n";
   for (size_t i = 0; i < t.kernels.size() && i < 25; ++i) {
     const auto& k = t.kernels[i];
     std::snprintf(buf, sizeof buf, "| %s | %s | %.1f | %.1f | %.2f |\n", k.name.c_str(), k.kind.c_str(),

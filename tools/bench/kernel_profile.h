@@ -38,7 +38,9 @@ std::string kernel_kind(const std::string& name);
 std::string short_kernel_name(const std::string& name);
 
 // Markdown summary for `frames` profiled frames that took `wall_s` seconds.
-std::string format_kernel_trace(const KernelTrace& t, int64_t frames, double wall_s, const std::string& title);
+// `unit`: what `frames` counts ("frame", "window").
+std::string format_kernel_trace(const KernelTrace& t, int64_t frames, double wall_s, const std::string& title,
+                                const std::string& unit = "frame");
 OJson kernel_trace_json(const KernelTrace& t, int64_t frames, double wall_s);
 
 // Runs one frame loop as bench_frames does (prompt of o.position rows, o.warmup frames) and
