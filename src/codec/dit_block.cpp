@@ -71,6 +71,16 @@ void DiTBlock::declare(io::WeightBinder& b, const std::string& prefix, int64_t d
   b.expect(prefix + ".scale_shift_table", {6, d}, &scale_shift_table, at::kFloat);
 }
 
+void DiTBlock::list_weights(const std::string& prefix, NamedWeights& out) const {
+  add_weight(out, prefix + ".attn_norm.weight", attn_norm);
+  add_weight(out, prefix + ".mlp_norm.weight", mlp_norm);
+  add_weight(out, prefix + ".attn.wqkv", wqkv);
+  o_proj.list_weights(prefix + ".attn.o_proj", out);
+  add_weight(out, prefix + ".mlp.w_gate_up", w_gate_up);
+  down.list_weights(prefix + ".mlp.down", out);
+  add_weight(out, prefix + ".scale_shift_table", scale_shift_table);
+}
+
 at::Tensor DiTBlock::attention(const at::Tensor& h, const RopeTable& rope) const {
   const int64_t bsz = h.size(0), t = h.size(1), inner = heads * head_dim;
   at::Tensor qkv = at::linear(h, wqkv).view({bsz, t, 3 * heads, head_dim});

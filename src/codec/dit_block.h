@@ -40,6 +40,8 @@ struct DiTBlock {
   // x float32 [B, T, dim]; timestep_mod float32 [B, 6*dim]; rope for head_dim in `compute`
   // -> float32 [B, T, dim].
   at::Tensor forward(const at::Tensor& x, const at::Tensor& timestep_mod, const RopeTable& rope) const;
+  // "<prefix>.attn.wqkv" and "<prefix>.mlp.w_gate_up" are the fused matrices.
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 
  private:
   at::Tensor attention(const at::Tensor& h, const RopeTable& rope) const;  // h [B, T, dim] in `compute`

@@ -43,6 +43,31 @@ at::Tensor ProjectLayer::operator()(const at::Tensor& x) const {
   return ffn_2(y);
 }
 
+void ProjectLayer::list_weights(const std::string& prefix, NamedWeights& out) const {
+  ffn_1.list_weights(prefix + ".ffn_1", out);
+  ffn_2.list_weights(prefix + ".ffn_2", out);
+}
+
+void AdaLNSingle::list_weights(const std::string& prefix, NamedWeights& out) const {
+  linear_1.list_weights(prefix + ".emb.timestep_embedder.linear_1", out);
+  linear_2.list_weights(prefix + ".emb.timestep_embedder.linear_2", out);
+  linear.list_weights(prefix + ".linear", out);
+}
+
+void Estimator::list_weights(const std::string& prefix, NamedWeights& out) const {
+  proj_in.list_weights(prefix + ".proj_in", out);
+  for (size_t i = 0; i < transformer_blocks.size(); ++i)
+    transformer_blocks[i].list_weights(prefix + ".transformer_blocks." + std::to_string(i), out);
+  connection_proj.list_weights(prefix + ".connection_proj", out);
+  for (size_t i = 0; i < transformer_blocks_2.size(); ++i)
+    transformer_blocks_2[i].list_weights(prefix + ".transformer_blocks_2." + std::to_string(i), out);
+  proj_out.list_weights(prefix + ".proj_out", out);
+  adaln_single.list_weights(prefix + ".adaln_single", out);
+  adaln_single_2.list_weights(prefix + ".adaln_single_2", out);
+  add_weight(out, prefix + ".scale_shift_table", scale_shift_table);
+  add_weight(out, prefix + ".scale_shift_table_2", scale_shift_table_2);
+}
+
 void AdaLNSingle::declare(io::WeightBinder& b, const std::string& prefix, int64_t dim) {
   linear_1.declare(b, prefix + ".emb.timestep_embedder.linear_1", kTimestepChannels, dim, true, at::kFloat);
   linear_2.declare(b, prefix + ".emb.timestep_embedder.linear_2", dim, dim, true, at::kFloat);

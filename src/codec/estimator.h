@@ -29,6 +29,7 @@ struct ProjectLayer {
                c10::ScalarType dtype);
   // [B, T, in] (any float dtype; converted to the weights') -> [B, T, out] in the weights' dtype
   at::Tensor operator()(const at::Tensor& x) const;
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 // AdaLayerNormSingleFlow: 512-wide sinusoidal embedding of t * 1000 (cos first) -> linear_1,
@@ -38,6 +39,7 @@ struct AdaLNSingle {
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t dim);  // float32 weights
   // timestep float32 [B] -> {modulation [B, 6D], embedded [B, D]}, float32.
   std::pair<at::Tensor, at::Tensor> operator()(const at::Tensor& timestep) const;
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 // The rotary tables of both block stacks for one sequence length (made once per window).
@@ -61,6 +63,7 @@ struct Estimator {
   // -> float32 [B, T, out_channels]
   at::Tensor forward(const at::Tensor& hidden, const at::Tensor& timestep, const EstimatorRope& rope) const;
   at::Tensor forward(const at::Tensor& hidden, const at::Tensor& timestep) const;  // makes the tables
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 }  // namespace heartmula::codec

@@ -15,6 +15,12 @@ void FlowMatching::declare(io::WeightBinder& b, const std::string& prefix, const
   estimator.declare(b, prefix + ".estimator", c, dtype);
 }
 
+void FlowMatching::list_weights(const std::string& prefix, NamedWeights& out) const {
+  vq_embed.list_weights(prefix + ".vq_embed", out);
+  cond_feature_emb.list_weights(prefix + ".cond_feature_emb", out);
+  estimator.list_weights(prefix + ".estimator", out);
+}
+
 at::Tensor FlowMatching::condition(const at::Tensor& codes) const {
   at::Tensor q = cond_feature_emb(vq_embed.lookup(codes));  // [1, W, dim]
   return q.repeat_interleave(2, 1);                          // F.interpolate(nearest, x2)

@@ -34,6 +34,7 @@ struct FlowMatching {
   // [1, 2W, latent_dim]. guidance > 1 runs the CFG batch of 2, else a single pass.
   at::Tensor inference_codes(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise,
                              int steps, double guidance) const;
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 // The fixed-step Euler solver over t in linspace(0, 1, steps + 1) (float32, as upstream):

@@ -73,6 +73,13 @@ c10::ScalarType HeartCodec::dtype() const { return model_->dtype; }
 c10::Device HeartCodec::device() const { return model_->device; }
 const CodecLoad& HeartCodec::load_options() const { return model_->options; }
 
+std::vector<std::pair<std::string, at::Tensor>> HeartCodec::weights() const {
+  NamedWeights out;
+  model_->flow_matching.list_weights("flow_matching", out);
+  model_->decoder.list_weights("scalar_model.decoder", out);
+  return out;
+}
+
 HeartCodec HeartCodec::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
   CodecLoad o;
   o.device = device;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "codec/config.h"
@@ -109,6 +110,9 @@ class HeartCodec {
   c10::ScalarType dtype() const;  // the estimator's compute dtype
   const CodecLoad& load_options() const;
   c10::Device device() const;
+  // Every weight the codec holds, as held (q/k/v and gate/up fused, weight norm folded, each in
+  // its dtype on the device), named by module path: what its weights cost on the device.
+  std::vector<std::pair<std::string, at::Tensor>> weights() const;
   int64_t sample_rate() const { return config().sample_rate; }
 
  private:

@@ -7,6 +7,29 @@
 
 namespace heartmula::codec {
 
+void add_weight(NamedWeights& out, const std::string& name, const at::Tensor& t) {
+  if (t.defined()) out.emplace_back(name, t);
+}
+
+void Linear::list_weights(const std::string& prefix, NamedWeights& out) const {
+  add_weight(out, prefix + ".weight", weight);
+  add_weight(out, prefix + ".bias", bias);
+}
+
+void Conv1d::list_weights(const std::string& prefix, NamedWeights& out) const {
+  add_weight(out, prefix + ".weight", weight);
+  add_weight(out, prefix + ".bias", bias);
+}
+
+void CausalConvTranspose1d::list_weights(const std::string& prefix, NamedWeights& out) const {
+  add_weight(out, prefix + ".weight", weight);
+  add_weight(out, prefix + ".bias", bias);
+}
+
+void PReLU::list_weights(const std::string& prefix, NamedWeights& out) const {
+  add_weight(out, prefix + ".weight", weight);
+}
+
 void Linear::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
                      bool with_bias) {
   b.expect(prefix + ".weight", {out, in}, &weight);
@@ -34,9 +57,12 @@ void Conv1d::declare_weight_norm(io::WeightBinder& b, const std::string& prefix,
 }
 
 at::Tensor Conv1d::operator()(const at::Tensor& x) const {
-  at::Tensor in = (pad_left || pad_right) ? at::constant_pad_nd(x, {pad_left, pad_right}, 0) : x;
+  return unpadded((pad_left || pad_right) ? at::constant_pad_nd(x, {pad_left, pad_right}, 0) : x);
+}
+
+at::Tensor Conv1d::unpadded(const at::Tensor& x) const {
   const int64_t s[1] = {stride}, pad[1] = {0}, dil[1] = {dilation};
-  return at::conv1d(in, weight, bias, at::IntArrayRef(s), at::IntArrayRef(pad), at::IntArrayRef(dil));
+  return at::conv1d(x, weight, bias, at::IntArrayRef(s), at::IntArrayRef(pad), at::IntArrayRef(dil));
 }
 
 void CausalConvTranspose1d::declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in,

@@ -5,12 +5,19 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace heartmula::io {
 class WeightBinder;
 }
 
 namespace heartmula::codec {
+
+// The weights a module holds, as loaded (fused, folded, converted), named by the module path
+// ("<prefix>.weight"): for HeartCodec::weights(). Undefined tensors are left out.
+using NamedWeights = std::vector<std::pair<std::string, at::Tensor>>;
+void add_weight(NamedWeights& out, const std::string& name, const at::Tensor& t);
 
 // nn.Linear: y = x W^T + b. weight [out, in], bias [out] (optional).
 struct Linear {
@@ -20,6 +27,7 @@ struct Linear {
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, bool with_bias,
                c10::ScalarType dtype);
   at::Tensor operator()(const at::Tensor& x) const;  // [..., in] -> [..., out]
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 // nn.Conv1d with explicit (left, right) zero padding: causal convs pad dilation*(k-1) on the
@@ -36,6 +44,10 @@ struct Conv1d {
   void set_causal(int64_t k, int64_t dil) { dilation = dil; pad_left = dil * (k - 1); pad_right = 0; }
   void set_centred(int64_t k) { pad_left = pad_right = k / 2; }
   at::Tensor operator()(const at::Tensor& x) const;  // [B, in, T] -> [B, out, T']
+  // The same convolution on input that already carries its context (pad_left + pad_right
+  // samples, zeros or real ones): [B, in, T + pad_left + pad_right] -> [B, out, T'].
+  at::Tensor unpadded(const at::Tensor& x) const;
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 // Causal nn.ConvTranspose1d (kernel 2*stride, no padding) followed by dropping the last
@@ -48,6 +60,7 @@ struct CausalConvTranspose1d {
   void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
                            int64_t stride, c10::ScalarType op_dtype);
   at::Tensor operator()(const at::Tensor& x) const;
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 // nn.PReLU with one shared slope: max(0, x) + a * min(0, x). weight [1].
@@ -55,6 +68,7 @@ struct PReLU {
   at::Tensor weight;
   void declare(io::WeightBinder& b, const std::string& prefix, c10::ScalarType dtype);
   at::Tensor operator()(const at::Tensor& x) const;
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 }  // namespace heartmula::codec

@@ -32,6 +32,12 @@ void ResidualVQ::declare(io::WeightBinder& b, const std::string& prefix, int64_t
   project_out.declare(b, prefix + ".project_out", codebook_dim, dim, /*with_bias=*/true);
 }
 
+void ResidualVQ::list_weights(const std::string& prefix, NamedWeights& out) const {
+  for (size_t q = 0; q < codebooks.size(); ++q)
+    add_weight(out, prefix + ".layers." + std::to_string(q) + "._codebook.embed", codebooks[q]);
+  project_out.list_weights(prefix + ".project_out", out);
+}
+
 at::Tensor ResidualVQ::lookup(const at::Tensor& codes) const {
   check_codes(codes, codebook_size);
   if (codes.size(0) != static_cast<int64_t>(codebooks.size()))

@@ -1,14 +1,30 @@
 #include "codec/scalar_decoder.h"
 
 #include <ATen/ATen.h>
+#include <algorithm>
+#include <utility>
 
 #include "io/weight_binder.h"
 
 namespace heartmula::codec {
 
 namespace {
+
 constexpr int64_t kDilations[] = {1, 3, 5, 7, 9};
+
+// Samples [s, e) of x [B, C, T] repeated `times` times along time (sample j = x[j / times]), as
+// repeat_interleave gives them, after `front` zero samples: [B, C, front + e - s], contiguous.
+at::Tensor repeated_range(const at::Tensor& x, int64_t times, int64_t s, int64_t e, int64_t front) {
+  const int64_t i0 = s / times, i1 = (e + times - 1) / times;
+  at::Tensor rep = x.narrow(2, i0, i1 - i0).repeat_interleave(times, 2);
+  if (front == 0 && s == i0 * times && e == i1 * times) return rep;
+  at::Tensor buf = at::empty({x.size(0), x.size(1), front + e - s}, x.options());
+  buf.narrow(2, 0, front).zero_();
+  buf.narrow(2, front, e - s).copy_(rep.narrow(2, s - i0 * times, e - s));
+  return buf;
 }
+
+}  // namespace
 
 void ResidualUnit::declare(io::WeightBinder& b, const std::string& prefix, int64_t ch, int64_t kernel,
                            int64_t dilation, c10::ScalarType dtype) {
@@ -20,7 +36,13 @@ void ResidualUnit::declare(io::WeightBinder& b, const std::string& prefix, int64
 }
 
 at::Tensor ResidualUnit::operator()(const at::Tensor& x) const {
-  return activation2(conv2(activation1(conv1(x)))) + x;
+  // One statement per layer: each intermediate is freed once the next exists (as one
+  // expression, all four stayed alive until the sum). h is this unit's own tensor: add in place.
+  at::Tensor h = conv1(x);
+  h = activation1(h);
+  h = conv2(h);
+  h = activation2(h);
+  return h.add_(x);
 }
 
 void ResDecoderBlock::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
@@ -31,8 +53,8 @@ void ResDecoderBlock::declare(io::WeightBinder& b, const std::string& prefix, in
     convs[i].declare(b, prefix + ".convs." + std::to_string(i), out, res_kernel, kDilations[i], dtype);
 }
 
-at::Tensor ResDecoderBlock::operator()(const at::Tensor& x_in) const {
-  at::Tensor x = up_conv(x_in);
+at::Tensor ResDecoderBlock::operator()(at::Tensor x) const {
+  x = up_conv(x);
   for (const auto& unit : convs) x = unit(x);
   return x;
 }
@@ -63,15 +85,74 @@ void ScalarDecoder::declare(io::WeightBinder& b, const std::string& prefix, cons
   out.set_causal(c.default_kernel_size, 1);
 }
 
-at::Tensor ScalarDecoder::decode(const at::Tensor& latent) const {
-  at::Tensor x = at::round(latent * 9) / 9;
-  x = pre(x);
-  for (const auto& blk : blocks) x = blk(x);
+void ResidualUnit::list_weights(const std::string& prefix, NamedWeights& out) const {
+  conv1.list_weights(prefix + ".conv1", out);
+  conv2.list_weights(prefix + ".conv2", out);
+  activation1.list_weights(prefix + ".activation1", out);
+  activation2.list_weights(prefix + ".activation2", out);
+}
+
+void ResDecoderBlock::list_weights(const std::string& prefix, NamedWeights& out) const {
+  up_conv.list_weights(prefix + ".up_conv.layer", out);
+  for (size_t i = 0; i < convs.size(); ++i) convs[i].list_weights(prefix + ".convs." + std::to_string(i), out);
+}
+
+void ScalarDecoder::list_weights(const std::string& prefix, NamedWeights& list) const {
+  const size_t n = blocks.size();
+  pre.list_weights(prefix + ".0", list);
+  for (size_t i = 0; i < n; ++i) blocks[i].list_weights(prefix + "." + std::to_string(i + 1), list);
   if (has_post) {
-    x = x.repeat_interleave(num_samples, 2);  // PostProcessor: each step num_samples times
-    x = post_activation(post_conv(x));
+    post_conv.list_weights(prefix + "." + std::to_string(n + 1) + ".conv", list);
+    post_activation.list_weights(prefix + "." + std::to_string(n + 1) + ".activation", list);
   }
-  return out(x);
+  out.list_weights(prefix + "." + std::to_string(has_post ? n + 2 : n + 1), list);
+}
+
+at::Tensor ScalarDecoder::decode(const at::Tensor& latent) const {
+  const int64_t rows = latent.size(0);
+  if (rows == 1) return decode_row(latent);
+  at::Tensor audio;
+  for (int64_t r = 0; r < rows; ++r) {
+    at::Tensor y = decode_row(latent.narrow(0, r, 1));
+    if (!audio.defined()) audio = at::empty({rows, y.size(1), y.size(2)}, y.options());
+    audio.narrow(0, r, 1).copy_(y);
+  }
+  return audio;
+}
+
+at::Tensor ScalarDecoder::decode_row(const at::Tensor& latent) const {
+  at::Tensor x = pre(at::round(latent * 9) / 9);
+  for (const auto& blk : blocks) x = blk(std::move(x));
+  return post_and_out(x);
+}
+
+at::Tensor ScalarDecoder::post_and_out(const at::Tensor& x) const {
+  if (!has_post) return out(x);
+  const int64_t n = x.size(2) * num_samples;
+  // Every chunk after the first needs post_conv's and out's context inside its own input.
+  const int64_t chunk = std::max(post_chunk_samples, post_conv.pad_left + out.pad_left + 1);
+  if (n <= chunk) return post_and_out_chunk(x, 0, n);
+  at::Tensor audio;
+  for (int64_t a = 0; a < n; a += chunk) {
+    const int64_t b = std::min(n, a + chunk);
+    at::Tensor y = post_and_out_chunk(x, a, b);
+    if (!audio.defined()) audio = at::empty({x.size(0), y.size(1), n}, y.options());
+    audio.narrow(2, a, b - a).copy_(y);
+  }
+  return audio;
+}
+
+at::Tensor ScalarDecoder::post_and_out_chunk(const at::Tensor& x, int64_t a, int64_t b) const {
+  const int64_t kp = post_conv.pad_left, ko = out.pad_left;  // both causal: no right padding
+  if (a == 0) {  // the zeros of both paddings, as in one pass
+    at::Tensor h = post_conv.unpadded(repeated_range(x, num_samples, 0, b, kp));  // [1, C, b]
+    h = post_activation(h);
+    return out(h);
+  }
+  // Repeated samples [a - kp - ko, b) -> post_conv -> [a - ko, b) -> out -> [a, b).
+  at::Tensor h = post_conv.unpadded(repeated_range(x, num_samples, a - kp - ko, b, 0));
+  h = post_activation(h);
+  return out.unpadded(h);
 }
 
 }  // namespace heartmula::codec

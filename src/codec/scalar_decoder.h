@@ -7,6 +7,17 @@
 //              causal Conv1d + PReLU
 //   decoder.n+2 weight-norm causal Conv1d(init_channel -> 1)
 // Weight norm is folded at load. [B, latent_hidden, T] -> [B, 1, T * samples_per_latent].
+//
+// Memory (issue #7): the rows of the batch (the two stereo channels) are decoded one after
+// another, each layer's intermediate is released as soon as the next exists, and the
+// PostProcessor + output conv run over chunks of post_chunk_samples output samples. A row's
+// working set is then ~3 tensors of its current stage instead of ~6 for both rows (one window,
+// real size, float32: 2.9 GB of live tensors before, 0.74 GB after on the CPU; on a caching GPU
+// allocator, whose per-stage blocks cannot serve the next, larger stage, ~8 GB reserved
+// before, ~1.3 GB after). Each gives the numbers of one pass, bit for bit on the CPU
+// (test_codec_memory): rows are independent, and each PostProcessor chunk recomputes its left
+// context from the input (zeros only at the start). The residual units are not chunked in
+// time: LibTorch's CPU 1x1 convolution rounds differently for a different length.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -23,7 +34,8 @@ struct ResidualUnit {
   PReLU activation1, activation2;
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t channels, int64_t kernel,
                int64_t dilation, c10::ScalarType dtype);
-  at::Tensor operator()(const at::Tensor& x) const;
+  at::Tensor operator()(const at::Tensor& x) const;  // x + PReLU(conv2(PReLU(conv1(x))))
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 struct ResDecoderBlock {
@@ -31,7 +43,9 @@ struct ResDecoderBlock {
   std::vector<ResidualUnit> convs;
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t stride,
                int64_t res_kernel, c10::ScalarType dtype, c10::ScalarType up_dtype);
-  at::Tensor operator()(const at::Tensor& x) const;
+  // Takes x by value: the caller std::move()s it in, so it is freed once upsampled.
+  at::Tensor operator()(at::Tensor x) const;
+  void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
 struct ScalarDecoder {
@@ -46,8 +60,20 @@ struct ScalarDecoder {
   // prefix: "scalar_model.decoder". `up_dtype`: the dtype transposed convolutions run in.
   void declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& cfg,
                c10::ScalarType dtype, c10::ScalarType up_dtype);
+  // Output samples per PostProcessor chunk (2^17: 2.7 s at 48 kHz; ~34 MB per fp32 tensor of
+  // 64 channels instead of ~366 MB for a whole window's row).
+  int64_t post_chunk_samples = int64_t(1) << 17;
+
   // latent [B, latent_hidden, T] -> audio [B, 1, T * samples_per_latent]
   at::Tensor decode(const at::Tensor& latent) const;
+  void list_weights(const std::string& prefix, NamedWeights& list) const;
+
+ private:
+  at::Tensor decode_row(const at::Tensor& latent) const;  // [1, latent_hidden, T] -> [1, 1, N]
+  // PostProcessor (if any) and the output conv over x [1, init_channel, T'] -> [1, 1, N].
+  at::Tensor post_and_out(const at::Tensor& x) const;
+  // Output samples [a, b) of post_and_out (a > 0: context recomputed from x).
+  at::Tensor post_and_out_chunk(const at::Tensor& x, int64_t a, int64_t b) const;
 };
 
 }  // namespace heartmula::codec
