@@ -230,6 +230,6 @@ TEST(CodecMemory, DecoderWorkingSetIsAFractionOfOnePass) {
   EXPECT_TRUE(at::equal(got, ref));
   EXPECT_GE(old_peak, 5 * row_post);  // the counter sees the one-pass working set
   // Rows one at a time, intermediates freed early, chunked PostProcessor: 0.30 of one pass on
-  // LibTorch 1.13 (oneDNN's blocked copies of these 4..8-channel tensors are most of the rest).
+  // LibTorch 1.13 here (68.6 of 228.6 MB); the bound leaves room for other CPU kernels' buffers.
   EXPECT_LE(new_peak * 2, old_peak);
 }
