@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "codec/flow_matching.h"
@@ -13,6 +12,7 @@
 #include "codec/scalar_decoder.h"
 #include "heartmula/error.h"
 #include "io/checkpoint.h"
+#include "io/env.h"
 #include "io/weight_binder.h"
 
 namespace heartmula::codec {
@@ -163,10 +163,7 @@ namespace {
 
 // HEARTMULA_STREAM_TRACE=1: each window's flow-matching and decoder seconds on stderr.
 bool trace_windows() {
-  static const bool on = [] {
-    const char* v = std::getenv("HEARTMULA_STREAM_TRACE");
-    return v != nullptr && *v != '\0' && std::string(v) != "0";
-  }();
+  static const bool on = io::env_flag("HEARTMULA_STREAM_TRACE");
   return on;
 }
 

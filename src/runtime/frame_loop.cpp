@@ -4,9 +4,7 @@
 #include <c10/core/InferenceMode.h>
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "heartmula/error.h"
@@ -213,7 +211,6 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
-
 }  // namespace
 
 std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, const model::GenConfig& gen,
@@ -326,12 +323,7 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
   // The flags are waited for with ignore_eos too: the host never runs more than one frame ahead
   // of the device. A host that queued frames as fast as it could kept the device's launch queue
   // full, and work queued from other threads (the codec worker's windows) waited until the loop
-  // ended (docs/performance.md, "Streaming"). HEARTMULA_LM_RUN_AHEAD=0: frame t is waited for
-  // before t + 1 is queued (for measuring).
-  const bool no_run_ahead = [] {
-    const char* v = std::getenv("HEARTMULA_LM_RUN_AHEAD");
-    return v != nullptr && std::string(v) == "0";
-  }();
+  // ended (docs/performance.md, "Streaming").
   std::unique_ptr<AsyncFlags> eos_flags[2];
   for (auto& e : eos_flags) e = make_async_flags(model.device, songs);
   auto launch = [&](int64_t t) {  // step to frame t, keep it, queue its flags
@@ -346,7 +338,6 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
     // frame t has limit > t + 1, so the next iteration always finds its frame queued).
     bool ahead = false;
     for (size_t i = 0; i < done.size() && t + 1 < frames; ++i) ahead = ahead || (!done[i] && limit[i] > t + 1);
-    if (no_run_ahead) (void)eos_flags[t % 2]->wait();
     if (ahead) launch(t + 1);
     std::vector<uint8_t> eos(static_cast<size_t>(songs), 0);
     const uint8_t* flags = eos_flags[t % 2]->wait();  // frame t is done: its stopping rule

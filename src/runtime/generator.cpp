@@ -19,6 +19,7 @@
 #include "codec/stream_decoder.h"
 #include "heartmula/error.h"
 #include "io/audio_writer.h"
+#include "io/env.h"
 #include "io/torch_tensors.h"
 #include "io/weight_binder.h"
 #include "codec/config.h"
@@ -41,10 +42,7 @@ using Clock = std::chrono::steady_clock;
 // HEARTMULA_STREAM_TRACE=1: when frames reach the codec worker and when its windows come out
 // (stderr, seconds since the frame loop began); for finding where time to first audio goes.
 bool stream_trace() {
-  static const bool on = [] {
-    const char* v = std::getenv("HEARTMULA_STREAM_TRACE");
-    return v != nullptr && *v != '\0' && std::string(v) != "0";
-  }();
+  static const bool on = io::env_flag("HEARTMULA_STREAM_TRACE");
   return on;
 }
 
@@ -479,7 +477,7 @@ struct Generator::Impl {
     // for it (HeartCodec::warm_up). Queued before any of the song's windows; a failure here is
     // left to the song's own first window to report. (HEARTMULA_NO_CODEC_WARMUP=1 skips it.)
     if (w && codec_device.type() != c10::kCPU && (any_stream || (any_audio && songs.size() > 1)) &&
-        std::getenv("HEARTMULA_NO_CODEC_WARMUP") == nullptr) {
+        !io::env_flag("HEARTMULA_NO_CODEC_WARMUP")) {
       const double guidance = r.codec_guidance;
       w->post([this, guidance, out] {
         try {

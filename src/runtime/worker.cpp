@@ -3,7 +3,6 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 
 #include "runtime/device.h"
@@ -38,10 +37,7 @@ void Worker::wait() {
 void Worker::loop() {
   c10::InferenceMode guard;
   if (threads_ > 0) at::set_num_threads(threads_);
-  // HEARTMULA_CODEC_NORMAL_PRIORITY=1: the worker's stream at normal priority (measuring how the
-  // codec's windows and the frame loop share the device).
-  const std::shared_ptr<void> stream =
-      use_side_stream(device_, std::getenv("HEARTMULA_CODEC_NORMAL_PRIORITY") == nullptr);
+  const std::shared_ptr<void> stream = use_side_stream(device_);
   while (true) {
     std::function<void()> job;
     {
