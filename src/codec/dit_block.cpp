@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "codec/fused_ops.h"
 #include "io/weight_binder.h"
 
 #define HEARTMULA_TORCH_AT_LEAST(major, minor) \
@@ -84,7 +85,9 @@ void DiTBlock::list_weights(const std::string& prefix, NamedWeights& out) const 
 at::Tensor DiTBlock::attention(const at::Tensor& h, const RopeTable& rope) const {
   const int64_t bsz = h.size(0), t = h.size(1), inner = heads * head_dim;
   at::Tensor qkv = at::linear(h, wqkv).view({bsz, t, 3 * heads, head_dim});
-  at::Tensor qk = apply_rope(qkv.narrow(2, 0, 2 * heads), rope);  // [B, T, 2H, D]
+  // [B, T, 2H, D]: rotated in place inside qkv (CUDA), else a rotated copy.
+  at::Tensor qk = fused_rope_heads_(qkv, 2 * heads, rope) ? qkv.narrow(2, 0, 2 * heads)
+                                                          : apply_rope(qkv.narrow(2, 0, 2 * heads), rope);
   at::Tensor q = qk.narrow(2, 0, heads).transpose(1, 2);           // [B, H, T, D]
   at::Tensor k = qk.narrow(2, heads, heads).transpose(1, 2);
   at::Tensor v = qkv.narrow(2, 2 * heads, heads).transpose(1, 2);
@@ -97,12 +100,20 @@ at::Tensor DiTBlock::forward(const at::Tensor& x_in, const at::Tensor& timestep_
   // [B, 6, dim] -> shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp, each [B, 1, dim]
   at::Tensor mod = scale_shift_table.unsqueeze(0) + timestep_mod.reshape({bsz, 6, -1});
   auto row = [&](int64_t i) { return mod.narrow(1, i, 1); };
-  at::Tensor x = x_in;
-  at::Tensor h = (rms_norm(x, attn_norm, 1e-6) * (1 + row(1)) + row(0)).to(compute);
-  x = x + row(2) * attention(h, rope);  // float32: the promotion happens inside the multiply
-  h = (rms_norm(x, mlp_norm, 1e-6) * (1 + row(4)) + row(3)).to(compute);
-  at::Tensor gu = at::linear(h, w_gate_up);
-  x = x + row(5) * down(at::silu(gu.narrow(-1, 0, mlp_hidden)) * gu.narrow(-1, mlp_hidden, mlp_hidden));
+  // Each step: the fused CUDA kernel where it applies (codec/fused_ops.h), else the composite.
+  at::Tensor h;
+  if (!fused_modulated_rms_norm(x_in, attn_norm, mod, 0, 1, 1e-6, compute, h))
+    h = (rms_norm(x_in, attn_norm, 1e-6) * (1 + row(1)) + row(0)).to(compute);
+  at::Tensor x, y = attention(h, rope);
+  if (!fused_gated_residual(x_in, mod, 2, y, x))
+    x = x_in + row(2) * y;  // float32: the promotion happens inside the multiply
+  if (!fused_modulated_rms_norm(x, mlp_norm, mod, 3, 4, 1e-6, compute, h))
+    h = (rms_norm(x, mlp_norm, 1e-6) * (1 + row(4)) + row(3)).to(compute);
+  at::Tensor gu = at::linear(h, w_gate_up), act;
+  if (!fused_silu_mul(gu, mlp_hidden, act))
+    act = at::silu(gu.narrow(-1, 0, mlp_hidden)) * gu.narrow(-1, mlp_hidden, mlp_hidden);
+  y = down(act);
+  if (!fused_gated_residual_(x, mod, 5, y)) x = x + row(5) * y;  // x is this call's own tensor
   return x;
 }
 

@@ -1,0 +1,140 @@
+// The CUDA side of codec/fused_ops.h: checks the tensors and launches dit_kernels.cu on the
+// current stream (no host sync, no allocation but the outputs), so CUDA graphs can capture it.
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "codec/cuda/dit_kernels.h"
+#include "codec/fused_ops.h"
+#include "heartmula/error.h"
+#include "model/cuda/dtype_code.h"
+
+namespace heartmula::codec {
+
+namespace {
+
+using model::cuda::dtype_code;
+
+std::atomic<bool>& enabled_flag() {
+  static std::atomic<bool> on{std::getenv("HEARTMULA_NO_FUSED") == nullptr};
+  return on;
+}
+
+// The launchers' result: true when the kernel ran, false when it did not suit (-1); throws on a
+// CUDA error.
+bool launched(int err, const char* what) {
+  if (err == -1) return false;
+  if (err != 0)
+    throw Error(std::string("CUDA kernel codec ") + what + " failed: " + cudaGetErrorString(static_cast<cudaError_t>(err)));
+  return true;
+}
+
+void* stream() { return at::cuda::getCurrentCUDAStream().stream(); }
+
+// A contiguous CUDA tensor of `dtype` on x's device.
+bool usable(const at::Tensor& t, const at::Tensor& x, c10::ScalarType dtype) {
+  return t.defined() && t.is_cuda() && t.device() == x.device() && t.scalar_type() == dtype && t.is_contiguous();
+}
+
+// x float32 [B, T, D] contiguous on CUDA, non-empty.
+bool usable_stream(const at::Tensor& x) {
+  return enabled_flag().load() && x.defined() && x.is_cuda() && x.scalar_type() == at::kFloat && x.dim() == 3 &&
+         x.is_contiguous() && x.numel() > 0;
+}
+
+// mod float32 [B, R, D] contiguous with row < R.
+bool usable_mod(const at::Tensor& mod, const at::Tensor& x, int64_t row) {
+  return usable(mod, x, at::kFloat) && mod.dim() == 3 && mod.size(0) == x.size(0) && mod.size(2) == x.size(2) &&
+         row >= 0 && row < mod.size(1);
+}
+
+// out = x + mod[:, gate_row] * y; out may be x.
+bool gated_residual(const at::Tensor& x, const at::Tensor& mod, int64_t gate_row, const at::Tensor& y,
+                    const at::Tensor& out) {
+  c10::cuda::CUDAGuard guard(x.device());
+  return launched(cuda::launch_gated_residual(dtype_code(y.scalar_type()), x.data_ptr<float>(), out.data_ptr<float>(),
+                                              mod.data_ptr<float>(), y.data_ptr(), x.size(0) * x.size(1), x.size(1),
+                                              x.size(2), mod.size(1), gate_row, stream()),
+                  "gated_residual");
+}
+
+bool gated_residual_applies(const at::Tensor& x, const at::Tensor& mod, int64_t gate_row, const at::Tensor& y) {
+  return usable_stream(x) && usable_mod(mod, x, gate_row) && y.defined() && dtype_code(y.scalar_type()) >= 0 &&
+         usable(y, x, y.scalar_type()) && y.sizes().equals(x.sizes());
+}
+
+}  // namespace
+
+void set_fused_ops_enabled(bool on) { enabled_flag().store(on); }
+bool fused_ops_enabled() { return enabled_flag().load(); }
+
+bool fused_modulated_rms_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& mod, int64_t shift_row,
+                              int64_t scale_row, double eps, c10::ScalarType out_dtype, at::Tensor& out) {
+  const int code = dtype_code(out_dtype);
+  if (code < 0 || !usable_stream(x) || !usable(weight, x, at::kFloat) || weight.numel() != x.size(2) ||
+      !usable_mod(mod, x, shift_row) || !usable_mod(mod, x, scale_row))
+    return false;
+  c10::cuda::CUDAGuard guard(x.device());
+  at::Tensor o = at::empty(x.sizes(), x.options().dtype(out_dtype));
+  if (!launched(cuda::launch_modulated_rms_norm(code, x.data_ptr<float>(), weight.data_ptr<float>(),
+                                                mod.data_ptr<float>(), o.data_ptr(), x.size(0) * x.size(1), x.size(1),
+                                                x.size(2), mod.size(1), shift_row, scale_row, static_cast<float>(eps),
+                                                stream()),
+                "modulated_rms_norm"))
+    return false;
+  out = o;
+  return true;
+}
+
+bool fused_gated_residual_(at::Tensor& x, const at::Tensor& mod, int64_t gate_row, const at::Tensor& y) {
+  if (!gated_residual_applies(x, mod, gate_row, y)) return false;
+  return gated_residual(x, mod, gate_row, y, x);
+}
+
+bool fused_gated_residual(const at::Tensor& x, const at::Tensor& mod, int64_t gate_row, const at::Tensor& y,
+                          at::Tensor& out) {
+  if (!gated_residual_applies(x, mod, gate_row, y)) return false;
+  at::Tensor o = at::empty_like(x);
+  if (!gated_residual(x, mod, gate_row, y, o)) return false;
+  out = o;
+  return true;
+}
+
+bool fused_silu_mul(const at::Tensor& gu, int64_t hidden, at::Tensor& out) {
+  const int code = gu.defined() ? dtype_code(gu.scalar_type()) : -1;
+  if (!enabled_flag().load() || code < 0 || !gu.is_cuda() || !gu.is_contiguous() || gu.dim() < 1 || hidden <= 0 ||
+      gu.size(-1) != 2 * hidden || gu.numel() == 0)
+    return false;
+  c10::cuda::CUDAGuard guard(gu.device());
+  std::vector<int64_t> shape(gu.sizes().begin(), gu.sizes().end());
+  shape.back() = hidden;
+  at::Tensor o = at::empty(shape, gu.options());
+  if (!launched(cuda::launch_silu_mul(code, gu.data_ptr(), o.data_ptr(), gu.numel() / (2 * hidden), hidden, stream()),
+                "silu_mul"))
+    return false;
+  out = o;
+  return true;
+}
+
+bool fused_rope_heads_(at::Tensor& qkv, int64_t heads_to_rotate, const RopeTable& rope) {
+  const int code = qkv.defined() ? dtype_code(qkv.scalar_type()) : -1;
+  if (!enabled_flag().load() || code < 0 || !qkv.is_cuda() || !qkv.is_contiguous() || qkv.dim() != 4 ||
+      qkv.numel() == 0 || heads_to_rotate <= 0 || heads_to_rotate > qkv.size(2))
+    return false;
+  const int64_t t = qkv.size(1), hd = qkv.size(3);
+  for (const at::Tensor* tab : {&rope.cos, &rope.sin})
+    if (!usable(*tab, qkv, qkv.scalar_type()) || tab->dim() != 3 || tab->size(0) != t || tab->size(1) != 1 ||
+        tab->size(2) != hd)
+      return false;
+  c10::cuda::CUDAGuard guard(qkv.device());
+  return launched(cuda::launch_rope_heads(code, qkv.data_ptr(), rope.cos.data_ptr(), rope.sin.data_ptr(),
+                                          qkv.size(0) * t, t, qkv.size(2) * hd, heads_to_rotate, hd, stream()),
+                  "rope_heads");
+}
+
+}  // namespace heartmula::codec

@@ -1,0 +1,46 @@
+// Fused CUDA kernels for the estimator's DiT block (codec/dit_block.cpp). Each function returns
+// false when it does not apply (not a CUDA tensor, a dtype / shape / contiguity / alignment the
+// kernel does not take, HEARTMULA_NO_FUSED set, or set_fused_ops_enabled(false)); the caller then
+// runs the composite ATen code, which is what every CPU build and CPU tensor runs. The kernels
+// launch on the current CUDA stream, sync nothing and allocate only their outputs (at::empty),
+// so they can be captured in CUDA graphs. Rounding against the composite: docs/codec.md
+// "CUDA kernels".
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+#include <cstdint>
+
+#include "codec/rope.h"
+
+namespace heartmula::codec {
+
+// Process-wide switch (default: on unless HEARTMULA_NO_FUSED is set), for comparisons in tests.
+void set_fused_ops_enabled(bool on);
+bool fused_ops_enabled();
+
+// out = T_out((weight * (x * rsqrt(mean(x^2) + eps))) * (1 + mod[:, scale_row]) + mod[:, shift_row]),
+// float32 math in one kernel. x float32 [B, T, D] contiguous, weight float32 [D], mod float32
+// [B, R, D] contiguous (R > shift_row, scale_row); D % 4 == 0 and D <= 16384.
+// Equals `(rms_norm(x, w, eps) * (1 + row(scale)) + row(shift)).to(out_dtype)` up to the
+// reduction order of mean(x^2) (so r may differ in the last float bits).
+bool fused_modulated_rms_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& mod, int64_t shift_row,
+                              int64_t scale_row, double eps, c10::ScalarType out_dtype, at::Tensor& out);
+
+// x[b, t, :] += mod[b, gate_row, :] * float(y[b, t, :]) in place, bit for bit `x + row * y`.
+// x float32 [B, T, D] contiguous; y [B, T, D] contiguous float32/bfloat16/float16; mod as above.
+bool fused_gated_residual_(at::Tensor& x, const at::Tensor& mod, int64_t gate_row, const at::Tensor& y);
+// The same into a new tensor out (x unchanged).
+bool fused_gated_residual(const at::Tensor& x, const at::Tensor& mod, int64_t gate_row, const at::Tensor& y,
+                          at::Tensor& out);
+
+// out [..., hidden] = T(T(silu(gu[..., :hidden])) * gu[..., hidden:]) for gu [..., 2 * hidden]
+// contiguous (float32/bfloat16/float16): the composite's roundings.
+bool fused_silu_mul(const at::Tensor& gu, int64_t hidden, at::Tensor& out);
+
+// Rotates heads 0..heads_to_rotate-1 of qkv [B, T, N, hd] (contiguous, the fused projection
+// viewed per head) in place, as apply_rope does: out = T(T(x * cos) + swap_pairs(x) * sin),
+// the second step in float32 as addcmul. rope.cos/sin [T, 1, hd] contiguous in qkv's dtype.
+bool fused_rope_heads_(at::Tensor& qkv, int64_t heads_to_rotate, const RopeTable& rope);
+
+}  // namespace heartmula::codec
