@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
 #   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load,
-#                                       batch,stream,codecq,memory
+#                                       batch,stream,codecq,codecg,memory
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
@@ -290,6 +290,56 @@ for f in sorted(glob.glob(sys.argv[1] + "/bench_codec_*.json")):
               f"({r['seconds_per_window']:.3f} s/window, peak {r['peak_memory_bytes']/1e9:.2f} GB)")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codecq_summary.txt)
+fi
+
+# 7b. Codec graphs: the Euler solve replayed from a CUDA graph (issue #7) must give the eager
+#     output bit for bit (120 s of random codes, real-size random codec, --dtype auto), and the
+#     codec rows with and without graphs (HEARTMULA_NO_CODEC_GRAPHS=1), and a window's profile.
+if want codecg; then
+  [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || $B/make-random-checkpoint --out /tmp/rckpt --size real --what codec \
+    >"$OUTDIR/mkckpt_codec.log" 2>&1 || note "make-random-checkpoint (codec): FAILED"
+  mkdir -p /tmp/hm
+  python3 - <<'PY'
+import torch
+from safetensors.torch import save_file
+g = torch.Generator().manual_seed(1)
+save_file({"codes": torch.randint(0, 8192, (8, 1500), generator=g)}, "/tmp/hm/codes120.safetensors")
+PY
+  for g in 1 0; do
+    HEARTMULA_NO_CODEC_GRAPHS=$g HEARTMULA_GRAPH_STATS=1 timeout 120 $B/heartcodec-decode --codec /tmp/rckpt/HeartCodec-oss \
+      --codes /tmp/hm/codes120.safetensors --device cuda --seed 0 -o /tmp/hm/g$g.safetensors --overwrite \
+      2>"$OUTDIR/codecg_$g.log" || note "codec decode (no graphs=$g): FAILED"
+    echo "--- HEARTMULA_NO_CODEC_GRAPHS=$g:"; cat "$OUTDIR/codecg_$g.log"
+  done
+  l=$(python3 - <<'PY'
+import torch
+from safetensors.torch import load_file
+a = load_file("/tmp/hm/g1.safetensors")["wav"]; b = load_file("/tmp/hm/g0.safetensors")["wav"]
+print("EQUAL" if a.shape == b.shape and torch.equal(a, b) else f"DIFFER (max abs {(a - b).abs().max().item():.3g}, shapes {tuple(a.shape)} {tuple(b.shape)})")
+PY
+)
+  note "codec graphs vs eager (120 s random codes, real-size random codec, auto): ${l:-FAILED}"
+  for g in 1 0; do
+    HEARTMULA_NO_CODEC_GRAPHS=$g timeout 200 $B/heartmula-bench --device cuda --frames 0 --codec --codec-path /tmp/rckpt \
+      --codec-seconds 30,120 --reps 3 --json -o "$OUTDIR/bench_codecg_$g.json" -q || note "codec bench graphs=$g: FAILED"
+  done
+  timeout 120 $B/heartmula-bench --device cuda --frames 0 --codec --codec-path /tmp/rckpt --codec-seconds 30 --reps 1 \
+    --profile "$OUTDIR/profile_codec_graphs.md" -q >/dev/null 2>&1 || note "codec profile (graphs): FAILED"
+  head -40 "$OUTDIR/profile_codec_graphs.md" 2>/dev/null
+  python3 - "$OUTDIR" <<'PY' | tee /tmp/codecg_summary.txt
+import json, sys
+for g in ("1", "0"):
+    try:
+        rows = json.load(open(f"{sys.argv[1]}/bench_codecg_{g}.json")).get("rows", [])
+    except Exception as e:
+        print(f">>> codec graphs={'off' if g == '1' else 'on'}: no report ({e})"); continue
+    for r in rows:
+        if r.get("test") != "codec": continue
+        s = r["seconds"]
+        print(f">>> codec {r['dtype']} graphs {'on' if r.get('graphs') else 'off'}: {r['audio_seconds']:.0f} s audio in "
+              f"{s['mean']:.3f} ± {s.get('sd', 0):.3f} s ({r['seconds_per_window']:.3f} s/window, peak {r['peak_memory_bytes']/1e9:.2f} GB)")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codecg_summary.txt)
 fi
 
 # 8. Memory: a 4-minute song (3000 frames, cfg 1.5, bf16 LM, --codec-dtype auto) at the real

@@ -19,6 +19,7 @@
 #include "tool_main.h"
 #include "io/audio_writer.h"
 #include "io/torch_tensors.h"
+#include "runtime/step_graphs.h"
 
 namespace fs = std::filesystem;
 using namespace heartmula;
@@ -153,6 +154,7 @@ Decoded decode(const Cli& c, const codec::CodecLoad& load, const at::Tensor& cod
   d.load_s = seconds_since(t0);
   d.tensors = hc.load_info().tensors;
   d.sample_rate = hc.sample_rate();
+  opts.graphs = runtime::make_codec_graphs(load.device);  // the Euler solve from a device graph where there are any
   t0 = std::chrono::steady_clock::now();
   if (!c.quiet)
     opts.progress = [t0](size_t done, size_t total) {

@@ -23,6 +23,7 @@
 #include "tool_main.h"
 #include "io/weight_binder.h"
 #include "runtime/device.h"
+#include "runtime/step_graphs.h"
 
 namespace fs = std::filesystem;
 using namespace heartmula;
@@ -184,16 +185,18 @@ void codec_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
   rep.info["codec"] = dir;
   rep.info["codec_dtype"] = load.label();
   rep.info["codec_load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  tools::warm_up_codec(codec, c.seed);
+  const auto graphs = runtime::make_codec_graphs(dev);  // HEARTMULA_NO_CODEC_GRAPHS=1: eager
+  tools::warm_up_codec(codec, c.seed, graphs);
+  rep.info["codec_graphs"] = graphs != nullptr;
   for (double s : parse_list<double>(c.codec_seconds, "--codec-seconds")) {
     if (!(s > 0 && s <= 3600)) throw UsageError("--codec-seconds must be in (0, 3600]. Given: " + std::to_string(s));
     tools::CodecBenchOptions o;
-    o.audio_seconds = s, o.reps = c.reps, o.seed = c.seed, o.quiet = c.quiet;
+    o.audio_seconds = s, o.reps = c.reps, o.seed = c.seed, o.quiet = c.quiet, o.graphs = graphs;
     rep.rows.push_back(tools::bench_codec(codec, o));
   }
   if (!c.profile_path.empty()) {  // where a window's device time goes; after the frame profiles
     OJson pj;
-    const std::string md = tools::profile_codec_window(codec, c.seed, load.label(), &pj);
+    const std::string md = tools::profile_codec_window(codec, c.seed, load.label(), &pj, graphs);
     rep.info["profiles"].push_back(pj);
     std::ofstream out(c.profile_path, c.frames > 0 ? std::ios::binary | std::ios::app : std::ios::binary);
     if (!(out << md)) throw Error("--profile: cannot write '" + c.profile_path + "'");

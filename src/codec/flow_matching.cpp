@@ -27,20 +27,22 @@ at::Tensor FlowMatching::condition(const at::Tensor& codes) const {
 }
 
 at::Tensor FlowMatching::inference_codes(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise,
-                                         int steps, double guidance) const {
+                                         int steps, double guidance, SolverGraphs* graphs) const {
   at::Tensor mu = condition(codes);
   const int64_t frames = mu.size(1);
   at::Tensor latents = noise.next({1, frames, latent_dim}).to(mu.device(), mu.scalar_type());
   const int64_t ic = prefix.defined() ? prefix.size(1) : 0;
   at::Tensor incontext = at::zeros_like(latents);
   if (ic > 0) incontext.narrow(1, 0, ic).copy_(prefix);
-  at::Tensor out = solve_euler(estimator, latents, incontext, ic, steps, mu, guidance);
+  at::Tensor out = graphs ? graphs->solve(estimator, latents, incontext, ic, steps, mu, guidance)
+                         : solve_euler(estimator, latents, incontext, ic, steps, mu, guidance);
   if (ic > 0) out.narrow(1, 0, ic).copy_(incontext.narrow(1, 0, ic));
   return out;
 }
 
 at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& incontext_x,
-                       int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
+                       int64_t incontext_length, int steps, const at::Tensor& mu, double guidance,
+                       const at::Tensor& incontext_mask) {
   const at::Tensor t_span = at::linspace(0, 1, steps + 1, at::TensorOptions().dtype(at::kFloat).device(x.device()));
   at::Tensor t = t_span[0];
   at::Tensor dt = t_span[1] - t_span[0];
@@ -60,7 +62,10 @@ at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& inc
   }
   const EstimatorRope rope = est.rope_tables(len, x.device());
   for (int step = 1; step <= steps; ++step) {
-    if (incontext_length > 0) {
+    if (incontext_mask.defined()) {
+      at::Tensor coef = 1 - (t * (1 - 1e-6));
+      x = at::where(incontext_mask, coef * noise + t * incontext_x, x);
+    } else if (incontext_length > 0) {
       at::Tensor coef = 1 - (t * (1 - 1e-6));
       x.narrow(1, 0, incontext_length)
           .copy_(coef * noise.narrow(1, 0, incontext_length) + t * incontext_x.narrow(1, 0, incontext_length));
@@ -79,6 +84,32 @@ at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& inc
     if (step < steps) dt = t_span[step + 1] - t;
   }
   return x;
+}
+
+at::Tensor SolverGraphs::solve(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
+                               int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
+  if (!warmed_) {  // eager once: nothing may load or allocate lazily inside a capture
+    warmed_ = true;
+    return solve_euler(est, x, incontext_x, incontext_length, steps, mu, guidance);
+  }
+  const SlotKey key{&est, x.size(1), x.size(2), mu.size(2), steps, guidance};
+  auto it = slots_.find(key);
+  if (it == slots_.end()) {
+    Slot s;
+    s.key = static_cast<int64_t>(slots_.size());
+    s.x = at::empty_like(x, at::MemoryFormat::Contiguous);
+    s.incontext = at::empty_like(incontext_x, at::MemoryFormat::Contiguous);
+    s.mu = at::empty_like(mu, at::MemoryFormat::Contiguous);
+    s.mask = at::empty({1, x.size(1), 1}, x.options().dtype(at::kBool));
+    it = slots_.emplace(key, std::move(s)).first;
+  }
+  Slot& s = it->second;
+  s.x.copy_(x);
+  s.incontext.copy_(incontext_x);
+  s.mu.copy_(mu);
+  s.mask.copy_(at::arange(x.size(1), x.options().dtype(at::kLong)).lt(incontext_length).view({1, -1, 1}));
+  run_(s.key, [&] { s.out = solve_euler(est, s.x, s.incontext, 0, steps, s.mu, guidance, s.mask); });
+  return s.out.clone();
 }
 
 }  // namespace heartmula::codec

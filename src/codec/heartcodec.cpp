@@ -209,7 +209,7 @@ at::Tensor HeartCodec::decode_window(const at::Tensor& window, size_t k, at::Ten
   if (k > 0) noise.next({1, plan.window_latents - plan.overlap_latents, latent_dim});  // masked filler
   const auto t0 = std::chrono::steady_clock::now();
   at::Tensor latents = m.flow_matching.inference_codes(window, k > 0 ? prefix : at::Tensor(), noise, opts.steps,
-                                                       opts.guidance);
+                                                       opts.guidance, opts.graphs.get());
   prefix = latents.narrow(1, plan.window_latents - plan.overlap_latents, plan.overlap_latents).clone();
   double flow_s = -1;
   if (trace_windows()) {  // waits for the flow matching (its stream) to time it apart from the decoder
@@ -226,7 +226,7 @@ at::Tensor HeartCodec::decode_window(const at::Tensor& window, size_t k, at::Ten
   return audio;
 }
 
-double HeartCodec::warm_up(double guidance) const {
+double HeartCodec::warm_up(const DetokenizeOptions& options) const {
   c10::InferenceMode guard;
   const auto t0 = std::chrono::steady_clock::now();
   const WindowPlan plan = plan_windows(1, model_->cfg.sample_rate);
@@ -234,10 +234,14 @@ double HeartCodec::warm_up(double guidance) const {
   SeededNoise noise(0);
   DetokenizeOptions o;
   o.steps = 1;
-  o.guidance = guidance;
+  o.guidance = options.guidance;
+  o.graphs = options.graphs;  // its first solve is eager
   o.validate();
   at::Tensor prefix;
-  for (size_t k = 0; k < 2; ++k) (void)decode_window(codes, k, prefix, noise, o);  // audio on the host: waited for
+  for (size_t k = 0; k < 2; ++k) {
+    if (k == 1 && options.graphs) o.steps = options.steps;  // captures the song's graph
+    (void)decode_window(codes, k, prefix, noise, o);        // audio on the host: waited for
+  }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

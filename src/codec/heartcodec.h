@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "codec/config.h"
+#include "codec/flow_matching.h"
 #include "codec/noise.h"
 #include "codec/windows.h"
 #include "io/weight_binder.h"
@@ -31,6 +32,9 @@ struct DetokenizeOptions {
   uint64_t seed = 0;
   // Called after each window with (windows done, windows in total).
   std::function<void(size_t, size_t)> progress;
+  // Runs each window's Euler solve from a device graph (runtime::make_codec_graphs; null: eager).
+  // Same output. Used by one thread at a time.
+  std::shared_ptr<SolverGraphs> graphs;
 
   // Throws UsageError naming the option and its value.
   void validate() const;
@@ -99,11 +103,13 @@ class HeartCodec {
   // the StreamDecoder both decode through it. Call with options validated.
   at::Tensor decode_window(const at::Tensor& window_codes, size_t k, at::Tensor& prefix, NoiseSource& noise,
                            const DetokenizeOptions& options) const;
-  // Runs a first and a second window (one Euler step, silent codes, its own noise) and waits for
-  // them, so that the first real window on this thread finds its kernels loaded, its cuBLAS /
-  // cuDNN handles made and its allocator cache filled (on the H100 the first window took
-  // 0.9 s, later ones 0.33 s). Returns the seconds it took. Changes nothing else.
-  double warm_up(double guidance) const;
+  // Runs a first and a second window (silent codes, its own noise) and waits for them, so that
+  // the first real window on this thread finds its kernels loaded, its cuBLAS / cuDNN handles
+  // made and its allocator cache filled (on the H100 the first window took 0.9 s, later ones
+  // 0.33 s). The first window takes one Euler step; with options.graphs the second takes
+  // options.steps through them, so that the song's windows replay a graph captured here.
+  // Returns the seconds it took. Changes nothing else.
+  double warm_up(const DetokenizeOptions& options) const;
 
   const HeartCodecConfig& config() const;
   const CodecLoadInfo& load_info() const;

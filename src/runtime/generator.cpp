@@ -29,6 +29,7 @@
 #include "runtime/device.h"
 #include "runtime/frame_loop.h"
 #include "runtime/sampler.h"
+#include "runtime/step_graphs.h"
 #include "runtime/worker.h"
 #include "text/tokenizer.h"
 
@@ -193,6 +194,9 @@ struct Generator::Impl {
   std::optional<model::GenConfig> gen_config;
   std::optional<model::HeartMuLaModel> mula;
   std::optional<codec::HeartCodec> codec;
+  // The codec's Euler-solve graphs (null where the device has none): made with the codec, used
+  // by one thread at a time (the codec worker, or this thread after the loop with --lazy-load).
+  std::shared_ptr<codec::SolverGraphs> codec_graphs;
   double load_s = 0;           // loading time so far
   double load_reported = 0;    // part of it already reported with an earlier song
   Clock::time_point t_ready = Clock::now();  // the batch's start (weights loaded): first_audio_s counts from it
@@ -242,6 +246,7 @@ struct Generator::Impl {
     if (codec) return;
     auto t0 = Clock::now();
     codec.emplace(codec::HeartCodec::load(codec_dir, codec_load));
+    codec_graphs = runtime::make_codec_graphs(codec_device);
     runtime::synchronize(codec_device);
     load_s += seconds_since(t0);
   }
@@ -316,6 +321,7 @@ struct Generator::Impl {
         co.steps = r.codec_steps;
         co.guidance = r.codec_guidance;
         co.seed = o.result->seed;
+        co.graphs = codec_graphs;
         o.decoder = std::make_unique<codec::StreamDecoder>(*codec, co);
       }
       at::Tensor codes = frames.clone();
@@ -478,10 +484,13 @@ struct Generator::Impl {
     // left to the song's own first window to report. (HEARTMULA_NO_CODEC_WARMUP=1 skips it.)
     if (w && codec_device.type() != c10::kCPU && (any_stream || (any_audio && songs.size() > 1)) &&
         !io::env_flag("HEARTMULA_NO_CODEC_WARMUP")) {
-      const double guidance = r.codec_guidance;
-      w->post([this, guidance, out] {
+      codec::DetokenizeOptions wo;
+      wo.steps = r.codec_steps;
+      wo.guidance = r.codec_guidance;
+      wo.graphs = codec_graphs;
+      w->post([this, wo, out] {
         try {
-          const double s = codec->warm_up(guidance);
+          const double s = codec->warm_up(wo);
           for (SongResult* res : out) res->timings.codec_warmup_s = s;
           if (stream_trace())
             std::fprintf(stderr, "heartmula trace %8.3f s: codec warm-up done (%.3f s)\n", seconds_since(t_ready), s);
@@ -540,6 +549,7 @@ struct Generator::Impl {
     co.steps = r.codec_steps;
     co.guidance = r.codec_guidance;
     co.seed = res.seed;
+    co.graphs = codec_graphs;
     at::Tensor wav = codec->detokenize(codes.t().contiguous().to(codec_device), co);
     tm.peak_codec_bytes = runtime::peak_memory_bytes(codec_device);
     tm.codec_s = seconds_since(t_codec);

@@ -2,14 +2,23 @@
 
 #include <cstdlib>
 
+#include "codec/flow_matching.h"
+#include "io/env.h"
+
 namespace heartmula::runtime {
 
 namespace detail {
 #ifndef HEARTMULA_WITH_CUDA
-std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device, const std::vector<at::Generator>&) { return nullptr; }
+std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device, const std::vector<at::Generator>&,
+                                                  const StepGraphOptions&) {
+  return nullptr;
+}
 #endif
 #ifndef HEARTMULA_WITH_XPU_GRAPHS
-std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device, const std::vector<at::Generator>&) { return nullptr; }
+std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device, const std::vector<at::Generator>&,
+                                                 const StepGraphOptions&) {
+  return nullptr;
+}
 #endif
 }  // namespace detail
 
@@ -24,11 +33,24 @@ bool graphs_supported(c10::Device device) {
   return false;
 }
 
-std::unique_ptr<StepGraphs> make_step_graphs(c10::Device device, const std::vector<at::Generator>& gens) {
+std::unique_ptr<StepGraphs> make_step_graphs(c10::Device device, const std::vector<at::Generator>& gens,
+                                             const StepGraphOptions& options) {
   if (!graphs_supported(device)) return nullptr;
-  if (device.is_cuda()) return detail::make_cuda_step_graphs(device, gens);
-  if (device.type() == c10::kXPU) return detail::make_xpu_step_graphs(device, gens);
+  if (device.is_cuda()) return detail::make_cuda_step_graphs(device, gens, options);
+  if (device.type() == c10::kXPU) return detail::make_xpu_step_graphs(device, gens, options);
   return nullptr;
+}
+
+std::shared_ptr<codec::SolverGraphs> make_codec_graphs(c10::Device device) {
+  if (io::env_flag("HEARTMULA_NO_CODEC_GRAPHS")) return nullptr;
+  StepGraphOptions o;
+  o.eager_first = false;
+  o.exclusive = false;
+  o.what = "codec Euler-solve";
+  std::shared_ptr<StepGraphs> g = make_step_graphs(device, {}, o);
+  if (!g) return nullptr;
+  return std::make_shared<codec::SolverGraphs>(
+      [g](int64_t key, const std::function<void()>& body) { g->run(key, body); });
 }
 
 }  // namespace heartmula::runtime

@@ -14,6 +14,10 @@
 #include <memory>
 #include <vector>
 
+namespace heartmula::codec {
+class SolverGraphs;
+}
+
 namespace heartmula::runtime {
 
 class StepGraphs {
@@ -24,15 +28,35 @@ class StepGraphs {
   virtual size_t graphs() const = 0;  // how many are captured
 };
 
+struct StepGraphOptions {
+  // True: a key's first run is eager, its second captures. False: capture at first sight (the
+  // caller has run the same kernels eagerly before, e.g. the codec's first window).
+  bool eager_first = true;
+  // True: a capture holds capture_lock() and captures in global mode (no other thread may call
+  // a non-capturable API meanwhile). False: the caller already holds capture_lock() (the codec
+  // worker), and the capture is thread-local, so that the frame loop's thread goes on beside it.
+  bool exclusive = true;
+  const char* what = "frame-step";  // named in HEARTMULA_GRAPH_STATS lines
+};
+
 // A graph runner for `device`, or nullptr when this build has no graph support for it
 // (CPU, or a LibTorch without the backend) or HEARTMULA_NO_GRAPHS is set. `gens` are the
 // sampler's generators (one per song); each is registered with every graph.
-std::unique_ptr<StepGraphs> make_step_graphs(c10::Device device, const std::vector<at::Generator>& gens);
+std::unique_ptr<StepGraphs> make_step_graphs(c10::Device device, const std::vector<at::Generator>& gens,
+                                             const StepGraphOptions& options = {});
 bool graphs_supported(c10::Device device);
 
+// Graphs for the codec's Euler solve on `device` (one per decoding thread: the codec worker, a
+// tool): captured at first sight after the codec's first eager solve, thread-local capture (the
+// codec worker holds capture_lock() around its device work). nullptr where make_step_graphs
+// gives none, or with HEARTMULA_NO_CODEC_GRAPHS=1.
+std::shared_ptr<codec::SolverGraphs> make_codec_graphs(c10::Device device);
+
 namespace detail {
-std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const std::vector<at::Generator>& gens);
-std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device device, const std::vector<at::Generator>& gens);
+std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const std::vector<at::Generator>& gens,
+                                                  const StepGraphOptions& options);
+std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device device, const std::vector<at::Generator>& gens,
+                                                 const StepGraphOptions& options);
 }  // namespace detail
 
 }  // namespace heartmula::runtime

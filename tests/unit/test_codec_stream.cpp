@@ -6,6 +6,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -90,11 +92,15 @@ TEST(CodecStream, SeveralWindowsBitIdenticalToDetokenize) {
 TEST(CodecStream, WarmUpChangesNothing) {
   const at::Tensor codes = random_codes(372, 5);
   const at::Tensor before = codec().detokenize(codes, opts(4));
-  const double s = codec().warm_up(1.25);
+  hc::DetokenizeOptions w;
+  w.guidance = 1.25;
+  const double s = codec().warm_up(w);
   EXPECT_GT(s, 0.0);
   EXPECT_TRUE(at::equal(codec().detokenize(codes, opts(4)), before));
-  EXPECT_GT(codec().warm_up(1.0), 0.0);  // without the guidance batch too
-  EXPECT_THROW(codec().warm_up(-1.0), heartmula::UsageError);
+  w.guidance = 1.0;
+  EXPECT_GT(codec().warm_up(w), 0.0);  // without the guidance batch too
+  w.guidance = -1.0;
+  EXPECT_THROW(codec().warm_up(w), heartmula::UsageError);
 }
 
 TEST(CodecStream, EdgeLengthsBitIdentical) {
@@ -150,4 +156,33 @@ TEST(CodecStream, RejectsBadInput) {
   EXPECT_EQ(dec.codes(), 0);
   EXPECT_EQ(dec.push(at::zeros({8, 0}, at::kLong)).size(1), 0);
   EXPECT_THROW(dec.finish(), heartmula::Error);  // no codes
+}
+
+// The Euler solve through SolverGraphs (the device-graph path; here a runner that runs the body
+// as it is, as a capture's first replay does): every window goes through one graph key whatever
+// its in-context prefix (the prefix is pinned with a mask, not a copy of its length), and the
+// audio equals the eager path bit for bit, also through the warm-up and a stream.
+TEST(CodecStream, SolverGraphsOneKeySameAudio) {
+  std::vector<int64_t> keys;
+  auto graphs = std::make_shared<hc::SolverGraphs>([&](int64_t key, const std::function<void()>& body) {
+    keys.push_back(key);
+    body();
+  });
+  const at::Tensor codes = random_codes(1000, 11);  // 3 windows: prefix 0, then 104 latent frames
+  hc::DetokenizeOptions o = opts(3);
+  const at::Tensor eager = codec().detokenize(codes, o);
+  o.graphs = graphs;
+  EXPECT_TRUE(at::equal(codec().detokenize(codes, o), eager));
+  // The first solve ran eagerly (not through the runner); the other two through one key.
+  EXPECT_EQ(keys, (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(graphs->graphs(), 1u);
+  EXPECT_TRUE(at::equal(codec().detokenize(codes, o), eager));  // all three through it now
+  EXPECT_EQ(keys.size(), 5u);
+  // warm_up with graphs makes the graph of the song's step count (another key) and changes nothing.
+  hc::DetokenizeOptions w = opts(5);
+  w.steps = 2;
+  w.graphs = graphs;
+  EXPECT_GT(codec().warm_up(w), 0.0);
+  EXPECT_EQ(graphs->graphs(), 2u);
+  EXPECT_TRUE(at::equal(codec().detokenize(codes, o), eager));
 }

@@ -42,19 +42,22 @@ OJson load_row(const char* what, const std::string& dir, const std::string& dtyp
 
 }  // namespace
 
-void warm_up_codec(const codec::HeartCodec& codec, uint64_t seed) {
+void warm_up_codec(const codec::HeartCodec& codec, uint64_t seed, const std::shared_ptr<codec::SolverGraphs>& graphs) {
   c10::InferenceMode guard;
   codec::DetokenizeOptions opts;
   opts.seed = seed;
-  codec.detokenize(random_codes(codec, 375, seed), opts);
+  opts.graphs = graphs;
+  codec.detokenize(random_codes(codec, graphs ? 700 : 375, seed), opts);
   runtime::synchronize(codec.device());
 }
 
-std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, const std::string& label, OJson* json) {
+std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, const std::string& label, OJson* json,
+                                 const std::shared_ptr<codec::SolverGraphs>& graphs) {
   c10::InferenceMode guard;
-  const at::Tensor codes = random_codes(codec, 375, seed);
+  const at::Tensor codes = random_codes(codec, 372, seed);
   codec::DetokenizeOptions opts;
   opts.seed = seed;
+  opts.graphs = graphs;
   runtime::synchronize(codec.device());
   start_kernel_profiler();
   const auto t0 = std::chrono::steady_clock::now();
@@ -82,6 +85,7 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
   for (int64_t rep = 0; rep < o.reps; ++rep) {
     codec::DetokenizeOptions opts;
     opts.seed = o.seed + static_cast<uint64_t>(rep);
+    opts.graphs = o.graphs;
     opts.progress = [&](size_t done, size_t total) {
       windows = total;
       if (!o.quiet) std::fprintf(stderr, "  codec %.0f s: repetition %lld/%lld, window %zu/%zu\r", audio_s,
@@ -97,6 +101,7 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
   const Summary s = summarize(secs);
   return {{"test", "codec"},
           {"dtype", codec.load_options().label()},
+          {"graphs", o.graphs != nullptr},
           {"audio_seconds", audio_s},
           {"frames", frames},
           {"windows", windows},

@@ -4,6 +4,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "bench/bench_report.h"
@@ -16,14 +17,17 @@ struct CodecBenchOptions {
   int64_t reps = 3;
   uint64_t seed = 0;
   bool quiet = false;
+  std::shared_ptr<codec::SolverGraphs> graphs;  // runtime::make_codec_graphs (null: eager)
 };
 
-// One untimed detokenize of one window's worth of codes.
-void warm_up_codec(const codec::HeartCodec& codec, uint64_t seed);
+// One untimed detokenize of one window's worth of codes (with `graphs`: two windows, so that
+// the timed runs replay a captured graph).
+void warm_up_codec(const codec::HeartCodec& codec, uint64_t seed, const std::shared_ptr<codec::SolverGraphs>& graphs);
 
 // heartmula-bench --codec --profile: one window's detokenize (375 random codes) under the
 // device's kernel profiler; markdown summary per window, *json the figures.
-std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, const std::string& label, OJson* json);
+std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, const std::string& label, OJson* json,
+                                 const std::shared_ptr<codec::SolverGraphs>& graphs);
 
 // One "codec" row: seconds to detokenize random codes (default DetokenizeOptions), per minute of
 // audio and per 29.76 s window.

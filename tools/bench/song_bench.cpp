@@ -114,6 +114,7 @@ OJson bench_song(const std::function<model::HeartMuLaModel()>& make_lm, const mo
   const double codec_s = phase(dev, &peak_codec, [&] {
     codec::DetokenizeOptions d;
     d.seed = o.seed;
+    d.graphs = runtime::make_codec_graphs(dev);
     wav = codec->detokenize(cb.to(dev), d);
   });
   // Random codec weights make no sound worth hearing; bound it so the encoder sees real samples.

@@ -17,8 +17,11 @@ namespace {
 
 class CudaStepGraphs final : public StepGraphs {
  public:
-  CudaStepGraphs(c10::Device device, std::vector<at::Generator> gens)
-      : device_(device), gens_(std::move(gens)), stats_(std::getenv("HEARTMULA_GRAPH_STATS") != nullptr) {}
+  CudaStepGraphs(c10::Device device, std::vector<at::Generator> gens, const StepGraphOptions& options)
+      : device_(device),
+        gens_(std::move(gens)),
+        options_(options),
+        stats_(std::getenv("HEARTMULA_GRAPH_STATS") != nullptr) {}
 
   void run(int64_t key, const std::function<void()>& body) override {
     auto it = graphs_.find(key);
@@ -26,14 +29,17 @@ class CudaStepGraphs final : public StepGraphs {
       it->second->replay();
       return;
     }
-    if (!warmed_.count(key)) {  // first time: eager (loads kernels, creates cuBLAS handles)
+    if (options_.eager_first && !warmed_.count(key)) {  // first time: eager (loads kernels, creates cuBLAS handles)
       warmed_.insert({key, true});
       body();
       return;
     }
     c10::cuda::CUDAGuard guard(device_);
-    // No other thread (the codec worker) may touch the device while the graph is captured.
-    const std::lock_guard<std::mutex> exclusive(capture_lock());
+    // Exclusive: no other thread (the codec worker) may touch the device while the graph is
+    // captured. Else the caller holds the lock and other threads' calls do not disturb a
+    // thread-local capture.
+    std::unique_lock<std::mutex> exclusive(capture_lock(), std::defer_lock);
+    if (options_.exclusive) exclusive.lock();
     // keep_graph: the captured graph stays inspectable (its node count, for profiling).
     auto graph = std::make_unique<at::cuda::CUDAGraph>(/*keep_graph=*/stats_);
     for (const auto& g : gens_) graph->register_generator_state(g);
@@ -45,7 +51,8 @@ class CudaStepGraphs final : public StepGraphs {
     {
       c10::cuda::CUDAStreamGuard stream_guard(side);
       // All graphs share one memory pool: they never run concurrently.
-      graph->capture_begin(pool_set_ ? pool_ : at::cuda::MempoolId_t{0, 0});
+      graph->capture_begin(pool_set_ ? pool_ : at::cuda::MempoolId_t{0, 0},
+                           options_.exclusive ? cudaStreamCaptureModeGlobal : cudaStreamCaptureModeThreadLocal);
       body();
       graph->capture_end();
     }
@@ -56,7 +63,7 @@ class CudaStepGraphs final : public StepGraphs {
     if (stats_) {
       size_t nodes = 0;
       cudaGraphGetNodes(graph->raw_cuda_graph(), nullptr, &nodes);
-      std::fprintf(stderr, "heartmula: captured frame-step graph for attention length %lld: %zu nodes\n",
+      std::fprintf(stderr, "heartmula: captured %s graph for key %lld: %zu nodes\n", options_.what,
                    static_cast<long long>(key), nodes);
     }
     graph->replay();  // capture records only: run this frame's work now
@@ -68,6 +75,7 @@ class CudaStepGraphs final : public StepGraphs {
  private:
   c10::Device device_;
   std::vector<at::Generator> gens_;
+  StepGraphOptions options_;
   bool stats_ = false;  // HEARTMULA_GRAPH_STATS=1: report each graph's node count
   std::map<int64_t, std::unique_ptr<at::cuda::CUDAGraph>> graphs_;
   std::map<int64_t, bool> warmed_;
@@ -77,8 +85,9 @@ class CudaStepGraphs final : public StepGraphs {
 
 }  // namespace
 
-std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const std::vector<at::Generator>& gens) {
-  return std::make_unique<CudaStepGraphs>(device, gens);
+std::unique_ptr<StepGraphs> make_cuda_step_graphs(c10::Device device, const std::vector<at::Generator>& gens,
+                                                  const StepGraphOptions& options) {
+  return std::make_unique<CudaStepGraphs>(device, gens, options);
 }
 
 }  // namespace heartmula::runtime::detail

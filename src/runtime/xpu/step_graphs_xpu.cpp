@@ -16,7 +16,8 @@ namespace {
 
 class XpuStepGraphs final : public StepGraphs {
  public:
-  XpuStepGraphs(c10::Device device, std::vector<at::Generator> gens) : device_(device), gens_(std::move(gens)) {}
+  XpuStepGraphs(c10::Device device, std::vector<at::Generator> gens, const StepGraphOptions& options)
+      : device_(device), gens_(std::move(gens)), eager_first_(options.eager_first) {}
 
   void run(int64_t key, const std::function<void()>& body) override {
     auto it = graphs_.find(key);
@@ -24,7 +25,7 @@ class XpuStepGraphs final : public StepGraphs {
       it->second->replay();
       return;
     }
-    if (!warmed_.count(key)) {
+    if (eager_first_ && !warmed_.count(key)) {
       warmed_.insert({key, true});
       body();
       return;
@@ -48,14 +49,16 @@ class XpuStepGraphs final : public StepGraphs {
  private:
   c10::Device device_;
   std::vector<at::Generator> gens_;
+  bool eager_first_ = true;
   std::map<int64_t, std::unique_ptr<at::xpu::XPUGraph>> graphs_;
   std::map<int64_t, bool> warmed_;
 };
 
 }  // namespace
 
-std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device device, const std::vector<at::Generator>& gens) {
-  return std::make_unique<XpuStepGraphs>(device, gens);
+std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device device, const std::vector<at::Generator>& gens,
+                                                 const StepGraphOptions& options) {
+  return std::make_unique<XpuStepGraphs>(device, gens, options);
 }
 
 }  // namespace heartmula::runtime::detail
