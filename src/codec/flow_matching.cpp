@@ -30,7 +30,7 @@ at::Tensor FlowMatching::inference_codes(const at::Tensor& codes, const at::Tens
                                          int steps, double guidance, SolverGraphs* graphs) const {
   at::Tensor mu = condition(codes);
   const int64_t frames = mu.size(1);
-  at::Tensor latents = noise.next({1, frames, latent_dim}).to(mu.device(), mu.scalar_type());
+  at::Tensor latents = noise.next({1, frames, latent_dim}).to(mu.device(), mu.scalar_type(), /*non_blocking=*/true);
   const int64_t ic = prefix.defined() ? prefix.size(1) : 0;
   at::Tensor incontext = at::zeros_like(latents);
   if (ic > 0) incontext.narrow(1, 0, ic).copy_(prefix);

@@ -1,11 +1,16 @@
 #include "codec/heartcodec.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/Event.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "codec/flow_matching.h"
 #include "codec/rvq.h"
@@ -148,15 +153,49 @@ std::vector<io::WeightBinder::Declaration> HeartCodec::declarations(const HeartC
   return binder.declarations();
 }
 
-at::Tensor HeartCodec::decode_latents(const at::Tensor& latents) const {
+// A window's audio on its way to the host. On CUDA it is copied into pinned memory on the
+// stream, without waiting, and an event marks the end of the copy; elsewhere it is already there.
+struct HeartCodec::QueuedAudio {
+  at::Tensor host;                      // float32 [2, N] on the CPU (complete after wait())
+  std::unique_ptr<c10::Event> copied;  // null: nothing to wait for
+
+  static QueuedAudio from(const at::Tensor& audio) {
+    QueuedAudio q;
+    if (!audio.is_cuda()) {
+      q.host = audio.to(at::kCPU, at::kFloat).contiguous();
+      return q;
+    }
+    const at::Tensor src = audio.to(at::kFloat).contiguous();
+    q.host = at::empty(src.sizes(), at::TensorOptions().dtype(at::kFloat).pinned_memory(true));
+    q.host.copy_(src, /*non_blocking=*/true);
+    const c10::Device d = src.device();
+    q.copied = std::make_unique<c10::Event>(d.type());
+    q.copied->record(c10::impl::getDeviceGuardImpl(d.type())->getStream(d));
+    return q;
+  }
+
+  at::Tensor wait() {
+    if (copied) {
+      while (!copied->query()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+      copied.reset();
+    }
+    return host;
+  }
+};
+
+at::Tensor HeartCodec::decode_latents_on_device(const at::Tensor& latents) const {
   c10::InferenceMode guard;
   const Model& m = *model_;
   const Tf32Scope tf32(m.device.is_cuda(), m.options.decoder_tf32);
   const int64_t t = latents.size(1), f = latents.size(2);
   // [1, T, F] -> two channels [2, F/2, T]: the first half of the features is the left channel.
   at::Tensor lat = latents.reshape({1, t, 2, f / 2}).permute({0, 2, 1, 3}).reshape({2, t, f / 2}).transpose(1, 2);
-  at::Tensor audio = m.decoder.decode(lat.to(m.device, m.decoder_dtype)).squeeze(1);  // [2, T * samples_per_latent]
-  return audio.to(at::kCPU, at::kFloat).contiguous();
+  return m.decoder.decode(lat.to(m.device, m.decoder_dtype)).squeeze(1);  // [2, T * samples_per_latent]
+}
+
+at::Tensor HeartCodec::decode_latents(const at::Tensor& latents) const {
+  c10::InferenceMode guard;
+  return QueuedAudio::from(decode_latents_on_device(latents)).wait();
 }
 
 namespace {
@@ -199,6 +238,17 @@ at::Tensor repeat_codes(const at::Tensor& codes, const WindowPlan& p) {
 at::Tensor HeartCodec::decode_window(const at::Tensor& window, size_t k, at::Tensor& prefix, NoiseSource& noise,
                                      const DetokenizeOptions& opts) const {
   c10::InferenceMode guard;
+  const at::Tensor audio = queue_window(window, k, prefix, noise, opts).wait();
+  const int64_t window_samples = plan_windows(1, model_->cfg.sample_rate).window_samples;
+  if (audio.size(1) < window_samples)
+    throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
+                std::to_string(window_samples));
+  return audio;
+}
+
+HeartCodec::QueuedAudio HeartCodec::queue_window(const at::Tensor& window, size_t k, at::Tensor& prefix,
+                                                 NoiseSource& noise, const DetokenizeOptions& opts) const {
+  c10::InferenceMode guard;
   const Model& m = *model_;
   const Tf32Scope tf32(m.device.is_cuda(), m.options.estimator_tf32);
   const WindowPlan plan = plan_windows(1, m.cfg.sample_rate);  // the constants
@@ -216,13 +266,12 @@ at::Tensor HeartCodec::decode_window(const at::Tensor& window, size_t k, at::Ten
     (void)latents.narrow(1, 0, 1).sum().item<float>();
     flow_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  at::Tensor audio = decode_latents(latents);
-  if (trace_windows())
+  QueuedAudio audio = QueuedAudio::from(decode_latents_on_device(latents));
+  if (trace_windows()) {  // waits for the audio, so that the decoder's time is its own
+    (void)audio.wait();
     std::fprintf(stderr, "heartmula trace: codec window %zu: flow matching %.3f s, decoder %.3f s\n", k, flow_s,
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - flow_s);
-  if (audio.size(1) < plan.window_samples)
-    throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
-                std::to_string(plan.window_samples));
+  }
   return audio;
 }
 
@@ -269,12 +318,24 @@ at::Tensor HeartCodec::detokenize(const at::Tensor& codes_in, const DetokenizeOp
 
   at::Tensor out = at::zeros({2, plan.target_samples}, at::kFloat);
   at::Tensor prefix;
-  for (size_t k = 0; k < plan.windows(); ++k) {
-    const at::Tensor window = padded.narrow(1, plan.starts[k], plan.window_codes);
-    const at::Tensor audio = decode_window(window, k, prefix, noise, opts);
+  // Window k + 1 is queued on the device before the host waits for window k's audio and
+  // crossfades it in, so that the device does not wait for the host between windows.
+  auto place = [&](QueuedAudio& q, size_t k) {
+    const at::Tensor audio = q.wait();
+    if (audio.size(1) < plan.window_samples)
+      throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
+                  std::to_string(plan.window_samples));
     place_window(out, audio, k, plan, fade_in);
     if (opts.progress) opts.progress(k + 1, plan.windows());
+  };
+  std::unique_ptr<QueuedAudio> pending;
+  for (size_t k = 0; k < plan.windows(); ++k) {
+    const at::Tensor window = padded.narrow(1, plan.starts[k], plan.window_codes);
+    auto next = std::make_unique<QueuedAudio>(queue_window(window, k, prefix, noise, opts));
+    if (pending) place(*pending, k - 1);
+    pending = std::move(next);
   }
+  if (pending) place(*pending, plan.windows() - 1);
   noise.finish();
   return out;
 }

@@ -123,6 +123,12 @@ class HeartCodec {
 
  private:
   struct Model;
+  struct QueuedAudio;
+  // decode_window's device work queued and its audio on its way to the host (on CUDA without
+  // waiting), so that detokenize() queues window k + 1 before it waits for window k's audio.
+  QueuedAudio queue_window(const at::Tensor& window_codes, size_t k, at::Tensor& prefix, NoiseSource& noise,
+                           const DetokenizeOptions& options) const;
+  at::Tensor decode_latents_on_device(const at::Tensor& latents) const;  // float32 [2, N] on the device
   explicit HeartCodec(std::shared_ptr<const Model> model);
   std::shared_ptr<const Model> model_;
 };

@@ -43,7 +43,9 @@ at::Tensor ResidualVQ::lookup(const at::Tensor& codes) const {
   if (codes.size(0) != static_cast<int64_t>(codebooks.size()))
     throw Error("codec codes have " + std::to_string(codes.size(0)) + " codebooks, the codec has " +
                 std::to_string(codebooks.size()));
-  at::Tensor idx = codes.to(codebooks[0].device(), at::kLong);
+  // non_blocking: from pageable memory the copy is staged at once and does not wait for the
+  // device's queue (a blocking copy would wait for the previous window's work).
+  at::Tensor idx = codes.to(codebooks[0].device(), at::kLong, /*non_blocking=*/true);
   at::Tensor sum;
   for (size_t q = 0; q < codebooks.size(); ++q) {
     at::Tensor e = at::embedding(codebooks[q][0], idx[q]);  // [T, codebook_dim]
