@@ -43,4 +43,11 @@ bool fused_silu_mul(const at::Tensor& gu, int64_t hidden, at::Tensor& out);
 // the second step in float32 as addcmul. rope.cos/sin [T, 1, hd] contiguous in qkv's dtype.
 bool fused_rope_heads_(at::Tensor& qkv, int64_t heads_to_rotate, const RopeTable& rope);
 
+// The scalar decoder's conv epilogue, in place on x [B, C, ...] (float32/bfloat16/float16, CUDA,
+// contiguous or 4-D channels-last): x = PReLU_slope(x + bias[c]), then x += residual when
+// `residual` is defined (same sizes, dtype and memory format as x). bias [C] (may be undefined:
+// no bias step) and slope [1] (nn.PReLU's one shared weight) in x's dtype, contiguous on x's
+// device. Bit for bit `x.add_(bias.view({1, C, 1...})); x = at::prelu(x, slope); x.add_(residual)`.
+bool fused_bias_prelu_(at::Tensor& x, const at::Tensor& bias, const at::Tensor& slope, const at::Tensor& residual);
+
 }  // namespace heartmula::codec

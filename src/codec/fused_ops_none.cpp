@@ -26,5 +26,6 @@ bool fused_gated_residual(const at::Tensor&, const at::Tensor&, int64_t, const a
 }
 bool fused_silu_mul(const at::Tensor&, int64_t, at::Tensor&) { return false; }
 bool fused_rope_heads_(at::Tensor&, int64_t, const RopeTable&) { return false; }
+bool fused_bias_prelu_(at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&) { return false; }
 
 }  // namespace heartmula::codec

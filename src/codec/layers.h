@@ -30,10 +30,19 @@ struct Linear {
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
+// The scalar decoder's CUDA layout (docs/codec.md "CUDA decoder layout"): while this is on
+// (default: unless HEARTMULA_CODEC_NCL=1), the convolution weights bound onto a CUDA device are
+// stored channels-last (weight4 below) and the decoder runs its activations as channels-last
+// [1, C, 1, T] there, so cuDNN needs no layout change around the convolutions. Read at load.
+void set_cuda_channels_last(bool on);
+bool cuda_channels_last();
+
 // nn.Conv1d with explicit (left, right) zero padding: causal convs pad dilation*(k-1) on the
 // left only, centred ones k/2 on both sides. weight [out, in, k], bias [out].
+// On CUDA with cuda_channels_last() at load, weight4 [out, in, 1, k] channels-last holds the
+// weight and `weight` is a (non-contiguous) view of it; elsewhere weight4 is undefined.
 struct Conv1d {
-  at::Tensor weight, bias;
+  at::Tensor weight, bias, weight4;
   int64_t stride = 1, dilation = 1, pad_left = 0, pad_right = 0;
   // Plain weight at "<prefix>.weight" / "<prefix>.bias".
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
@@ -47,19 +56,27 @@ struct Conv1d {
   // The same convolution on input that already carries its context (pad_left + pad_right
   // samples, zeros or real ones): [B, in, T + pad_left + pad_right] -> [B, out, T'].
   at::Tensor unpadded(const at::Tensor& x) const;
+  // The channels-last forms (weight4 defined): x [1, in, 1, T] channels-last -> [1, out, 1, T']
+  // channels-last; the bias is left out when !with_bias (the caller adds it, fused).
+  at::Tensor forward_cl(const at::Tensor& x, bool with_bias = true) const;
+  at::Tensor unpadded_cl(const at::Tensor& x, bool with_bias = true) const;
   void list_weights(const std::string& prefix, NamedWeights& out) const;
+  void set_weight(at::Tensor w);  // stores w (and weight4 on CUDA, see above)
 };
 
 // Causal nn.ConvTranspose1d (kernel 2*stride, no padding) followed by dropping the last
 // `stride` samples: [B, in, T] -> [B, out, T*stride]. Weight-normalised, weight [in, out, k].
 // `op_dtype` is the dtype the op runs in (float32 where the compute dtype's kernel is missing).
+// weight4 [in, out, 1, k] channels-last as for Conv1d.
 struct CausalConvTranspose1d {
-  at::Tensor weight, bias;
+  at::Tensor weight, bias, weight4;
   int64_t stride = 1;
   c10::ScalarType op_dtype = c10::ScalarType::Float;
   void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
                            int64_t stride, c10::ScalarType op_dtype);
   at::Tensor operator()(const at::Tensor& x) const;
+  // x [1, in, 1, T] channels-last -> [1, out, 1, T*stride] channels-last (weight4 defined).
+  at::Tensor forward_cl(const at::Tensor& x) const;
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
@@ -68,6 +85,10 @@ struct PReLU {
   at::Tensor weight;
   void declare(io::WeightBinder& b, const std::string& prefix, c10::ScalarType dtype);
   at::Tensor operator()(const at::Tensor& x) const;
+  // x = PReLU(x + bias) [+ residual], in place where the fused CUDA kernel applies
+  // (codec/fused_ops.h), else the composite (bias [C] broadcast over x [B, C, ...]; undefined
+  // bias / residual: no such step). Returns the result (x itself, or a new tensor).
+  at::Tensor bias_act_(at::Tensor& x, const at::Tensor& bias, const at::Tensor& residual) const;
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 

@@ -24,6 +24,20 @@ at::Tensor repeated_range(const at::Tensor& x, int64_t times, int64_t s, int64_t
   return buf;
 }
 
+// The same for channels-last x [B, C, 1, T]: [B, C, 1, front + e - s] channels-last (a view
+// when nothing needs copying in; dense when B == 1).
+at::Tensor repeated_range_cl(const at::Tensor& x, int64_t times, int64_t s, int64_t e, int64_t front) {
+  const int64_t i0 = s / times, i1 = (e + times - 1) / times, b = x.size(0), c = x.size(1);
+  // Time-major view [B, 1, T', C] (dense for a channels-last x), each step repeated `times` times.
+  at::Tensor tm = x.narrow(3, i0, i1 - i0).permute({0, 2, 3, 1});
+  at::Tensor rep = tm.unsqueeze(3).expand({b, 1, i1 - i0, times, c}).reshape({b, 1, (i1 - i0) * times, c});
+  if (front == 0) return rep.narrow(2, s - i0 * times, e - s).permute({0, 3, 1, 2});
+  at::Tensor buf = at::empty({b, 1, front + e - s, c}, x.options());
+  buf.narrow(2, 0, front).zero_();
+  buf.narrow(2, front, e - s).copy_(rep.narrow(2, s - i0 * times, e - s));
+  return buf.permute({0, 3, 1, 2});
+}
+
 }  // namespace
 
 void ResidualUnit::declare(io::WeightBinder& b, const std::string& prefix, int64_t ch, int64_t kernel,
@@ -45,6 +59,14 @@ at::Tensor ResidualUnit::operator()(const at::Tensor& x) const {
   return h.add_(x);
 }
 
+at::Tensor ResidualUnit::forward_cl(const at::Tensor& x) const {
+  // The biases are added by the fused epilogues (bias + PReLU, bias + PReLU + residual).
+  at::Tensor h = conv1.forward_cl(x, /*with_bias=*/false);
+  h = activation1.bias_act_(h, conv1.bias, at::Tensor());
+  h = conv2.forward_cl(h, /*with_bias=*/false);
+  return activation2.bias_act_(h, conv2.bias, x);
+}
+
 void ResDecoderBlock::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
                               int64_t stride, int64_t res_kernel, c10::ScalarType dtype, c10::ScalarType up_dtype) {
   up_conv.declare_weight_norm(b, prefix + ".up_conv.layer", in, out, stride, up_dtype);
@@ -56,6 +78,12 @@ void ResDecoderBlock::declare(io::WeightBinder& b, const std::string& prefix, in
 at::Tensor ResDecoderBlock::operator()(at::Tensor x) const {
   x = up_conv(x);
   for (const auto& unit : convs) x = unit(x);
+  return x;
+}
+
+at::Tensor ResDecoderBlock::forward_cl(at::Tensor x) const {
+  x = up_conv.forward_cl(x);
+  for (const auto& unit : convs) x = unit.forward_cl(x);
   return x;
 }
 
@@ -121,21 +149,28 @@ at::Tensor ScalarDecoder::decode(const at::Tensor& latent) const {
 }
 
 at::Tensor ScalarDecoder::decode_row(const at::Tensor& latent) const {
+  if (channels_last() && latent.is_cuda()) {
+    at::Tensor x = (at::round(latent * 9) / 9).unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
+    x = pre.forward_cl(x);
+    for (const auto& blk : blocks) x = blk.forward_cl(std::move(x));
+    return post_and_out(x);
+  }
   at::Tensor x = pre(at::round(latent * 9) / 9);
   for (const auto& blk : blocks) x = blk(std::move(x));
   return post_and_out(x);
 }
 
 at::Tensor ScalarDecoder::post_and_out(const at::Tensor& x) const {
-  if (!has_post) return out(x);
-  const int64_t n = x.size(2) * num_samples;
+  const bool cl = x.dim() == 4;  // channels-last [1, C, 1, T'] (decode_row's CUDA path)
+  if (!has_post) return cl ? out.forward_cl(x).squeeze(2).contiguous() : out(x);
+  const int64_t n = x.size(-1) * num_samples;
   // Every chunk after the first needs post_conv's and out's context inside its own input.
   const int64_t chunk = std::max(post_chunk_samples, post_conv.pad_left + out.pad_left + 1);
-  if (n <= chunk) return post_and_out_chunk(x, 0, n);
+  if (n <= chunk) return cl ? post_and_out_chunk_cl(x, 0, n) : post_and_out_chunk(x, 0, n);
   at::Tensor audio;
   for (int64_t a = 0; a < n; a += chunk) {
     const int64_t b = std::min(n, a + chunk);
-    at::Tensor y = post_and_out_chunk(x, a, b);
+    at::Tensor y = cl ? post_and_out_chunk_cl(x, a, b) : post_and_out_chunk(x, a, b);
     if (!audio.defined()) audio = at::empty({x.size(0), y.size(1), n}, y.options());
     audio.narrow(2, a, b - a).copy_(y);
   }
@@ -153,6 +188,15 @@ at::Tensor ScalarDecoder::post_and_out_chunk(const at::Tensor& x, int64_t a, int
   at::Tensor h = post_conv.unpadded(repeated_range(x, num_samples, a - kp - ko, b, 0));
   h = post_activation(h);
   return out.unpadded(h);
+}
+
+at::Tensor ScalarDecoder::post_and_out_chunk_cl(const at::Tensor& x, int64_t a, int64_t b) const {
+  const int64_t kp = post_conv.pad_left, ko = out.pad_left;  // both causal: no right padding
+  const int64_t from = a == 0 ? 0 : a - kp - ko, front = a == 0 ? kp : 0;
+  at::Tensor h = post_conv.unpadded_cl(repeated_range_cl(x, num_samples, from, b, front), /*with_bias=*/false);
+  h = post_activation.bias_act_(h, post_conv.bias, at::Tensor());
+  // [1, bands, 1, b - a] -> [1, bands, b - a] (a view for one band).
+  return (a == 0 ? out.forward_cl(h) : out.unpadded_cl(h)).squeeze(2).contiguous();
 }
 
 }  // namespace heartmula::codec

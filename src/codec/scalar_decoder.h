@@ -18,6 +18,13 @@
 // (test_codec_memory): rows are independent, and each PostProcessor chunk recomputes its left
 // context from the input (zeros only at the start). The residual units are not chunked in
 // time: LibTorch's CPU 1x1 convolution rounds differently for a different length.
+//
+// CUDA layout (issue #7, docs/codec.md): when the weights were bound onto CUDA with
+// cuda_channels_last() on (layers.h; HEARTMULA_CODEC_NCL=1 turns it off), every activation is a
+// channels-last [1, C, 1, T] tensor (time-major, channels innermost) and the convolutions run as
+// 2-D ones on the channels-last weights, so cuDNN changes no layout; the bias, PReLU and residual
+// add after a convolution run as one fused kernel in place (fused_bias_prelu_). The same working
+// set: rows one at a time, early frees, chunked last stage. Elsewhere: [B, C, T] as above.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -35,6 +42,7 @@ struct ResidualUnit {
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t channels, int64_t kernel,
                int64_t dilation, c10::ScalarType dtype);
   at::Tensor operator()(const at::Tensor& x) const;  // x + PReLU(conv2(PReLU(conv1(x))))
+  at::Tensor forward_cl(const at::Tensor& x) const;  // the same, channels-last [1, C, 1, T]
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
@@ -45,6 +53,7 @@ struct ResDecoderBlock {
                int64_t res_kernel, c10::ScalarType dtype, c10::ScalarType up_dtype);
   // Takes x by value: the caller std::move()s it in, so it is freed once upsampled.
   at::Tensor operator()(at::Tensor x) const;
+  at::Tensor forward_cl(at::Tensor x) const;  // channels-last [1, in, 1, T] -> [1, out, 1, T*stride]
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
@@ -67,6 +76,8 @@ struct ScalarDecoder {
   // latent [B, latent_hidden, T] -> audio [B, 1, T * samples_per_latent]
   at::Tensor decode(const at::Tensor& latent) const;
   void list_weights(const std::string& prefix, NamedWeights& list) const;
+  // True when the weights were bound channels-last (CUDA; see the top of this file).
+  bool channels_last() const { return pre.weight4.defined(); }
 
  private:
   at::Tensor decode_row(const at::Tensor& latent) const;  // [1, latent_hidden, T] -> [1, 1, N]
@@ -74,6 +85,8 @@ struct ScalarDecoder {
   at::Tensor post_and_out(const at::Tensor& x) const;
   // Output samples [a, b) of post_and_out (a > 0: context recomputed from x).
   at::Tensor post_and_out_chunk(const at::Tensor& x, int64_t a, int64_t b) const;
+  // The same for channels-last x [1, init_channel, 1, T'] (output [1, 1, b - a] as above).
+  at::Tensor post_and_out_chunk_cl(const at::Tensor& x, int64_t a, int64_t b) const;
 };
 
 }  // namespace heartmula::codec

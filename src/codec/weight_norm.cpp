@@ -21,13 +21,18 @@ at::Tensor fold_weight_norm(const at::Tensor& g, const at::Tensor& v) {
 
 void expect_weight_norm(io::WeightBinder& binder, const std::string& prefix,
                         const std::vector<int64_t>& shape, at::Tensor* slot, c10::ScalarType dtype) {
+  expect_weight_norm(binder, prefix, shape, [slot](at::Tensor w) { *slot = std::move(w); }, dtype);
+}
+
+void expect_weight_norm(io::WeightBinder& binder, const std::string& prefix, const std::vector<int64_t>& shape,
+                        std::function<void(at::Tensor)> store, c10::ScalarType dtype) {
   struct Parts {
     at::Tensor g, v;
   };
   auto parts = std::make_shared<Parts>();
-  auto fold_when_ready = [parts, slot, dtype]() {
+  auto fold_when_ready = [parts, store = std::move(store), dtype]() {
     if (!parts->g.defined() || !parts->v.defined()) return;
-    *slot = fold_weight_norm(parts->g, parts->v).to(dtype);
+    store(fold_weight_norm(parts->g, parts->v).to(dtype));
     parts->g = at::Tensor();
     parts->v = at::Tensor();
   };

@@ -4,6 +4,7 @@ if(HEARTMULA_WITH_CUDA)
   heartmula_add_test(test_cuda_kernels
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/../cuda/test_cuda_kernels.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/../cuda/test_codec_cuda_kernels.cpp
+            ${CMAKE_CURRENT_SOURCE_DIR}/../cuda/test_codec_decoder_cuda.cpp
     LIBS heartmula_runtime heartmula_model heartmula_codec
     LABEL unit)
 endif()

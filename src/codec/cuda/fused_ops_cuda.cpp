@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "codec/cuda/decoder_kernels.h"
 #include "codec/cuda/dit_kernels.h"
 #include "codec/fused_ops.h"
 #include "heartmula/error.h"
@@ -61,6 +62,15 @@ bool gated_residual(const at::Tensor& x, const at::Tensor& mod, int64_t gate_row
                                               mod.data_ptr<float>(), y.data_ptr(), x.size(0) * x.size(1), x.size(1),
                                               x.size(2), mod.size(1), gate_row, stream()),
                   "gated_residual");
+}
+
+// The kernel's channel stride for x [B, C, ...]: 1 when channels are innermost (4-D
+// channels-last), the product of the sizes after C when x is contiguous; 0 when neither.
+int64_t channel_inner(const at::Tensor& x) {
+  if (x.dim() < 2) return 0;
+  if (x.is_contiguous()) return x.numel() / (x.size(0) * x.size(1));
+  if (x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast)) return 1;
+  return 0;
 }
 
 bool gated_residual_applies(const at::Tensor& x, const at::Tensor& mod, int64_t gate_row, const at::Tensor& y) {
@@ -135,6 +145,26 @@ bool fused_rope_heads_(at::Tensor& qkv, int64_t heads_to_rotate, const RopeTable
   return launched(cuda::launch_rope_heads(code, qkv.data_ptr(), rope.cos.data_ptr(), rope.sin.data_ptr(),
                                           qkv.size(0) * t, t, qkv.size(2) * hd, heads_to_rotate, hd, stream()),
                   "rope_heads");
+}
+
+bool fused_bias_prelu_(at::Tensor& x, const at::Tensor& bias, const at::Tensor& slope, const at::Tensor& residual) {
+  const int code = x.defined() ? dtype_code(x.scalar_type()) : -1;
+  if (!enabled_flag().load() || code < 0 || !x.is_cuda() || x.numel() == 0) return false;
+  const int64_t inner = channel_inner(x);
+  if (inner == 0 || !usable(slope, x, x.scalar_type()) || slope.numel() != 1) return false;
+  if (bias.defined() && (!usable(bias, x, x.scalar_type()) || bias.dim() != 1 || bias.size(0) != x.size(1)))
+    return false;
+  if (residual.defined() &&
+      (!residual.is_cuda() || residual.device() != x.device() || residual.scalar_type() != x.scalar_type() ||
+       !residual.sizes().equals(x.sizes()) || channel_inner(residual) != inner ||
+       (inner == 1 && !residual.is_contiguous(at::MemoryFormat::ChannelsLast)) ||
+       (inner != 1 && !residual.is_contiguous())))
+    return false;
+  c10::cuda::CUDAGuard guard(x.device());
+  return launched(cuda::launch_bias_prelu(code, x.data_ptr(), bias.defined() ? bias.data_ptr() : nullptr,
+                                          slope.data_ptr(), residual.defined() ? residual.data_ptr() : nullptr,
+                                          x.numel(), x.size(1), inner, stream()),
+                  "bias_prelu");
 }
 
 }  // namespace heartmula::codec
