@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
 #   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load,
-#                                       batch,stream,codecq,codecg,memory
+#                                       batch,stream,codecq,codecg,codecl,memory
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
@@ -340,6 +340,61 @@ for g in ("1", "0"):
               f"{s['mean']:.3f} ± {s.get('sd', 0):.3f} s ({r['seconds_per_window']:.3f} s/window, peak {r['peak_memory_bytes']/1e9:.2f} GB)")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codecg_summary.txt)
+fi
+
+# 7c. Codec decoder layout (issue #7): channels-last (default) vs NCL (HEARTMULA_CODEC_NCL=1) on
+#     CUDA: the CUDA test (fused epilogue bit for bit, real-size decode CL vs NCL with timings),
+#     120 s decoded both ways (same flow matching, so only the decoder differs), codec rows for
+#     both, and a channels-last window's profile (expect no nchwToNhwc / nhwcToNchw kernels).
+if want codecl; then
+  timeout 300 ctest --test-dir build-device -R CodecDecoderCuda -V >"$OUTDIR/codecl_test.log" 2>&1 \
+    && note "CodecDecoderCuda: ok" || { note "CodecDecoderCuda: FAILED"; grep -E "Failure|Expected|Which is|FAILED" "$OUTDIR/codecl_test.log" | head -20; }
+  grep -E "ScalarDecoder::decode" "$OUTDIR/codecl_test.log" | sed 's/^[0-9]*: //' | while read -r l; do note "$l"; done
+  [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || $B/make-random-checkpoint --out /tmp/rckpt --size real --what codec \
+    >"$OUTDIR/mkckpt_codec.log" 2>&1 || note "make-random-checkpoint (codec): FAILED"
+  mkdir -p /tmp/hm
+  [ -f /tmp/hm/codes120.safetensors ] || python3 - <<'PY'
+import torch
+from safetensors.torch import save_file
+g = torch.Generator().manual_seed(1)
+save_file({"codes": torch.randint(0, 8192, (8, 1500), generator=g)}, "/tmp/hm/codes120.safetensors")
+PY
+  for n in 0 1; do
+    HEARTMULA_CODEC_NCL=$n timeout 120 $B/heartcodec-decode --codec /tmp/rckpt/HeartCodec-oss \
+      --codes /tmp/hm/codes120.safetensors --device cuda --seed 0 -o /tmp/hm/ncl$n.safetensors --overwrite \
+      2>"$OUTDIR/codecl_decode_$n.log" || note "codec decode (NCL=$n): FAILED"
+  done
+  l=$(python3 - <<'PY'
+import torch
+from safetensors.torch import load_file
+a = load_file("/tmp/hm/ncl0.safetensors")["wav"]; b = load_file("/tmp/hm/ncl1.safetensors")["wav"]
+if a.shape != b.shape: print(f"shapes differ {tuple(a.shape)} {tuple(b.shape)}")
+else: print(f"max |cl - ncl| / max |ncl| = {((a - b).abs().max() / b.abs().max()).item():.3g}, equal: {torch.equal(a, b)}")
+PY
+)
+  note "codec decoder channels-last vs NCL (120 s random codes, real-size random codec, auto): ${l:-FAILED}"
+  for n in 0 1; do
+    HEARTMULA_CODEC_NCL=$n timeout 200 $B/heartmula-bench --device cuda --frames 0 --codec --codec-path /tmp/rckpt \
+      --codec-seconds 30,120 --reps 3 --json -o "$OUTDIR/bench_codecl_$n.json" -q || note "codec bench NCL=$n: FAILED"
+  done
+  timeout 120 $B/heartmula-bench --device cuda --frames 0 --codec --codec-path /tmp/rckpt --codec-seconds 30 --reps 1 \
+    --profile "$OUTDIR/profile_codec_cl.md" -q >/dev/null 2>&1 || note "codec profile (channels-last): FAILED"
+  head -40 "$OUTDIR/profile_codec_cl.md" 2>/dev/null
+  grep -cE "nchwToNhwc|nhwcToNchw" "$OUTDIR/profile_codec_cl.md" 2>/dev/null | sed 's/^/layout-conversion kernel lines in the profile: /'
+  python3 - "$OUTDIR" <<'PY' | tee /tmp/codecl_summary.txt
+import json, sys
+for n in ("0", "1"):
+    try:
+        rows = json.load(open(f"{sys.argv[1]}/bench_codecl_{n}.json")).get("rows", [])
+    except Exception as e:
+        print(f">>> codec NCL={n}: no report ({e})"); continue
+    for r in rows:
+        if r.get("test") != "codec": continue
+        s = r["seconds"]
+        print(f">>> codec {r['dtype']} decoder {'NCL' if n == '1' else 'channels-last'}: {r['audio_seconds']:.0f} s audio in "
+              f"{s['mean']:.3f} ± {s.get('sd', 0):.3f} s ({r['seconds_per_window']:.3f} s/window, peak {r['peak_memory_bytes']/1e9:.2f} GB)")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codecl_summary.txt)
 fi
 
 # 8. Memory: a 4-minute song (3000 frames, cfg 1.5, bf16 LM, --codec-dtype auto) at the real
