@@ -76,21 +76,37 @@ TEST(CodecDecoderCuda, FusedBiasPreluIsBitForBitTheComposite) {
   EXPECT_FALSE(fused_bias_prelu_(strided, at::Tensor(), slope, at::Tensor()));
 }
 
-// A real-size ScalarDecoder with random weights on CUDA, channels-last or not (bound while
-// set_cuda_channels_last(on)); the switch is restored after.
-ScalarDecoder random_decoder(bool channels_last, uint64_t seed) {
+// A real-size ScalarDecoder with random weights on CUDA in `dtype`, channels-last or not (bound
+// while set_cuda_channels_last(on)); the switch is restored after.
+ScalarDecoder random_decoder(bool channels_last, uint64_t seed, at::ScalarType dtype) {
   const bool was = cuda_channels_last();
   set_cuda_channels_last(channels_last);
   ScalarDecoder d;
   io::WeightBinder binder(at::kFloat, at::Device(at::kCUDA));
-  d.declare(binder, "dec", HeartCodecConfig{}, at::kFloat, at::kFloat);
+  d.declare(binder, "dec", HeartCodecConfig{}, dtype, dtype);
   binder.bind_random(seed);
   set_cuda_channels_last(was);
   return d;
 }
 
+// Weights of a usable scale (std 1/sqrt(fan-in) per conv, PReLU slopes 0.25) into both
+// decoders (into the channels-last storage for `cl`: its weight is a view of weight4).
+void same_weights(const ScalarDecoder& ncl, const ScalarDecoder& cl) {
+  NamedWeights wn, wc;
+  ncl.list_weights("dec", wn);
+  cl.list_weights("dec", wc);
+  ASSERT_EQ(wn.size(), wc.size());
+  std::map<std::string, at::Tensor> dst(wc.begin(), wc.end());
+  for (auto& [name, t] : wn) {
+    if (t.dim() == 3) t.mul_(1.0 / (t.std().item<double>() * std::sqrt(double(t.size(1) * t.size(2)))));
+    if (name.find("activation") != std::string::npos) t.fill_(0.25);
+    ASSERT_TRUE(dst.count(name)) << name;
+    dst[name].copy_(t);
+  }
+}
+
 double rel_max_diff(const at::Tensor& a, const at::Tensor& b) {
-  return ((a - b).abs().max() / b.abs().max()).item<double>();
+  return ((a.to(at::kFloat) - b.to(at::kFloat)).abs().max() / b.to(at::kFloat).abs().max()).item<double>();
 }
 
 double seconds_of(const ScalarDecoder& d, const at::Tensor& latent, at::Tensor& out) {
@@ -102,41 +118,46 @@ double seconds_of(const ScalarDecoder& d, const at::Tensor& latent, at::Tensor& 
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// One window's latents [2, 128, 744] through both paths; returns max |cl - ncl| / max |ncl|.
+double compare_paths(const ScalarDecoder& ncl, const ScalarDecoder& cl, at::ScalarType dtype, const char* what) {
+  const at::Tensor latent = at::randn({2, 128, 744}, cuda(at::kFloat)).mul(0.5).to(dtype);
+  at::Tensor ref, got;
+  const double t_ncl = seconds_of(ncl, latent, ref), t_cl = seconds_of(cl, latent, got);
+  EXPECT_TRUE(got.sizes().equals(ref.sizes()));
+  EXPECT_EQ(got.size(2), 744 * 1920);
+  EXPECT_TRUE(at::isfinite(got).all().item<bool>());
+  const double rel = rel_max_diff(got, ref);
+  std::cout << "ScalarDecoder::decode [2, 128, 744] " << what << ": NCL " << t_ncl * 1e3 << " ms, channels-last "
+            << t_cl * 1e3 << " ms; max |cl - ncl| / max |ncl| = " << rel << " (max |ncl| "
+            << ref.abs().max().item<float>() << ")\n";
+  return rel;
+}
+
 TEST(CodecDecoderCuda, ChannelsLastDecodeMatchesTheNclPath) {
   c10::InferenceMode guard;
   at::manual_seed(22);
-  ScalarDecoder ncl = random_decoder(false, 5), cl = random_decoder(true, 6);
+  const ScalarDecoder ncl = random_decoder(false, 5, at::kFloat), cl = random_decoder(true, 6, at::kFloat);
   ASSERT_FALSE(ncl.channels_last());
   ASSERT_TRUE(cl.channels_last());
-  // Weights of a usable scale (std 1/sqrt(fan-in) per conv, PReLU slopes 0.25) into both.
-  NamedWeights wn, wc;
-  ncl.list_weights("dec", wn);
-  cl.list_weights("dec", wc);
-  ASSERT_EQ(wn.size(), wc.size());
-  std::map<std::string, at::Tensor> dst(wc.begin(), wc.end());
-  for (auto& [name, t] : wn) {
-    if (t.dim() == 3) t.mul_(1.0 / (t.std().item<double>() * std::sqrt(double(t.size(1) * t.size(2)))));
-    if (name.find("activation") != std::string::npos) t.fill_(0.25);
-    ASSERT_TRUE(dst.count(name)) << name;
-    dst[name].copy_(t);  // into the channels-last storage (weight is a view of weight4)
-  }
-  const at::Tensor latent = at::randn({2, 128, 744}, cuda(at::kFloat)).mul(0.5);
+  same_weights(ncl, cl);
   auto& ctx = at::globalContext();
   const bool tf32_was = ctx.allowTF32CuDNN();
-  for (bool tf32 : {false, true}) {
-    ctx.setAllowTF32CuDNN(tf32);
-    at::Tensor ref, got;
-    const double t_ncl = seconds_of(ncl, latent, ref), t_cl = seconds_of(cl, latent, got);
-    ASSERT_TRUE(got.sizes().equals(ref.sizes()));
-    ASSERT_EQ(got.size(2), 744 * 1920);
-    const double rel = rel_max_diff(got, ref);
-    std::cout << "ScalarDecoder::decode [2, 128, 744] tf32 " << tf32 << ": NCL " << t_ncl * 1e3 << " ms, channels-last "
-              << t_cl * 1e3 << " ms; max |cl - ncl| / max |ncl| = " << rel << " (max |ncl| "
-              << ref.abs().max().item<float>() << ")\n";
-    EXPECT_LT(rel, tf32 ? 1e-2 : 1e-5) << "tf32 " << tf32;
-    EXPECT_TRUE(at::isfinite(got).all().item<bool>());
-  }
+  ctx.setAllowTF32CuDNN(false);
+  EXPECT_LT(compare_paths(ncl, cl, at::kFloat, "fp32"), 1e-5);
+  ctx.setAllowTF32CuDNN(true);
+  EXPECT_LT(compare_paths(ncl, cl, at::kFloat, "tf32"), 1e-2);
   ctx.setAllowTF32CuDNN(tf32_was);
+}
+
+// --codec-dtype bf16/bf16: the decoder in bf16. Both paths round every layer to bf16 with
+// different accumulation orders, so this is a sanity bound, not a precision figure.
+TEST(CodecDecoderCuda, ChannelsLastDecodeInBf16) {
+  c10::InferenceMode guard;
+  at::manual_seed(23);
+  const ScalarDecoder ncl = random_decoder(false, 7, at::kBFloat16), cl = random_decoder(true, 8, at::kBFloat16);
+  ASSERT_TRUE(cl.channels_last());
+  same_weights(ncl, cl);
+  EXPECT_LT(compare_paths(ncl, cl, at::kBFloat16, "bf16"), 0.1);
 }
 
 }  // namespace
