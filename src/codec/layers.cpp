@@ -19,10 +19,12 @@ std::atomic<bool>& channels_last_flag() {
   return on;
 }
 
+std::atomic<bool> any_device{false};
+
 // w [a, b, k] as [a, b, 1, k] channels-last (memory order a, k, b) when it is a CUDA tensor and
 // the channels-last layout is on; undefined otherwise.
 at::Tensor channels_last_weight(const at::Tensor& w) {
-  if (!w.defined() || !w.is_cuda() || !cuda_channels_last()) return at::Tensor();
+  if (!w.defined() || !(w.is_cuda() || any_device.load()) || !cuda_channels_last()) return at::Tensor();
   return w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
@@ -30,6 +32,7 @@ at::Tensor channels_last_weight(const at::Tensor& w) {
 
 void set_cuda_channels_last(bool on) { channels_last_flag().store(on); }
 bool cuda_channels_last() { return channels_last_flag().load(); }
+void set_channels_last_on_any_device(bool on) { any_device.store(on); }
 
 void add_weight(NamedWeights& out, const std::string& name, const at::Tensor& t) {
   if (t.defined()) out.emplace_back(name, t);

@@ -36,6 +36,9 @@ struct Linear {
 // [1, C, 1, T] there, so cuDNN needs no layout change around the convolutions. Read at load.
 void set_cuda_channels_last(bool on);
 bool cuda_channels_last();
+// Tests only: the channels-last layout for weights bound on any device (the CPU included), so
+// that the layout's logic can be checked against the NCL path where there is no GPU.
+void set_channels_last_on_any_device(bool on);
 
 // nn.Conv1d with explicit (left, right) zero padding: causal convs pad dilation*(k-1) on the
 // left only, centred ones k/2 on both sides. weight [out, in, k], bias [out].

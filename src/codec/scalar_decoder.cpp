@@ -149,7 +149,7 @@ at::Tensor ScalarDecoder::decode(const at::Tensor& latent) const {
 }
 
 at::Tensor ScalarDecoder::decode_row(const at::Tensor& latent) const {
-  if (channels_last() && latent.is_cuda()) {
+  if (channels_last()) {  // weights bound channels-last (on CUDA)
     at::Tensor x = (at::round(latent * 9) / 9).unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
     x = pre.forward_cl(x);
     for (const auto& blk : blocks) x = blk.forward_cl(std::move(x));
