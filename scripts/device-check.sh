@@ -373,9 +373,10 @@ else: print(f"max |cl - ncl| / max |ncl| = {((a - b).abs().max() / b.abs().max()
 PY
 )
   note "codec decoder channels-last vs NCL (120 s random codes, real-size random codec, auto): ${l:-FAILED}"
-  for n in 0 1; do
-    HEARTMULA_CODEC_NCL=$n timeout 200 $B/heartmula-bench --device cuda --frames 0 --codec --codec-path /tmp/rckpt \
-      --codec-seconds 30,120 --reps 3 --json -o "$OUTDIR/bench_codecl_$n.json" -q || note "codec bench NCL=$n: FAILED"
+  for n in 0 1 b; do  # b: channels-last with HEARTMULA_CODEC_CUDNN_BENCHMARK=1
+    HEARTMULA_CODEC_NCL=$([ $n = 1 ] && echo 1 || echo 0) HEARTMULA_CODEC_CUDNN_BENCHMARK=$([ $n = b ] && echo 1 || echo 0) \
+      timeout 200 $B/heartmula-bench --device cuda --frames 0 --codec --codec-path /tmp/rckpt \
+      --codec-seconds 30,120 --reps 3 --json -o "$OUTDIR/bench_codecl_$n.json" -q || note "codec bench $n: FAILED"
   done
   timeout 120 $B/heartmula-bench --device cuda --frames 0 --codec --codec-path /tmp/rckpt --codec-seconds 30 --reps 1 \
     --profile "$OUTDIR/profile_codec_cl.md" -q >/dev/null 2>&1 || note "codec profile (channels-last): FAILED"
@@ -383,15 +384,16 @@ PY
   grep -cE "nchwToNhwc|nhwcToNchw" "$OUTDIR/profile_codec_cl.md" 2>/dev/null | sed 's/^/layout-conversion kernel lines in the profile: /'
   python3 - "$OUTDIR" <<'PY' | tee /tmp/codecl_summary.txt
 import json, sys
-for n in ("0", "1"):
+names = {"0": "channels-last", "1": "NCL", "b": "channels-last + cuDNN benchmark"}
+for n in ("0", "1", "b"):
     try:
         rows = json.load(open(f"{sys.argv[1]}/bench_codecl_{n}.json")).get("rows", [])
     except Exception as e:
-        print(f">>> codec NCL={n}: no report ({e})"); continue
+        print(f">>> codec decoder {names[n]}: no report ({e})"); continue
     for r in rows:
         if r.get("test") != "codec": continue
         s = r["seconds"]
-        print(f">>> codec {r['dtype']} decoder {'NCL' if n == '1' else 'channels-last'}: {r['audio_seconds']:.0f} s audio in "
+        print(f">>> codec {r['dtype']} decoder {names[n]}: {r['audio_seconds']:.0f} s audio in "
               f"{s['mean']:.3f} ± {s.get('sd', 0):.3f} s ({r['seconds_per_window']:.3f} s/window, peak {r['peak_memory_bytes']/1e9:.2f} GB)")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codecl_summary.txt)

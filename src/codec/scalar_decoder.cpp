@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "io/env.h"
 #include "io/weight_binder.h"
 
 namespace heartmula::codec {
@@ -37,6 +38,30 @@ at::Tensor repeated_range_cl(const at::Tensor& x, int64_t times, int64_t s, int6
   buf.narrow(2, front, e - s).copy_(rep.narrow(2, s - i0 * times, e - s));
   return buf.permute({0, 3, 1, 2});
 }
+
+// HEARTMULA_CODEC_CUDNN_BENCHMARK=1 (A/B timing): cuDNN times its algorithms for each new
+// convolution shape during the decoder's CUDA calls (the first window pays for it), instead of
+// taking its heuristics' choice. Restores the previous setting.
+class CudnnBenchmarkScope {
+ public:
+  explicit CudnnBenchmarkScope(bool cuda) : active_(cuda && wanted()) {
+    if (!active_) return;
+    was_ = at::globalContext().benchmarkCuDNN();
+    at::globalContext().setBenchmarkCuDNN(true);
+  }
+  ~CudnnBenchmarkScope() {
+    if (active_) at::globalContext().setBenchmarkCuDNN(was_);
+  }
+  CudnnBenchmarkScope(const CudnnBenchmarkScope&) = delete;
+  CudnnBenchmarkScope& operator=(const CudnnBenchmarkScope&) = delete;
+
+ private:
+  static bool wanted() {
+    static const bool on = io::env_flag("HEARTMULA_CODEC_CUDNN_BENCHMARK");
+    return on;
+  }
+  bool active_, was_ = false;
+};
 
 }  // namespace
 
@@ -137,6 +162,7 @@ void ScalarDecoder::list_weights(const std::string& prefix, NamedWeights& list) 
 }
 
 at::Tensor ScalarDecoder::decode(const at::Tensor& latent) const {
+  const CudnnBenchmarkScope benchmark(latent.is_cuda());
   const int64_t rows = latent.size(0);
   if (rows == 1) return decode_row(latent);
   at::Tensor audio;
