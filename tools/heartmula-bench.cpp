@@ -41,6 +41,7 @@ struct Cli {
   std::string song_lazy = "off,on";  // --song-lazy-load: rows without / with lazy load
   int64_t frames = 64, warmup = 8, reps = 3, topk = 50, attention_bucket = 0;
   bool no_graphs = false;
+  bool load_cold = false;  // --load-cold: also rows with the files dropped from the page cache
   double temperature = 1.0, mem_bw = 0;
   uint64_t seed = 0;
   int threads = 0;
@@ -240,12 +241,14 @@ void load_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, tools::Benc
   bool any = false;
   if (fs::exists(c.load_dir + "/HeartMuLa-oss-3B/config.json") || fs::exists(c.load_dir + "/config.json")) {
     const std::string dir = resolve_dir(c.load_dir, "HeartMuLa-oss-3B");
-    rep.rows.push_back(tools::bench_load_lm(dir, dtype, dev, c.reps, c.quiet));
+    rep.rows.push_back(tools::bench_load_lm(dir, dtype, dev, c.reps, c.quiet, false));
+    if (c.load_cold) rep.rows.push_back(tools::bench_load_lm(dir, dtype, dev, c.reps, c.quiet, true));
     any = true;
   }
   if (fs::exists(c.load_dir + "/HeartCodec-oss/config.json")) {
     const codec::CodecLoad cl = codec::CodecLoad::parse(c.codec_dtype, dev);
-    rep.rows.push_back(tools::bench_load_codec(c.load_dir + "/HeartCodec-oss", cl, c.reps, c.quiet));
+    rep.rows.push_back(tools::bench_load_codec(c.load_dir + "/HeartCodec-oss", cl, c.reps, c.quiet, false));
+    if (c.load_cold) rep.rows.push_back(tools::bench_load_codec(c.load_dir + "/HeartCodec-oss", cl, c.reps, c.quiet, true));
     any = true;
   }
   if (!any) throw Error("--load '" + c.load_dir + "': no HeartMuLa-oss-3B/ or HeartCodec-oss/ checkpoint there");
@@ -338,6 +341,9 @@ void add_options(CLI::App& app, Cli& c) {
       ->capture_default_str();
   auto* load = app.add_option_group("Loading");
   load->add_option("--load", c.load_dir, "add rows timing the load of DIR/HeartMuLa-oss-3B and DIR/HeartCodec-oss");
+  load->add_flag("--load-cold", c.load_cold,
+                 "with --load: also rows with the checkpoint files dropped from the page cache before each load "
+                 "(posix_fadvise; the row reports how much stayed cached)");
   auto* dev = app.add_option_group("Device");
   dev->add_option("--device", c.device, "auto|cpu|cuda[:N]|xpu[:N]")->capture_default_str();
   dev->add_option("--dtype", c.dtype, "LM precision fp32|bf16|fp16 (default: bf16 on GPUs, fp32 on CPU)");

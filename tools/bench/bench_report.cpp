@@ -113,10 +113,13 @@ std::vector<Column> columns_for(const std::string& test) {
             {"seconds", c("seconds", 3)},
             {"s per min audio", c("seconds_per_minute", 3)},
             {"s per window", c("seconds_per_window", 3)},
+            {"graphs", c("graphs", 0)},
             {"peak mem GB", c("peak_memory_bytes", 2, 1e-9)}};
   if (test == "load")
     return {{"what", c("what", 0)},
             {"dtype", c("dtype", 0)},
+            {"cold", c("cold", 0)},
+            {"cached GB", c("cached_before_bytes", 2, 1e-9)},
             {"GB read", c("bytes_read", 3, 1e-9)},
             {"first s", c("first_seconds", 3)},
             {"seconds", c("seconds", 3)},

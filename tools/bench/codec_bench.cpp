@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 
+#include "io/page_cache.h"
 #include "model/heartmula.h"
 #include "runtime/device.h"
 
@@ -116,25 +117,39 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
 namespace {
 // Times `reps` loads; `load` loads once (and synchronizes) and returns the bytes read.
 OJson time_loads(const char* what, const std::string& dir, const std::string& dtype, c10::Device device,
-                 int64_t reps, bool quiet, const std::function<size_t()>& load) {
+                 int64_t reps, bool quiet, bool cold, const std::function<size_t()>& load) {
   c10::InferenceMode guard;
   std::vector<double> secs;
   size_t bytes = 0;
+  uint64_t cached_before = 0, file_bytes = 0;
+  const std::vector<std::string> files = io::checkpoint_files(dir);
   for (int64_t rep = 0; rep < reps; ++rep) {
-    if (!quiet) std::fprintf(stderr, "  load %s %s: repetition %lld/%lld\n", what, dir.c_str(),
+    if (!quiet) std::fprintf(stderr, "  load %s %s%s: repetition %lld/%lld\n", what, dir.c_str(), cold ? " (cold)" : "",
                              static_cast<long long>(rep + 1), static_cast<long long>(reps));
+    if (cold) {
+      const io::PageCacheInfo left = io::drop_from_page_cache(files);
+      cached_before = std::max(cached_before, left.resident_bytes);
+      file_bytes = left.file_bytes;
+    }
     runtime::synchronize(device);
     auto t0 = Clock::now();
     bytes = load();
     secs.push_back(seconds_since(t0));
     runtime::release_cached_memory(device);
   }
-  return load_row(what, dir, dtype, bytes, secs);
+  OJson row = load_row(what, dir, dtype, bytes, secs);
+  row["cold"] = cold;
+  if (cold) {
+    row["cached_before_bytes"] = cached_before;
+    row["file_bytes"] = file_bytes;
+  }
+  return row;
 }
 }  // namespace
 
-OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet) {
-  return time_loads("lm", dir, dtype_name(dtype), device, reps, quiet, [&] {
+OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet,
+                    bool cold) {
+  return time_loads("lm", dir, dtype_name(dtype), device, reps, quiet, cold, [&] {
     model::LoadStats stats;
     model::HeartMuLaModel m = model::HeartMuLaModel::load(dir, dtype, device, &stats);
     runtime::synchronize(device);
@@ -142,8 +157,8 @@ OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device d
   });
 }
 
-OJson bench_load_codec(const std::string& dir, const codec::CodecLoad& load, int64_t reps, bool quiet) {
-  return time_loads("codec", dir, load.label(), load.device, reps, quiet, [&] {
+OJson bench_load_codec(const std::string& dir, const codec::CodecLoad& load, int64_t reps, bool quiet, bool cold) {
+  return time_loads("codec", dir, load.label(), load.device, reps, quiet, cold, [&] {
     codec::HeartCodec c = codec::HeartCodec::load(dir, load);
     runtime::synchronize(load.device);
     return c.load_info().bytes_read;

@@ -34,8 +34,11 @@ std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, 
 OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o);
 
 // "load" rows: loading the checkpoint in `dir` onto `device` in `dtype`, `reps` times (the first
-// may read from disk, later ones from the page cache), synchronised; GB/s of bytes read.
-OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet);
-OJson bench_load_codec(const std::string& dir, const codec::CodecLoad& load, int64_t reps, bool quiet);
+// may read from disk, later ones from the page cache), synchronised; GB/s of bytes read. cold:
+// the folder's files are dropped from the page cache before each load (io::drop_from_page_cache);
+// the row says how many bytes were still cached ("cached_before_bytes", the largest of the reps).
+OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet,
+                    bool cold);
+OJson bench_load_codec(const std::string& dir, const codec::CodecLoad& load, int64_t reps, bool quiet, bool cold);
 
 }  // namespace heartmula::tools
