@@ -176,7 +176,7 @@ if want codec || want load; then
     && note "random checkpoint written ($(( $(date +%s) - t0 )) s)" || note "make-random-checkpoint: FAILED"
   args=(--frames 0)
   want codec && args+=(--codec --codec-path /tmp/rckpt)
-  want load && args+=(--load /tmp/rckpt)
+  want load && args+=(--load /tmp/rckpt --load-cold)
   timeout 300 $B/heartmula-bench --device cuda "${args[@]}" -o "$OUTDIR/bench_codec_load.md" \
     && cat "$OUTDIR/bench_codec_load.md" || note "codec/load bench: FAILED"
 fi
