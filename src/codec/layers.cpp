@@ -86,7 +86,7 @@ void Conv1d::declare_weight_norm(io::WeightBinder& b, const std::string& prefix,
 }
 
 void Conv1d::set_weight(at::Tensor w) {
-  weight4 = channels_last_weight(w);
+  weight4 = channels_last ? channels_last_weight(w) : at::Tensor();
   weight = weight4.defined() ? weight4.squeeze(2) : std::move(w);
 }
 
@@ -125,7 +125,7 @@ void CausalConvTranspose1d::declare_weight_norm(io::WeightBinder& b, const std::
   stride = s;
   op_dtype = dtype;
   expect_weight_norm(b, prefix, {in, out, 2 * s}, [this](at::Tensor w) {
-    weight4 = channels_last_weight(w);
+    weight4 = channels_last ? channels_last_weight(w) : at::Tensor();
     weight = weight4.defined() ? weight4.squeeze(2) : std::move(w);
   }, dtype);
   b.expect(prefix + ".bias", {out}, &bias, dtype);

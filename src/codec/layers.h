@@ -42,10 +42,12 @@ void set_channels_last_on_any_device(bool on);
 
 // nn.Conv1d with explicit (left, right) zero padding: causal convs pad dilation*(k-1) on the
 // left only, centred ones k/2 on both sides. weight [out, in, k], bias [out].
-// On CUDA with cuda_channels_last() at load, weight4 [out, in, 1, k] channels-last holds the
-// weight and `weight` is a (non-contiguous) view of it; elsewhere weight4 is undefined.
+// With channels_last set before declare (the scalar decoder's convs) and cuda_channels_last()
+// on at load, a weight bound on CUDA is held by weight4 [out, in, 1, k] channels-last and
+// `weight` is a (non-contiguous) view of it; otherwise weight4 is undefined.
 struct Conv1d {
   at::Tensor weight, bias, weight4;
+  bool channels_last = false;  // may take the channels-last layout (see above)
   int64_t stride = 1, dilation = 1, pad_left = 0, pad_right = 0;
   // Plain weight at "<prefix>.weight" / "<prefix>.bias".
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
@@ -73,6 +75,7 @@ struct Conv1d {
 // weight4 [in, out, 1, k] channels-last as for Conv1d.
 struct CausalConvTranspose1d {
   at::Tensor weight, bias, weight4;
+  bool channels_last = false;  // as for Conv1d
   int64_t stride = 1;
   c10::ScalarType op_dtype = c10::ScalarType::Float;
   void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,

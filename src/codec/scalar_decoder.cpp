@@ -67,6 +67,7 @@ class CudnnBenchmarkScope {
 
 void ResidualUnit::declare(io::WeightBinder& b, const std::string& prefix, int64_t ch, int64_t kernel,
                            int64_t dilation, c10::ScalarType dtype) {
+  conv1.channels_last = conv2.channels_last = true;  // channels-last on CUDA (see the header)
   conv1.declare_weight_norm(b, prefix + ".conv1", ch, ch, kernel, dtype);
   conv1.set_causal(kernel, dilation);
   conv2.declare_weight_norm(b, prefix + ".conv2", ch, ch, 1, dtype);
@@ -94,6 +95,7 @@ at::Tensor ResidualUnit::forward_cl(const at::Tensor& x) const {
 
 void ResDecoderBlock::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
                               int64_t stride, int64_t res_kernel, c10::ScalarType dtype, c10::ScalarType up_dtype) {
+  up_conv.channels_last = true;
   up_conv.declare_weight_norm(b, prefix + ".up_conv.layer", in, out, stride, up_dtype);
   convs.resize(std::size(kDilations));
   for (size_t i = 0; i < convs.size(); ++i)
@@ -116,6 +118,7 @@ void ScalarDecoder::declare(io::WeightBinder& b, const std::string& prefix, cons
                             c10::ScalarType dtype, c10::ScalarType up_dtype) {
   const int64_t n = static_cast<int64_t>(c.upsample_factors.size());
   int64_t ch = c.init_channel << n;
+  pre.channels_last = post_conv.channels_last = out.channels_last = true;
   pre.declare_weight_norm(b, prefix + ".0", c.latent_hidden_dim, ch, c.delay_kernel_size, dtype);
   pre.set_centred(c.delay_kernel_size);  // the look-ahead conv is not causal
   blocks.resize(n);

@@ -80,5 +80,27 @@ TEST(CodecLayout, ChannelsLastDecodeMatchesTheNclPathOnTheCpu) {
   }
 }
 
+// Only the scalar decoder's convolutions take the layout: another Conv1d (the estimator's
+// ProjectLayer) keeps its contiguous weight.
+TEST(CodecLayout, OnlyTheDecodersConvolutionsAreChannelsLast) {
+  c10::InferenceMode guard;
+  set_channels_last_on_any_device(true);
+  const bool was = cuda_channels_last();
+  set_cuda_channels_last(true);
+  Conv1d plain, decoder_conv;
+  decoder_conv.channels_last = true;
+  io::WeightBinder binder(at::kFloat, at::kCPU);
+  plain.declare(binder, "a", 4, 6, 3, at::kFloat);
+  decoder_conv.declare(binder, "b", 4, 6, 3, at::kFloat);
+  binder.bind_random(1);
+  set_cuda_channels_last(was);
+  set_channels_last_on_any_device(false);
+  EXPECT_FALSE(plain.weight4.defined());
+  EXPECT_TRUE(plain.weight.is_contiguous());
+  ASSERT_TRUE(decoder_conv.weight4.defined());
+  EXPECT_TRUE(decoder_conv.weight4.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_EQ(decoder_conv.weight.data_ptr(), decoder_conv.weight4.data_ptr());  // one copy of the weight
+}
+
 }  // namespace
 }  // namespace heartmula::codec
