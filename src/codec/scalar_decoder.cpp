@@ -1,7 +1,6 @@
 #include "codec/scalar_decoder.h"
 
 #include <ATen/ATen.h>
-#include <cstdlib>
 #include <algorithm>
 #include <utility>
 
@@ -40,11 +39,12 @@ at::Tensor repeated_range_cl(const at::Tensor& x, int64_t times, int64_t s, int6
   return buf.permute({0, 3, 1, 2});
 }
 
-// cuDNN times its algorithms for each new convolution shape during the decoder's CUDA calls
-// (the first window, or heartmula-gen's warm-up window, pays for it) instead of taking its
-// heuristics' choice: for these H = 1, very long convolutions the heuristics pick slower kernels
-// (H100, 120 s of audio: 0.708 s with the heuristics, 0.672 s with the search).
-// HEARTMULA_CODEC_CUDNN_BENCHMARK=0 keeps the heuristics. Restores the previous setting.
+// HEARTMULA_CODEC_CUDNN_BENCHMARK=1: cuDNN times its algorithms for each new convolution shape
+// during the decoder's CUDA calls instead of taking its heuristics' choice. Off by default: the
+// search is paid on the first window and was measured far too dear for a song (H100: the first
+// window's decoder 4.3 s instead of 0.04 s, 12.5 s when it ran beside the LM, codec peak 13.6 GB
+// instead of 5.5 GB); later windows gain ~5 % (120 s of audio, warm: 0.672 s vs 0.708 s).
+// Restores the previous setting.
 class CudnnBenchmarkScope {
  public:
   explicit CudnnBenchmarkScope(bool cuda) : active_(cuda && wanted()) {
@@ -60,8 +60,7 @@ class CudnnBenchmarkScope {
 
  private:
   static bool wanted() {
-    static const bool on = std::getenv("HEARTMULA_CODEC_CUDNN_BENCHMARK") == nullptr ||
-                           io::env_flag("HEARTMULA_CODEC_CUDNN_BENCHMARK");
+    static const bool on = io::env_flag("HEARTMULA_CODEC_CUDNN_BENCHMARK");
     return on;
   }
   bool active_, was_ = false;
