@@ -42,7 +42,9 @@ std::unique_ptr<StepGraphs> make_step_graphs(c10::Device device, const std::vect
 }
 
 std::shared_ptr<codec::SolverGraphs> make_codec_graphs(c10::Device device) {
-  if (io::env_flag("HEARTMULA_NO_CODEC_GRAPHS")) return nullptr;
+  // CUDA only: the capture beside the frame loop relies on CUDA's thread-local capture mode;
+  // XPU graphs of the codec have not been run anywhere yet.
+  if (!device.is_cuda() || io::env_flag("HEARTMULA_NO_CODEC_GRAPHS")) return nullptr;
   StepGraphOptions o;
   o.eager_first = false;
   o.exclusive = false;

@@ -48,8 +48,8 @@ bool graphs_supported(c10::Device device);
 
 // Graphs for the codec's Euler solve on `device` (one per decoding thread: the codec worker, a
 // tool): captured at first sight after the codec's first eager solve, thread-local capture (the
-// codec worker holds capture_lock() around its device work). nullptr where make_step_graphs
-// gives none, or with HEARTMULA_NO_CODEC_GRAPHS=1.
+// codec worker holds capture_lock() around its device work). CUDA only; nullptr elsewhere, where
+// make_step_graphs gives none, or with HEARTMULA_NO_CODEC_GRAPHS=1.
 std::shared_ptr<codec::SolverGraphs> make_codec_graphs(c10::Device device);
 
 namespace detail {
