@@ -3,10 +3,12 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
+#include <string>
 #include <vector>
 
 #include "codec/fused_ops.h"
 #include "codec/weight_norm.h"
+#include "heartmula/error.h"
 #include "io/env.h"
 #include "io/weight_binder.h"
 
@@ -21,10 +23,20 @@ std::atomic<bool>& channels_last_flag() {
 
 std::atomic<bool> any_device{false};
 
+std::atomic<bool>& convt_gemm_flag() {
+  static std::atomic<bool> on{!io::env_flag("HEARTMULA_CODEC_CONVT_CUDNN")};
+  return on;
+}
+
+// Whether a decoder weight w takes the channels-last storage (CUDA, or any device in tests).
+bool takes_channels_last(const at::Tensor& w) {
+  return w.defined() && (w.is_cuda() || any_device.load()) && cuda_channels_last();
+}
+
 // w [a, b, k] as [a, b, 1, k] channels-last (memory order a, k, b) when it is a CUDA tensor and
 // the channels-last layout is on; undefined otherwise.
 at::Tensor channels_last_weight(const at::Tensor& w) {
-  if (!w.defined() || !(w.is_cuda() || any_device.load()) || !cuda_channels_last()) return at::Tensor();
+  if (!takes_channels_last(w)) return at::Tensor();
   return w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
@@ -33,6 +45,8 @@ at::Tensor channels_last_weight(const at::Tensor& w) {
 void set_cuda_channels_last(bool on) { channels_last_flag().store(on); }
 bool cuda_channels_last() { return channels_last_flag().load(); }
 void set_channels_last_on_any_device(bool on) { any_device.store(on); }
+void set_convt_gemm(bool on) { convt_gemm_flag().store(on); }
+bool convt_gemm() { return convt_gemm_flag().load(); }
 
 void add_weight(NamedWeights& out, const std::string& name, const at::Tensor& t) {
   if (t.defined()) out.emplace_back(name, t);
@@ -124,11 +138,23 @@ void CausalConvTranspose1d::declare_weight_norm(io::WeightBinder& b, const std::
                                                 int64_t out, int64_t s, c10::ScalarType dtype) {
   stride = s;
   op_dtype = dtype;
-  expect_weight_norm(b, prefix, {in, out, 2 * s}, [this](at::Tensor w) {
-    weight4 = channels_last ? channels_last_weight(w) : at::Tensor();
-    weight = weight4.defined() ? weight4.squeeze(2) : std::move(w);
-  }, dtype);
+  expect_weight_norm(b, prefix, {in, out, 2 * s}, [this](at::Tensor w) { set_weight(std::move(w)); }, dtype);
   b.expect(prefix + ".bias", {out}, &bias, dtype);
+}
+
+void CausalConvTranspose1d::set_weight(at::Tensor w) {
+  weight4 = weight_mm = at::Tensor();
+  if (!channels_last || !takes_channels_last(w)) {
+    weight = std::move(w);
+  } else if (convt_gemm()) {  // [in, out, k] -> [in, k, out] contiguous, seen as [in, k * out]
+    const int64_t in = w.size(0), out = w.size(1), k = w.size(2);
+    at::Tensor mm = w.permute({0, 2, 1}).contiguous();
+    weight = mm.permute({0, 2, 1});  // [in, out, k], a view: one copy of the weight
+    weight_mm = mm.view({in, k * out});
+  } else {
+    weight4 = channels_last_weight(w);
+    weight = weight4.squeeze(2);
+  }
 }
 
 at::Tensor CausalConvTranspose1d::operator()(const at::Tensor& x) const {
@@ -139,12 +165,38 @@ at::Tensor CausalConvTranspose1d::operator()(const at::Tensor& x) const {
 }
 
 at::Tensor CausalConvTranspose1d::forward_cl(const at::Tensor& x) const {
-  const int64_t s[2] = {1, stride}, zero[2] = {0, 0}, one[2] = {1, 1};
-  at::Tensor y = at::conv_transpose2d(x.scalar_type() == op_dtype ? x : x.to(op_dtype), weight4, bias,
-                                      at::IntArrayRef(s), at::IntArrayRef(zero), at::IntArrayRef(zero), 1,
-                                      at::IntArrayRef(one));
-  y = y.narrow(3, 0, y.size(3) - stride);  // still dense channels-last (time is outermost)
+  at::Tensor xo = x.scalar_type() == op_dtype ? x : x.to(op_dtype);  // keeps the memory format
+  at::Tensor y;
+  if (weight_mm.defined()) {
+    y = forward_gemm(xo);
+  } else {
+    const int64_t s[2] = {1, stride}, zero[2] = {0, 0}, one[2] = {1, 1};
+    y = at::conv_transpose2d(xo, weight4, bias, at::IntArrayRef(s), at::IntArrayRef(zero), at::IntArrayRef(zero), 1,
+                             at::IntArrayRef(one));
+    y = y.narrow(3, 0, y.size(3) - stride);  // still dense channels-last (time is outermost)
+  }
+  xo = at::Tensor();
   return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
+}
+
+at::Tensor CausalConvTranspose1d::forward_gemm(const at::Tensor& x) const {
+  if (x.dim() != 4 || x.size(2) != 1 || x.size(1) != weight_mm.size(0))
+    throw Error("CausalConvTranspose1d::forward_cl: expected x [B, " + std::to_string(weight_mm.size(0)) +
+                ", 1, T], got " + c10::str(x.sizes()));
+  const int64_t batch = x.size(0), in = x.size(1), t = x.size(3), s = stride;
+  const int64_t n = weight_mm.size(1) / 2, out = n / s;  // n = s * out
+  // [B * T, in]: a view of a channels-last x (time-major rows, channels innermost).
+  const at::Tensor x2 = x.permute({0, 2, 3, 1}).reshape({batch * t, in});
+  const at::Tensor w_lo = weight_mm.narrow(1, 0, n), w_hi = weight_mm.narrow(1, n, n);
+  // Y = bias (repeated for the s samples of a block) + X W_lo; the bias row is made here, not at
+  // load, so that it always follows `bias` (tests write weights through list_weights).
+  at::Tensor y = bias.defined() ? at::addmm(bias.repeat({s}), x2, w_lo) : at::mm(x2, w_lo);  // [B*T, n]
+  for (int64_t b = 0; b < batch && t > 1; ++b) {  // Y[q] += X[q-1] W_hi, q >= 1, within each row
+    at::Tensor dst = y.narrow(0, b * t + 1, t - 1);
+    dst.addmm_(x2.narrow(0, b * t, t - 1), w_hi);
+  }
+  // [B * T, s * out] = [B, T * s, out] memory: [B, out, 1, T * s] channels-last, dense.
+  return y.view({batch, 1, t * s, out}).permute({0, 3, 1, 2});
 }
 
 void PReLU::declare(io::WeightBinder& b, const std::string& prefix, c10::ScalarType dtype) {

@@ -39,6 +39,11 @@ bool cuda_channels_last();
 // Tests only: the channels-last layout for weights bound on any device (the CPU included), so
 // that the layout's logic can be checked against the NCL path where there is no GPU.
 void set_channels_last_on_any_device(bool on);
+// The channels-last transposed convolution as GEMMs (CausalConvTranspose1d below; default:
+// unless HEARTMULA_CODEC_CONVT_CUDNN=1, which keeps at::conv_transpose2d, for A/B timing).
+// Read when the first weight is bound; the setter is for tests.
+void set_convt_gemm(bool on);
+bool convt_gemm();
 
 // nn.Conv1d with explicit (left, right) zero padding: causal convs pad dilation*(k-1) on the
 // left only, centred ones k/2 on both sides. weight [out, in, k], bias [out].
@@ -72,18 +77,29 @@ struct Conv1d {
 // Causal nn.ConvTranspose1d (kernel 2*stride, no padding) followed by dropping the last
 // `stride` samples: [B, in, T] -> [B, out, T*stride]. Weight-normalised, weight [in, out, k].
 // `op_dtype` is the dtype the op runs in (float32 where the compute dtype's kernel is missing).
-// weight4 [in, out, 1, k] channels-last as for Conv1d.
+// Channels-last storage (as for Conv1d: channels_last set, bound on CUDA, cuda_channels_last()):
+//  - convt_gemm() on (the default): weight_mm [in, k * out] (W permuted to [in, k, out]) and
+//    `weight` a view of it; forward_cl runs two GEMMs (see there). weight4 undefined.
+//  - convt_gemm() off: weight4 [in, out, 1, k] channels-last, `weight` a view of it (cuDNN).
 struct CausalConvTranspose1d {
-  at::Tensor weight, bias, weight4;
+  at::Tensor weight, bias, weight4, weight_mm;
   bool channels_last = false;  // as for Conv1d
   int64_t stride = 1;
   c10::ScalarType op_dtype = c10::ScalarType::Float;
   void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
                            int64_t stride, c10::ScalarType op_dtype);
   at::Tensor operator()(const at::Tensor& x) const;
-  // x [1, in, 1, T] channels-last -> [1, out, 1, T*stride] channels-last (weight4 defined).
+  // x [B, in, 1, T] channels-last -> [B, out, 1, T*stride] channels-last (weight_mm or weight4
+  // defined). With weight_mm, output block q (samples q*s .. q*s+s-1, s = stride) sees inputs q
+  // and q-1 only: Y[q, j] = bias + X[q] W[:, :, j] + X[q-1] W[:, :, s+j] (j < s), so with X the
+  // input as a [T, in] matrix (a view) and Y the output as a [T, s*out] one (dense channels-last):
+  //   Y = bias_s + X @ W_lo;  Y[1:] += X[:-1] @ W_hi   (W_lo/W_hi: the halves of weight_mm)
   at::Tensor forward_cl(const at::Tensor& x) const;
   void list_weights(const std::string& prefix, NamedWeights& out) const;
+
+ private:
+  void set_weight(at::Tensor w);
+  at::Tensor forward_gemm(const at::Tensor& x) const;  // the weight_mm form of forward_cl
 };
 
 // nn.PReLU with one shared slope: max(0, x) + a * min(0, x). weight [1].
