@@ -1,6 +1,7 @@
 #include "codec/flow_matching.h"
 
 #include <ATen/ATen.h>
+#include <utility>
 
 #include "codec/noise.h"
 #include "io/weight_binder.h"
@@ -26,18 +27,36 @@ at::Tensor FlowMatching::condition(const at::Tensor& codes) const {
   return q.repeat_interleave(2, 1);                          // F.interpolate(nearest, x2)
 }
 
+namespace {
+
+// A window's solver inputs: the noise latents [1, 2W, C] and the in-context latents (zeros
+// past the prefix) on mu's device.
+std::pair<at::Tensor, at::Tensor> window_inputs(const at::Tensor& mu, const at::Tensor& prefix, NoiseSource& noise,
+                                                int64_t latent_dim) {
+  at::Tensor latents = noise.next({1, mu.size(1), latent_dim}).to(mu.device(), mu.scalar_type(), /*non_blocking=*/true);
+  at::Tensor incontext = at::zeros_like(latents);
+  if (prefix.defined() && prefix.size(1) > 0) incontext.narrow(1, 0, prefix.size(1)).copy_(prefix);
+  return {latents, incontext};
+}
+
+}  // namespace
+
 at::Tensor FlowMatching::inference_codes(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise,
                                          int steps, double guidance, SolverGraphs* graphs) const {
   at::Tensor mu = condition(codes);
-  const int64_t frames = mu.size(1);
-  at::Tensor latents = noise.next({1, frames, latent_dim}).to(mu.device(), mu.scalar_type(), /*non_blocking=*/true);
+  const auto [latents, incontext] = window_inputs(mu, prefix, noise, latent_dim);
   const int64_t ic = prefix.defined() ? prefix.size(1) : 0;
-  at::Tensor incontext = at::zeros_like(latents);
-  if (ic > 0) incontext.narrow(1, 0, ic).copy_(prefix);
   at::Tensor out = graphs ? graphs->solve(estimator, latents, incontext, ic, steps, mu, guidance)
                          : solve_euler(estimator, latents, incontext, ic, steps, mu, guidance);
   if (ic > 0) out.narrow(1, 0, ic).copy_(incontext.narrow(1, 0, ic));
   return out;
+}
+
+void FlowMatching::prepare_graph(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise, int steps,
+                                 double guidance, SolverGraphs& graphs) const {
+  at::Tensor mu = condition(codes);
+  const auto [latents, incontext] = window_inputs(mu, prefix, noise, latent_dim);
+  graphs.prepare(estimator, latents, incontext, prefix.defined() ? prefix.size(1) : 0, steps, mu, guidance);
 }
 
 at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& incontext_x,
@@ -86,12 +105,8 @@ at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& inc
   return x;
 }
 
-at::Tensor SolverGraphs::solve(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
-                               int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
-  if (!warmed_) {  // eager once: nothing may load or allocate lazily inside a capture
-    warmed_ = true;
-    return solve_euler(est, x, incontext_x, incontext_length, steps, mu, guidance);
-  }
+SolverGraphs::Slot& SolverGraphs::fill(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
+                                        int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
   const SlotKey key{&est, x.size(1), x.size(2), mu.size(2), steps, guidance};
   auto it = slots_.find(key);
   if (it == slots_.end()) {
@@ -108,8 +123,25 @@ at::Tensor SolverGraphs::solve(const Estimator& est, const at::Tensor& x, const 
   s.incontext.copy_(incontext_x);
   s.mu.copy_(mu);
   s.mask.copy_(at::arange(x.size(1), x.options().dtype(at::kLong)).lt(incontext_length).view({1, -1, 1}));
-  run_(s.key, [&] { s.out = solve_euler(est, s.x, s.incontext, 0, steps, s.mu, guidance, s.mask); });
+  return s;
+}
+
+at::Tensor SolverGraphs::solve(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
+                               int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
+  if (!warmed_) {  // eager once: nothing may load or allocate lazily inside a capture
+    warmed_ = true;
+    return solve_euler(est, x, incontext_x, incontext_length, steps, mu, guidance);
+  }
+  Slot& s = fill(est, x, incontext_x, incontext_length, steps, mu, guidance);
+  run_(s.key, [&] { s.out = solve_euler(est, s.x, s.incontext, 0, steps, s.mu, guidance, s.mask); }, true);
   return s.out.clone();
+}
+
+void SolverGraphs::prepare(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
+                           int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
+  if (!warmed_) return;  // the first solve must be eager
+  Slot& s = fill(est, x, incontext_x, incontext_length, steps, mu, guidance);
+  run_(s.key, [&] { s.out = solve_euler(est, s.x, s.incontext, 0, steps, s.mu, guidance, s.mask); }, false);
 }
 
 }  // namespace heartmula::codec

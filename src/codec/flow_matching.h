@@ -40,6 +40,11 @@ struct FlowMatching {
   // `graphs` (may be null): run the Euler solve from a device graph (same result).
   at::Tensor inference_codes(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise,
                              int steps, double guidance, SolverGraphs* graphs = nullptr) const;
+  // What inference_codes with `graphs` does up to the solve, which is only captured (a graph
+  // for this window's key, made without running it; see SolverGraphs::prepare). Draws the
+  // same noise. For a warm-up beside other device work: the capture costs no device time.
+  void prepare_graph(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise, int steps,
+                     double guidance, SolverGraphs& graphs) const;
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
@@ -55,8 +60,9 @@ at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& inc
                        const at::Tensor& incontext_mask = at::Tensor());
 
 // How the runtime layer runs a fixed-shape body from a device graph (runtime::StepGraphs::run
-// with capture at first sight): run(key, body) captures body for a new key and replays it.
-using GraphRunFn = std::function<void(int64_t key, const std::function<void()>& body)>;
+// with capture at first sight): run(key, body, true) captures body for a new key and replays
+// it; run(key, body, false) only captures it when the key is new (nothing runs on the device).
+using GraphRunFn = std::function<void(int64_t key, const std::function<void()>& body, bool replay)>;
 
 // The Euler solve of a window as a device graph (issue #7: 30 DiT blocks x 10 steps are
 // ~26 000 kernel launches per window, which the host cannot issue as fast as the GPU runs
@@ -70,6 +76,10 @@ class SolverGraphs {
   // solve_euler's result for these arguments (x, incontext_x, mu [1, T, *] float32 on the device).
   at::Tensor solve(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
                    int64_t incontext_length, int steps, const at::Tensor& mu, double guidance);
+  // Captures the graph solve() would replay for these arguments without running it (after
+  // the first, eager, solve; before it nothing is captured).
+  void prepare(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x, int64_t incontext_length,
+               int steps, const at::Tensor& mu, double guidance);
   size_t graphs() const { return slots_.size(); }
 
  private:
@@ -78,6 +88,9 @@ class SolverGraphs {
     at::Tensor x, incontext, mask, mu, out;
   };
   using SlotKey = std::tuple<const Estimator*, int64_t, int64_t, int64_t, int, double>;
+  // The slot of these arguments' key (made at first sight), its inputs filled in.
+  Slot& fill(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
+             int64_t incontext_length, int steps, const at::Tensor& mu, double guidance);
   GraphRunFn run_;
   bool warmed_ = false;
   std::map<SlotKey, Slot> slots_;

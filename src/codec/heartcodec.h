@@ -103,12 +103,12 @@ class HeartCodec {
   // the StreamDecoder both decode through it. Call with options validated.
   at::Tensor decode_window(const at::Tensor& window_codes, size_t k, at::Tensor& prefix, NoiseSource& noise,
                            const DetokenizeOptions& options) const;
-  // Runs a first and a second window (silent codes, its own noise) and waits for them, so that
+  // Runs a first window (silent codes, its own noise, one Euler step) and waits for it, so that
   // the first real window on this thread finds its kernels loaded, its cuBLAS / cuDNN handles
   // made and its allocator cache filled (on the H100 the first window took 0.9 s, later ones
-  // 0.33 s). The first window takes one Euler step; with options.graphs the second takes
-  // options.steps through them, so that the song's windows replay a graph captured here.
-  // Returns the seconds it took. Changes nothing else.
+  // 0.33 s). With options.graphs it then captures, without running it, the graph of a second
+  // window with options.steps, which the song's windows replay; without, it runs a second
+  // one-step window (the prefix path). Returns the seconds it took. Changes nothing else.
   double warm_up(const DetokenizeOptions& options) const;
 
   const HeartCodecConfig& config() const;

@@ -52,7 +52,12 @@ std::shared_ptr<codec::SolverGraphs> make_codec_graphs(c10::Device device) {
   std::shared_ptr<StepGraphs> g = make_step_graphs(device, {}, o);
   if (!g) return nullptr;
   return std::make_shared<codec::SolverGraphs>(
-      [g](int64_t key, const std::function<void()>& body) { g->run(key, body); });
+      [g](int64_t key, const std::function<void()>& body, bool replay) {
+        if (replay)
+          g->run(key, body);
+        else
+          g->capture(key, body);
+      });
 }
 
 }  // namespace heartmula::runtime

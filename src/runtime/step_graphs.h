@@ -25,6 +25,9 @@ class StepGraphs {
   virtual ~StepGraphs() = default;
   // Runs `body` for `key`: eagerly the first time, then from its captured graph.
   virtual void run(int64_t key, const std::function<void()>& body) = 0;
+  // Captures `body` for a new key without running it (a warm-up that must not cost device
+  // time); nothing for a key already captured, or where the runner cannot capture first.
+  virtual void capture(int64_t /*key*/, const std::function<void()>& /*body*/) {}
   virtual size_t graphs() const = 0;  // how many are captured
 };
 

@@ -163,8 +163,12 @@ TEST(CodecStream, RejectsBadInput) {
 // its in-context prefix (the prefix is pinned with a mask, not a copy of its length), and the
 // audio equals the eager path bit for bit, also through the warm-up and a stream.
 TEST(CodecStream, SolverGraphsOneKeySameAudio) {
-  std::vector<int64_t> keys;
-  auto graphs = std::make_shared<hc::SolverGraphs>([&](int64_t key, const std::function<void()>& body) {
+  std::vector<int64_t> keys, captured;
+  auto graphs = std::make_shared<hc::SolverGraphs>([&](int64_t key, const std::function<void()>& body, bool replay) {
+    if (!replay) {  // a capture without a run: nothing may be computed
+      captured.push_back(key);
+      return;
+    }
     keys.push_back(key);
     body();
   });
@@ -184,5 +188,6 @@ TEST(CodecStream, SolverGraphsOneKeySameAudio) {
   w.graphs = graphs;
   EXPECT_GT(codec().warm_up(w), 0.0);
   EXPECT_EQ(graphs->graphs(), 2u);
+  EXPECT_EQ(captured, (std::vector<int64_t>{1}));  // the 2-step graph: captured, not run
   EXPECT_TRUE(at::equal(codec().detokenize(codes, o), eager));
 }

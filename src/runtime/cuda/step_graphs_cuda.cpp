@@ -34,6 +34,19 @@ class CudaStepGraphs final : public StepGraphs {
       body();
       return;
     }
+    capture_new(key, body)->replay();  // capture records only: run this call's work now
+  }
+
+  void capture(int64_t key, const std::function<void()>& body) override {
+    if (graphs_.count(key) || (options_.eager_first && !warmed_.count(key))) return;
+    (void)capture_new(key, body);
+  }
+
+  size_t graphs() const override { return graphs_.size(); }
+
+ private:
+  // Captures `body` as the graph of `key` (not captured yet) and keeps it.
+  at::cuda::CUDAGraph* capture_new(int64_t key, const std::function<void()>& body) {
     c10::cuda::CUDAGuard guard(device_);
     // Exclusive: no other thread (the codec worker) may touch the device while the graph is
     // captured. Else the caller holds the lock and other threads' calls do not disturb a
@@ -66,13 +79,9 @@ class CudaStepGraphs final : public StepGraphs {
       std::fprintf(stderr, "heartmula: captured %s graph for key %lld: %zu nodes\n", options_.what,
                    static_cast<long long>(key), nodes);
     }
-    graph->replay();  // capture records only: run this frame's work now
-    graphs_.emplace(key, std::move(graph));
+    return graphs_.emplace(key, std::move(graph)).first->second.get();
   }
 
-  size_t graphs() const override { return graphs_.size(); }
-
- private:
   c10::Device device_;
   std::vector<at::Generator> gens_;
   StepGraphOptions options_;
