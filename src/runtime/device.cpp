@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <sys/resource.h>
@@ -143,6 +144,18 @@ std::shared_ptr<void> use_side_stream(c10::Device device, bool high_priority) {
   if (device.is_cpu()) return nullptr;
   const auto* b = backend_for(device.type());
   return b ? b->side_stream(device.has_index() ? device.index() : 0, high_priority) : nullptr;
+}
+
+StreamPriority stream_priority() {
+  static const StreamPriority p = [] {
+    const char* v = std::getenv("HEARTMULA_STREAM_PRIORITY");
+    const std::string s = v ? v : "";
+    if (s.empty() || s == "codec") return StreamPriority::codec;
+    if (s == "lm") return StreamPriority::lm;
+    if (s == "same") return StreamPriority::same;
+    throw UsageError("HEARTMULA_STREAM_PRIORITY must be codec, lm or same. Given: '" + s + "'");
+  }();
+  return p;
 }
 
 #undef HEARTMULA_DISPATCH

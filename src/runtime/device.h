@@ -56,6 +56,13 @@ void release_cached_memory(c10::Device device);  // hand cached blocks back to t
 // frames/s, and the codec worker did not need it.)
 std::shared_ptr<void> use_side_stream(c10::Device device, bool high_priority = true);
 
+// Which side runs on a high-priority stream while the codec's windows are decoded beside the
+// frame loop (streaming, songs saved as they end): HEARTMULA_STREAM_PRIORITY=codec (the codec
+// worker's stream), lm (the frame loop's: it goes on a high-priority stream of its own, the
+// codec worker's is normal) or same (both normal). Read once.
+enum class StreamPriority { codec, lm, same };
+StreamPriority stream_priority();
+
 // A few flags read by the host a little later than they are made, without stopping the
 // device's queue: record() queues the copy of `device_flags` ([n] uint8 on the device,
 // contiguous) into a host buffer; wait() blocks until that copy has landed and returns the n

@@ -501,6 +501,11 @@ struct Generator::Impl {
     runtime::reset_peak_memory(mula_device);
     std::vector<runtime::FrameLoopResult> fr;
     try {
+      // HEARTMULA_STREAM_PRIORITY=lm: the frame loop on a high-priority stream of its own while
+      // the worker decodes beside it (joined back to the current stream when the loop ends).
+      const std::shared_ptr<void> lm_stream = w && runtime::stream_priority() == runtime::StreamPriority::lm
+                                                  ? runtime::use_side_stream(mula_device, /*high_priority=*/true)
+                                                  : nullptr;
       fr = runtime::run_frame_loop_batch(*mula, *gen_config, prompts, sp, seeds, fo);
     } catch (...) {
       if (w) w->wait();  // its jobs point at `outs`

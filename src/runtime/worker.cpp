@@ -37,7 +37,7 @@ void Worker::wait() {
 void Worker::loop() {
   c10::InferenceMode guard;
   if (threads_ > 0) at::set_num_threads(threads_);
-  const std::shared_ptr<void> stream = use_side_stream(device_);
+  const std::shared_ptr<void> stream = use_side_stream(device_, stream_priority() == StreamPriority::codec);
   while (true) {
     std::function<void()> job;
     {
