@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 
 #include "io/page_cache.h"
@@ -55,10 +56,16 @@ void warm_up_codec(const codec::HeartCodec& codec, uint64_t seed, const std::sha
 std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, const std::string& label, OJson* json,
                                  const std::shared_ptr<codec::SolverGraphs>& graphs) {
   c10::InferenceMode guard;
-  const at::Tensor codes = random_codes(codec, 372, seed);
+  // HEARTMULA_PROFILE_CODEC_FRAMES=N profiles N frames of codes (several windows: how they
+  // overlap) instead of one window's 372; the figures stay per window.
+  const char* env = std::getenv("HEARTMULA_PROFILE_CODEC_FRAMES");
+  const int64_t frames = env && std::atoll(env) > 0 ? std::atoll(env) : 372;
+  const at::Tensor codes = random_codes(codec, frames, seed);
   codec::DetokenizeOptions opts;
   opts.seed = seed;
   opts.graphs = graphs;
+  size_t windows = 1;
+  opts.progress = [&](size_t, size_t total) { windows = total; };
   runtime::synchronize(codec.device());
   start_kernel_profiler();
   const auto t0 = std::chrono::steady_clock::now();
@@ -66,12 +73,14 @@ std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, 
   runtime::synchronize(codec.device());
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const KernelTrace trace = stop_kernel_profiler();
+  const auto n = static_cast<int64_t>(windows);
   if (json) {
-    *json = kernel_trace_json(trace, 1, wall);
+    *json = kernel_trace_json(trace, n, wall);
     (*json)["what"] = "codec window";
     (*json)["codec_dtype"] = label;
   }
-  return format_kernel_trace(trace, 1, wall, "codec, one 29.76 s window (" + label + ", " +
+  return format_kernel_trace(trace, n, wall, "codec, " + std::to_string(frames) + " frames of codes in " +
+                                                 std::to_string(n) + " window(s) of 29.76 s (" + label + ", " +
                                                  std::to_string(opts.steps) + " Euler steps)", "window");
 }
 

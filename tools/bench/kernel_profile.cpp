@@ -47,6 +47,17 @@ std::string format_kernel_trace(const KernelTrace& t, int64_t frames, double wal
                   static_cast<double>(k.calls) / f, k.total_us / f, k.total_us / static_cast<double>(std::max<int64_t>(k.calls, 1)));
     s += buf;
   }
+  if (!t.gaps.empty()) {
+    std::snprintf(buf, sizeof buf,
+                  "\nInside the span (%.3f ms/%s) the device idled %.3f ms/%s (no kernel or copy on any stream); "
+                  "the longest gaps:\n\n| idle µs | after | before |\n| ---: | --- | --- |\n",
+                  t.span_us / f / 1e3, u, t.idle_us / f / 1e3, u);
+    s += buf;
+    for (const auto& g : t.gaps) {
+      std::snprintf(buf, sizeof buf, "| %.1f | %s | %s |\n", g.us, g.before.c_str(), g.after.c_str());
+      s += buf;
+    }
+  }
   return s + "\n";
 }
 

@@ -19,10 +19,18 @@ struct KernelStat {
   double total_us = 0;
 };
 
+// A stretch of the profiled span in which no kernel or copy ran on any stream.
+struct IdleGap {
+  double us = 0;
+  std::string before, after;  // short names of the last activity before it and the first after
+};
+
 struct KernelTrace {
   std::vector<KernelStat> kernels;  // by total time, largest first
+  std::vector<IdleGap> gaps;        // the longest idle gaps (up to 10), longest first
   double busy_us = 0;               // sum of kernel durations
   double span_us = 0;               // first kernel start to last kernel end
+  double idle_us = 0;               // inside the span: time with nothing running on any stream
   int64_t launches = 0;
 };
 

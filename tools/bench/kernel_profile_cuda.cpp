@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/profiler_kineto.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <vector>
 #include <unistd.h>
 
 #include "bench/kernel_profile.h"
@@ -47,12 +49,26 @@ KernelTrace stop_kernel_profiler() {
     if (!in) throw Error("--profile: cannot read the trace " + path);
     trace = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   }
+  // HEARTMULA_PROFILE_TRACE=FILE keeps the Chrome trace (chrome://tracing, Perfetto).
+  if (const char* keep = std::getenv("HEARTMULA_PROFILE_TRACE"); keep && *keep) {
+    if (std::rename(path.c_str(), keep) != 0) {
+      std::ifstream src(path, std::ios::binary);
+      std::ofstream dst(keep, std::ios::binary);
+      dst << src.rdbuf();
+    }
+    std::fprintf(stderr, "heartmula: profiler trace saved to %s\n", keep);
+  }
   std::remove(path.c_str());
   if (trace.is_discarded() || !trace.contains("traceEvents"))
     throw Error("--profile: the Kineto trace is not valid JSON with traceEvents");
   KernelTrace t;
   std::map<std::string, KernelStat> by_name;
   double first = std::numeric_limits<double>::max(), last = 0;
+  struct Span {
+    double ts, end;
+    const std::string* name;
+  };
+  std::vector<Span> spans;
   for (const auto& e : trace["traceEvents"]) {
     if (!e.is_object() || !e.contains("cat") || !e["cat"].is_string()) continue;
     const std::string cat = e["cat"].get<std::string>();
@@ -67,6 +83,7 @@ KernelTrace stop_kernel_profiler() {
     }
     ++k.calls;
     k.total_us += dur;
+    spans.push_back({ts, ts + dur, &k.name});
     t.busy_us += dur;
     ++t.launches;
     first = std::min(first, ts);
@@ -83,6 +100,22 @@ KernelTrace stop_kernel_profiler() {
   for (auto& [key, k] : merged) t.kernels.push_back(k);
   std::sort(t.kernels.begin(), t.kernels.end(), [](const KernelStat& a, const KernelStat& b) { return a.total_us > b.total_us; });
   t.span_us = t.launches > 0 ? last - first : 0;
+  // Idle gaps: the union of the activities on every stream, walked in start order.
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.ts < b.ts; });
+  double end = spans.empty() ? 0 : spans.front().end;
+  const std::string* end_name = spans.empty() ? nullptr : spans.front().name;
+  for (size_t i = 1; i < spans.size(); ++i) {
+    if (spans[i].ts > end) t.gaps.push_back({spans[i].ts - end, *end_name, *spans[i].name});
+    if (spans[i].end > end) {
+      end = spans[i].end;
+      end_name = spans[i].name;
+    }
+  }
+  std::sort(t.gaps.begin(), t.gaps.end(), [](const IdleGap& a, const IdleGap& b) { return a.us > b.us; });
+  double idle = 0;
+  for (const auto& g : t.gaps) idle += g.us;
+  if (t.gaps.size() > 10) t.gaps.resize(10);
+  t.idle_us = idle;
   return t;
 }
 
