@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
 #   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load,
-#                                       batch,stream,codecq,codecg,codecl,memory
+#                                       batch,stream,codecq,codecg,codecl,codecab,memory
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
@@ -400,6 +400,62 @@ for n in ("0", "1", "b"):
               f"{s['mean']:.3f} ± {s.get('sd', 0):.3f} s ({r['seconds_per_window']:.3f} s/window, peak {r['peak_memory_bytes']/1e9:.2f} GB)")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codecl_summary.txt)
+fi
+
+# 7d. Codec A/B (issue #7): 120 s of random codes decoded with each CODEC_VARIANTS entry
+#     ("name:ENV=V,ENV=V"; default: the defaults, the decoder on the window's own stream
+#     (HEARTMULA_CODEC_NO_OVERLAP=1), cuDNN's transposed conv (HEARTMULA_CODEC_CONVT_CUDNN=1)):
+#     the audio of each against the first (bit for bit or the max difference), the codec rows,
+#     and a 120 s profile (idle gaps; the Chrome trace in $OUTDIR/codec_trace.json).
+if want codecab; then
+  [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || $B/make-random-checkpoint --out /tmp/rckpt --size real --what codec \
+    >"$OUTDIR/mkckpt_codec.log" 2>&1 || note "make-random-checkpoint (codec): FAILED"
+  mkdir -p /tmp/hm
+  [ -f /tmp/hm/codes120.safetensors ] || python3 - <<'PY'
+import torch
+from safetensors.torch import save_file
+g = torch.Generator().manual_seed(1)
+save_file({"codes": torch.randint(0, 8192, (8, 1500), generator=g)}, "/tmp/hm/codes120.safetensors")
+PY
+  variants=${CODEC_VARIANTS:-"default: seq:HEARTMULA_CODEC_NO_OVERLAP=1 cudnnct:HEARTMULA_CODEC_CONVT_CUDNN=1"}
+  first=""
+  for v in $variants; do
+    name=${v%%:*}; envs=${v#*:}; IFS=, read -ra ev <<<"$envs"
+    env ${ev[@]+"${ev[@]}"} timeout 120 $B/heartcodec-decode --codec /tmp/rckpt/HeartCodec-oss \
+      --codes /tmp/hm/codes120.safetensors --device cuda --seed 0 -o /tmp/hm/ab_$name.safetensors --overwrite \
+      2>"$OUTDIR/codecab_$name.log" || note "codec decode ($name): FAILED"
+    if [ -z "$first" ]; then first=$name; else
+      l=$(python3 - $first $name <<'PY'
+import sys, torch
+from safetensors.torch import load_file
+a = load_file(f"/tmp/hm/ab_{sys.argv[1]}.safetensors")["wav"]; b = load_file(f"/tmp/hm/ab_{sys.argv[2]}.safetensors")["wav"]
+print("EQUAL" if a.shape == b.shape and torch.equal(a, b) else
+      f"max |a-b| / max |a| = {((a - b).abs().max() / a.abs().max()).item():.3g} (shapes {tuple(a.shape)} {tuple(b.shape)})")
+PY
+)
+      note "codec audio $name vs $first (120 s random codes, real-size random codec): ${l:-FAILED}"
+    fi
+    env ${ev[@]+"${ev[@]}"} timeout 200 $B/heartmula-bench --device cuda --frames 0 --codec --codec-path /tmp/rckpt \
+      --codec-seconds 30,120 --reps 3 --json -o "$OUTDIR/bench_codecab_$name.json" -q || note "codec bench $name: FAILED"
+    python3 - "$OUTDIR/bench_codecab_$name.json" $name <<'PY' | tee -a /tmp/codecab_summary.txt
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1])).get("rows", [])
+except Exception as e:
+    rows = []; print(f">>> codec {sys.argv[2]}: no report ({e})")
+for r in rows:
+    if r.get("test") != "codec": continue
+    s = r["seconds"]
+    print(f">>> codec {sys.argv[2]} ({r['dtype']}): {r['audio_seconds']:.0f} s audio in {s['mean']:.3f} ± {s.get('sd', 0):.3f} s "
+          f"({r['seconds_per_window']:.3f} s/window, peak {r['peak_memory_bytes']/1e9:.2f} GB)")
+PY
+  done
+  HEARTMULA_PROFILE_CODEC_FRAMES=1500 HEARTMULA_PROFILE_TRACE=/tmp/hm/codec_trace.json timeout 120 $B/heartmula-bench \
+    --device cuda --frames 0 --codec --codec-path /tmp/rckpt --codec-seconds 30 --reps 1 \
+    --profile "$OUTDIR/profile_codecab.md" -q >/dev/null 2>&1 || note "codec profile (120 s): FAILED"
+  gzip -c /tmp/hm/codec_trace.json > "$OUTDIR/codec_trace.json.gz" 2>/dev/null
+  cat "$OUTDIR/profile_codecab.md" 2>/dev/null | head -60
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codecab_summary.txt)
 fi
 
 # 8. Memory: a 4-minute song (3000 frames, cfg 1.5, bf16 LM, --codec-dtype auto) at the real
