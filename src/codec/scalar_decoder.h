@@ -22,8 +22,9 @@
 // CUDA layout (issue #7, docs/codec.md): when the weights were bound onto CUDA with
 // cuda_channels_last() on (layers.h; HEARTMULA_CODEC_NCL=1 turns it off), every activation is a
 // channels-last [1, C, 1, T] tensor (time-major, channels innermost) and the convolutions run as
-// 2-D ones on the channels-last weights, so cuDNN changes no layout; the bias, PReLU and residual
-// add after a convolution run as one fused kernel in place (fused_bias_prelu_). The same working
+// 2-D ones on the channels-last weights, so cuDNN changes no layout (the transposed convolutions
+// run as two GEMMs on a [T, C] view, layers.h); the bias, PReLU and residual add after a
+// convolution run as one fused kernel in place (fused_bias_prelu_). The same working
 // set: rows one at a time, early frees, chunked last stage. Elsewhere: [B, C, T] as above.
 #pragma once
 
