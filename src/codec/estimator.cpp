@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "io/weight_binder.h"
 
@@ -32,13 +34,35 @@ at::Tensor norm_out(const at::Tensor& x, const at::Tensor& table, const at::Tens
 void ProjectLayer::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
                            c10::ScalarType dtype) {
   kernel = k;
-  ffn_1.declare(b, prefix + ".ffn_1", in, out, k, dtype);
+  b.expect_with(
+      prefix + ".ffn_1.weight", {out, in, k},
+      [this, in, out, k](at::Tensor w) {
+        if (!w.is_cuda() && !channels_last_on_any_device()) {
+          ffn_1.set_weight(std::move(w));
+          return;
+        }
+        // [out, in, k] -> [out, k, in]: row o holds tap 0's input weights, then tap 1's, ...
+        wmat = w.permute({0, 2, 1}).contiguous().view({out, k * in});
+        ffn_1.weight = wmat.view({out, k, in}).permute({0, 2, 1});  // for weights() / comparisons
+      },
+      dtype);
+  b.expect(prefix + ".ffn_1.bias", {out}, &ffn_1.bias, dtype);
   ffn_1.set_centred(k);
   ffn_2.declare(b, prefix + ".ffn_2", out, out, true, dtype);
 }
 
 at::Tensor ProjectLayer::operator()(const at::Tensor& x) const {
-  at::Tensor y = ffn_1(x.to(ffn_1.weight.scalar_type()).transpose(1, 2)).transpose(1, 2);
+  const at::Tensor xc = x.to(ffn_1.weight.scalar_type());
+  at::Tensor y;
+  if (wmat.defined()) {
+    const int64_t t = xc.size(1), pad = kernel / 2;
+    const at::Tensor xp = at::constant_pad_nd(xc, {0, 0, pad, kernel - 1 - pad});  // [B, T + k - 1, in]
+    std::vector<at::Tensor> taps;
+    for (int64_t j = 0; j < kernel; ++j) taps.push_back(xp.narrow(1, j, t));
+    y = at::linear(at::cat(taps, -1), wmat, ffn_1.bias);  // [B, T, out]
+  } else {
+    y = ffn_1(xc.transpose(1, 2)).transpose(1, 2);
+  }
   y = y * std::pow(static_cast<double>(kernel), -0.5);
   return ffn_2(y);
 }
@@ -80,6 +104,12 @@ std::pair<at::Tensor, at::Tensor> AdaLNSingle::operator()(const at::Tensor& time
   return {linear(at::silu(embedded)), embedded};
 }
 
+std::pair<at::Tensor, at::Tensor> AdaLNSingle::step_rows(const std::pair<at::Tensor, at::Tensor>& all, int64_t s,
+                                                         int64_t rows) {
+  return {all.first.narrow(0, s, 1).expand({rows, all.first.size(1)}),
+          all.second.narrow(0, s, 1).expand({rows, all.second.size(1)})};
+}
+
 void Estimator::declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& c,
                         c10::ScalarType dtype) {
   cfg = c;
@@ -111,17 +141,36 @@ at::Tensor Estimator::forward(const at::Tensor& hidden, const at::Tensor& timest
   return forward(hidden, timestep, rope_tables(hidden.size(1), hidden.device()));
 }
 
-at::Tensor Estimator::forward(const at::Tensor& hidden, const at::Tensor& timestep, const EstimatorRope& rope) const {
-  at::Tensor s = proj_in(hidden).to(at::kFloat);  // the residual streams are float32
-  auto [mod, embedded] = adaln_single(timestep);
-  for (const auto& blk : transformer_blocks) s = blk.forward(s, mod, rope.rope);
-  s = norm_out(s, scale_shift_table, embedded);
+namespace {
 
-  at::Tensor x = connection_proj(at::cat({hidden.to(compute), s.to(compute)}, -1)).to(at::kFloat);
-  auto [mod2, embedded2] = adaln_single_2(timestep);
-  for (const auto& blk : transformer_blocks_2) x = blk.forward(x, mod2, rope.rope2);
-  x = norm_out(x, scale_shift_table_2, embedded2);
-  return proj_out(x).to(at::kFloat);
+// The estimator's body given each stack's {modulation, embedded} for the rows of `hidden`.
+at::Tensor estimator_body(const Estimator& e, const at::Tensor& hidden, const std::pair<at::Tensor, at::Tensor>& m1,
+                          const std::pair<at::Tensor, at::Tensor>& m2, const EstimatorRope& rope) {
+  at::Tensor s = e.proj_in(hidden).to(at::kFloat);  // the residual streams are float32
+  for (const auto& blk : e.transformer_blocks) s = blk.forward(s, m1.first, rope.rope);
+  s = norm_out(s, e.scale_shift_table, m1.second);
+
+  at::Tensor x = e.connection_proj(at::cat({hidden.to(e.compute), s.to(e.compute)}, -1)).to(at::kFloat);
+  for (const auto& blk : e.transformer_blocks_2) x = blk.forward(x, m2.first, rope.rope2);
+  x = norm_out(x, e.scale_shift_table_2, m2.second);
+  return e.proj_out(x).to(at::kFloat);
+}
+
+}  // namespace
+
+at::Tensor Estimator::forward(const at::Tensor& hidden, const at::Tensor& timestep, const EstimatorRope& rope) const {
+  return estimator_body(*this, hidden, adaln_single(timestep), adaln_single_2(timestep), rope);
+}
+
+Estimator::Modulations Estimator::modulations(const at::Tensor& t) const {
+  return {adaln_single(t), adaln_single_2(t)};
+}
+
+at::Tensor Estimator::forward_step(const at::Tensor& hidden, const Modulations& all, int64_t s,
+                                   const EstimatorRope& rope) const {
+  const int64_t rows = hidden.size(0);
+  return estimator_body(*this, hidden, AdaLNSingle::step_rows(all.first, s, rows),
+                        AdaLNSingle::step_rows(all.second, s, rows), rope);
 }
 
 }  // namespace heartmula::codec

@@ -21,9 +21,14 @@
 namespace heartmula::codec {
 
 // ProjectLayer: Conv1d(k, padding k/2) over time, times k^-0.5, then a Linear.
+// On CUDA the convolution runs as one GEMM over the k time-shifted copies of the input side by
+// side ([B, T, k * in] @ wmat^T, wmat [out, k * in] in the compute dtype, made at load; ffn_1's
+// weight is then a view of it): the input is time-major already, and cuDNN changed its layout
+// around each call (~0.1 ms per call on the H100, 30 calls per window). Same sums, another order.
 struct ProjectLayer {
   Conv1d ffn_1;
   Linear ffn_2;
+  at::Tensor wmat;  // defined: the GEMM form (CUDA weights, or any device in layout tests)
   int64_t kernel = 3;
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
                c10::ScalarType dtype);
@@ -39,6 +44,10 @@ struct AdaLNSingle {
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t dim);  // float32 weights
   // timestep float32 [B] -> {modulation [B, 6D], embedded [B, D]}, float32.
   std::pair<at::Tensor, at::Tensor> operator()(const at::Tensor& timestep) const;
+  // The same for the timestep that every row of a step shares, given the output of this
+  // operator for [S] timesteps and a step s < S: [rows, 6D] and [rows, D] (broadcast views).
+  static std::pair<at::Tensor, at::Tensor> step_rows(const std::pair<at::Tensor, at::Tensor>& all, int64_t s,
+                                                     int64_t rows);
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
@@ -63,6 +72,15 @@ struct Estimator {
   // -> float32 [B, T, out_channels]
   at::Tensor forward(const at::Tensor& hidden, const at::Tensor& timestep, const EstimatorRope& rope) const;
   at::Tensor forward(const at::Tensor& hidden, const at::Tensor& timestep) const;  // makes the tables
+  // The AdaLN outputs of both stacks for timesteps t float32 [S] (one row each): the Euler
+  // solver computes every step's at once (one GEMM per linear for all steps instead of one
+  // GEMV per step; each step's rows share its timestep).
+  struct Modulations {
+    std::pair<at::Tensor, at::Tensor> first, second;  // {mod, embedded} of adaln_single, _2
+  };
+  Modulations modulations(const at::Tensor& t) const;
+  // forward() with the modulations of step s of `all` (made by modulations()) for every row.
+  at::Tensor forward_step(const at::Tensor& hidden, const Modulations& all, int64_t s, const EstimatorRope& rope) const;
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <utility>
+#include <vector>
 
 #include "codec/noise.h"
 #include "io/weight_binder.h"
@@ -80,6 +81,18 @@ at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& inc
     in.narrow(2, 2 * c, d).copy_(mu);
   }
   const EstimatorRope rope = est.rope_tables(len, x.device());
+  // Every step's time, by the loop's own float32 recurrence (t += dt; dt = t_span[k + 1] - t),
+  // and the AdaLN modulations of all steps at once.
+  std::vector<at::Tensor> times{t};
+  {
+    at::Tensor tt = t, dd = dt;
+    for (int step = 1; step < steps; ++step) {
+      tt = tt + dd;
+      dd = t_span[step + 1] - tt;
+      times.push_back(tt);
+    }
+  }
+  const Estimator::Modulations mods = est.modulations(at::stack(times));
   for (int step = 1; step <= steps; ++step) {
     if (incontext_mask.defined()) {
       at::Tensor coef = 1 - (t * (1 - 1e-6));
@@ -90,7 +103,7 @@ at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& inc
           .copy_(coef * noise.narrow(1, 0, incontext_length) + t * incontext_x.narrow(1, 0, incontext_length));
     }
     in.narrow(2, 0, c).copy_(x.expand({rows, len, c}));
-    const at::Tensor out = est.forward(in, t.unsqueeze(-1).repeat({rows}), rope);  // float32
+    const at::Tensor out = est.forward_step(in, mods, step - 1, rope);  // float32
     at::Tensor dphi;
     if (cfg) {
       at::Tensor uncond = out.narrow(0, 0, 1), cond = out.narrow(0, 1, 1);

@@ -45,6 +45,7 @@ at::Tensor channels_last_weight(const at::Tensor& w) {
 void set_cuda_channels_last(bool on) { channels_last_flag().store(on); }
 bool cuda_channels_last() { return channels_last_flag().load(); }
 void set_channels_last_on_any_device(bool on) { any_device.store(on); }
+bool channels_last_on_any_device() { return any_device.load(); }
 void set_convt_gemm(bool on) { convt_gemm_flag().store(on); }
 bool convt_gemm() { return convt_gemm_flag().load(); }
 

@@ -36,9 +36,11 @@ struct Linear {
 // [1, C, 1, T] there, so cuDNN needs no layout change around the convolutions. Read at load.
 void set_cuda_channels_last(bool on);
 bool cuda_channels_last();
-// Tests only: the channels-last layout for weights bound on any device (the CPU included), so
-// that the layout's logic can be checked against the NCL path where there is no GPU.
+// Tests only: the CUDA layouts (the decoder's channels-last weights, the estimator's GEMM-form
+// ProjectLayer) for weights bound on any device (the CPU included), so that their logic can be
+// checked against the plain path where there is no GPU.
 void set_channels_last_on_any_device(bool on);
+bool channels_last_on_any_device();
 // The channels-last transposed convolution as GEMMs (CausalConvTranspose1d below; default:
 // unless HEARTMULA_CODEC_CONVT_CUDNN=1, which keeps at::conv_transpose2d, for A/B timing).
 // Read when the first weight is bound; the setter is for tests.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "codec/config.h"
+#include "codec/estimator.h"
 #include "codec/layers.h"
 #include "codec/scalar_decoder.h"
 #include "heartmula/error.h"
@@ -218,6 +219,36 @@ TEST(CodecLayout, OnlyTheDecodersConvolutionsAreChannelsLast) {
   ASSERT_TRUE(decoder_conv.weight4.defined());
   EXPECT_TRUE(decoder_conv.weight4.is_contiguous(at::MemoryFormat::ChannelsLast));
   EXPECT_EQ(decoder_conv.weight.data_ptr(), decoder_conv.weight4.data_ptr());  // one copy of the weight
+}
+
+// The estimator's ProjectLayer in its CUDA form (the k=3 convolution as one GEMM over the
+// time-shifted copies side by side, wmat made at bind) against the convolution on the same
+// weights, float32 and bfloat16; the held weight is the GEMM matrix, ffn_1.weight a view of it.
+TEST(CodecLayout, ProjectLayerGemmFormMatchesTheConvolution) {
+  c10::InferenceMode guard;
+  auto make = [](bool gemm, c10::ScalarType dtype) {
+    set_channels_last_on_any_device(gemm);
+    ProjectLayer p;
+    io::WeightBinder binder(at::kFloat, at::kCPU);
+    p.declare(binder, "p", 12, 10, 3, dtype);
+    binder.bind_random(5);
+    set_channels_last_on_any_device(false);
+    return p;
+  };
+  for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+    const ProjectLayer conv = make(false, dtype), gemm = make(true, dtype);
+    ASSERT_FALSE(conv.wmat.defined());
+    ASSERT_TRUE(gemm.wmat.defined());
+    EXPECT_EQ(gemm.wmat.sizes(), (at::IntArrayRef{10, 36}));
+    EXPECT_EQ(gemm.ffn_1.weight.data_ptr(), gemm.wmat.data_ptr());  // one copy
+    EXPECT_TRUE(at::equal(gemm.ffn_1.weight, conv.ffn_1.weight));  // same values, [out, in, k]
+    for (int64_t t : {1, 2, 7, 40}) {
+      const at::Tensor x = at::randn({2, t, 12});
+      const at::Tensor a = conv(x).to(at::kFloat), b = gemm(x).to(at::kFloat);
+      ASSERT_EQ(a.sizes(), b.sizes());
+      EXPECT_LT(rel_max_diff(b, a), dtype == at::kFloat ? 1e-5 : 3e-2) << "T " << t;
+    }
+  }
 }
 
 }  // namespace
