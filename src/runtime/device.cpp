@@ -146,6 +146,20 @@ std::shared_ptr<void> use_side_stream(c10::Device device, bool high_priority) {
   return b ? b->side_stream(device.has_index() ? device.index() : 0, high_priority) : nullptr;
 }
 
+std::shared_ptr<void> leave_sms_free(c10::Device device, int free_sms) {
+  if (device.is_cpu() || free_sms <= 0) return nullptr;
+  const auto* b = backend_for(device.type());
+  return b ? b->blas_sm_limit(device.has_index() ? device.index() : 0, free_sms) : nullptr;
+}
+
+int codec_sm_free() {
+  static const int n = [] {
+    const char* v = std::getenv("HEARTMULA_CODEC_SM_FREE");
+    return v ? std::atoi(v) : 0;
+  }();
+  return n;
+}
+
 StreamPriority stream_priority() {
   static const StreamPriority p = [] {
     const char* v = std::getenv("HEARTMULA_STREAM_PRIORITY");

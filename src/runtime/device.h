@@ -63,6 +63,14 @@ std::shared_ptr<void> use_side_stream(c10::Device device, bool high_priority = t
 enum class StreamPriority { codec, lm, same };
 StreamPriority stream_priority();
 
+// Makes the calling thread's BLAS GEMMs on `device` target all but `free_sms` multiprocessors
+// until the returned guard goes (CUDA: cublasSetSmCountTarget on the thread's cuBLAS handle;
+// GEMMs captured into graphs meanwhile keep it), so that another thread's kernels (the frame
+// loop's) find SMs free beside them. Null guard where there is no such control or free_sms <= 0.
+// Measurement switch HEARTMULA_CODEC_SM_FREE=N for the codec worker (codec_sm_free()).
+std::shared_ptr<void> leave_sms_free(c10::Device device, int free_sms);
+int codec_sm_free();
+
 // A few flags read by the host a little later than they are made, without stopping the
 // device's queue: record() queues the copy of `device_flags` ([n] uint8 on the device,
 // contiguous) into a host buffer; wait() blocks until that copy has landed and returns the n
@@ -132,6 +140,8 @@ struct Backend {
   }
   // See use_side_stream(); default: none.
   virtual std::shared_ptr<void> side_stream(int /*index*/, bool /*high_priority*/) const { return nullptr; }
+  // See leave_sms_free(); default: none.
+  virtual std::shared_ptr<void> blas_sm_limit(int /*index*/, int /*free_sms*/) const { return nullptr; }
   // See make_async_flags(); default: nullptr (the synchronous copy).
   virtual std::unique_ptr<AsyncFlags> async_flags(int /*index*/, int64_t /*n*/) const { return nullptr; }
 };

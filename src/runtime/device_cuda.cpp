@@ -126,6 +126,17 @@ struct CudaBackend final : Backend {
     // not wait behind the LM's back-to-back graph replays (docs/performance.md, "Streaming").
     return std::make_shared<JoinedStreamGuard>(c10::cuda::getStreamFromPool(high_priority, dev));
   }
+  std::shared_ptr<void> blas_sm_limit(int index, int free_sms) const override {
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
+    const int total = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+    if (free_sms >= total) return nullptr;
+    cublasHandle_t h = at::cuda::getCurrentCUDABlasHandle();  // this thread's
+    int was = 0;
+    if (cublasGetSmCountTarget(h, &was) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetSmCountTarget(h, total - free_sms) != CUBLAS_STATUS_SUCCESS)
+      return nullptr;
+    return std::shared_ptr<void>(nullptr, [h, was](void*) { (void)cublasSetSmCountTarget(h, was); });
+  }
   std::unique_ptr<AsyncFlags> async_flags(int index, int64_t n) const override {
     return std::make_unique<CudaFlags>(index, n);
   }
