@@ -472,7 +472,15 @@ struct Generator::Impl {
       });
     };
     auto t_loop = Clock::now();
+    std::function<void()> post_warm_up;  // set below when the codec warms up beside the loop
     fo.on_frame = [&](int64_t done, int64_t planned) {
+      // After the frame loop's second frame, whose graph is captured by then: the warm-up holds
+      // capture_lock() (its device work must not meet the frame loop's capture), and the loop's
+      // first capture would otherwise wait for it.
+      if (post_warm_up && done >= 2) {
+        post_warm_up();
+        post_warm_up = nullptr;
+      }
       if (progress) progress(done, planned, seconds_since(t_loop));
       return !(stop && stop());
     };
@@ -480,23 +488,27 @@ struct Generator::Impl {
     // Windows decoded beside the LM on a GPU: a first window on the worker's thread and stream
     // (loads kernels, creates the thread's cuBLAS/cuDNN handles, fills the stream's allocator
     // cache) while the LM makes its first frames, so that the song's first window does not pay
-    // for it (HeartCodec::warm_up). Queued before any of the song's windows; a failure here is
-    // left to the song's own first window to report. (HEARTMULA_NO_CODEC_WARMUP=1 skips it.)
+    // for it (HeartCodec::warm_up). Queued after the loop's second frame (see on_frame), long
+    // before a song's first window (372 frames); a failure here is left to the song's own first
+    // window to report. (HEARTMULA_NO_CODEC_WARMUP=1 skips it.)
     if (w && codec_device.type() != c10::kCPU && (any_stream || (any_audio && songs.size() > 1)) &&
         !io::env_flag("HEARTMULA_NO_CODEC_WARMUP")) {
       codec::DetokenizeOptions wo;
       wo.steps = r.codec_steps;
       wo.guidance = r.codec_guidance;
       wo.graphs = codec_graphs;
-      w->post([this, wo, out] {
-        try {
-          const double s = codec->warm_up(wo);
-          for (SongResult* res : out) res->timings.codec_warmup_s = s;
-          if (stream_trace())
-            std::fprintf(stderr, "heartmula trace %8.3f s: codec warm-up done (%.3f s)\n", seconds_since(t_ready), s);
-        } catch (const std::exception&) {  // the first window meets the same error and reports it
-        }
-      });
+      post_warm_up = [this, w, wo, out] {
+        w->post([this, wo, out] {
+          try {
+            const std::lock_guard<std::mutex> exclusive(runtime::capture_lock());
+            const double s = codec->warm_up(wo);
+            for (SongResult* res : out) res->timings.codec_warmup_s = s;
+            if (stream_trace())
+              std::fprintf(stderr, "heartmula trace %8.3f s: codec warm-up done (%.3f s)\n", seconds_since(t_ready), s);
+          } catch (const std::exception&) {  // the first window meets the same error and reports it
+          }
+        });
+      };
     }
     runtime::reset_peak_memory(mula_device);
     std::vector<runtime::FrameLoopResult> fr;
