@@ -233,13 +233,14 @@ PY
   cp .cache/llama3/tokenizer.json $R/
   # 60 s and 240 s of audio (STREAM_RUNS="SECONDS:VARIANT ..."), not streamed / streamed / streamed without the codec warm-up
   # (HEARTMULA_NO_CODEC_WARMUP=1), without graphs (HEARTMULA_NO_GRAPHS=1), streamed with HEARTMULA_STREAM_PRIORITY
-  # lm / same / codec (lmprio, sameprio, codecprio); the trace (HEARTMULA_STREAM_TRACE=1) shows when windows come out.
+  # lm / same / codec (lmprio, sameprio, codecprio), with HEARTMULA_CODEC_SM_FREE=N (smfreeN); the trace (HEARTMULA_STREAM_TRACE=1) shows when windows come out.
   for run in ${STREAM_RUNS:-60:off 60:on 240:off 240:on}; do
     IFS=: read secs s <<<"$run"
     flag=(); env=(HEARTMULA_STREAM_TRACE=1); [ $s != off ] && flag=(--stream); [ $s = nowarm ] && env+=(HEARTMULA_NO_CODEC_WARMUP=1)
     [ $s = nograph ] && env+=(HEARTMULA_NO_GRAPHS=1)
     [ $s = lmprio ] && env+=(HEARTMULA_STREAM_PRIORITY=lm); [ $s = sameprio ] && env+=(HEARTMULA_STREAM_PRIORITY=same)
     [ $s = codecprio ] && env+=(HEARTMULA_STREAM_PRIORITY=codec)
+    [[ $s == smfree* ]] && env+=(HEARTMULA_CODEC_SM_FREE=${s#smfree})
     env "${env[@]}" timeout 240 $B/heartmula-gen --model-path $R --tags piano --lyrics "la la la" --ignore-eos --duration $secs \
       --seed 3 --device cuda ${flag[@]+"${flag[@]}"} -o $W/real_${secs}_$s.mp3 --overwrite --json -q \
       >$W/real_${secs}_$s.json 2>$W/real_${secs}_$s.trace || note "stream real ($secs s, $s): FAILED"
