@@ -7,6 +7,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include <dlfcn.h>
+
 #include <memory>
 #include <mutex>
 
@@ -130,12 +132,16 @@ struct CudaBackend final : Backend {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
     const int total = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
     if (free_sms >= total) return nullptr;
+    // Looked up in the cuBLAS that LibTorch loaded (the project does not link cuBLAS itself).
+    using GetFn = cublasStatus_t (*)(cublasHandle_t, int*);
+    using SetFn = cublasStatus_t (*)(cublasHandle_t, int);
+    static const auto get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "cublasGetSmCountTarget"));
+    static const auto set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "cublasSetSmCountTarget"));
+    if (!get || !set) return nullptr;
     cublasHandle_t h = at::cuda::getCurrentCUDABlasHandle();  // this thread's
     int was = 0;
-    if (cublasGetSmCountTarget(h, &was) != CUBLAS_STATUS_SUCCESS ||
-        cublasSetSmCountTarget(h, total - free_sms) != CUBLAS_STATUS_SUCCESS)
-      return nullptr;
-    return std::shared_ptr<void>(nullptr, [h, was](void*) { (void)cublasSetSmCountTarget(h, was); });
+    if (get(h, &was) != CUBLAS_STATUS_SUCCESS || set(h, total - free_sms) != CUBLAS_STATUS_SUCCESS) return nullptr;
+    return std::shared_ptr<void>(nullptr, [h, was](void*) { (void)set(h, was); });
   }
   std::unique_ptr<AsyncFlags> async_flags(int index, int64_t n) const override {
     return std::make_unique<CudaFlags>(index, n);
