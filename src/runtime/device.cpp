@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -147,7 +148,7 @@ std::shared_ptr<void> use_side_stream(c10::Device device, bool high_priority) {
 }
 
 std::shared_ptr<void> leave_sms_free(c10::Device device, int free_sms) {
-  if (device.is_cpu() || free_sms <= 0) return nullptr;
+  if (device.is_cpu() || free_sms == 0) return nullptr;
   const auto* b = backend_for(device.type());
   return b ? b->blas_sm_limit(device.has_index() ? device.index() : 0, free_sms) : nullptr;
 }
@@ -155,7 +156,7 @@ std::shared_ptr<void> leave_sms_free(c10::Device device, int free_sms) {
 int codec_sm_free() {
   static const int n = [] {
     const char* v = std::getenv("HEARTMULA_CODEC_SM_FREE");
-    return v ? std::atoi(v) : 0;
+    return v && *v ? std::max(0, std::atoi(v)) : -1;
   }();
   return n;
 }

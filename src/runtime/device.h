@@ -64,11 +64,13 @@ enum class StreamPriority { codec, lm, same };
 StreamPriority stream_priority();
 
 // Makes the calling thread's BLAS GEMMs on `device` target all but `free_sms` multiprocessors
-// until the returned guard goes (CUDA: cublasSetSmCountTarget on the thread's cuBLAS handle;
-// GEMMs captured into graphs meanwhile keep it), so that another thread's kernels (the frame
-// loop's) find SMs free beside them. Null guard where there is no such control or free_sms <= 0.
-// Measurement switch HEARTMULA_CODEC_SM_FREE=N for the codec worker (codec_sm_free()).
+// (free_sms < 0: 30 % of them) until the returned guard goes (CUDA: cublasSetSmCountTarget on
+// the thread's cuBLAS handle; GEMMs captured into graphs meanwhile keep it), so that another
+// thread's kernels (the frame loop's) find SMs free beside them. Null guard where there is no
+// such control, free_sms == 0 or free_sms >= the device's count.
 std::shared_ptr<void> leave_sms_free(c10::Device device, int free_sms);
+// The SMs the codec leaves free while it streams beside the frame loop: HEARTMULA_CODEC_SM_FREE
+// (a count; 0: none), else -1 (30 %; docs/performance.md "Streaming").
 int codec_sm_free();
 
 // A few flags read by the host a little later than they are made, without stopping the

@@ -131,7 +131,8 @@ struct CudaBackend final : Backend {
   std::shared_ptr<void> blas_sm_limit(int index, int free_sms) const override {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
     const int total = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-    if (free_sms >= total) return nullptr;
+    if (free_sms < 0) free_sms = (total * 3 + 5) / 10;  // 30 %: 40 of the H100's 132
+    if (free_sms <= 0 || free_sms >= total) return nullptr;
     // Looked up in the cuBLAS that LibTorch loaded (the project does not link cuBLAS itself).
     using GetFn = cublasStatus_t (*)(cublasHandle_t, int*);
     using SetFn = cublasStatus_t (*)(cublasHandle_t, int);

@@ -38,7 +38,6 @@ void Worker::loop() {
   c10::InferenceMode guard;
   if (threads_ > 0) at::set_num_threads(threads_);
   const std::shared_ptr<void> stream = use_side_stream(device_, stream_priority() == StreamPriority::codec);
-  const std::shared_ptr<void> sms = leave_sms_free(device_, codec_sm_free());  // measurement switch
   while (true) {
     std::function<void()> job;
     {
