@@ -362,7 +362,7 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
         running.push_back(s);
       }
     }
-    if ((t + 1) % chunk == 0) hand_out(running);
+    if ((t + 1) % chunk == 0 || t + 1 == options.frames_first) hand_out(running);
     // on_frame after every step, unless every song has ended at an EOS (as before lengths).
     if (ended_at_eos < songs && options.on_frame && !options.on_frame(t + 1, frames)) interrupted = true;
   }

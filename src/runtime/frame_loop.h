@@ -56,6 +56,9 @@ struct FrameLoopOptions {
   // that are kept (never the EOS frame) are handed out.
   std::function<void(int64_t song, const at::Tensor& frames)> on_frames;
   int64_t frames_chunk = 16;
+  // Also hand out when the songs reach this many frames (0: never): the codec's first window
+  // (372 frames) starts at once instead of at the next multiple of frames_chunk.
+  int64_t frames_first = 0;
   // Called once per song as soon as it has ended, with its result (all its frames): at its EOS
   // while the other songs go on, or when the loop stops (max_frames, interrupted) for the songs
   // still running, in song order. Its timings are those up to that moment. A finished song's

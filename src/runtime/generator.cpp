@@ -16,6 +16,7 @@
 #include <string>
 
 #include "codec/heartcodec.h"
+#include "codec/windows.h"
 #include "codec/stream_decoder.h"
 #include "heartmula/error.h"
 #include "io/audio_writer.h"
@@ -451,6 +452,8 @@ struct Generator::Impl {
     }
     runtime::Worker* w = early ? &codec_worker() : nullptr;
     const int64_t batch = static_cast<int64_t>(songs.size());
+    if (w && any_stream)  // the first window's 372 frames go to the codec at once
+      fo.frames_first = static_cast<int64_t>(codec::kWindowSeconds * codec::kCodeRate);
     if (w && any_stream)
       fo.on_frames = [&, w](int64_t s, const at::Tensor& f) {
         SongOutput* o = &outs[static_cast<size_t>(s)];

@@ -95,6 +95,26 @@ TEST(FrameLoopStream, SongsEndInLengthOrderAndEqualTheirSingleRuns) {
   }
 }
 
+// frames_first: one hand-out as soon as the songs have that many frames (the codec's first
+// window), besides the multiples of frames_chunk; the frames are the same.
+TEST(FrameLoopStream, FirstHandOutAtFramesFirst) {
+  hr::FrameLoopOptions o;
+  o.max_frames = 12;
+  o.frames_chunk = 5;
+  o.frames_first = 7;
+  std::vector<int64_t> sizes;
+  std::vector<at::Tensor> chunks;
+  o.on_frames = [&](int64_t, const at::Tensor& f) {
+    sizes.push_back(f.size(0));
+    chunks.push_back(f.clone());
+  };
+  hr::SamplingParams p = params();
+  p.seed = 9;
+  const auto res = hr::run_frame_loop_batch(model(), gen(), {prompt(6, 4)}, p, {9}, o);
+  EXPECT_EQ(sizes, (std::vector<int64_t>{5, 2, 3, 2}));  // at 5, 7 (first), 10, 12 (end)
+  EXPECT_TRUE(at::equal(at::cat(chunks, 0), res[0].frames));
+}
+
 TEST(FrameLoopStream, BadLengthsAreErrors) {
   hr::FrameLoopOptions o;
   o.max_frames = 4;
