@@ -251,6 +251,14 @@ void place_window(at::Tensor& out, const at::Tensor& audio, size_t k, const Wind
   }
 }
 
+// A window's audio [2, N], checked to hold the window's samples (N >= window_samples).
+at::Tensor checked_window_audio(at::Tensor audio, int64_t window_samples) {
+  if (audio.size(1) < window_samples)
+    throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
+                std::to_string(window_samples));
+  return audio;
+}
+
 // The padded code sequence [Q, padded_len] on the CPU (upstream's repetition).
 at::Tensor repeat_codes(const at::Tensor& codes, const WindowPlan& p) {
   std::vector<int64_t> idx(p.padded_len);
@@ -263,12 +271,8 @@ at::Tensor repeat_codes(const at::Tensor& codes, const WindowPlan& p) {
 at::Tensor HeartCodec::decode_window(const at::Tensor& window, size_t k, at::Tensor& prefix, NoiseSource& noise,
                                      const DetokenizeOptions& opts) const {
   c10::InferenceMode guard;
-  const at::Tensor audio = queue_window(window, k, prefix, noise, opts).wait();
-  const int64_t window_samples = plan_windows(1, model_->cfg.sample_rate).window_samples;
-  if (audio.size(1) < window_samples)
-    throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
-                std::to_string(window_samples));
-  return audio;
+  return checked_window_audio(queue_window(window, k, prefix, noise, opts).wait(),
+                              plan_windows(1, model_->cfg.sample_rate).window_samples);
 }
 
 HeartCodec::QueuedAudio HeartCodec::queue_window(const at::Tensor& window, size_t k, at::Tensor& prefix,
@@ -369,11 +373,7 @@ at::Tensor HeartCodec::detokenize(const at::Tensor& codes_in, const DetokenizeOp
   // Window k + 1 is queued on the device before the host waits for window k's audio and
   // crossfades it in, so that the device does not wait for the host between windows.
   auto place = [&](QueuedAudio& q, size_t k) {
-    const at::Tensor audio = q.wait();
-    if (audio.size(1) < plan.window_samples)
-      throw Error("codec: a window decoded to " + std::to_string(audio.size(1)) + " samples, expected " +
-                  std::to_string(plan.window_samples));
-    place_window(out, audio, k, plan, fade_in);
+    place_window(out, checked_window_audio(q.wait(), plan.window_samples), k, plan, fade_in);
     if (opts.progress) opts.progress(k + 1, plan.windows());
   };
   std::unique_ptr<QueuedAudio> pending;

@@ -17,13 +17,8 @@ namespace heartmula::codec::cuda {
 namespace {
 
 using model::cuda::from_f;
+using model::cuda::Pack;
 using model::cuda::to_f;
-
-// N elements loaded / stored as one access (N * sizeof(T) <= 16 bytes, aligned to that).
-template <typename T, int N>
-struct alignas(N * sizeof(T)) Pack {
-  T v[N];
-};
 
 bool aligned(const void* p, int64_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 

@@ -1,4 +1,5 @@
-// Element <-> float32 conversions shared by the .cu kernels (float, __nv_bfloat16, __half).
+// Element <-> float32 conversions and the vector access type shared by the .cu kernels (float,
+// __nv_bfloat16, __half).
 // nvcc only, no LibTorch headers: include it by its relative name ("convert.cuh").
 #pragma once
 
@@ -17,5 +18,11 @@ template <typename T> __device__ __forceinline__ T from_f(float v);
 template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
 template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+
+// N elements loaded / stored as one access (N * sizeof(T) <= 16 bytes, aligned to that).
+template <typename T, int N>
+struct alignas(N * sizeof(T)) Pack {
+  T v[N];
+};
 
 }  // namespace heartmula::model::cuda

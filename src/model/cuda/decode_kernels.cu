@@ -13,8 +13,9 @@ namespace heartmula::model::cuda {
 
 namespace {
 
+// 16 bytes of T as one access.
 template <typename T>
-struct alignas(16) Pack {
+struct alignas(16) Pack16 {
   static constexpr int N = 16 / sizeof(T);
   T v[N];
 };
@@ -36,7 +37,7 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
                                                               float* __restrict__ pacc, int64_t batch, int64_t heads,
                                                               int64_t kv_heads, int64_t cache_len, int64_t kv_len,
                                                               float scale) {
-  using P = Pack<T>;
+  using P = Pack16<T>;
   constexpr int N = P::N, NP = HD / N, GROUPS = kChunk / NP;  // threads t >= GROUPS * NP idle for V
   static_assert(GROUPS >= 1, "head_dim too large for one chunk of threads");
   const int64_t c = blockIdx.x, b = blockIdx.y, h = blockIdx.z;
