@@ -16,6 +16,19 @@ PARTS=",${1:-parity,graphs,bench},"
 want() { [[ "$PARTS" == *",$1,"* ]]; }
 summary=()
 note() { summary+=("$1"); echo ">>> $1"; }
+# The real-size random codec (/tmp/rckpt) and 120 s of random codes (/tmp/hm/codes120.safetensors)
+# for the codec parts, made once per machine.
+codec120_inputs() {
+  [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || $B/make-random-checkpoint --out /tmp/rckpt --size real --what codec \
+    >"$OUTDIR/mkckpt_codec.log" 2>&1 || note "make-random-checkpoint (codec): FAILED"
+  mkdir -p /tmp/hm
+  [ -f /tmp/hm/codes120.safetensors ] || python3 - <<'PY'
+import torch
+from safetensors.torch import save_file
+g = torch.Generator().manual_seed(1)
+save_file({"codes": torch.randint(0, 8192, (8, 1500), generator=g)}, "/tmp/hm/codes120.safetensors")
+PY
+}
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 t0=$(date +%s)
@@ -354,15 +367,7 @@ if want codecl; then
   timeout 300 ctest --test-dir build-device -R CodecDecoderCuda -V >"$OUTDIR/codecl_test.log" 2>&1 \
     && note "CodecDecoderCuda: ok" || { note "CodecDecoderCuda: FAILED"; grep -E "Failure|Expected|Which is|FAILED" "$OUTDIR/codecl_test.log" | head -20; }
   grep -E "ScalarDecoder::decode" "$OUTDIR/codecl_test.log" | sed 's/^[0-9]*: //' | while read -r l; do note "$l"; done
-  [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || $B/make-random-checkpoint --out /tmp/rckpt --size real --what codec \
-    >"$OUTDIR/mkckpt_codec.log" 2>&1 || note "make-random-checkpoint (codec): FAILED"
-  mkdir -p /tmp/hm
-  [ -f /tmp/hm/codes120.safetensors ] || python3 - <<'PY'
-import torch
-from safetensors.torch import save_file
-g = torch.Generator().manual_seed(1)
-save_file({"codes": torch.randint(0, 8192, (8, 1500), generator=g)}, "/tmp/hm/codes120.safetensors")
-PY
+  codec120_inputs
   for n in 0 1; do
     HEARTMULA_CODEC_NCL=$n timeout 120 $B/heartcodec-decode --codec /tmp/rckpt/HeartCodec-oss \
       --codes /tmp/hm/codes120.safetensors --device cuda --seed 0 -o /tmp/hm/ncl$n.safetensors --overwrite \
@@ -409,15 +414,7 @@ fi
 #     the audio of each against the first (bit for bit or the max difference), the codec rows,
 #     and a 120 s profile (idle gaps; the Chrome trace in $OUTDIR/codec_trace.json).
 if want codecab; then
-  [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || $B/make-random-checkpoint --out /tmp/rckpt --size real --what codec \
-    >"$OUTDIR/mkckpt_codec.log" 2>&1 || note "make-random-checkpoint (codec): FAILED"
-  mkdir -p /tmp/hm
-  [ -f /tmp/hm/codes120.safetensors ] || python3 - <<'PY'
-import torch
-from safetensors.torch import save_file
-g = torch.Generator().manual_seed(1)
-save_file({"codes": torch.randint(0, 8192, (8, 1500), generator=g)}, "/tmp/hm/codes120.safetensors")
-PY
+  codec120_inputs
   variants=${CODEC_VARIANTS:-"default: overlap:HEARTMULA_CODEC_OVERLAP=1 cudnnct:HEARTMULA_CODEC_CONVT_CUDNN=1"}
   first=""
   for v in $variants; do
