@@ -409,13 +409,12 @@ PY
 fi
 
 # 7d. Codec A/B (issue #7): 120 s of random codes decoded with each CODEC_VARIANTS entry
-#     ("name:ENV=V,ENV=V"; default: the defaults, the decoder on a stream of its own beside the next window
-#     (HEARTMULA_CODEC_OVERLAP=1), cuDNN's transposed conv (HEARTMULA_CODEC_CONVT_CUDNN=1)):
+#     ("name:ENV=V,ENV=V"; default: the defaults and cuDNN's transposed conv (HEARTMULA_CODEC_CONVT_CUDNN=1)):
 #     the audio of each against the first (bit for bit or the max difference), the codec rows,
 #     and a 120 s profile (idle gaps; the Chrome trace in $OUTDIR/codec_trace.json).
 if want codecab; then
   codec120_inputs
-  variants=${CODEC_VARIANTS:-"default: overlap:HEARTMULA_CODEC_OVERLAP=1 cudnnct:HEARTMULA_CODEC_CONVT_CUDNN=1"}
+  variants=${CODEC_VARIANTS:-"default: cudnnct:HEARTMULA_CODEC_CONVT_CUDNN=1"}
   first=""
   for v in $variants; do
     name=${v%%:*}; envs=${v#*:}; IFS=, read -ra ev <<<"$envs"

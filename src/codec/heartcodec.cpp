@@ -3,8 +3,6 @@
 #include <ATen/ATen.h>
 #include <c10/core/Event.h>
 #include <c10/core/InferenceMode.h>
-#include <c10/core/StreamGuard.h>
-#include <c10/util/Optional.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <chrono>
 #include <cmath>
@@ -161,10 +159,6 @@ std::vector<io::WeightBinder::Declaration> HeartCodec::declarations(const HeartC
 struct HeartCodec::QueuedAudio {
   at::Tensor host;                      // float32 [2, N] on the CPU (complete after wait())
   std::unique_ptr<c10::Event> copied;  // null: nothing to wait for
-  // Device tensors that work queued on another stream still reads (the window's latents when
-  // the decoder runs on the decoder stream): released only once that work has finished, so
-  // that the caching allocator cannot hand their memory to the flow matching meanwhile.
-  std::vector<at::Tensor> keep;
 
   static QueuedAudio from(const at::Tensor& audio) {
     QueuedAudio q;
@@ -186,7 +180,6 @@ struct HeartCodec::QueuedAudio {
       while (!copied->query()) std::this_thread::sleep_for(std::chrono::microseconds(50));
       copied.reset();
     }
-    keep.clear();
     return host;
   }
 };
@@ -207,23 +200,6 @@ at::Tensor HeartCodec::decode_latents(const at::Tensor& latents) const {
 }
 
 namespace {
-
-// The stream a decoding thread runs its windows' decoders on, beside the flow matching of the
-// next window: CUDA with HEARTMULA_CODEC_OVERLAP=1 only. Measured on the H100 (120 s of audio,
-// 0.657 s either way, the same audio bit for bit, peak +0.16 GB): both halves already keep the
-// GPU busy, so the overlap only interleaves them; off by default. One per thread and device,
-// always the same, so that the caching allocator keeps one set of cached blocks for it.
-c10::optional<c10::Stream> decoder_stream(c10::Device device) {
-  static const bool on = io::env_flag("HEARTMULA_CODEC_OVERLAP");
-  if (!on || !device.is_cuda()) return c10::nullopt;
-  thread_local std::vector<std::pair<c10::Device, c10::Stream>> streams;
-  const c10::Device d(device.type(), device.has_index() ? device.index() : 0);
-  for (const auto& [dev, s] : streams)
-    if (dev == d) return s;
-  const c10::Stream s = c10::impl::getDeviceGuardImpl(d.type())->getStreamFromGlobalPool(d, /*isHighPriority=*/false);
-  streams.emplace_back(d, s);
-  return s;
-}
 
 // HEARTMULA_STREAM_TRACE=1: each window's flow-matching and decoder seconds on stderr.
 bool trace_windows() {
@@ -295,23 +271,7 @@ HeartCodec::QueuedAudio HeartCodec::queue_window(const at::Tensor& window, size_
     (void)latents.narrow(1, 0, 1).sum().item<float>();
     flow_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  QueuedAudio audio;
-  const c10::optional<c10::Stream> side = trace_windows() ? c10::nullopt : decoder_stream(latents.device());
-  if (side) {
-    // The decoder of window k runs on its own stream while window k + 1's flow matching (queued
-    // next on the current stream) runs beside it: the convolutions and elementwise passes of
-    // the one fill what the other's GEMMs leave of the GPU. The decoder starts after this
-    // window's latents exist; its audio is waited for through the copy's event.
-    const c10::Stream current = c10::impl::getDeviceGuardImpl(side->device_type())->getStream(side->device());
-    c10::Event ready(side->device_type());
-    ready.record(current);
-    ready.block(*side);
-    const c10::StreamGuard on_side(*side);
-    audio = QueuedAudio::from(decode_latents_on_device(latents));
-    audio.keep.push_back(latents);
-  } else {
-    audio = QueuedAudio::from(decode_latents_on_device(latents));
-  }
+  QueuedAudio audio = QueuedAudio::from(decode_latents_on_device(latents));
   if (trace_windows()) {  // waits for the audio, so that the decoder's time is its own
     (void)audio.wait();
     std::fprintf(stderr, "heartmula trace: codec window %zu: flow matching %.3f s, decoder %.3f s\n", k, flow_s,
