@@ -50,4 +50,23 @@ bool fused_rope_heads_(at::Tensor& qkv, int64_t heads_to_rotate, const RopeTable
 // device. Bit for bit `x.add_(bias.view({1, C, 1...})); x = at::prelu(x, slope); x.add_(residual)`.
 bool fused_bias_prelu_(at::Tensor& x, const at::Tensor& bias, const at::Tensor& slope, const at::Tensor& residual);
 
+// The scalar decoder's 64-channel stage (the last ResDecoderBlock's residual units, the
+// PostProcessor and the output conv) on TF32 tensor cores, one kernel per unit instead of two
+// cuDNN convolutions with their layout changes and two epilogues (decoder_kernels.h; docs/codec.md
+// "64-channel stage"). Applies to float32 CUDA tensors while TF32 is allowed for cuDNN (the tf32
+// decoder of --codec-dtype auto; never for fp32, whose decoder is IEEE float32) and
+// HEARTMULA_CODEC_CONV64_CUDNN is not set; x [B, 64, 1, T] channels-last, the weights as
+// Conv1d::weight4 holds them (channels-last [64, 64, 1, k]), biases [64], slopes [1].
+// A ResidualUnit: out = x + PReLU_a2(b2 + conv2(PReLU_a1(b1 + conv1(x)))), conv1 causal, kernel 7,
+// `dilation`; conv2 kernel 1. out: a new channels-last tensor like x.
+bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& a1,
+                           int64_t dilation, const at::Tensor& w2, const at::Tensor& b2, const at::Tensor& a2,
+                           at::Tensor& out);
+// The PostProcessor and the output conv for output samples [from, to) of one row: the input
+// x [1, 64, 1, T] repeated `rep` times in time, the causal kernel-7 conv wp/bp + PReLU ap, then
+// the causal kernel-7 conv wo [1, 64, 1, 7] / bo [1] to one band. audio: [1, 1, to - from] float32.
+bool fused_post_and_out64(const at::Tensor& x, int64_t rep, const at::Tensor& wp, const at::Tensor& bp,
+                          const at::Tensor& ap, const at::Tensor& wo, const at::Tensor& bo, int64_t from, int64_t to,
+                          at::Tensor& audio);
+
 }  // namespace heartmula::codec

@@ -27,5 +27,13 @@ bool fused_gated_residual(const at::Tensor&, const at::Tensor&, int64_t, const a
 bool fused_silu_mul(const at::Tensor&, int64_t, at::Tensor&) { return false; }
 bool fused_rope_heads_(at::Tensor&, int64_t, const RopeTable&) { return false; }
 bool fused_bias_prelu_(at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&) { return false; }
+bool fused_residual_unit64(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
+                           const at::Tensor&, const at::Tensor&, const at::Tensor&, at::Tensor&) {
+  return false;
+}
+bool fused_post_and_out64(const at::Tensor&, int64_t, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                          const at::Tensor&, const at::Tensor&, int64_t, int64_t, at::Tensor&) {
+  return false;
+}
 
 }  // namespace heartmula::codec

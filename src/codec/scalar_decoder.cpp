@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "codec/fused_ops.h"
 #include "io/env.h"
 #include "io/weight_binder.h"
 
@@ -89,6 +90,11 @@ at::Tensor ResidualUnit::operator()(const at::Tensor& x) const {
 }
 
 at::Tensor ResidualUnit::forward_cl(const at::Tensor& x) const {
+  // 64 channels, TF32 on CUDA: the whole unit in one tensor-core kernel (fused_ops.h).
+  at::Tensor y;
+  if (fused_residual_unit64(x, conv1.weight4, conv1.bias, activation1.weight, conv1.dilation, conv2.weight4,
+                            conv2.bias, activation2.weight, y))
+    return y;
   // The biases are added by the fused epilogues (bias + PReLU, bias + PReLU + residual).
   at::Tensor h = conv1.forward_cl(x, /*with_bias=*/false);
   h = activation1.bias_act_(h, conv1.bias, at::Tensor());
@@ -223,6 +229,10 @@ at::Tensor ScalarDecoder::post_and_out_chunk(const at::Tensor& x, int64_t a, int
 }
 
 at::Tensor ScalarDecoder::post_and_out_chunk_cl(const at::Tensor& x, int64_t a, int64_t b) const {
+  at::Tensor audio;  // 64 channels, TF32 on CUDA: two kernels (fused_ops.h)
+  if (fused_post_and_out64(x, num_samples, post_conv.weight4, post_conv.bias, post_activation.weight, out.weight4,
+                           out.bias, a, b, audio))
+    return audio;
   const int64_t kp = post_conv.pad_left, ko = out.pad_left;  // both causal: no right padding
   const int64_t from = a == 0 ? 0 : a - kp - ko, front = a == 0 ? kp : 0;
   at::Tensor h = post_conv.unpadded_cl(repeated_range_cl(x, num_samples, from, b, front), /*with_bias=*/false);

@@ -133,6 +133,133 @@ double compare_paths(const ScalarDecoder& ncl, const ScalarDecoder& cl, at::Scal
   return rel;
 }
 
+// The 64-channel stage's tensor-core kernels (fused_residual_unit64, fused_post_and_out64)
+// against the composite in IEEE float32 (TF32 off) — their error must be of TF32's order, like
+// cuDNN's TF32 convolutions' (printed beside it).
+struct Conv64Weights {
+  at::Tensor w1, b1, a1, w2, b2, a2;
+};
+
+at::Tensor cl_weight(int64_t out, int64_t in, int64_t k) {
+  return at::randn({out, in, 1, k}, cuda(at::kFloat))
+      .mul(1.0 / std::sqrt(double(in * k)))
+      .contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+Conv64Weights conv64_weights() {
+  return {cl_weight(64, 64, 7), at::randn({64}, cuda(at::kFloat)).mul(0.1), at::full({1}, 0.25, cuda(at::kFloat)),
+          cl_weight(64, 64, 1), at::randn({64}, cuda(at::kFloat)).mul(0.1), at::full({1}, 0.2, cuda(at::kFloat))};
+}
+
+// x [B, 64, 1, T] -> causal conv (kernel weight.size(3), dilation) + bias, channels-last.
+at::Tensor causal_conv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, int64_t dilation) {
+  const int64_t pad = dilation * (w.size(3) - 1);
+  const at::Tensor xp = at::constant_pad_nd(x, {pad, 0}, 0).contiguous(at::MemoryFormat::ChannelsLast);
+  const int64_t s[2] = {1, 1}, p0[2] = {0, 0}, dil[2] = {1, dilation};
+  return at::conv2d(xp, w, b, s, p0, dil);
+}
+
+at::Tensor unit_composite(const at::Tensor& x, const Conv64Weights& w, int64_t dilation) {
+  at::Tensor h = at::prelu(causal_conv(x, w.w1, w.b1, dilation), w.a1);
+  return at::prelu(causal_conv(h, w.w2, w.b2, 1), w.a2).add(x);
+}
+
+class Tf32 {
+ public:
+  explicit Tf32(bool on) : was_(at::globalContext().allowTF32CuDNN()) { at::globalContext().setAllowTF32CuDNN(on); }
+  ~Tf32() { at::globalContext().setAllowTF32CuDNN(was_); }
+
+ private:
+  bool was_;
+};
+
+TEST(CodecDecoderCuda, Conv64ResidualUnitMatchesTheComposite) {
+  c10::InferenceMode guard;
+  at::manual_seed(31);
+  const Conv64Weights w = conv64_weights();
+  struct Case {
+    int64_t b, t, dilation;
+  };
+  // The real last stage (714 240 steps), lengths off the 256-step tile, a batch of 2, a
+  // sequence shorter than the causal context.
+  const std::vector<Case> cases = {{1, 714240, 1}, {1, 714240, 9}, {1, 1001, 3}, {2, 4099, 5}, {1, 37, 7}, {1, 300, 13}};
+  for (const Case& c : cases) {
+    const at::Tensor x = at::randn({c.b, 64, 1, c.t}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor ref, cudnn_tf32, got;
+    {
+      Tf32 off(false);
+      ref = unit_composite(x, w, c.dilation);
+      at::Tensor unused;
+      EXPECT_FALSE(fused_residual_unit64(x, w.w1, w.b1, w.a1, c.dilation, w.w2, w.b2, w.a2, unused))
+          << "IEEE float32 keeps the composite";
+    }
+    {
+      Tf32 on(true);
+      cudnn_tf32 = unit_composite(x, w, c.dilation);
+      ASSERT_TRUE(fused_residual_unit64(x, w.w1, w.b1, w.a1, c.dilation, w.w2, w.b2, w.a2, got))
+          << "T " << c.t << " dilation " << c.dilation;
+    }
+    ASSERT_TRUE(got.sizes().equals(x.sizes()));
+    EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast));
+    const double e_got = rel_max_diff(got, ref), e_cudnn = rel_max_diff(cudnn_tf32, ref);
+    std::cout << "conv64 unit B " << c.b << " T " << c.t << " dilation " << c.dilation << ": max |kernel - fp32| / max "
+              << e_got << ", cuDNN TF32 " << e_cudnn << "\n";
+    EXPECT_LT(e_got, 2e-3);
+    EXPECT_LT(e_got, 4 * e_cudnn + 1e-5);
+  }
+  // Not taken: bf16, 128 channels, a contiguous (not channels-last) x, a non-64-channel weight.
+  Tf32 on(true);
+  at::Tensor out;
+  const at::Tensor x = at::randn({1, 64, 1, 512}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_FALSE(fused_residual_unit64(x.to(at::kBFloat16), w.w1, w.b1, w.a1, 1, w.w2, w.b2, w.a2, out));
+  EXPECT_FALSE(fused_residual_unit64(at::randn({1, 128, 1, 512}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast),
+                                     w.w1, w.b1, w.a1, 1, w.w2, w.b2, w.a2, out));
+  EXPECT_FALSE(fused_residual_unit64(x.contiguous(), w.w1, w.b1, w.a1, 1, w.w2, w.b2, w.a2, out));
+  EXPECT_FALSE(fused_residual_unit64(x, cl_weight(64, 64, 5), w.b1, w.a1, 1, w.w2, w.b2, w.a2, out));
+  EXPECT_FALSE(fused_residual_unit64(x, w.w1, w.b1, w.a1, 64, w.w2, w.b2, w.a2, out)) << "context past shared memory";
+}
+
+TEST(CodecDecoderCuda, Conv64PostAndOutMatchesTheComposite) {
+  c10::InferenceMode guard;
+  at::manual_seed(32);
+  const at::Tensor wp = cl_weight(64, 64, 7), bp = at::randn({64}, cuda(at::kFloat)).mul(0.1);
+  const at::Tensor ap = at::full({1}, 0.25, cuda(at::kFloat));
+  const at::Tensor wo = cl_weight(1, 64, 7), bo = at::randn({1}, cuda(at::kFloat)).mul(0.1);
+  const int64_t t = 714240, rep = 2, n = t * rep;
+  const at::Tensor x = at::randn({1, 64, 1, t}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
+  auto composite = [&] {
+    const at::Tensor xr = x.repeat_interleave(rep, 3).contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor h = at::prelu(causal_conv(xr, wp, bp, 1), ap);
+    return causal_conv(h, wo, bo, 1).reshape({1, 1, n});
+  };
+  at::Tensor ref, cudnn_tf32;
+  {
+    Tf32 off(false);
+    ref = composite();
+    at::Tensor unused;
+    EXPECT_FALSE(fused_post_and_out64(x, rep, wp, bp, ap, wo, bo, 0, n, unused));
+  }
+  Tf32 on(true);
+  cudnn_tf32 = composite();
+  const double e_cudnn = rel_max_diff(cudnn_tf32, ref);
+  // The whole row, a first chunk, chunks inside (their context from the input), the last one.
+  const std::vector<std::pair<int64_t, int64_t>> ranges = {{0, n}, {0, 131072}, {131072, 262144}, {5, 1000}, {n - 777, n}};
+  for (const auto& [from, to] : ranges) {
+    at::Tensor got;
+    ASSERT_TRUE(fused_post_and_out64(x, rep, wp, bp, ap, wo, bo, from, to, got)) << from << ".." << to;
+    ASSERT_EQ(got.dim(), 3);
+    ASSERT_EQ(got.size(2), to - from);
+    const at::Tensor want = ref.narrow(2, from, to - from);
+    const double e = ((got - want).abs().max() / ref.abs().max()).item<double>();
+    std::cout << "conv64 post+out [" << from << ", " << to << "): max |kernel - fp32| / max " << e << ", cuDNN TF32 "
+              << e_cudnn << "\n";
+    EXPECT_LT(e, 2e-3);
+    EXPECT_LT(e, 4 * e_cudnn + 1e-5);
+  }
+  at::Tensor out;
+  EXPECT_FALSE(fused_post_and_out64(x, rep, wp, bp, ap, wo, bo, 0, n + 1, out)) << "past the input";
+}
+
 TEST(CodecDecoderCuda, ChannelsLastDecodeMatchesTheNclPath) {
   c10::InferenceMode guard;
   at::manual_seed(22);

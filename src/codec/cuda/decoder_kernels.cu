@@ -84,6 +84,277 @@ int launch_typed(void* xv, const void* bv, const void* sv, const void* rv, int64
   return launch_packed<T, 1>(x, bias, slope, residual, n, channels, inner, stream);
 }
 
+
+// ---- The 64-channel stage on TF32 tensor cores (launch_conv64_tf32) ----
+//
+// One block per SM, persistent over tiles of kTile output steps x 64 channels. The block keeps
+// W1 (as a [64 out][448] matrix, k = tap * 64 + in) and W2 in shared memory, loads each tile's
+// input rows (kTile + 6 * dilation of them, the causal context included) once, and runs
+//   GEMM 1: H[kTile, 64] = In_shifted[kTile, 448] x W1^T   (the 7 taps as 7 row offsets)
+//   bias + PReLU into shared memory (over the input rows, no longer needed), then
+//   GEMM 2: Y[kTile, 64] = H x W2^T, bias + PReLU + residual straight to global memory.
+// 8 warps: 4 along time (kMi m16 tiles each) x 2 along channels (4 n8 tiles each). Shared rows
+// are padded by 4 floats so that a fragment's 32 loads hit 32 different banks.
+constexpr int kCh = 64;
+constexpr int kTaps = 7;
+constexpr int kK1 = kCh * kTaps;  // 448
+constexpr int kMi = 4;            // m16 tiles per warp
+constexpr int kTile = 4 * 16 * kMi;  // 256 output steps per tile
+constexpr int kConvThreads = 256;
+constexpr int kRowX = kCh + 4;
+constexpr int kRowW1 = kK1 + 4;
+constexpr int kRowW2 = kCh + 4;
+
+size_t conv64_smem_bytes(int halo) {
+  return sizeof(float) * (static_cast<size_t>(kCh) * kRowW1 + static_cast<size_t>(kCh) * kRowW2 +
+                          static_cast<size_t>(kTile + halo) * kRowX);
+}
+
+__device__ __forceinline__ float tf32_round(float f) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
+  return __uint_as_float(r);
+}
+
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+__device__ __forceinline__ uint32_t bits(float f) { return __float_as_uint(f); }
+
+// Rows x cols floats (cols % 4 == 0) from global (dense rows) into shared rows of `stride`,
+// rounded to TF32.
+__device__ __forceinline__ void load_tf32(float* dst, int stride, const float* __restrict__ src, int rows, int cols) {
+  const int per_row = cols / 4;
+  for (int i = threadIdx.x; i < rows * per_row; i += blockDim.x) {
+    const int r = i / per_row, c = (i % per_row) * 4;
+    const float4 v = reinterpret_cast<const float4*>(src)[i];
+    float* d = dst + r * stride + c;
+    d[0] = tf32_round(v.x);
+    d[1] = tf32_round(v.y);
+    d[2] = tf32_round(v.z);
+    d[3] = tf32_round(v.w);
+  }
+}
+
+struct Conv64Args {
+  const float* x;
+  float* y;
+  const float *w1, *b1, *a1, *w2, *b2, *a2;
+  int64_t batch, t_in, t_out, t_begin;
+  int dilation, rep;
+  bool residual;
+};
+
+__global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args p) {
+  extern __shared__ __align__(16) float smem[];
+  float* w1s = smem;                 // [64][kRowW1]
+  float* w2s = w1s + kCh * kRowW1;   // [64][kRowW2]
+  float* xs = w2s + kCh * kRowW2;    // [kTile + halo][kRowX]; then H [kTile][kRowX]
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, q = lane & 3;
+  const int m_base = (warp & 3) * 16 * kMi, n_base = (warp >> 2) * 32;
+  const bool two = p.w2 != nullptr;
+
+  load_tf32(w1s, kRowW1, p.w1, kCh, kK1);
+  if (two) load_tf32(w2s, kRowW2, p.w2, kCh, kCh);
+  const float a1 = *p.a1, a2 = two ? *p.a2 : 0.f;
+  float bias1[4][2], bias2[4][2];
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      bias1[j][e] = p.b1[n_base + j * 8 + 2 * q + e];
+      bias2[j][e] = two ? p.b2[n_base + j * 8 + 2 * q + e] : 0.f;
+    }
+
+  const int halo = (kTaps - 1) * p.dilation, rows = kTile + halo;
+  const int64_t t_rep = p.t_in * p.rep;
+  const int64_t tiles_per_row = (p.t_out + kTile - 1) / kTile, tiles = tiles_per_row * p.batch;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int64_t b = tile / tiles_per_row, r0 = (tile % tiles_per_row) * kTile;  // first row of y
+    const int64_t t0 = p.t_begin + r0;                                               // its step
+    const float* xb = p.x + b * p.t_in * kCh;
+    float* yb = p.y + b * p.t_out * kCh;
+    __syncthreads();  // the previous tile is done with xs
+    for (int i = threadIdx.x; i < rows * (kCh / 4); i += blockDim.x) {
+      const int r = i >> 4, c = (i & 15) * 4;
+      const int64_t s = t0 - halo + r;
+      float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (s >= 0 && s < t_rep) v = *reinterpret_cast<const float4*>(xb + (s / p.rep) * kCh + c);
+      float* d = xs + r * kRowX + c;
+      d[0] = tf32_round(v.x);
+      d[1] = tf32_round(v.y);
+      d[2] = tf32_round(v.z);
+      d[3] = tf32_round(v.w);
+    }
+    __syncthreads();
+
+    float acc[kMi][4][4];
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+    for (int tap = 0; tap < kTaps; ++tap) {
+      const float* xt = xs + (m_base + tap * p.dilation + g) * kRowX + q;
+      const float* wt = w1s + (n_base + g) * kRowW1 + tap * kCh + q;
+#pragma unroll
+      for (int c0 = 0; c0 < kCh; c0 += 8) {
+        uint32_t a[kMi][4], bw[4][2];
+#pragma unroll
+        for (int i = 0; i < kMi; ++i) {
+          const float* xa = xt + i * 16 * kRowX + c0;
+          a[i][0] = bits(xa[0]);
+          a[i][1] = bits(xa[8 * kRowX]);
+          a[i][2] = bits(xa[4]);
+          a[i][3] = bits(xa[8 * kRowX + 4]);
+        }
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const float* wb = wt + j * 8 * kRowW1 + c0;
+          bw[j][0] = bits(wb[0]);
+          bw[j][1] = bits(wb[4]);
+        }
+#pragma unroll
+        for (int i = 0; i < kMi; ++i)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) mma_tf32(acc[i][j], a[i], bw[j]);
+      }
+    }
+    __syncthreads();  // every warp is done reading xs: H goes there
+
+    // bias + PReLU; fragment element e: row g (+8 for e >= 2), column 2q + (e & 1).
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int row = m_base + i * 16 + g + 8 * hh, col = n_base + j * 8 + 2 * q;
+          float v0 = __fadd_rn(acc[i][j][2 * hh], bias1[j][0]);
+          float v1 = __fadd_rn(acc[i][j][2 * hh + 1], bias1[j][1]);
+          if (!(v0 > 0.f)) v0 = __fmul_rn(a1, v0);
+          if (!(v1 > 0.f)) v1 = __fmul_rn(a1, v1);
+          if (two) {
+            *reinterpret_cast<float2*>(xs + row * kRowX + col) = make_float2(tf32_round(v0), tf32_round(v1));
+          } else if (r0 + row < p.t_out) {
+            if (t0 + row < 0) v0 = v1 = 0.f;
+            *reinterpret_cast<float2*>(yb + (r0 + row) * kCh + col) = make_float2(v0, v1);
+          }
+        }
+    if (!two) continue;
+    __syncthreads();
+
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+    {
+      const float* ht = xs + (m_base + g) * kRowX + q;
+      const float* wt = w2s + (n_base + g) * kRowW2 + q;
+#pragma unroll
+      for (int c0 = 0; c0 < kCh; c0 += 8) {
+        uint32_t a[kMi][4], bw[4][2];
+#pragma unroll
+        for (int i = 0; i < kMi; ++i) {
+          const float* ha = ht + i * 16 * kRowX + c0;
+          a[i][0] = bits(ha[0]);
+          a[i][1] = bits(ha[8 * kRowX]);
+          a[i][2] = bits(ha[4]);
+          a[i][3] = bits(ha[8 * kRowX + 4]);
+        }
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const float* wb = wt + j * 8 * kRowW2 + c0;
+          bw[j][0] = bits(wb[0]);
+          bw[j][1] = bits(wb[4]);
+        }
+#pragma unroll
+        for (int i = 0; i < kMi; ++i)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) mma_tf32(acc[i][j], a[i], bw[j]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int row = m_base + i * 16 + g + 8 * hh, col = n_base + j * 8 + 2 * q;
+          if (r0 + row >= p.t_out) continue;
+          float v0 = __fadd_rn(acc[i][j][2 * hh], bias2[j][0]);
+          float v1 = __fadd_rn(acc[i][j][2 * hh + 1], bias2[j][1]);
+          if (!(v0 > 0.f)) v0 = __fmul_rn(a2, v0);
+          if (!(v1 > 0.f)) v1 = __fmul_rn(a2, v1);
+          if (p.residual) {
+            const float2 r = *reinterpret_cast<const float2*>(xb + (t0 + row) * kCh + col);
+            v0 = __fadd_rn(v0, r.x);
+            v1 = __fadd_rn(v1, r.y);
+          }
+          *reinterpret_cast<float2*>(yb + (r0 + row) * kCh + col) = make_float2(v0, v1);
+        }
+  }
+}
+
+// launch_out_conv64: 128 outputs per block of 128 threads; the block's 134 input rows go to
+// shared memory with rows of 65 floats, so thread i reading row i + k hits bank (i + k + c) % 32.
+constexpr int kOutTile = 128;
+constexpr int kOutRow = kCh + 1;
+
+__global__ void __launch_bounds__(kOutTile) out_conv64_kernel(const float* __restrict__ h, float* __restrict__ out,
+                                                              const float* __restrict__ w, const float* __restrict__ b,
+                                                              int64_t n) {
+  __shared__ float hs[(kOutTile + kTaps - 1) * kOutRow];
+  __shared__ float ws[kTaps * kCh];
+  for (int i = threadIdx.x; i < kTaps * kCh; i += blockDim.x) ws[i] = w[i];
+  const float bias = *b;
+  const int64_t tiles = (n + kOutTile - 1) / kOutTile;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int64_t t0 = tile * kOutTile;
+    const int rows = static_cast<int>(n - t0 < kOutTile ? n - t0 : kOutTile) + kTaps - 1;
+    __syncthreads();
+    for (int i = threadIdx.x; i < rows * (kCh / 4); i += blockDim.x) {
+      const int r = i >> 4, c = (i & 15) * 4;
+      const float4 v = *reinterpret_cast<const float4*>(h + (t0 + r) * kCh + c);
+      float* d = hs + r * kOutRow + c;
+      d[0] = v.x;
+      d[1] = v.y;
+      d[2] = v.z;
+      d[3] = v.w;
+    }
+    __syncthreads();
+    const int t = threadIdx.x;
+    if (t0 + t >= n) continue;
+    float acc = 0.f;
+    for (int k = 0; k < kTaps; ++k) {
+      const float* hr = hs + (t + k) * kOutRow;
+      const float* wk = ws + k * kCh;
+#pragma unroll 16
+      for (int c = 0; c < kCh; ++c) acc = fmaf(wk[c], hr[c], acc);
+    }
+    out[t0 + t] = acc + bias;
+  }
+}
+
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+      return 132;
+    return v;
+  }();
+  return n;
+}
+
 }  // namespace
 
 int launch_bias_prelu(int dtype, void* x, const void* bias, const void* slope, const void* residual, int64_t n,
@@ -96,6 +367,41 @@ int launch_bias_prelu(int dtype, void* x, const void* bias, const void* slope, c
     case 2: return launch_typed<__half>(x, bias, slope, residual, n, channels, inner, s);
     default: return -1;
   }
+}
+
+}  // namespace heartmula::codec::cuda
+
+namespace heartmula::codec::cuda {
+
+int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
+                       const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
+                       int dilation, int rep, bool residual, void* stream) {
+  if (!x || !y || !w1 || !b1 || !a1 || (w2 && (!b2 || !a2)) || batch <= 0 || t_in <= 0 || t_out <= 0 ||
+      dilation < 1 || dilation > 64 || rep < 1 || (residual && (!w2 || rep != 1 || t_begin != 0 || t_in != t_out)) ||
+      (w2 && t_begin < 0) || !aligned(x, 16) || !aligned(y, 16) || !aligned(w1, 16) || (w2 && !aligned(w2, 16)))
+    return -1;
+  const size_t smem = conv64_smem_bytes((kTaps - 1) * dilation);
+  int dev = 0, optin = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+      smem > static_cast<size_t>(optin))
+    return -1;
+  cudaError_t err = cudaFuncSetAttribute(conv64_tf32_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(smem));
+  if (err != cudaSuccess) return static_cast<int>(err);
+  const int64_t tiles = batch * ((t_out + kTile - 1) / kTile);
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, sm_count()));
+  Conv64Args args{x, y, w1, b1, a1, w2, b2, a2, batch, t_in, t_out, t_begin, dilation, rep, residual};
+  conv64_tf32_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
+  return static_cast<int>(cudaGetLastError());
+}
+
+int launch_out_conv64(const float* h, float* out, const float* w, const float* b, int64_t n, void* stream) {
+  if (!h || !out || !w || !b || n <= 0 || !aligned(h, 16)) return -1;
+  const int64_t tiles = (n + kOutTile - 1) / kOutTile;
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, static_cast<int64_t>(sm_count()) * 16));
+  out_conv64_kernel<<<blocks, kOutTile, 0, static_cast<cudaStream_t>(stream)>>>(h, out, w, b, n);
+  return static_cast<int>(cudaGetLastError());
 }
 
 }  // namespace heartmula::codec::cuda

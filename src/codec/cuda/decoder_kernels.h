@@ -20,3 +20,28 @@ int launch_bias_prelu(int dtype, void* x, const void* bias, const void* slope, c
                       int64_t channels, int64_t inner, void* stream);
 
 }  // namespace heartmula::codec::cuda
+
+namespace heartmula::codec::cuda {
+
+// The scalar decoder's 64-channel stage on TF32 tensor cores (mma.sync m16n8k8, float32
+// accumulation; the inputs rounded to TF32 as cuDNN's TF32 convolutions do). All float32,
+// channels-last rows: x [batch][t_in][64], y [batch][t_out][64] (row r of y is output step
+// t_begin + r). Per output step t, with in[s] = x[floor(s / rep)] for 0 <= s < t_in * rep
+// and 0 elsewhere (causal zero padding; rep: nearest upsampling by repetition):
+//   h[t] = PReLU_a1(b1 + sum_{k<7} W1[:, :, k] in[t - (6 - k) * dilation])
+//   w2 == nullptr: y[t] = t < 0 ? 0 : h[t]                      (the PostProcessor's conv)
+//   otherwise:     y[t] = PReLU_a2(b2 + W2 h[t]) (+ x[t] when residual)  (a ResidualUnit)
+// w1: [64 out][7 taps][64 in] (a channels-last [64, 64, 1, 7] weight's memory), w2: [64][64];
+// b1, b2 [64]; a1, a2: one slope each, on the device. y must not overlap x. Returns a
+// cudaError_t value, or -1 when the arguments do not suit (the caller runs the composite).
+int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
+                       const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
+                       int dilation, int rep, bool residual, void* stream);
+
+// The decoder's output convolution from 64 channels to one, kernel 7, causal, dilation 1, in
+// exact float32: out[t] = b + sum_{k<7} sum_c w[k][c] h[t + k][c] for t < n, h [n + 6][64]
+// channels-last rows (its first 6 rows the left context), w [7][64] (a channels-last
+// [1, 64, 1, 7] weight's memory), b one value on the device. out: n floats.
+int launch_out_conv64(const float* h, float* out, const float* w, const float* b, int64_t n, void* stream);
+
+}  // namespace heartmula::codec::cuda

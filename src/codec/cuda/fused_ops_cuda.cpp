@@ -78,6 +78,30 @@ bool gated_residual_applies(const at::Tensor& x, const at::Tensor& mod, int64_t 
          usable(y, x, y.scalar_type()) && y.sizes().equals(x.sizes());
 }
 
+
+// The 64-channel stage's kernels (fused_residual_unit64, fused_post_and_out64): float32 with
+// TF32 allowed, not switched off.
+bool conv64_enabled(const at::Tensor& x) {
+  static const bool cudnn = [] {
+    const char* v = std::getenv("HEARTMULA_CODEC_CONV64_CUDNN");
+    return v != nullptr && *v != '\0' && std::string(v) != "0";
+  }();
+  return !cudnn && enabled_flag().load() && at::globalContext().allowTF32CuDNN() && x.defined() && x.is_cuda() &&
+         x.scalar_type() == at::kFloat && x.dim() == 4 && x.size(1) == 64 && x.size(2) == 1 && x.size(3) > 0 &&
+         x.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+// A [64, 64 or 1, 1, k] float32 channels-last weight on x's device.
+bool usable_weight64(const at::Tensor& w, const at::Tensor& x, int64_t out, int64_t k) {
+  return w.defined() && w.is_cuda() && w.device() == x.device() && w.scalar_type() == at::kFloat && w.dim() == 4 &&
+         w.size(0) == out && w.size(1) == 64 && w.size(2) == 1 && w.size(3) == k &&
+         w.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+bool usable_vec(const at::Tensor& t, const at::Tensor& x, int64_t n) {
+  return usable(t, x, at::kFloat) && t.numel() == n;
+}
+
 }  // namespace
 
 void set_fused_ops_enabled(bool on) { enabled_flag().store(on); }
@@ -165,6 +189,53 @@ bool fused_bias_prelu_(at::Tensor& x, const at::Tensor& bias, const at::Tensor& 
                                           slope.data_ptr(), residual.defined() ? residual.data_ptr() : nullptr,
                                           x.numel(), x.size(1), inner, stream()),
                   "bias_prelu");
+}
+
+bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& a1,
+                           int64_t dilation, const at::Tensor& w2, const at::Tensor& b2, const at::Tensor& a2,
+                           at::Tensor& out) {
+  if (!conv64_enabled(x) || !usable_weight64(w1, x, 64, 7) || !usable_weight64(w2, x, 64, 1) ||
+      !usable_vec(b1, x, 64) || !usable_vec(b2, x, 64) || !usable_vec(a1, x, 1) || !usable_vec(a2, x, 1) ||
+      dilation < 1)
+    return false;
+  c10::cuda::CUDAGuard guard(x.device());
+  at::Tensor y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
+  const int64_t t = x.size(3);
+  if (!launched(cuda::launch_conv64_tf32(x.data_ptr<float>(), y.data_ptr<float>(), w1.data_ptr<float>(),
+                                         b1.data_ptr<float>(), a1.data_ptr<float>(), w2.data_ptr<float>(),
+                                         b2.data_ptr<float>(), a2.data_ptr<float>(), x.size(0), t, t, 0,
+                                         static_cast<int>(dilation), 1, true, stream()),
+                "conv64_tf32 (residual unit)"))
+    return false;
+  out = y;
+  return true;
+}
+
+bool fused_post_and_out64(const at::Tensor& x, int64_t rep, const at::Tensor& wp, const at::Tensor& bp,
+                          const at::Tensor& ap, const at::Tensor& wo, const at::Tensor& bo, int64_t from, int64_t to,
+                          at::Tensor& audio) {
+  constexpr int64_t kContext = 6;  // the output conv's causal context (kernel 7, dilation 1)
+  if (!conv64_enabled(x) || x.size(0) != 1 || rep < 1 || rep > 64 || !usable_weight64(wp, x, 64, 7) ||
+      !usable_weight64(wo, x, 1, 7) || !usable_vec(bp, x, 64) || !usable_vec(ap, x, 1) || !usable_vec(bo, x, 1) ||
+      from < 0 || to <= from || to > x.size(3) * rep)
+    return false;
+  c10::cuda::CUDAGuard guard(x.device());
+  const int64_t n = to - from;
+  // h for steps [from - 6, to): the post conv's output, zero before step 0 (the output conv's padding).
+  at::Tensor h = at::empty({n + kContext, 64}, x.options());
+  if (!launched(cuda::launch_conv64_tf32(x.data_ptr<float>(), h.data_ptr<float>(), wp.data_ptr<float>(),
+                                         bp.data_ptr<float>(), ap.data_ptr<float>(), nullptr, nullptr, nullptr, 1,
+                                         x.size(3), n + kContext, from - kContext, 1, static_cast<int>(rep), false,
+                                         stream()),
+                "conv64_tf32 (post conv)"))
+    return false;
+  at::Tensor y = at::empty({1, 1, n}, x.options());
+  if (!launched(cuda::launch_out_conv64(h.data_ptr<float>(), y.data_ptr<float>(), wo.data_ptr<float>(),
+                                        bo.data_ptr<float>(), n, stream()),
+                "out_conv64"))
+    return false;
+  audio = y;
+  return true;
 }
 
 }  // namespace heartmula::codec
