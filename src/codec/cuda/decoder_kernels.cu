@@ -127,22 +127,36 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], 
 __device__ __forceinline__ uint32_t bits(float f) { return __float_as_uint(f); }
 
 // Rows x cols floats (cols % 4 == 0) from global (dense rows) into shared rows of `stride`,
-// rounded to TF32.
+// rounded to TF32. kLoadBatch loads per thread are in flight before the first store: one
+// block per SM cannot hide a global load's latency otherwise.
+constexpr int kLoadBatch = 8;
+
+__device__ __forceinline__ void store_tf32(float* d, float4 v) {
+  d[0] = tf32_round(v.x);
+  d[1] = tf32_round(v.y);
+  d[2] = tf32_round(v.z);
+  d[3] = tf32_round(v.w);
+}
+
 __device__ __forceinline__ void load_tf32(float* dst, int stride, const float* __restrict__ src, int rows, int cols) {
-  const int per_row = cols / 4;
-  for (int i = threadIdx.x; i < rows * per_row; i += blockDim.x) {
-    const int r = i / per_row, c = (i % per_row) * 4;
-    const float4 v = reinterpret_cast<const float4*>(src)[i];
-    float* d = dst + r * stride + c;
-    d[0] = tf32_round(v.x);
-    d[1] = tf32_round(v.y);
-    d[2] = tf32_round(v.z);
-    d[3] = tf32_round(v.w);
+  const int per_row = cols / 4, total = rows * per_row;
+  for (int base = threadIdx.x; base < total; base += blockDim.x * kLoadBatch) {
+    float4 v[kLoadBatch];
+#pragma unroll
+    for (int u = 0; u < kLoadBatch; ++u) {
+      const int i = base + u * blockDim.x;
+      v[u] = i < total ? __ldg(reinterpret_cast<const float4*>(src) + i) : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+#pragma unroll
+    for (int u = 0; u < kLoadBatch; ++u) {
+      const int i = base + u * blockDim.x;
+      if (i < total) store_tf32(dst + (i / per_row) * stride + (i % per_row) * 4, v[u]);
+    }
   }
 }
 
 struct Conv64Args {
-  const float* x;
+  const float* __restrict__ x;
   float* y;
   const float *w1, *b1, *a1, *w2, *b2, *a2;
   int64_t batch, t_in, t_out, t_begin;
@@ -181,16 +195,22 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
     const float* xb = p.x + b * p.t_in * kCh;
     float* yb = p.y + b * p.t_out * kCh;
     __syncthreads();  // the previous tile is done with xs
-    for (int i = threadIdx.x; i < rows * (kCh / 4); i += blockDim.x) {
-      const int r = i >> 4, c = (i & 15) * 4;
-      const int64_t s = t0 - halo + r;
-      float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-      if (s >= 0 && s < t_rep) v = *reinterpret_cast<const float4*>(xb + (s / p.rep) * kCh + c);
-      float* d = xs + r * kRowX + c;
-      d[0] = tf32_round(v.x);
-      d[1] = tf32_round(v.y);
-      d[2] = tf32_round(v.z);
-      d[3] = tf32_round(v.w);
+    const int total = rows * (kCh / 4);
+    for (int base = threadIdx.x; base < total; base += kConvThreads * kLoadBatch) {
+      float4 v[kLoadBatch];
+#pragma unroll
+      for (int u = 0; u < kLoadBatch; ++u) {
+        const int i = base + u * kConvThreads;
+        const int64_t s = t0 - halo + (i >> 4);
+        v[u] = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (i < total && s >= 0 && s < t_rep)
+          v[u] = __ldg(reinterpret_cast<const float4*>(xb + (s / p.rep) * kCh) + (i & 15));
+      }
+#pragma unroll
+      for (int u = 0; u < kLoadBatch; ++u) {
+        const int i = base + u * kConvThreads;
+        if (i < total) store_tf32(xs + (i >> 4) * kRowX + (i & 15) * 4, v[u]);
+      }
     }
     __syncthreads();
 
