@@ -206,6 +206,27 @@ TEST(CodecDecoderCuda, Conv64ResidualUnitMatchesTheComposite) {
               << e_got << ", cuDNN TF32 " << e_cudnn << "\n";
     EXPECT_LT(e_got, 2e-3);
     EXPECT_LT(e_got, 4 * e_cudnn + 1e-5);
+    if (c.t == 714240) {  // the real stage: time both (printed only; speed is heartmula-bench's job)
+      Tf32 on(true);
+      auto ms_of = [&](auto&& fn) {
+        at::Tensor first = fn();
+        first.sum().item<float>();
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int r = 0; r < 10; ++r) fn();
+        at::Tensor last = fn();
+        last.sum().item<float>();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e3 / 11;
+      };
+      const double k = ms_of([&] {
+        at::Tensor y;
+        fused_residual_unit64(x, w.w1, w.b1, w.a1, c.dilation, w.w2, w.b2, w.a2, y);
+        return y;
+      });
+      const double d = ms_of([&] { return unit_composite(x, w, c.dilation); });
+      const double gflop = 2.0 * 64 * 64 * 8 * double(c.t) * 1e-9;
+      std::cout << "  time per unit: kernel " << k << " ms (" << gflop / k << " TFLOP/s), cuDNN TF32 composite " << d
+                << " ms\n";
+    }
   }
   // Not taken: bf16, 128 channels, a contiguous (not channels-last) x, a non-64-channel weight.
   Tf32 on(true);
@@ -255,6 +276,17 @@ TEST(CodecDecoderCuda, Conv64PostAndOutMatchesTheComposite) {
               << e_cudnn << "\n";
     EXPECT_LT(e, 2e-3);
     EXPECT_LT(e, 4 * e_cudnn + 1e-5);
+  }
+  {  // time the whole row (printed only)
+    at::Tensor y;
+    fused_post_and_out64(x, rep, wp, bp, ap, wo, bo, 0, n, y);
+    y.sum().item<float>();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < 10; ++r) fused_post_and_out64(x, rep, wp, bp, ap, wo, bo, 0, n, y);
+    y.sum().item<float>();
+    const double ms = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e2;
+    std::cout << "  time per row (post conv + output conv, " << n << " samples): " << ms << " ms ("
+              << 2.0 * 64 * 64 * 7 * double(n) * 1e-9 / ms << " TFLOP/s in the post conv)\n";
   }
   at::Tensor out;
   EXPECT_FALSE(fused_post_and_out64(x, rep, wp, bp, ap, wo, bo, 0, n + 1, out)) << "past the input";

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 
 #include "codec/cuda/decoder_kernels.h"
 #include "model/cuda/convert.cuh"
@@ -164,6 +165,7 @@ struct Conv64Args {
   bool residual;
 };
 
+template <int kTapUnroll>
 __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args p) {
   extern __shared__ __align__(16) float smem[];
   float* w1s = smem;                 // [64][kRowW1]
@@ -221,6 +223,7 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
       for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+#pragma unroll kTapUnroll
     for (int tap = 0; tap < kTaps; ++tap) {
       const float* xt = xs + (m_base + tap * p.dilation + g) * kRowX + q;
       const float* wt = w1s + (n_base + g) * kRowW1 + tap * kCh + q;
@@ -303,8 +306,20 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
           for (int j = 0; j < 4; ++j) mma_tf32(acc[i][j], a[i], bw[j]);
       }
     }
+    // Per m16 tile: its 8 residual pairs are loaded before any store, so that their latencies
+    // overlap (y could alias x as far as the compiler knows).
 #pragma unroll
-    for (int i = 0; i < kMi; ++i)
+    for (int i = 0; i < kMi; ++i) {
+      float2 res[4][2];
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int row = m_base + i * 16 + g + 8 * hh, col = n_base + j * 8 + 2 * q;
+          res[j][hh] = make_float2(0.f, 0.f);
+          if (p.residual && r0 + row < p.t_out)
+            res[j][hh] = __ldg(reinterpret_cast<const float2*>(xb + (t0 + row) * kCh + col));
+        }
 #pragma unroll
       for (int j = 0; j < 4; ++j)
 #pragma unroll
@@ -316,12 +331,12 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
           if (!(v0 > 0.f)) v0 = __fmul_rn(a2, v0);
           if (!(v1 > 0.f)) v1 = __fmul_rn(a2, v1);
           if (p.residual) {
-            const float2 r = *reinterpret_cast<const float2*>(xb + (t0 + row) * kCh + col);
-            v0 = __fadd_rn(v0, r.x);
-            v1 = __fadd_rn(v1, r.y);
+            v0 = __fadd_rn(v0, res[j][hh].x);
+            v1 = __fadd_rn(v1, res[j][hh].y);
           }
           *reinterpret_cast<float2*>(yb + (r0 + row) * kCh + col) = make_float2(v0, v1);
         }
+    }
   }
 }
 
@@ -406,13 +421,17 @@ int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b
       cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
       smem > static_cast<size_t>(optin))
     return -1;
-  cudaError_t err = cudaFuncSetAttribute(conv64_tf32_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(smem));
+  static const int unroll = [] {  // measurement switch while tuning
+    const char* v = std::getenv("HEARTMULA_CONV64_UNROLL");
+    return v != nullptr && *v == '1' ? 1 : 0;
+  }();
+  auto kernel = unroll ? conv64_tf32_kernel<kTaps> : conv64_tf32_kernel<1>;
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   if (err != cudaSuccess) return static_cast<int>(err);
   const int64_t tiles = batch * ((t_out + kTile - 1) / kTile);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, sm_count()));
   Conv64Args args{x, y, w1, b1, a1, w2, b2, a2, batch, t_in, t_out, t_begin, dilation, rep, residual};
-  conv64_tf32_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
+  kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
   return static_cast<int>(cudaGetLastError());
 }
 
