@@ -94,14 +94,12 @@ int launch_typed(void* xv, const void* bv, const void* sv, const void* rv, int64
 //   GEMM 1: H[kTile, 64] = In_shifted[kTile, 448] x W1^T   (the 7 taps as 7 row offsets)
 //   bias + PReLU into shared memory (over the input rows, no longer needed), then
 //   GEMM 2: Y[kTile, 64] = H x W2^T, bias + PReLU + residual straight to global memory.
-// 8 warps: 4 along time (kMi m16 tiles each) x 2 along channels (4 n8 tiles each). Shared rows
+// 16 warps: 8 along time (2 m16 tiles each) x 2 along channels (4 n8 tiles each). Shared rows
 // are padded by 4 floats so that a fragment's 32 loads hit 32 different banks.
 constexpr int kCh = 64;
 constexpr int kTaps = 7;
 constexpr int kK1 = kCh * kTaps;  // 448
-constexpr int kMi = 4;            // m16 tiles per warp
-constexpr int kTile = 4 * 16 * kMi;  // 256 output steps per tile
-constexpr int kConvThreads = 256;
+constexpr int kTile = 256;        // output steps per tile
 constexpr int kRowX = kCh + 4;
 constexpr int kRowW1 = kK1 + 4;
 constexpr int kRowW2 = kCh + 4;
@@ -165,15 +163,17 @@ struct Conv64Args {
   bool residual;
 };
 
-template <int kTapUnroll>
-__global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args p) {
+// kWarpsM warps along time (kMi = kTile / (16 kWarpsM) m16 tiles each) x 2 along channels.
+template <int kWarpsM>
+__global__ void __launch_bounds__(kWarpsM * 64, 1) conv64_tf32_kernel(Conv64Args p) {
+  constexpr int kMi = kTile / (16 * kWarpsM), kConvThreads = kWarpsM * 64;
   extern __shared__ __align__(16) float smem[];
   float* w1s = smem;                 // [64][kRowW1]
   float* w2s = w1s + kCh * kRowW1;   // [64][kRowW2]
   float* xs = w2s + kCh * kRowW2;    // [kTile + halo][kRowX]; then H [kTile][kRowX]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, q = lane & 3;
-  const int m_base = (warp & 3) * 16 * kMi, n_base = (warp >> 2) * 32;
+  const int m_base = (warp % kWarpsM) * 16 * kMi, n_base = (warp / kWarpsM) * 32;
   const bool two = p.w2 != nullptr;
 
   load_tf32(w1s, kRowW1, p.w1, kCh, kK1);
@@ -211,7 +211,10 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
 #pragma unroll
       for (int u = 0; u < kLoadBatch; ++u) {
         const int i = base + u * kConvThreads;
-        if (i < total) store_tf32(xs + (i >> 4) * kRowX + (i & 15) * 4, v[u]);
+        if (i < total) {
+          const float4 t = make_float4(tf32_round(v[u].x), tf32_round(v[u].y), tf32_round(v[u].z), tf32_round(v[u].w));
+          *reinterpret_cast<float4*>(xs + (i >> 4) * kRowX + (i & 15) * 4) = t;
+        }
       }
     }
     __syncthreads();
@@ -223,7 +226,6 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
       for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
-#pragma unroll kTapUnroll
     for (int tap = 0; tap < kTaps; ++tap) {
       const float* xt = xs + (m_base + tap * p.dilation + g) * kRowX + q;
       const float* wt = w1s + (n_base + g) * kRowW1 + tap * kCh + q;
@@ -421,17 +423,17 @@ int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b
       cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
       smem > static_cast<size_t>(optin))
     return -1;
-  static const int unroll = [] {  // measurement switch while tuning
-    const char* v = std::getenv("HEARTMULA_CONV64_UNROLL");
-    return v != nullptr && *v == '1' ? 1 : 0;
+  static const int warps_m = [] {  // measurement switch while tuning: 4 or 8 warps along time
+    const char* v = std::getenv("HEARTMULA_CONV64_WARPS_M");
+    return v != nullptr && *v == '4' ? 4 : 8;
   }();
-  auto kernel = unroll ? conv64_tf32_kernel<kTaps> : conv64_tf32_kernel<1>;
+  auto kernel = warps_m == 4 ? conv64_tf32_kernel<4> : conv64_tf32_kernel<8>;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   if (err != cudaSuccess) return static_cast<int>(err);
   const int64_t tiles = batch * ((t_out + kTile - 1) / kTile);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, sm_count()));
   Conv64Args args{x, y, w1, b1, a1, w2, b2, a2, batch, t_in, t_out, t_begin, dilation, rep, residual};
-  kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
+  kernel<<<blocks, warps_m * 64, smem, static_cast<cudaStream_t>(stream)>>>(args);
   return static_cast<int>(cudaGetLastError());
 }
 
