@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 
 #include "codec/cuda/decoder_kernels.h"
 #include "model/cuda/convert.cuh"
@@ -94,19 +93,25 @@ int launch_typed(void* xv, const void* bv, const void* sv, const void* rv, int64
 //   GEMM 1: H[kTile, 64] = In_shifted[kTile, 448] x W1^T   (the 7 taps as 7 row offsets)
 //   bias + PReLU into shared memory (over the input rows, no longer needed), then
 //   GEMM 2: Y[kTile, 64] = H x W2^T, bias + PReLU + residual straight to global memory.
-// 16 warps: 8 along time (2 m16 tiles each) x 2 along channels (4 n8 tiles each). Shared rows
-// are padded by 4 floats so that a fragment's 32 loads hit 32 different banks.
+// 16 warps: 8 along time (2 m16 tiles each) x 2 along channels (4 n8 tiles each).
+//
+// Fragments come in 16-byte loads: the GEMMs' depth is walked in groups of 16 channels, and in
+// group G thread q of a quad reads channels 16G + 4q .. 16G + 4q + 3 of its row at once — k-slots
+// q and q + 4 of the first m16n8k8 step take the first two, those of the second step the last
+// two (A and B use the same order, so the sum is the same). Shared rows are dense (64 or 448
+// floats); the 16-byte chunk c of row r is stored at chunk c ^ (4 (r & 1)), so that the two rows
+// of each 8-thread phase of a 16-byte load hit 8 different bank groups.
 constexpr int kCh = 64;
 constexpr int kTaps = 7;
 constexpr int kK1 = kCh * kTaps;  // 448
 constexpr int kTile = 256;        // output steps per tile
-constexpr int kRowX = kCh + 4;
-constexpr int kRowW1 = kK1 + 4;
-constexpr int kRowW2 = kCh + 4;
+constexpr int kWarpsM = 8;
+constexpr int kMi = kTile / (16 * kWarpsM);  // m16 tiles per warp
+constexpr int kConvThreads = kWarpsM * 2 * 32;
 
 size_t conv64_smem_bytes(int halo) {
-  return sizeof(float) * (static_cast<size_t>(kCh) * kRowW1 + static_cast<size_t>(kCh) * kRowW2 +
-                          static_cast<size_t>(kTile + halo) * kRowX);
+  return sizeof(float) * (static_cast<size_t>(kCh) * kK1 + static_cast<size_t>(kCh) * kCh +
+                          static_cast<size_t>(kTile + halo) * kCh);
 }
 
 __device__ __forceinline__ float tf32_round(float f) {
@@ -115,29 +120,37 @@ __device__ __forceinline__ float tf32_round(float f) {
   return __uint_as_float(r);
 }
 
-__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+__device__ __forceinline__ float4 tf32_round(float4 v) {
+  return make_float4(tf32_round(v.x), tf32_round(v.y), tf32_round(v.z), tf32_round(v.w));
+}
+
+__device__ __forceinline__ void mma_tf32(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                         uint32_t b0, uint32_t b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
 __device__ __forceinline__ uint32_t bits(float f) { return __float_as_uint(f); }
 
-// Rows x cols floats (cols % 4 == 0) from global (dense rows) into shared rows of `stride`,
-// rounded to TF32. kLoadBatch loads per thread are in flight before the first store: one
-// block per SM cannot hide a global load's latency otherwise.
-constexpr int kLoadBatch = 8;
-
-__device__ __forceinline__ void store_tf32(float* d, float4 v) {
-  d[0] = tf32_round(v.x);
-  d[1] = tf32_round(v.y);
-  d[2] = tf32_round(v.z);
-  d[3] = tf32_round(v.w);
+// Offset (floats) of float `col` of row `row` in shared rows of `width` floats (swizzled chunks).
+__device__ __forceinline__ int soff(int row, int width, int col) {
+  return row * width + ((((col >> 2) ^ ((row & 1) << 2))) << 2) + (col & 3);
 }
 
-__device__ __forceinline__ void load_tf32(float* dst, int stride, const float* __restrict__ src, int rows, int cols) {
+// The 16-byte chunk of float `col` (a multiple of 4) of `row`.
+__device__ __forceinline__ float4 chunk(const float* base, int row, int width, int col) {
+  return *reinterpret_cast<const float4*>(base + soff(row, width, col));
+}
+
+// Rows x cols floats (cols % 4 == 0) from global (dense rows) into swizzled shared rows of
+// `cols` floats, rounded to TF32. kLoadBatch loads per thread are in flight before the first
+// store: one block per SM cannot hide a global load's latency otherwise.
+constexpr int kLoadBatch = 8;
+
+__device__ __forceinline__ void load_tf32(float* dst, const float* __restrict__ src, int rows, int cols) {
   const int per_row = cols / 4, total = rows * per_row;
   for (int base = threadIdx.x; base < total; base += blockDim.x * kLoadBatch) {
     float4 v[kLoadBatch];
@@ -149,8 +162,34 @@ __device__ __forceinline__ void load_tf32(float* dst, int stride, const float* _
 #pragma unroll
     for (int u = 0; u < kLoadBatch; ++u) {
       const int i = base + u * blockDim.x;
-      if (i < total) store_tf32(dst + (i / per_row) * stride + (i % per_row) * 4, v[u]);
+      if (i < total) *reinterpret_cast<float4*>(dst + soff(i / per_row, cols, (i % per_row) * 4)) = tf32_round(v[u]);
     }
+  }
+}
+
+// acc[i][j] += A[rows a_row0 + 16 i .. +15][k] * B[rows b_row0 + 8 j .. +7][k] over the 64
+// columns k0 .. k0 + 63 of the swizzled shared matrices a (rows of a_width floats) and b.
+__device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, int a_width, int a_row0,
+                                       const float* b, int b_width, int b_row0, int k0) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
+#pragma unroll 2
+  for (int grp = 0; grp < 4; ++grp) {
+    const int col = k0 + 16 * grp + 4 * q;
+    float4 lo[kMi], hi[kMi], bw[4];
+#pragma unroll
+    for (int i = 0; i < kMi; ++i) {
+      lo[i] = chunk(a, a_row0 + 16 * i + g, a_width, col);
+      hi[i] = chunk(a, a_row0 + 16 * i + g + 8, a_width, col);
+    }
+#pragma unroll
+    for (int j = 0; j < 4; ++j) bw[j] = chunk(b, b_row0 + 8 * j + g, b_width, col);
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        mma_tf32(acc[i][j], bits(lo[i].x), bits(hi[i].x), bits(lo[i].y), bits(hi[i].y), bits(bw[j].x), bits(bw[j].y));
+        mma_tf32(acc[i][j], bits(lo[i].z), bits(hi[i].z), bits(lo[i].w), bits(hi[i].w), bits(bw[j].z), bits(bw[j].w));
+      }
   }
 }
 
@@ -163,21 +202,18 @@ struct Conv64Args {
   bool residual;
 };
 
-// kWarpsM warps along time (kMi = kTile / (16 kWarpsM) m16 tiles each) x 2 along channels.
-template <int kWarpsM>
-__global__ void __launch_bounds__(kWarpsM * 64, 1) conv64_tf32_kernel(Conv64Args p) {
-  constexpr int kMi = kTile / (16 * kWarpsM), kConvThreads = kWarpsM * 64;
+__global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args p) {
   extern __shared__ __align__(16) float smem[];
-  float* w1s = smem;                 // [64][kRowW1]
-  float* w2s = w1s + kCh * kRowW1;   // [64][kRowW2]
-  float* xs = w2s + kCh * kRowW2;    // [kTile + halo][kRowX]; then H [kTile][kRowX]
+  float* w1s = smem;             // [64][448]
+  float* w2s = w1s + kCh * kK1;  // [64][64]
+  float* xs = w2s + kCh * kCh;   // [kTile + halo][64]; then H [kTile][64]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, q = lane & 3;
   const int m_base = (warp % kWarpsM) * 16 * kMi, n_base = (warp / kWarpsM) * 32;
   const bool two = p.w2 != nullptr;
 
-  load_tf32(w1s, kRowW1, p.w1, kCh, kK1);
-  if (two) load_tf32(w2s, kRowW2, p.w2, kCh, kCh);
+  load_tf32(w1s, p.w1, kCh, kK1);
+  if (two) load_tf32(w2s, p.w2, kCh, kCh);
   const float a1 = *p.a1, a2 = two ? *p.a2 : 0.f;
   float bias1[4][2], bias2[4][2];
 #pragma unroll
@@ -211,10 +247,7 @@ __global__ void __launch_bounds__(kWarpsM * 64, 1) conv64_tf32_kernel(Conv64Args
 #pragma unroll
       for (int u = 0; u < kLoadBatch; ++u) {
         const int i = base + u * kConvThreads;
-        if (i < total) {
-          const float4 t = make_float4(tf32_round(v[u].x), tf32_round(v[u].y), tf32_round(v[u].z), tf32_round(v[u].w));
-          *reinterpret_cast<float4*>(xs + (i >> 4) * kRowX + (i & 15) * 4) = t;
-        }
+        if (i < total) *reinterpret_cast<float4*>(xs + soff(i >> 4, kCh, (i & 15) * 4)) = tf32_round(v[u]);
       }
     }
     __syncthreads();
@@ -226,32 +259,8 @@ __global__ void __launch_bounds__(kWarpsM * 64, 1) conv64_tf32_kernel(Conv64Args
       for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
-    for (int tap = 0; tap < kTaps; ++tap) {
-      const float* xt = xs + (m_base + tap * p.dilation + g) * kRowX + q;
-      const float* wt = w1s + (n_base + g) * kRowW1 + tap * kCh + q;
-#pragma unroll
-      for (int c0 = 0; c0 < kCh; c0 += 8) {
-        uint32_t a[kMi][4], bw[4][2];
-#pragma unroll
-        for (int i = 0; i < kMi; ++i) {
-          const float* xa = xt + i * 16 * kRowX + c0;
-          a[i][0] = bits(xa[0]);
-          a[i][1] = bits(xa[8 * kRowX]);
-          a[i][2] = bits(xa[4]);
-          a[i][3] = bits(xa[8 * kRowX + 4]);
-        }
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const float* wb = wt + j * 8 * kRowW1 + c0;
-          bw[j][0] = bits(wb[0]);
-          bw[j][1] = bits(wb[4]);
-        }
-#pragma unroll
-        for (int i = 0; i < kMi; ++i)
-#pragma unroll
-          for (int j = 0; j < 4; ++j) mma_tf32(acc[i][j], a[i], bw[j]);
-      }
-    }
+    for (int tap = 0; tap < kTaps; ++tap)
+      mma_64(acc, xs, kCh, m_base + tap * p.dilation, w1s, kK1, n_base, tap * kCh);
     __syncthreads();  // every warp is done reading xs: H goes there
 
     // bias + PReLU; fragment element e: row g (+8 for e >= 2), column 2q + (e & 1).
@@ -267,7 +276,7 @@ __global__ void __launch_bounds__(kWarpsM * 64, 1) conv64_tf32_kernel(Conv64Args
           if (!(v0 > 0.f)) v0 = __fmul_rn(a1, v0);
           if (!(v1 > 0.f)) v1 = __fmul_rn(a1, v1);
           if (two) {
-            *reinterpret_cast<float2*>(xs + row * kRowX + col) = make_float2(tf32_round(v0), tf32_round(v1));
+            *reinterpret_cast<float2*>(xs + soff(row, kCh, col)) = make_float2(tf32_round(v0), tf32_round(v1));
           } else if (r0 + row < p.t_out) {
             if (t0 + row < 0) v0 = v1 = 0.f;
             *reinterpret_cast<float2*>(yb + (r0 + row) * kCh + col) = make_float2(v0, v1);
@@ -282,32 +291,8 @@ __global__ void __launch_bounds__(kWarpsM * 64, 1) conv64_tf32_kernel(Conv64Args
       for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
-    {
-      const float* ht = xs + (m_base + g) * kRowX + q;
-      const float* wt = w2s + (n_base + g) * kRowW2 + q;
-#pragma unroll
-      for (int c0 = 0; c0 < kCh; c0 += 8) {
-        uint32_t a[kMi][4], bw[4][2];
-#pragma unroll
-        for (int i = 0; i < kMi; ++i) {
-          const float* ha = ht + i * 16 * kRowX + c0;
-          a[i][0] = bits(ha[0]);
-          a[i][1] = bits(ha[8 * kRowX]);
-          a[i][2] = bits(ha[4]);
-          a[i][3] = bits(ha[8 * kRowX + 4]);
-        }
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const float* wb = wt + j * 8 * kRowW2 + c0;
-          bw[j][0] = bits(wb[0]);
-          bw[j][1] = bits(wb[4]);
-        }
-#pragma unroll
-        for (int i = 0; i < kMi; ++i)
-#pragma unroll
-          for (int j = 0; j < 4; ++j) mma_tf32(acc[i][j], a[i], bw[j]);
-      }
-    }
+    mma_64(acc, xs, kCh, m_base, w2s, kCh, n_base, 0);
+
     // Per m16 tile: its 8 residual pairs are loaded before any store, so that their latencies
     // overlap (y could alias x as far as the compiler knows).
 #pragma unroll
@@ -423,17 +408,13 @@ int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b
       cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
       smem > static_cast<size_t>(optin))
     return -1;
-  static const int warps_m = [] {  // measurement switch while tuning: 4 or 8 warps along time
-    const char* v = std::getenv("HEARTMULA_CONV64_WARPS_M");
-    return v != nullptr && *v == '4' ? 4 : 8;
-  }();
-  auto kernel = warps_m == 4 ? conv64_tf32_kernel<4> : conv64_tf32_kernel<8>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  cudaError_t err = cudaFuncSetAttribute(conv64_tf32_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(smem));
   if (err != cudaSuccess) return static_cast<int>(err);
   const int64_t tiles = batch * ((t_out + kTile - 1) / kTile);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, sm_count()));
   Conv64Args args{x, y, w1, b1, a1, w2, b2, a2, batch, t_in, t_out, t_begin, dilation, rep, residual};
-  kernel<<<blocks, warps_m * 64, smem, static_cast<cudaStream_t>(stream)>>>(args);
+  conv64_tf32_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
   return static_cast<int>(cudaGetLastError());
 }
 
