@@ -167,22 +167,22 @@ __device__ __forceinline__ void load_tf32(float* dst, const float* __restrict__ 
   }
 }
 
-// acc[i][j] += A[rows a_row0 + 16 i .. +15][k] * B[rows b_row0 + 8 j .. +7][k] over the 64
-// columns k0 .. k0 + 63 of the swizzled shared matrices a (rows of a_width floats) and b.
-__device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, int a_width, int a_row0,
-                                       const float* b, int b_width, int b_row0, int k0) {
+// acc[i][j] += A[rows a_row0 + 16 i .. +15][k] * B[rows b_row0 + 8 j .. +7][b_k0 + k] for k < 64,
+// of the swizzled shared matrices a (rows of 64 floats) and b (rows of b_width floats).
+__device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, int a_row0, const float* b,
+                                       int b_width, int b_row0, int b_k0) {
   const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
 #pragma unroll 2
   for (int grp = 0; grp < 4; ++grp) {
-    const int col = k0 + 16 * grp + 4 * q;
+    const int col = 16 * grp + 4 * q;
     float4 lo[kMi], hi[kMi], bw[4];
 #pragma unroll
     for (int i = 0; i < kMi; ++i) {
-      lo[i] = chunk(a, a_row0 + 16 * i + g, a_width, col);
-      hi[i] = chunk(a, a_row0 + 16 * i + g + 8, a_width, col);
+      lo[i] = chunk(a, a_row0 + 16 * i + g, kCh, col);
+      hi[i] = chunk(a, a_row0 + 16 * i + g + 8, kCh, col);
     }
 #pragma unroll
-    for (int j = 0; j < 4; ++j) bw[j] = chunk(b, b_row0 + 8 * j + g, b_width, col);
+    for (int j = 0; j < 4; ++j) bw[j] = chunk(b, b_row0 + 8 * j + g, b_width, b_k0 + col);
 #pragma unroll
     for (int i = 0; i < kMi; ++i)
 #pragma unroll
@@ -260,7 +260,7 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
     for (int tap = 0; tap < kTaps; ++tap)
-      mma_64(acc, xs, kCh, m_base + tap * p.dilation, w1s, kK1, n_base, tap * kCh);
+      mma_64(acc, xs, m_base + tap * p.dilation, w1s, kK1, n_base, tap * kCh);
     __syncthreads();  // every warp is done reading xs: H goes there
 
     // bias + PReLU; fragment element e: row g (+8 for e >= 2), column 2q + (e & 1).
@@ -291,7 +291,7 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
       for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
-    mma_64(acc, xs, kCh, m_base, w2s, kCh, n_base, 0);
+    mma_64(acc, xs, m_base, w2s, kCh, n_base, 0);
 
     // Per m16 tile: its 8 residual pairs are loaded before any store, so that their latencies
     // overlap (y could alias x as far as the compiler knows).
