@@ -176,10 +176,7 @@ void ScalarDecoder::list_weights(const std::string& prefix, NamedWeights& list) 
 at::Tensor ScalarDecoder::decode(const at::Tensor& latent) const {
   const CudnnBenchmarkScope benchmark(latent.is_cuda());
   const int64_t rows = latent.size(0);
-  // Channels-last (CUDA): the rows go through the stages as one batch (twice the GEMM rows per
-  // launch, half the launches); HEARTMULA_CODEC_DECODE_ROWS=1 decodes them one after another.
-  static const bool one_by_one = io::env_flag("HEARTMULA_CODEC_DECODE_ROWS");
-  if (rows == 1 || (channels_last() && !one_by_one)) return decode_row(latent);
+  if (rows == 1) return decode_row(latent);
   at::Tensor audio;
   for (int64_t r = 0; r < rows; ++r) {
     at::Tensor y = decode_row(latent.narrow(0, r, 1));
@@ -205,15 +202,6 @@ at::Tensor ScalarDecoder::post_and_out(const at::Tensor& x) const {
   const bool cl = x.dim() == 4;  // channels-last [1, C, 1, T'] (decode_row's CUDA path)
   if (!has_post) return cl ? out.forward_cl(x).squeeze(2).contiguous() : out(x);
   const int64_t n = x.size(-1) * num_samples;
-  if (cl && x.size(0) > 1) {  // a batch of rows (decode()): the PostProcessor's kernels take one row
-    at::Tensor audio;
-    for (int64_t r = 0; r < x.size(0); ++r) {
-      at::Tensor y = post_and_out(x.narrow(0, r, 1));
-      if (!audio.defined()) audio = at::empty({x.size(0), y.size(1), y.size(2)}, y.options());
-      audio.narrow(0, r, 1).copy_(y);
-    }
-    return audio;
-  }
   // Every chunk after the first needs post_conv's and out's context inside its own input.
   const int64_t chunk = std::max(post_chunk_samples, post_conv.pad_left + out.pad_left + 1);
   if (n <= chunk) return cl ? post_and_out_chunk_cl(x, 0, n) : post_and_out_chunk(x, 0, n);
