@@ -88,12 +88,14 @@ int launch_typed(void* xv, const void* bv, const void* sv, const void* rv, int64
 // ---- The 64-channel stage on TF32 tensor cores (launch_conv64_tf32) ----
 //
 // One block per SM, persistent over tiles of kTile output steps x 64 channels. The block keeps
-// W1 (as a [64 out][448] matrix, k = tap * 64 + in) and W2 in shared memory, loads each tile's
-// input rows (kTile + 6 * dilation of them, the causal context included) once, and runs
+// W1 (as a [64 out][448] matrix, k = tap * 64 + in) and W2 in shared memory, rounded to TF32.
+// Each tile's input rows (kTile + 6 * dilation of them, the causal context included) arrive by
+// cp.async in one of two buffers while the previous tile is computed (rounded to TF32 as the
+// fragments are read), and the block runs
 //   GEMM 1: H[kTile, 64] = In_shifted[kTile, 448] x W1^T   (the 7 taps as 7 row offsets)
-//   bias + PReLU into shared memory (over the input rows, no longer needed), then
+//   bias + PReLU into shared memory (over the tile's input rows, no longer needed), then
 //   GEMM 2: Y[kTile, 64] = H x W2^T, bias + PReLU + residual straight to global memory.
-// 16 warps: 8 along time (2 m16 tiles each) x 2 along channels (4 n8 tiles each).
+// 8 warps: 4 along time (2 m16 tiles each) x 2 along channels (4 n8 tiles each).
 //
 // Fragments come in 16-byte loads: the GEMMs' depth is walked in groups of 16 channels, and in
 // group G thread q of a quad reads channels 16G + 4q .. 16G + 4q + 3 of its row at once — k-slots
@@ -104,14 +106,26 @@ int launch_typed(void* xv, const void* bv, const void* sv, const void* rv, int64
 constexpr int kCh = 64;
 constexpr int kTaps = 7;
 constexpr int kK1 = kCh * kTaps;  // 448
-constexpr int kTile = 256;        // output steps per tile
-constexpr int kWarpsM = 8;
+constexpr int kTile = 128;        // output steps per tile
+constexpr int kWarpsM = 4;
 constexpr int kMi = kTile / (16 * kWarpsM);  // m16 tiles per warp
 constexpr int kConvThreads = kWarpsM * 2 * 32;
 
+// W1, W2 and two tile buffers (the next tile's rows arrive while this one is computed).
 size_t conv64_smem_bytes(int halo) {
   return sizeof(float) * (static_cast<size_t>(kCh) * kK1 + static_cast<size_t>(kCh) * kCh +
-                          static_cast<size_t>(kTile + halo) * kCh);
+                          2 * static_cast<size_t>(kTile + halo) * kCh);
+}
+
+// 16 bytes global -> shared without passing through registers (zeros when !valid).
+__device__ __forceinline__ void cp_async16(float* dst, const float* src, bool valid) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
 __device__ __forceinline__ float tf32_round(float f) {
@@ -169,6 +183,7 @@ __device__ __forceinline__ void load_tf32(float* dst, const float* __restrict__ 
 
 // acc[i][j] += A[rows a_row0 + 16 i .. +15][k] * B[rows b_row0 + 8 j .. +7][b_k0 + k] for k < 64,
 // of the swizzled shared matrices a (rows of 64 floats) and b (rows of b_width floats).
+// A's elements are rounded to TF32 here (the input rows arrive unconverted); B is stored rounded.
 __device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, int a_row0, const float* b,
                                        int b_width, int b_row0, int b_k0) {
   const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
@@ -178,8 +193,8 @@ __device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, 
     float4 lo[kMi], hi[kMi], bw[4];
 #pragma unroll
     for (int i = 0; i < kMi; ++i) {
-      lo[i] = chunk(a, a_row0 + 16 * i + g, kCh, col);
-      hi[i] = chunk(a, a_row0 + 16 * i + g + 8, kCh, col);
+      lo[i] = tf32_round(chunk(a, a_row0 + 16 * i + g, kCh, col));
+      hi[i] = tf32_round(chunk(a, a_row0 + 16 * i + g + 8, kCh, col));
     }
 #pragma unroll
     for (int j = 0; j < 4; ++j) bw[j] = chunk(b, b_row0 + 8 * j + g, b_width, b_k0 + col);
@@ -206,7 +221,8 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
   extern __shared__ __align__(16) float smem[];
   float* w1s = smem;             // [64][448]
   float* w2s = w1s + kCh * kK1;  // [64][64]
-  float* xs = w2s + kCh * kCh;   // [kTile + halo][64]; then H [kTile][64]
+  // Two tile buffers of [kTile + halo][64] floats: the input rows, then H [kTile][64].
+  float* bufs = w2s + kCh * kCh;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, q = lane & 3;
   const int m_base = (warp % kWarpsM) * 16 * kMi, n_base = (warp / kWarpsM) * 32;
@@ -227,30 +243,32 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
   const int halo = (kTaps - 1) * p.dilation, rows = kTile + halo;
   const int64_t t_rep = p.t_in * p.rep;
   const int64_t tiles_per_row = (p.t_out + kTile - 1) / kTile, tiles = tiles_per_row * p.batch;
-  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+  // The input rows of `tile` into `buf`, asynchronously (one commit group).
+  auto fetch = [&](int64_t tile, float* buf) {
+    if (tile < tiles) {
+      const int64_t b = tile / tiles_per_row, t0 = p.t_begin + (tile % tiles_per_row) * kTile;
+      const float* xb = p.x + b * p.t_in * kCh;
+      for (int i = threadIdx.x; i < rows * (kCh / 4); i += kConvThreads) {
+        const int64_t s = t0 - halo + (i >> 4);
+        const bool ok = s >= 0 && s < t_rep;
+        cp_async16(buf + soff(i >> 4, kCh, (i & 15) * 4), ok ? xb + (s / p.rep) * kCh + (i & 15) * 4 : p.x, ok);
+      }
+    }
+    cp_async_commit();
+  };
+  const int buf_floats = rows * kCh;
+  fetch(blockIdx.x, bufs);
+  int it = 0;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x, ++it) {
     const int64_t b = tile / tiles_per_row, r0 = (tile % tiles_per_row) * kTile;  // first row of y
     const int64_t t0 = p.t_begin + r0;                                               // its step
     const float* xb = p.x + b * p.t_in * kCh;
     float* yb = p.y + b * p.t_out * kCh;
-    __syncthreads();  // the previous tile is done with xs
-    const int total = rows * (kCh / 4);
-    for (int base = threadIdx.x; base < total; base += kConvThreads * kLoadBatch) {
-      float4 v[kLoadBatch];
-#pragma unroll
-      for (int u = 0; u < kLoadBatch; ++u) {
-        const int i = base + u * kConvThreads;
-        const int64_t s = t0 - halo + (i >> 4);
-        v[u] = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (i < total && s >= 0 && s < t_rep)
-          v[u] = __ldg(reinterpret_cast<const float4*>(xb + (s / p.rep) * kCh) + (i & 15));
-      }
-#pragma unroll
-      for (int u = 0; u < kLoadBatch; ++u) {
-        const int i = base + u * kConvThreads;
-        if (i < total) *reinterpret_cast<float4*>(xs + soff(i >> 4, kCh, (i & 15) * 4)) = tf32_round(v[u]);
-      }
-    }
-    __syncthreads();
+    float* xs = bufs + (it & 1) * buf_floats;
+    __syncthreads();  // the other buffer (the previous tile's H) is free
+    fetch(tile + gridDim.x, bufs + ((it + 1) & 1) * buf_floats);
+    cp_async_wait<1>();  // this tile's rows are in (this thread's copies) ...
+    __syncthreads();     // ... and everyone's
 
     float acc[kMi][4][4];
 #pragma unroll
@@ -325,6 +343,7 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
         }
     }
   }
+  cp_async_wait<0>();
 }
 
 // launch_out_conv64: 128 outputs per block of 128 threads; the block's 134 input rows go to
