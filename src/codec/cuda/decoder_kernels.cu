@@ -140,7 +140,7 @@ __device__ __forceinline__ float4 tf32_round(float4 v) {
 
 __device__ __forceinline__ void mma_tf32(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
                                          uint32_t b0, uint32_t b1) {
-  asm volatile(
+  asm(
       "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
@@ -198,13 +198,18 @@ __device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, 
     }
 #pragma unroll
     for (int j = 0; j < 4; ++j) bw[j] = chunk(b, b_row0 + 8 * j + g, b_width, b_k0 + col);
+    // The first k8 step for every (i, j), then the second: an accumulator's two updates are
+    // kMi * 4 instructions apart, not back to back.
 #pragma unroll
     for (int i = 0; i < kMi; ++i)
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < 4; ++j)
         mma_tf32(acc[i][j], bits(lo[i].x), bits(hi[i].x), bits(lo[i].y), bits(hi[i].y), bits(bw[j].x), bits(bw[j].y));
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
         mma_tf32(acc[i][j], bits(lo[i].z), bits(hi[i].z), bits(lo[i].w), bits(hi[i].w), bits(bw[j].z), bits(bw[j].w));
-      }
   }
 }
 
