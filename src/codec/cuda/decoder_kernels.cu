@@ -182,22 +182,31 @@ __device__ __forceinline__ void load_tf32(float* dst, const float* __restrict__ 
 }
 
 // acc[i][j] += A[rows a_row0 + 16 i .. +15][k] * B[rows b_row0 + 8 j .. +7][b_k0 + k] for k < 64,
-// of the swizzled shared matrices a (rows of 64 floats) and b (rows of b_width floats).
-// A's elements are rounded to TF32 here (the input rows arrive unconverted); B is stored rounded.
+// of the swizzled shared matrices a (rows of 64 floats) and b (rows of b_width floats; b_row0
+// even, b_k0 a multiple of 32). A's elements are rounded to TF32 here (the input rows arrive
+// unconverted); B is stored rounded. With a row's parity p, chunk 4G + q of it sits at chunk
+// 4 (G ^ p) + q: for even G at +4p chunks, for odd G at -4p, so every load is one of two
+// per-lane pointers plus a constant offset.
 __device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, int a_row0, const float* b,
                                        int b_width, int b_row0, int b_k0) {
   const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
-#pragma unroll 2
+  const int ap = ((a_row0 + g) & 1) * 16, bp = (g & 1) * 16;  // rows i*16 + g (+8) share a parity
+  const float* a_lane = a + (a_row0 + g) * kCh + 4 * q;
+  const float* b_lane = b + (b_row0 + g) * b_width + b_k0 + 4 * q;
+  const float* a_ptr[2] = {a_lane + ap, a_lane - ap};
+  const float* b_ptr[2] = {b_lane + bp, b_lane - bp};
+#pragma unroll
   for (int grp = 0; grp < 4; ++grp) {
-    const int col = 16 * grp + 4 * q;
+    const float* pa = a_ptr[grp & 1] + 16 * grp;
+    const float* pb = b_ptr[grp & 1] + 16 * grp;
     float4 lo[kMi], hi[kMi], bw[4];
 #pragma unroll
     for (int i = 0; i < kMi; ++i) {
-      lo[i] = tf32_round(chunk(a, a_row0 + 16 * i + g, kCh, col));
-      hi[i] = tf32_round(chunk(a, a_row0 + 16 * i + g + 8, kCh, col));
+      lo[i] = tf32_round(*reinterpret_cast<const float4*>(pa + 16 * i * kCh));
+      hi[i] = tf32_round(*reinterpret_cast<const float4*>(pa + (16 * i + 8) * kCh));
     }
 #pragma unroll
-    for (int j = 0; j < 4; ++j) bw[j] = chunk(b, b_row0 + 8 * j + g, b_width, b_k0 + col);
+    for (int j = 0; j < 4; ++j) bw[j] = *reinterpret_cast<const float4*>(pb + 8 * j * b_width);
     // The first k8 step for every (i, j), then the second: an accumulator's two updates are
     // kMi * 4 instructions apart, not back to back.
 #pragma unroll
@@ -218,7 +227,7 @@ struct Conv64Args {
   float* y;
   const float *w1, *b1, *a1, *w2, *b2, *a2;
   int64_t batch, t_in, t_out, t_begin;
-  int dilation, rep;
+  int dilation, rep, rep_shift;  // rep == 1 << rep_shift
   bool residual;
 };
 
@@ -256,7 +265,7 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
       for (int i = threadIdx.x; i < rows * (kCh / 4); i += kConvThreads) {
         const int64_t s = t0 - halo + (i >> 4);
         const bool ok = s >= 0 && s < t_rep;
-        cp_async16(buf + soff(i >> 4, kCh, (i & 15) * 4), ok ? xb + (s / p.rep) * kCh + (i & 15) * 4 : p.x, ok);
+        cp_async16(buf + soff(i >> 4, kCh, (i & 15) * 4), ok ? xb + (s >> p.rep_shift) * kCh + (i & 15) * 4 : p.x, ok);
       }
     }
     cp_async_commit();
@@ -423,7 +432,8 @@ int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b
                        const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
                        int dilation, int rep, bool residual, void* stream) {
   if (!x || !y || !w1 || !b1 || !a1 || (w2 && (!b2 || !a2)) || batch <= 0 || t_in <= 0 || t_out <= 0 ||
-      dilation < 1 || dilation > 64 || rep < 1 || (residual && (!w2 || rep != 1 || t_begin != 0 || t_in != t_out)) ||
+      dilation < 1 || dilation > 64 || rep < 1 || rep > 64 || (rep & (rep - 1)) != 0 ||
+      (residual && (!w2 || rep != 1 || t_begin != 0 || t_in != t_out)) ||
       (w2 && t_begin < 0) || !aligned(x, 16) || !aligned(y, 16) || !aligned(w1, 16) || (w2 && !aligned(w2, 16)))
     return -1;
   const size_t smem = conv64_smem_bytes((kTaps - 1) * dilation);
@@ -437,7 +447,9 @@ int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b
   if (err != cudaSuccess) return static_cast<int>(err);
   const int64_t tiles = batch * ((t_out + kTile - 1) / kTile);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, sm_count()));
-  Conv64Args args{x, y, w1, b1, a1, w2, b2, a2, batch, t_in, t_out, t_begin, dilation, rep, residual};
+  int rep_shift = 0;
+  while ((1 << rep_shift) < rep) ++rep_shift;
+  Conv64Args args{x, y, w1, b1, a1, w2, b2, a2, batch, t_in, t_out, t_begin, dilation, rep, rep_shift, residual};
   conv64_tf32_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
   return static_cast<int>(cudaGetLastError());
 }

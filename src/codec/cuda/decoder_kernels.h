@@ -32,7 +32,8 @@ namespace heartmula::codec::cuda {
 //   w2 == nullptr: y[t] = t < 0 ? 0 : h[t]                      (the PostProcessor's conv)
 //   otherwise:     y[t] = PReLU_a2(b2 + W2 h[t]) (+ x[t] when residual)  (a ResidualUnit)
 // w1: [64 out][7 taps][64 in] (a channels-last [64, 64, 1, 7] weight's memory), w2: [64][64];
-// b1, b2 [64]; a1, a2: one slope each, on the device. y must not overlap x. Returns a
+// b1, b2 [64]; a1, a2: one slope each, on the device. rep: a power of two; dilation: up to 11
+// (the tile's rows and the weights fill the shared memory). y must not overlap x. Returns a
 // cudaError_t value, or -1 when the arguments do not suit (the caller runs the composite).
 int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
                        const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
