@@ -90,8 +90,8 @@ int launch_typed(void* xv, const void* bv, const void* sv, const void* rv, int64
 // One block per SM, persistent over tiles of kTile output steps x 64 channels. The block keeps
 // W1 (as a [64 out][448] matrix, k = tap * 64 + in) and W2 in shared memory, rounded to TF32.
 // Each tile's input rows (kTile + 6 * dilation of them, the causal context included) arrive by
-// cp.async in one of two buffers while the previous tile is computed (rounded to TF32 as the
-// fragments are read), and the block runs
+// cp.async in one of two buffers while the previous tile is computed (then rounded to TF32 in
+// place), and the block runs
 //   GEMM 1: H[kTile, 64] = In_shifted[kTile, 448] x W1^T   (the 7 taps as 7 row offsets)
 //   bias + PReLU into shared memory (over the tile's input rows, no longer needed), then
 //   GEMM 2: Y[kTile, 64] = H x W2^T, bias + PReLU + residual straight to global memory.
@@ -183,10 +183,9 @@ __device__ __forceinline__ void load_tf32(float* dst, const float* __restrict__ 
 
 // acc[i][j] += A[rows a_row0 + 16 i .. +15][k] * B[rows b_row0 + 8 j .. +7][b_k0 + k] for k < 64,
 // of the swizzled shared matrices a (rows of 64 floats) and b (rows of b_width floats; b_row0
-// even, b_k0 a multiple of 32). A's elements are rounded to TF32 here (the input rows arrive
-// unconverted); B is stored rounded. With a row's parity p, chunk 4G + q of it sits at chunk
-// 4 (G ^ p) + q: for even G at +4p chunks, for odd G at -4p, so every load is one of two
-// per-lane pointers plus a constant offset.
+// even, b_k0 a multiple of 32), both already rounded to TF32. With a row's parity p, chunk
+// 4G + q of it sits at chunk 4 (G ^ p) + q: for even G at +4p chunks, for odd G at -4p, so every
+// load is one of two per-lane pointers plus a constant offset.
 __device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, int a_row0, const float* b,
                                        int b_width, int b_row0, int b_k0) {
   const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
@@ -202,8 +201,8 @@ __device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, 
     float4 lo[kMi], hi[kMi], bw[4];
 #pragma unroll
     for (int i = 0; i < kMi; ++i) {
-      lo[i] = tf32_round(*reinterpret_cast<const float4*>(pa + 16 * i * kCh));
-      hi[i] = tf32_round(*reinterpret_cast<const float4*>(pa + (16 * i + 8) * kCh));
+      lo[i] = *reinterpret_cast<const float4*>(pa + 16 * i * kCh);
+      hi[i] = *reinterpret_cast<const float4*>(pa + (16 * i + 8) * kCh);
     }
 #pragma unroll
     for (int j = 0; j < 4; ++j) bw[j] = *reinterpret_cast<const float4*>(pb + 8 * j * b_width);
@@ -281,8 +280,12 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
     float* xs = bufs + (it & 1) * buf_floats;
     __syncthreads();  // the other buffer (the previous tile's H) is free
     fetch(tile + gridDim.x, bufs + ((it + 1) & 1) * buf_floats);
-    cp_async_wait<1>();  // this tile's rows are in (this thread's copies) ...
-    __syncthreads();     // ... and everyone's
+    cp_async_wait<1>();  // this tile's rows are in (this thread's copies): round them to TF32 in
+    for (int i = threadIdx.x; i < rows * (kCh / 4); i += kConvThreads) {  // place, once per element
+      float4* c = reinterpret_cast<float4*>(xs + soff(i >> 4, kCh, (i & 15) * 4));
+      *c = tf32_round(*c);
+    }
+    __syncthreads();  // everyone's rows are in and rounded
 
     float acc[kMi][4][4];
 #pragma unroll
