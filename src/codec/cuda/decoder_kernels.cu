@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 
 #include "codec/cuda/decoder_kernels.h"
 #include "model/cuda/convert.cuh"
@@ -110,6 +109,7 @@ constexpr int kK1 = kCh * kTaps;  // 448
 constexpr int kTile = 128;        // output steps per tile
 constexpr int kWarpsM = 4;
 constexpr int kMi = kTile / (16 * kWarpsM);  // m16 tiles per warp
+constexpr int kConvThreads = kWarpsM * 2 * 32;
 
 // W1, W2 and two tile buffers (the next tile's rows arrive while this one is computed).
 size_t conv64_smem_bytes(int halo) {
@@ -186,8 +186,7 @@ __device__ __forceinline__ void load_tf32(float* dst, const float* __restrict__ 
 // even, b_k0 a multiple of 32), both already rounded to TF32. With a row's parity p, chunk
 // 4G + q of it sits at chunk 4 (G ^ p) + q: for even G at +4p chunks, for odd G at -4p, so every
 // load is one of two per-lane pointers plus a constant offset.
-template <int kNj>
-__device__ __forceinline__ void mma_64(float (&acc)[kMi][kNj][4], const float* a, int a_row0, const float* b,
+__device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, int a_row0, const float* b,
                                        int b_width, int b_row0, int b_k0) {
   const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
   const int ap = ((a_row0 + g) & 1) * 16, bp = (g & 1) * 16;  // rows i*16 + g (+8) share a parity
@@ -199,25 +198,25 @@ __device__ __forceinline__ void mma_64(float (&acc)[kMi][kNj][4], const float* a
   for (int grp = 0; grp < 4; ++grp) {
     const float* pa = a_ptr[grp & 1] + 16 * grp;
     const float* pb = b_ptr[grp & 1] + 16 * grp;
-    float4 lo[kMi], hi[kMi], bw[kNj];
+    float4 lo[kMi], hi[kMi], bw[4];
 #pragma unroll
     for (int i = 0; i < kMi; ++i) {
       lo[i] = *reinterpret_cast<const float4*>(pa + 16 * i * kCh);
       hi[i] = *reinterpret_cast<const float4*>(pa + (16 * i + 8) * kCh);
     }
 #pragma unroll
-    for (int j = 0; j < kNj; ++j) bw[j] = *reinterpret_cast<const float4*>(pb + 8 * j * b_width);
+    for (int j = 0; j < 4; ++j) bw[j] = *reinterpret_cast<const float4*>(pb + 8 * j * b_width);
     // The first k8 step for every (i, j), then the second: an accumulator's two updates are
-    // kMi * kNj instructions apart, not back to back.
+    // kMi * 4 instructions apart, not back to back.
 #pragma unroll
     for (int i = 0; i < kMi; ++i)
 #pragma unroll
-      for (int j = 0; j < kNj; ++j)
+      for (int j = 0; j < 4; ++j)
         mma_tf32(acc[i][j], bits(lo[i].x), bits(hi[i].x), bits(lo[i].y), bits(hi[i].y), bits(bw[j].x), bits(bw[j].y));
 #pragma unroll
     for (int i = 0; i < kMi; ++i)
 #pragma unroll
-      for (int j = 0; j < kNj; ++j)
+      for (int j = 0; j < 4; ++j)
         mma_tf32(acc[i][j], bits(lo[i].z), bits(hi[i].z), bits(lo[i].w), bits(hi[i].w), bits(bw[j].z), bits(bw[j].w));
   }
 }
@@ -231,10 +230,7 @@ struct Conv64Args {
   bool residual;
 };
 
-// kWN warps along the channels (kNj = 8 / kWN n8 tiles each), kWarpsM along time.
-template <int kWN>
-__global__ void __launch_bounds__(kWarpsM * kWN * 32, 1) conv64_tf32_kernel(Conv64Args p) {
-  constexpr int kNj = 8 / kWN, kConvThreads = kWarpsM * kWN * 32;
+__global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args p) {
   extern __shared__ __align__(16) float smem[];
   float* w1s = smem;             // [64][448]
   float* w2s = w1s + kCh * kK1;  // [64][64]
@@ -242,15 +238,15 @@ __global__ void __launch_bounds__(kWarpsM * kWN * 32, 1) conv64_tf32_kernel(Conv
   float* bufs = w2s + kCh * kCh;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, q = lane & 3;
-  const int m_base = (warp % kWarpsM) * 16 * kMi, n_base = (warp / kWarpsM) * kNj * 8;
+  const int m_base = (warp % kWarpsM) * 16 * kMi, n_base = (warp / kWarpsM) * 32;
   const bool two = p.w2 != nullptr;
 
   load_tf32(w1s, p.w1, kCh, kK1);
   if (two) load_tf32(w2s, p.w2, kCh, kCh);
   const float a1 = *p.a1, a2 = two ? *p.a2 : 0.f;
-  float bias1[kNj][2], bias2[kNj][2];
+  float bias1[4][2], bias2[4][2];
 #pragma unroll
-  for (int j = 0; j < kNj; ++j)
+  for (int j = 0; j < 4; ++j)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       bias1[j][e] = p.b1[n_base + j * 8 + 2 * q + e];
@@ -291,22 +287,22 @@ __global__ void __launch_bounds__(kWarpsM * kWN * 32, 1) conv64_tf32_kernel(Conv
     }
     __syncthreads();  // everyone's rows are in and rounded
 
-    float acc[kMi][kNj][4];
+    float acc[kMi][4][4];
 #pragma unroll
     for (int i = 0; i < kMi; ++i)
 #pragma unroll
-      for (int j = 0; j < kNj; ++j)
+      for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
     for (int tap = 0; tap < kTaps; ++tap)
-      mma_64<kNj>(acc, xs, m_base + tap * p.dilation, w1s, kK1, n_base, tap * kCh);
+      mma_64(acc, xs, m_base + tap * p.dilation, w1s, kK1, n_base, tap * kCh);
     __syncthreads();  // every warp is done reading xs: H goes there
 
     // bias + PReLU; fragment element e: row g (+8 for e >= 2), column 2q + (e & 1).
 #pragma unroll
     for (int i = 0; i < kMi; ++i)
 #pragma unroll
-      for (int j = 0; j < kNj; ++j)
+      for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int hh = 0; hh < 2; ++hh) {
           const int row = m_base + i * 16 + g + 8 * hh, col = n_base + j * 8 + 2 * q;
@@ -327,18 +323,18 @@ __global__ void __launch_bounds__(kWarpsM * kWN * 32, 1) conv64_tf32_kernel(Conv
 #pragma unroll
     for (int i = 0; i < kMi; ++i)
 #pragma unroll
-      for (int j = 0; j < kNj; ++j)
+      for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
-    mma_64<kNj>(acc, xs, m_base, w2s, kCh, n_base, 0);
+    mma_64(acc, xs, m_base, w2s, kCh, n_base, 0);
 
     // Per m16 tile: its 8 residual pairs are loaded before any store, so that their latencies
     // overlap (y could alias x as far as the compiler knows).
 #pragma unroll
     for (int i = 0; i < kMi; ++i) {
-      float2 res[kNj][2];
+      float2 res[4][2];
 #pragma unroll
-      for (int j = 0; j < kNj; ++j)
+      for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int hh = 0; hh < 2; ++hh) {
           const int row = m_base + i * 16 + g + 8 * hh, col = n_base + j * 8 + 2 * q;
@@ -347,7 +343,7 @@ __global__ void __launch_bounds__(kWarpsM * kWN * 32, 1) conv64_tf32_kernel(Conv
             res[j][hh] = __ldg(reinterpret_cast<const float2*>(xb + (t0 + row) * kCh + col));
         }
 #pragma unroll
-      for (int j = 0; j < kNj; ++j)
+      for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int hh = 0; hh < 2; ++hh) {
           const int row = m_base + i * 16 + g + 8 * hh, col = n_base + j * 8 + 2 * q;
@@ -449,23 +445,15 @@ int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b
       cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
       smem > static_cast<size_t>(optin))
     return -1;
-  for (const void* k : {reinterpret_cast<const void*>(conv64_tf32_kernel<2>), reinterpret_cast<const void*>(conv64_tf32_kernel<4>)}) {
-    const cudaError_t err = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    if (err != cudaSuccess) return static_cast<int>(err);
-  }
+  cudaError_t err = cudaFuncSetAttribute(conv64_tf32_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(smem));
+  if (err != cudaSuccess) return static_cast<int>(err);
   const int64_t tiles = batch * ((t_out + kTile - 1) / kTile);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, sm_count()));
   int rep_shift = 0;
   while ((1 << rep_shift) < rep) ++rep_shift;
   Conv64Args args{x, y, w1, b1, a1, w2, b2, a2, batch, t_in, t_out, t_begin, dilation, rep, rep_shift, residual};
-  static const int warps_n = [] {  // measurement switch while tuning: 2 or 4 warps along channels
-    const char* v = std::getenv("HEARTMULA_CONV64_WARPS_N");
-    return v != nullptr && *v == '2' ? 2 : 4;
-  }();
-  if (warps_n == 2)
-    conv64_tf32_kernel<2><<<blocks, kWarpsM * 2 * 32, smem, static_cast<cudaStream_t>(stream)>>>(args);
-  else
-    conv64_tf32_kernel<4><<<blocks, kWarpsM * 4 * 32, smem, static_cast<cudaStream_t>(stream)>>>(args);
+  conv64_tf32_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
   return static_cast<int>(cudaGetLastError());
 }
 
