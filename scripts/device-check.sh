@@ -239,9 +239,12 @@ a, b = pcm(f"{sys.argv[1]}/stream_off.wav"), pcm(f"{sys.argv[1]}/stream_stdout.w
 print(">>> stream (tiny, cuda) -o - --format wav: " + ("same PCM as the file" if a == b and a else f"DIFFERS ({len(a)} vs {len(b)} bytes)"))
 PY
   R=/tmp/rckpt; t0=$(date +%s)
-  if [ ! -f $R/HeartMuLa-oss-3B/config.json ] || [ ! -f $R/HeartCodec-oss/config.json ]; then
-    $B/make-random-checkpoint --out $R --size real --what all >"$OUTDIR/mkckpt_stream.log" 2>&1 \
-      && note "random checkpoint written ($(( $(date +%s) - t0 )) s)" || note "make-random-checkpoint: FAILED"
+  missing=""  # only what is not there yet (the codec parts may have written the codec already)
+  [ -f $R/HeartMuLa-oss-3B/config.json ] || missing=lm
+  [ -f $R/HeartCodec-oss/config.json ] || missing=${missing:+$missing,}codec
+  if [ -n "$missing" ]; then
+    $B/make-random-checkpoint --out $R --size real --what $missing >"$OUTDIR/mkckpt_stream.log" 2>&1 \
+      && note "random checkpoint ($missing) written ($(( $(date +%s) - t0 )) s)" || note "make-random-checkpoint: FAILED"
   fi
   cp .cache/llama3/tokenizer.json $R/
   # 60 s and 240 s of audio (STREAM_RUNS="SECONDS:VARIANT ..."), not streamed / streamed / streamed without the codec warm-up
