@@ -20,6 +20,7 @@
 #include "codec/layers.h"
 #include "codec/scalar_decoder.h"
 #include "io/weight_binder.h"
+#include "../unit/test_codec_weights.h"
 
 namespace heartmula::codec {
 namespace {
@@ -87,22 +88,6 @@ ScalarDecoder random_decoder(bool channels_last, uint64_t seed, at::ScalarType d
   binder.bind_random(seed);
   set_cuda_channels_last(was);
   return d;
-}
-
-// Weights of a usable scale (std 1/sqrt(fan-in) per conv, PReLU slopes 0.25) into both
-// decoders (into the channels-last storage for `cl`: its weight is a view of weight4).
-void same_weights(const ScalarDecoder& ncl, const ScalarDecoder& cl) {
-  NamedWeights wn, wc;
-  ncl.list_weights("dec", wn);
-  cl.list_weights("dec", wc);
-  ASSERT_EQ(wn.size(), wc.size());
-  std::map<std::string, at::Tensor> dst(wc.begin(), wc.end());
-  for (auto& [name, t] : wn) {
-    if (t.dim() == 3) t.mul_(1.0 / (t.std().item<double>() * std::sqrt(double(t.size(1) * t.size(2)))));
-    if (name.find("activation") != std::string::npos) t.fill_(0.25);
-    ASSERT_TRUE(dst.count(name)) << name;
-    dst[name].copy_(t);
-  }
 }
 
 double rel_max_diff(const at::Tensor& a, const at::Tensor& b) {
@@ -298,7 +283,7 @@ TEST(CodecDecoderCuda, ChannelsLastDecodeMatchesTheNclPath) {
   const ScalarDecoder ncl = random_decoder(false, 5, at::kFloat), cl = random_decoder(true, 6, at::kFloat);
   ASSERT_FALSE(ncl.channels_last());
   ASSERT_TRUE(cl.channels_last());
-  same_weights(ncl, cl);
+  test::copy_usable_weights(ncl, cl, /*same_draw=*/false);
   auto& ctx = at::globalContext();
   const bool tf32_was = ctx.allowTF32CuDNN();
   ctx.setAllowTF32CuDNN(false);
@@ -315,7 +300,7 @@ TEST(CodecDecoderCuda, ChannelsLastDecodeInBf16) {
   at::manual_seed(23);
   const ScalarDecoder ncl = random_decoder(false, 7, at::kBFloat16), cl = random_decoder(true, 8, at::kBFloat16);
   ASSERT_TRUE(cl.channels_last());
-  same_weights(ncl, cl);
+  test::copy_usable_weights(ncl, cl, /*same_draw=*/false);
   EXPECT_LT(compare_paths(ncl, cl, at::kBFloat16, "bf16"), 0.1);
 }
 

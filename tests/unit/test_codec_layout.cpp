@@ -24,6 +24,7 @@
 #include "codec/scalar_decoder.h"
 #include "heartmula/error.h"
 #include "io/weight_binder.h"
+#include "test_codec_weights.h"
 
 namespace heartmula::codec {
 namespace {
@@ -78,19 +79,9 @@ void check_decoder_layout(bool gemm) {
   ScalarDecoder ncl = random_decoder(false, 3), cl = random_decoder(true, 3, gemm);
   ASSERT_FALSE(ncl.channels_last());
   ASSERT_TRUE(cl.channels_last());
-  // Usable weight scales (std 1/sqrt(fan-in), PReLU slopes 0.25), written into both.
-  NamedWeights wn, wc;
-  ncl.list_weights("dec", wn);
-  cl.list_weights("dec", wc);
-  ASSERT_EQ(wn.size(), wc.size());
-  std::map<std::string, at::Tensor> dst(wc.begin(), wc.end());
-  for (auto& [name, t] : wn) {
-    ASSERT_TRUE(dst.count(name)) << name;
-    EXPECT_TRUE(at::equal(dst[name], t)) << name;  // the same draw, stored in another layout
-    if (t.dim() == 3) t.mul_(1.0 / (t.std().item<double>() * std::sqrt(double(t.size(1) * t.size(2)))));
-    if (name.find("activation") != std::string::npos) t.fill_(0.25);
-    dst[name].copy_(t);
-  }
+  // Usable weight scales, written into both (the same draw, stored in another layout).
+  test::copy_usable_weights(ncl, cl, /*same_draw=*/true);
+  if (::testing::Test::HasFatalFailure()) return;
   at::manual_seed(4);
   const at::Tensor latent = at::randn({2, 16, 37}).mul(0.5);
   const at::Tensor ref = ncl.decode(latent);
