@@ -154,11 +154,6 @@ __device__ __forceinline__ int soff(int row, int width, int col) {
   return row * width + ((((col >> 2) ^ ((row & 1) << 2))) << 2) + (col & 3);
 }
 
-// The 16-byte chunk of float `col` (a multiple of 4) of `row`.
-__device__ __forceinline__ float4 chunk(const float* base, int row, int width, int col) {
-  return *reinterpret_cast<const float4*>(base + soff(row, width, col));
-}
-
 // Rows x cols floats (cols % 4 == 0) from global (dense rows) into swizzled shared rows of
 // `cols` floats, rounded to TF32. kLoadBatch loads per thread are in flight before the first
 // store: one block per SM cannot hide a global load's latency otherwise.
