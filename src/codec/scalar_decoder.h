@@ -24,8 +24,10 @@
 // channels-last [1, C, 1, T] tensor (time-major, channels innermost) and the convolutions run as
 // 2-D ones on the channels-last weights, so cuDNN changes no layout (the transposed convolutions
 // run as two GEMMs on a [T, C] view, layers.h); the bias, PReLU and residual add after a
-// convolution run as one fused kernel in place (fused_bias_prelu_). The same working
-// set: rows one at a time, early frees, chunked last stage. Elsewhere: [B, C, T] as above.
+// convolution run as one fused kernel in place (fused_bias_prelu_). With the decoder in TF32,
+// the 64-channel stage (its residual units, the PostProcessor and the output conv) runs as
+// tensor-core kernels of our own instead (fused_residual_unit64 / fused_post_and_out64). The same
+// working set: rows one at a time, early frees, chunked last stage. Elsewhere: [B, C, T] as above.
 #pragma once
 
 #include <ATen/core/Tensor.h>
