@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
-#include <map>
 #include <string>
 #include <tuple>
 #include <vector>

@@ -79,7 +79,6 @@ bool gated_residual_applies(const at::Tensor& x, const at::Tensor& mod, int64_t 
          usable(y, x, y.scalar_type()) && y.sizes().equals(x.sizes());
 }
 
-
 // The 64-channel stage's kernels (fused_residual_unit64, fused_post_and_out64): float32 with
 // TF32 allowed, not switched off.
 bool conv64_enabled(const at::Tensor& x) {
