@@ -216,6 +216,15 @@ __device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, 
   }
 }
 
+__device__ __forceinline__ void zero(float (&acc)[kMi][4][4]) {
+#pragma unroll
+  for (int i = 0; i < kMi; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+}
+
 struct Conv64Args {
   const float* __restrict__ x;
   float* y;
@@ -283,12 +292,7 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
     __syncthreads();  // everyone's rows are in and rounded
 
     float acc[kMi][4][4];
-#pragma unroll
-    for (int i = 0; i < kMi; ++i)
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+    zero(acc);
     for (int tap = 0; tap < kTaps; ++tap)
       mma_64(acc, xs, m_base + tap * p.dilation, w1s, kK1, n_base, tap * kCh);
     __syncthreads();  // every warp is done reading xs: H goes there
@@ -315,12 +319,7 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
     if (!two) continue;
     __syncthreads();
 
-#pragma unroll
-    for (int i = 0; i < kMi; ++i)
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+    zero(acc);
     mma_64(acc, xs, m_base, w2s, kCh, n_base, 0);
 
     // Per m16 tile: its 8 residual pairs are loaded before any store, so that their latencies
@@ -434,15 +433,19 @@ int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b
       (residual && (!w2 || rep != 1 || t_begin != 0 || t_in != t_out)) ||
       (w2 && t_begin < 0) || !aligned(x, 16) || !aligned(y, 16) || !aligned(w1, 16) || (w2 && !aligned(w2, 16)))
     return -1;
+  // Once: the kernel may use all the shared memory a block can opt into (0 if that failed).
+  static const int optin = [] {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+        cudaFuncSetAttribute(conv64_tf32_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return 0;
+    }
+    return v;
+  }();
   const size_t smem = conv64_smem_bytes((kTaps - 1) * dilation);
-  int dev = 0, optin = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
-      smem > static_cast<size_t>(optin))
-    return -1;
-  cudaError_t err = cudaFuncSetAttribute(conv64_tf32_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(smem));
-  if (err != cudaSuccess) return static_cast<int>(err);
+  if (smem > static_cast<size_t>(optin)) return -1;
   const int64_t tiles = batch * ((t_out + kTile - 1) / kTile);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, sm_count()));
   int rep_shift = 0;

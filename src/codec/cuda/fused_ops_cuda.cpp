@@ -13,6 +13,7 @@
 #include "codec/cuda/dit_kernels.h"
 #include "codec/fused_ops.h"
 #include "heartmula/error.h"
+#include "io/env.h"
 #include "model/cuda/dtype_code.h"
 
 namespace heartmula::codec {
@@ -81,10 +82,7 @@ bool gated_residual_applies(const at::Tensor& x, const at::Tensor& mod, int64_t 
 // The 64-channel stage's kernels (fused_residual_unit64, fused_post_and_out64): float32 with
 // TF32 allowed, not switched off.
 bool conv64_enabled(const at::Tensor& x) {
-  static const bool cudnn = [] {
-    const char* v = std::getenv("HEARTMULA_CODEC_CONV64_CUDNN");
-    return v != nullptr && *v != '\0' && std::string(v) != "0";
-  }();
+  static const bool cudnn = io::env_flag("HEARTMULA_CODEC_CONV64_CUDNN");
   return !cudnn && enabled_flag().load() && at::globalContext().allowTF32CuDNN() && x.defined() && x.is_cuda() &&
          x.scalar_type() == at::kFloat && x.dim() == 4 && x.size(1) == 64 && x.size(2) == 1 && x.size(3) > 0 &&
          x.is_contiguous(at::MemoryFormat::ChannelsLast);
