@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 
 #include "codec/cuda/decoder_kernels.h"
 #include "model/cuda/convert.cuh"
@@ -357,6 +358,279 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
   cp_async_wait<0>();
 }
 
+// ---- The same stage with fp16 operands (HEARTMULA_CONV64_F16=1 while measured) ----
+//
+// fp16 has TF32's 10-bit mantissa; its narrow range is handled by power-of-two scales: W1 and W2
+// once per block, each tile's input rows and each tile's H by their maximum (into [2^14, 2^15)),
+// so every value within 2^-28 of its tile's maximum keeps a full 11-bit significand, as TF32
+// would (smaller ones add < 2^-39 of the maximum). The products accumulate in float32 and are
+// scaled back exactly. m16n8k16 MMAs: twice the depth per instruction of m16n8k8 TF32.
+constexpr int kRowH = kCh;  // halves per tile row
+
+__device__ __forceinline__ void mma_f16(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                        uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// Offset (halves) of half `col` of `row` in rows of `width` halves: 16-byte chunks (8 halves)
+// swizzled by row parity as for the float rows.
+__device__ __forceinline__ int hoff(int row, int width, int col) {
+  return row * width + ((((col >> 3) ^ ((row & 1) << 2))) << 3) + (col & 7);
+}
+
+// 2^e as a float (e in [-126, 127]).
+__device__ __forceinline__ float pow2f(int e) { return __int_as_float((e + 127) << 23); }
+
+// The exponent e that puts m * 2^e into [2^14, 2^15) (0 for 0 or a non-finite m), clamped so
+// that the scales and their inverse products stay normal floats.
+__device__ __forceinline__ int scale_exp(float m) {
+  if (!(m > 0.f) || !isfinite(m)) return 0;
+  const int e = 14 - ilogbf(m);
+  return e < -60 ? -60 : (e > 60 ? 60 : e);
+}
+
+// The maximum of v over the block (every thread gets it). `red`: blockDim.x / 32 floats.
+__device__ __forceinline__ float block_max(float v, float* red) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  __syncthreads();  // red is free
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float m = red[0];
+  for (int w = 1; w < static_cast<int>(blockDim.x >> 5); ++w) m = fmaxf(m, red[w]);
+  return m;
+}
+
+__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// rows x cols floats from global (dense) into swizzled shared rows of `cols` halves, times
+// 2^e with e from their maximum (returned).
+__device__ __forceinline__ int load_f16(__half* dst, const float* __restrict__ src, int rows, int cols, float* red) {
+  const int total = rows * cols / 4;
+  float m = 0.f;
+  for (int i = threadIdx.x; i < total; i += blockDim.x) {
+    const float4 v = __ldg(reinterpret_cast<const float4*>(src) + i);
+    m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+  }
+  const int e = scale_exp(block_max(m, red));
+  const float sc = pow2f(e);
+  for (int i = threadIdx.x; i < total; i += blockDim.x) {
+    const float4 v = __ldg(reinterpret_cast<const float4*>(src) + i);
+    const int r = (i * 4) / cols, c = (i * 4) % cols;
+    *reinterpret_cast<uint2*>(dst + hoff(r, cols, c)) =
+        make_uint2(pack_half2(v.x * sc, v.y * sc), pack_half2(v.z * sc, v.w * sc));
+  }
+  return e;
+}
+
+// acc[i][j] += A[rows a_row0 + 16 i .. +15][k] * B[rows b_row0 + 8 j .. +7][b_k0 + k], k < 64,
+// halves (a rows of 64, b rows of b_width; b_row0 even, b_k0 a multiple of 64). In group G of 32
+// channels thread q reads channels 32G + 8q .. +7 of a row in one 16-byte load: the first m16n8k16
+// step takes 0-1 (k-slots 2q, 2q+1) and 2-3 (2q+8, 2q+9), the second 4-5 and 6-7 (the same order
+// for A and B). Chunk 4G + q of a row of parity p sits at chunk 4 (G ^ p) + q.
+__device__ __forceinline__ void mma_64h(float (&acc)[kMi][4][4], const __half* a, int a_row0, const __half* b,
+                                        int b_width, int b_row0, int b_k0) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
+  const int pa = (a_row0 + g) & 1, pb = g & 1;
+  const __half* a_lane = a + (a_row0 + g) * kRowH + 8 * q;
+  const __half* b_lane = b + (b_row0 + g) * b_width + b_k0 + 8 * q;
+#pragma unroll
+  for (int grp = 0; grp < 2; ++grp) {
+    const __half* pa_ = a_lane + 32 * (grp ^ pa);
+    const __half* pb_ = b_lane + 32 * (grp ^ pb);
+    uint4 lo[kMi], hi[kMi], bw[4];
+#pragma unroll
+    for (int i = 0; i < kMi; ++i) {
+      lo[i] = *reinterpret_cast<const uint4*>(pa_ + 16 * i * kRowH);
+      hi[i] = *reinterpret_cast<const uint4*>(pa_ + (16 * i + 8) * kRowH);
+    }
+#pragma unroll
+    for (int j = 0; j < 4; ++j) bw[j] = *reinterpret_cast<const uint4*>(pb_ + 8 * j * b_width);
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) mma_f16(acc[i][j], lo[i].x, hi[i].x, lo[i].y, hi[i].y, bw[j].x, bw[j].y);
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) mma_f16(acc[i][j], lo[i].z, hi[i].z, lo[i].w, hi[i].w, bw[j].z, bw[j].w);
+  }
+}
+
+// Shared memory: 64 floats for reductions, W1 and W2 in halves, two float tile buffers, the
+// tile in halves, H in halves.
+size_t conv64h_smem_bytes(int halo) {
+  const size_t rows = static_cast<size_t>(kTile + halo);
+  return 64 * sizeof(float) + 2 * (static_cast<size_t>(kCh) * kK1 + static_cast<size_t>(kCh) * kCh) +
+         2 * rows * kCh * sizeof(float) + rows * kCh * 2 + static_cast<size_t>(kTile) * kCh * 2;
+}
+
+__global__ void __launch_bounds__(kConvThreads, 1) conv64_f16_kernel(Conv64Args p) {
+  extern __shared__ __align__(16) float smem[];
+  const int halo = (kTaps - 1) * p.dilation, rows = kTile + halo;
+  float* red = smem;
+  __half* w1h = reinterpret_cast<__half*>(smem + 64);  // [64][448]
+  __half* w2h = w1h + kCh * kK1;                       // [64][64]
+  float* bufs = reinterpret_cast<float*>(w2h + kCh * kCh);  // 2 x [rows][64] floats
+  __half* xh = reinterpret_cast<__half*>(bufs + 2 * rows * kCh);  // [rows][64]
+  __half* hh = xh + rows * kCh;                                   // [kTile][64]
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, q = lane & 3;
+  const int m_base = (warp % kWarpsM) * 16 * kMi, n_base = (warp / kWarpsM) * 32;
+  const bool two = p.w2 != nullptr;
+
+  const int e_w1 = load_f16(w1h, p.w1, kCh, kK1, red);
+  const int e_w2 = two ? load_f16(w2h, p.w2, kCh, kCh, red) : 0;
+  const float a1 = *p.a1, a2 = two ? *p.a2 : 0.f;
+  float bias1[4][2], bias2[4][2];
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      bias1[j][e] = p.b1[n_base + j * 8 + 2 * q + e];
+      bias2[j][e] = two ? p.b2[n_base + j * 8 + 2 * q + e] : 0.f;
+    }
+
+  const int64_t t_rep = p.t_in * p.rep;
+  const int64_t tiles_per_row = (p.t_out + kTile - 1) / kTile, tiles = tiles_per_row * p.batch;
+  auto fetch = [&](int64_t tile, float* buf) {
+    if (tile < tiles) {
+      const int64_t b = tile / tiles_per_row, t0 = p.t_begin + (tile % tiles_per_row) * kTile;
+      const float* xb = p.x + b * p.t_in * kCh;
+      for (int i = threadIdx.x; i < rows * (kCh / 4); i += kConvThreads) {
+        const int64_t s = t0 - halo + (i >> 4);
+        const bool ok = s >= 0 && s < t_rep;
+        cp_async16(buf + soff(i >> 4, kCh, (i & 15) * 4), ok ? xb + (s >> p.rep_shift) * kCh + (i & 15) * 4 : p.x, ok);
+      }
+    }
+    cp_async_commit();
+  };
+  const int buf_floats = rows * kCh;
+  fetch(blockIdx.x, bufs);
+  int it = 0;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x, ++it) {
+    const int64_t b = tile / tiles_per_row, r0 = (tile % tiles_per_row) * kTile;
+    const int64_t t0 = p.t_begin + r0;
+    const float* xb = p.x + b * p.t_in * kCh;
+    float* yb = p.y + b * p.t_out * kCh;
+    float* xs = bufs + (it & 1) * buf_floats;
+    __syncthreads();  // the other float buffer and xh / hh are free
+    fetch(tile + gridDim.x, bufs + ((it + 1) & 1) * buf_floats);
+    cp_async_wait<1>();  // this thread's copies of this tile are in
+    float m = 0.f;
+    for (int i = threadIdx.x; i < rows * (kCh / 4); i += kConvThreads) {
+      const float4 v = *reinterpret_cast<const float4*>(xs + soff(i >> 4, kCh, (i & 15) * 4));
+      m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+    }
+    const int e_x = scale_exp(block_max(m, red));  // (its barriers also publish everyone's copies)
+    const float sx = pow2f(e_x);
+    for (int i = threadIdx.x; i < rows * (kCh / 4); i += kConvThreads) {
+      const int r = i >> 4, c = (i & 15) * 4;
+      const float4 v = *reinterpret_cast<const float4*>(xs + soff(r, kCh, c));
+      *reinterpret_cast<uint2*>(xh + hoff(r, kRowH, c)) =
+          make_uint2(pack_half2(v.x * sx, v.y * sx), pack_half2(v.z * sx, v.w * sx));
+    }
+    __syncthreads();
+
+    float acc[kMi][4][4];
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+    for (int tap = 0; tap < kTaps; ++tap) mma_64h(acc, xh, m_base + tap * p.dilation, w1h, kK1, n_base, tap * kCh);
+
+    // Scale back, bias + PReLU (into acc).
+    const float un1 = pow2f(-(e_x + e_w1));
+    float mh = 0.f;
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          float v = __fadd_rn(acc[i][j][e] * un1, bias1[j][e & 1]);
+          if (!(v > 0.f)) v = __fmul_rn(a1, v);
+          acc[i][j][e] = v;
+          mh = fmaxf(mh, fabsf(v));
+        }
+    if (!two) {
+#pragma unroll
+      for (int i = 0; i < kMi; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+          for (int hh2 = 0; hh2 < 2; ++hh2) {
+            const int row = m_base + i * 16 + g + 8 * hh2, col = n_base + j * 8 + 2 * q;
+            if (r0 + row >= p.t_out) continue;
+            float v0 = acc[i][j][2 * hh2], v1 = acc[i][j][2 * hh2 + 1];
+            if (t0 + row < 0) v0 = v1 = 0.f;
+            *reinterpret_cast<float2*>(yb + (r0 + row) * kCh + col) = make_float2(v0, v1);
+          }
+      continue;
+    }
+    const int e_h = scale_exp(block_max(mh, red));
+    const float sh = pow2f(e_h);
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int hh2 = 0; hh2 < 2; ++hh2) {
+          const int row = m_base + i * 16 + g + 8 * hh2, col = n_base + j * 8 + 2 * q;
+          *reinterpret_cast<uint32_t*>(hh + hoff(row, kRowH, col)) =
+              pack_half2(acc[i][j][2 * hh2] * sh, acc[i][j][2 * hh2 + 1] * sh);
+        }
+    __syncthreads();
+
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+    mma_64h(acc, hh, m_base, w2h, kCh, n_base, 0);
+    const float un2 = pow2f(-(e_h + e_w2));
+#pragma unroll
+    for (int i = 0; i < kMi; ++i) {
+      float2 res[4][2];
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int hh2 = 0; hh2 < 2; ++hh2) {
+          const int row = m_base + i * 16 + g + 8 * hh2, col = n_base + j * 8 + 2 * q;
+          res[j][hh2] = make_float2(0.f, 0.f);
+          if (p.residual && r0 + row < p.t_out)
+            res[j][hh2] = __ldg(reinterpret_cast<const float2*>(xb + (t0 + row) * kCh + col));
+        }
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int hh2 = 0; hh2 < 2; ++hh2) {
+          const int row = m_base + i * 16 + g + 8 * hh2, col = n_base + j * 8 + 2 * q;
+          if (r0 + row >= p.t_out) continue;
+          float v0 = __fadd_rn(acc[i][j][2 * hh2] * un2, bias2[j][0]);
+          float v1 = __fadd_rn(acc[i][j][2 * hh2 + 1] * un2, bias2[j][1]);
+          if (!(v0 > 0.f)) v0 = __fmul_rn(a2, v0);
+          if (!(v1 > 0.f)) v1 = __fmul_rn(a2, v1);
+          if (p.residual) {
+            v0 = __fadd_rn(v0, res[j][hh2].x);
+            v1 = __fadd_rn(v1, res[j][hh2].y);
+          }
+          *reinterpret_cast<float2*>(yb + (r0 + row) * kCh + col) = make_float2(v0, v1);
+        }
+    }
+  }
+  cp_async_wait<0>();
+}
+
 // launch_out_conv64: 128 outputs per block of 128 threads; the block's 134 input rows go to
 // shared memory with rows of 65 floats, so thread i reading row i + k hits bank (i + k + c) % 32.
 constexpr int kOutTile = 128;
@@ -433,25 +707,33 @@ int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b
       (residual && (!w2 || rep != 1 || t_begin != 0 || t_in != t_out)) ||
       (w2 && t_begin < 0) || !aligned(x, 16) || !aligned(y, 16) || !aligned(w1, 16) || (w2 && !aligned(w2, 16)))
     return -1;
-  // Once: the kernel may use all the shared memory a block can opt into (0 if that failed).
+  static const bool f16 = [] {  // measurement switch while tuning
+    const char* v = std::getenv("HEARTMULA_CONV64_F16");
+    return v != nullptr && *v == '1';
+  }();
+  // Once: the kernels may use all the shared memory a block can opt into (0 if that failed).
   static const int optin = [] {
     int dev = 0, v = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
-        cudaFuncSetAttribute(conv64_tf32_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v) != cudaSuccess) {
+        cudaFuncSetAttribute(conv64_tf32_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v) != cudaSuccess ||
+        cudaFuncSetAttribute(conv64_f16_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v) != cudaSuccess) {
       (void)cudaGetLastError();
       return 0;
     }
     return v;
   }();
-  const size_t smem = conv64_smem_bytes((kTaps - 1) * dilation);
+  const size_t smem = f16 ? conv64h_smem_bytes((kTaps - 1) * dilation) : conv64_smem_bytes((kTaps - 1) * dilation);
   if (smem > static_cast<size_t>(optin)) return -1;
   const int64_t tiles = batch * ((t_out + kTile - 1) / kTile);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, sm_count()));
   int rep_shift = 0;
   while ((1 << rep_shift) < rep) ++rep_shift;
   Conv64Args args{x, y, w1, b1, a1, w2, b2, a2, batch, t_in, t_out, t_begin, dilation, rep, rep_shift, residual};
-  conv64_tf32_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
+  if (f16)
+    conv64_f16_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
+  else
+    conv64_tf32_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
   return static_cast<int>(cudaGetLastError());
 }
 
