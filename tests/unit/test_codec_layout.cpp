@@ -105,6 +105,79 @@ TEST(CodecLayout, ChannelsLastDecodeWithConvTranspose2dMatchesTheNclPathOnTheCpu
   check_decoder_layout(/*gemm=*/false);
 }
 
+// A dilated causal convolution channels-last, folded (the time axis as [T/d, d], undilated:
+// layers.h) where d divides T, against at::conv1d on the NCL input: d 3..9, B 1 and 2, with and
+// without the bias; forward_cl folds exactly when d divides T (and not with folding off).
+TEST(CodecLayout, DilatedConvolutionFoldedMatchesTheDilatedOne) {
+  c10::InferenceMode guard;
+  const bool was_fold = fold_dilation();
+  for (int64_t d : {3, 5, 7, 9}) {
+    Conv1d conv;
+    {
+      const LayoutScope scope(true, true);
+      conv.channels_last = true;
+      io::WeightBinder binder(at::kFloat, at::kCPU);
+      conv.declare_weight_norm(binder, "conv", 12, 8, 7, at::kFloat);
+      binder.bind_random(static_cast<uint64_t>(d));
+    }
+    conv.set_causal(7, d);
+    ASSERT_TRUE(conv.weight4.defined());
+    at::manual_seed(d);
+    conv.weight.copy_(at::randn(conv.weight.sizes()).div(std::sqrt(12.0 * 7)));
+    conv.bias.copy_(at::randn(conv.bias.sizes()));
+    for (int64_t batch : {1, 2})
+      for (int64_t t : {d, 2 * d + 1, 13 * d, 40 * d}) {
+        const at::Tensor x = at::randn({batch, 12, t});
+        const at::Tensor xc = x.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
+        for (bool with_bias : {true, false}) {
+          const at::Tensor bias = with_bias ? conv.bias : at::Tensor();
+          const int64_t st[1] = {1}, pad[1] = {0}, dil[1] = {d};
+          const at::Tensor ref = at::conv1d(at::constant_pad_nd(x, {6 * d, 0}, 0), conv.weight.contiguous(), bias,
+                                            at::IntArrayRef(st), at::IntArrayRef(pad), at::IntArrayRef(dil));
+          set_fold_dilation(true);
+          EXPECT_EQ(conv.folds(xc), t % d == 0) << "d " << d << " T " << t;
+          const at::Tensor got = conv.forward_cl(xc, with_bias);
+          set_fold_dilation(false);
+          EXPECT_FALSE(conv.folds(xc));
+          const at::Tensor plain = conv.forward_cl(xc, with_bias);
+          ASSERT_TRUE(got.sizes().equals({batch, 8, 1, t})) << got.sizes();
+          EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast) || batch > 1) << got.strides();
+          EXPECT_LT(rel_max_diff(got.squeeze(2), ref), 1e-5) << "d " << d << " B " << batch << " T " << t;
+          EXPECT_LT(rel_max_diff(plain.squeeze(2), ref), 1e-5) << "d " << d << " B " << batch << " T " << t;
+        }
+      }
+  }
+  set_fold_dilation(was_fold);
+}
+
+// The decoder with the dilations folded (each stage padded with zero steps to a multiple of
+// 3*5*7*9: the lengths 111 and 222 here) and without: the same audio up to float rounding.
+TEST(CodecLayout, FoldedStagesMatchTheDilatedOnes) {
+  c10::InferenceMode guard;
+  ScalarDecoder ncl = random_decoder(false, 5), cl = random_decoder(true, 5);
+  test::copy_usable_weights(ncl, cl, /*same_draw=*/true);
+  if (::testing::Test::HasFatalFailure()) return;
+  at::manual_seed(6);
+  const at::Tensor latent = at::randn({1, 16, 37}).mul(0.5);
+  const bool was_fold = fold_dilation();
+  set_fold_dilation(false);
+  const at::Tensor plain = cl.decode(latent);
+  set_fold_dilation(true);
+  const at::Tensor folded = cl.decode(latent);
+  set_fold_dilation(was_fold);
+  const at::Tensor ref = ncl.decode(latent);
+  ASSERT_TRUE(folded.sizes().equals(ref.sizes()));
+  EXPECT_LT(rel_max_diff(folded, plain), 1e-5);
+  EXPECT_LT(rel_max_diff(folded, ref), 1e-5);
+  // A stage on its own: padded to 315 steps inside, T = 111 out, dense channels-last.
+  const at::Tensor x = at::randn({1, 32, 1, 37}).contiguous(at::MemoryFormat::ChannelsLast);
+  set_fold_dilation(true);
+  const at::Tensor y = cl.blocks[0].forward_cl(x);
+  set_fold_dilation(was_fold);
+  EXPECT_TRUE(y.sizes().equals({1, 16, 1, 111})) << y.sizes();
+  EXPECT_TRUE(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+}
+
 // One channels-last CausalConvTranspose1d (16 -> 8 channels, stride s) with usable random
 // weights (written through `weight` and `bias`, as the decoder tests do), op dtype `op`.
 CausalConvTranspose1d random_convt(int64_t s, at::ScalarType op, bool gemm, uint64_t seed) {
