@@ -28,11 +28,6 @@ std::atomic<bool>& convt_gemm_flag() {
   return on;
 }
 
-std::atomic<bool>& fold_dilation_flag() {
-  static std::atomic<bool> on{!io::env_flag("HEARTMULA_CODEC_DILATED_CUDNN")};
-  return on;
-}
-
 // Whether a decoder weight w takes the channels-last storage (CUDA, or any device in tests).
 bool takes_channels_last(const at::Tensor& w) {
   return w.defined() && (w.is_cuda() || any_device.load()) && cuda_channels_last();
@@ -53,8 +48,6 @@ void set_channels_last_on_any_device(bool on) { any_device.store(on); }
 bool channels_last_on_any_device() { return any_device.load(); }
 void set_convt_gemm(bool on) { convt_gemm_flag().store(on); }
 bool convt_gemm() { return convt_gemm_flag().load(); }
-void set_fold_dilation(bool on) { fold_dilation_flag().store(on); }
-bool fold_dilation() { return fold_dilation_flag().load(); }
 
 void add_weight(NamedWeights& out, const std::string& name, const at::Tensor& t) {
   if (t.defined()) out.emplace_back(name, t);
@@ -126,35 +119,14 @@ at::Tensor Conv1d::forward_cl(const at::Tensor& x, bool with_bias) const {
     at::Tensor xp = at::constant_pad_nd(x, {pad_left, pad_right}, 0).contiguous(at::MemoryFormat::ChannelsLast);
     return unpadded_cl(xp, with_bias);
   }
-  const int64_t k = weight4.size(3);
-  const int64_t b = x.size(0), c = x.size(1), t = x.size(3), d = dilation;
-  if (folds(x)) {
-    // Folded (see the header): x [B, C, 1, T] channels-last is memory [B][T][C], i.e. the
-    // channels-last [B, C, T/d, d]; weight4 [O, C, 1, k] is memory [O][k][C], i.e. the
-    // channels-last [O, C, k, 1]. cuDNN pads k-1 rows on both sides of h; the first T/d output
-    // rows are the causal ones, a dense prefix of the output.
-    const int64_t h = t / d, o = weight4.size(0);
-    const at::Tensor xf = x.as_strided({b, c, h, d}, {x.stride(0), 1, d * c, c});
-    const at::Tensor wf = weight4.as_strided({o, c, k, 1}, {k * c, 1, c, c});
-    const int64_t s2[2] = {1, 1}, pad2[2] = {k - 1, 0}, dil2[2] = {1, 1};
-    at::Tensor y = at::conv2d(xf, wf, with_bias ? bias : at::Tensor(), at::IntArrayRef(s2), at::IntArrayRef(pad2),
-                              at::IntArrayRef(dil2));
-    if (!y.is_contiguous(at::MemoryFormat::ChannelsLast)) y = y.contiguous(at::MemoryFormat::ChannelsLast);
-    return y.as_strided({b, o, 1, t}, {y.stride(0), 1, t * o, o});
-  }
   // cuDNN pads both sides by pad_left; the outputs past the real right padding are dropped
   // (a causal conv computes pad_left extra samples: the output stays dense channels-last).
+  const int64_t k = weight4.size(3);
   const int64_t n = (x.size(3) + pad_left + pad_right - dilation * (k - 1) - 1) / stride + 1;
   const int64_t s[2] = {1, stride}, pad[2] = {0, pad_left}, dil[2] = {1, dilation};
   at::Tensor y = at::conv2d(x, weight4, with_bias ? bias : at::Tensor(), at::IntArrayRef(s), at::IntArrayRef(pad),
                             at::IntArrayRef(dil));
   return y.size(3) == n ? y : y.narrow(3, 0, n);
-}
-
-bool Conv1d::folds(const at::Tensor& x) const {
-  return fold_dilation() && weight4.defined() && dilation > 1 && stride == 1 && pad_right == 0 &&
-         pad_left == dilation * (weight4.size(3) - 1) && x.dim() == 4 && x.size(2) == 1 &&
-         x.size(3) % dilation == 0 && x.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 at::Tensor Conv1d::unpadded_cl(const at::Tensor& x, bool with_bias) const {
@@ -193,11 +165,11 @@ at::Tensor CausalConvTranspose1d::operator()(const at::Tensor& x) const {
   return y.to(x.scalar_type());
 }
 
-at::Tensor CausalConvTranspose1d::forward_cl(const at::Tensor& x, int64_t rows_multiple) const {
+at::Tensor CausalConvTranspose1d::forward_cl(const at::Tensor& x) const {
   at::Tensor xo = x.scalar_type() == op_dtype ? x : x.to(op_dtype);  // keeps the memory format
   at::Tensor y;
   if (weight_mm.defined()) {
-    y = forward_gemm(xo, rows_multiple);
+    y = forward_gemm(xo);
   } else {
     const int64_t s[2] = {1, stride}, zero[2] = {0, 0}, one[2] = {1, 1};
     y = at::conv_transpose2d(xo, weight4, bias, at::IntArrayRef(s), at::IntArrayRef(zero), at::IntArrayRef(zero), 1,
@@ -208,7 +180,7 @@ at::Tensor CausalConvTranspose1d::forward_cl(const at::Tensor& x, int64_t rows_m
   return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
 }
 
-at::Tensor CausalConvTranspose1d::forward_gemm(const at::Tensor& x, int64_t rows_multiple) const {
+at::Tensor CausalConvTranspose1d::forward_gemm(const at::Tensor& x) const {
   if (x.dim() != 4 || x.size(2) != 1 || x.size(1) != weight_mm.size(0))
     throw Error("CausalConvTranspose1d::forward_cl: expected x [B, " + std::to_string(weight_mm.size(0)) +
                 ", 1, T], got " + c10::str(x.sizes()));
@@ -219,31 +191,13 @@ at::Tensor CausalConvTranspose1d::forward_gemm(const at::Tensor& x, int64_t rows
   const at::Tensor w_lo = weight_mm.narrow(1, 0, n), w_hi = weight_mm.narrow(1, n, n);
   // Y = bias (repeated for the s samples of a block) + X W_lo; the bias row is made here, not at
   // load, so that it always follows `bias` (tests write weights through list_weights).
-  // rows_multiple (B = 1): y holds t_in >= t input steps, the last t_in - t of them zero, so
-  // that the output's t_in * s >= t_out steps (t_out the multiple of rows_multiple at or above
-  // t * s) are dense; the first t rows are the GEMMs' output as without padding.
-  const int64_t t_out = (batch == 1 && rows_multiple > 1) ? (t * s + rows_multiple - 1) / rows_multiple * rows_multiple
-                                                          : t * s;
-  const int64_t t_in = (t_out + s - 1) / s;
-  at::Tensor y;
-  if (t_in == t) {
-    y = bias.defined() ? at::addmm(bias.repeat({s}), x2, w_lo) : at::mm(x2, w_lo);  // [B*T, n]
-  } else {
-    y = at::empty({t_in, n}, x2.options());
-    at::Tensor head = y.narrow(0, 0, t);
-    if (bias.defined())
-      at::addmm_out(head, bias.repeat({s}), x2, w_lo);
-    else
-      at::mm_out(head, x2, w_lo);
-    y.narrow(0, t, t_in - t).zero_();
-  }
+  at::Tensor y = bias.defined() ? at::addmm(bias.repeat({s}), x2, w_lo) : at::mm(x2, w_lo);  // [B*T, n]
   for (int64_t b = 0; b < batch && t > 1; ++b) {  // Y[q] += X[q-1] W_hi, q >= 1, within each row
     at::Tensor dst = y.narrow(0, b * t + 1, t - 1);
     dst.addmm_(x2.narrow(0, b * t, t - 1), w_hi);
   }
   // [B * T, s * out] = [B, T * s, out] memory: [B, out, 1, T * s] channels-last, dense.
-  at::Tensor o = y.view({batch, 1, t_in * s, out}).permute({0, 3, 1, 2});
-  return t_in * s == t_out ? o : o.narrow(3, 0, t_out);
+  return y.view({batch, 1, t * s, out}).permute({0, 3, 1, 2});
 }
 
 void PReLU::declare(io::WeightBinder& b, const std::string& prefix, c10::ScalarType dtype) {

@@ -46,11 +46,6 @@ bool channels_last_on_any_device();
 // Read when the first weight is bound; the setter is for tests.
 void set_convt_gemm(bool on);
 bool convt_gemm();
-// Channels-last dilated convolutions as undilated 2-D ones on the time axis folded by the
-// dilation (Conv1d::forward_cl; default: unless HEARTMULA_CODEC_DILATED_CUDNN=1, which keeps
-// cuDNN's dilated convolution, for A/B timing). Read when first asked; the setter is for tests.
-void set_fold_dilation(bool on);
-bool fold_dilation();
 
 // nn.Conv1d with explicit (left, right) zero padding: causal convs pad dilation*(k-1) on the
 // left only, centred ones k/2 on both sides. weight [out, in, k], bias [out].
@@ -75,14 +70,8 @@ struct Conv1d {
   at::Tensor unpadded(const at::Tensor& x) const;
   // The channels-last forms (weight4 defined): x [1, in, 1, T] channels-last -> [1, out, 1, T']
   // channels-last; the bias is left out when !with_bias (the caller adds it, fused).
-  // forward_cl with fold_dilation() on, a causal dilation d > 1 and d dividing T runs the
-  // convolution undilated on x viewed as [B, in, T/d, d] (time t = h*d + w; zero-copy):
-  // out(h, w) = sum_j W_j x((h - (k-1) + j) d + w) is the dilated causal convolution at t, and
-  // cuDNN has fast NHWC kernels for that shape (for the dilated one it picked older kernels that
-  // convert their input and weights on every call).
   at::Tensor forward_cl(const at::Tensor& x, bool with_bias = true) const;
   at::Tensor unpadded_cl(const at::Tensor& x, bool with_bias = true) const;
-  bool folds(const at::Tensor& x) const;  // whether forward_cl(x) runs folded
   void list_weights(const std::string& prefix, NamedWeights& out) const;
   void set_weight(at::Tensor w);  // stores w (and weight4 on CUDA, see above)
 };
@@ -107,15 +96,12 @@ struct CausalConvTranspose1d {
   // and q-1 only: Y[q, j] = bias + X[q] W[:, :, j] + X[q-1] W[:, :, s+j] (j < s), so with X the
   // input as a [T, in] matrix (a view) and Y the output as a [T, s*out] one (dense channels-last):
   //   Y = bias_s + X @ W_lo;  Y[1:] += X[:-1] @ W_hi   (W_lo/W_hi: the halves of weight_mm)
-  // rows_multiple > 1 (weight_mm form, B = 1): the output is padded with zero steps up to a
-  // multiple of rows_multiple (so that Conv1d::forward_cl can fold every dilation); the caller
-  // narrows them away. The padding is computed with the GEMM (no copy).
-  at::Tensor forward_cl(const at::Tensor& x, int64_t rows_multiple = 1) const;
+  at::Tensor forward_cl(const at::Tensor& x) const;
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 
  private:
   void set_weight(at::Tensor w);
-  at::Tensor forward_gemm(const at::Tensor& x, int64_t rows_multiple) const;  // the weight_mm form of forward_cl
+  at::Tensor forward_gemm(const at::Tensor& x) const;  // the weight_mm form of forward_cl
 };
 
 // nn.PReLU with one shared slope: max(0, x) + a * min(0, x). weight [1].

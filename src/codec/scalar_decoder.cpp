@@ -1,9 +1,7 @@
 #include "codec/scalar_decoder.h"
 
 #include <ATen/ATen.h>
-
 #include <algorithm>
-#include <numeric>
 #include <utility>
 
 #include "codec/fused_ops.h"
@@ -120,16 +118,9 @@ at::Tensor ResDecoderBlock::operator()(at::Tensor x) const {
 }
 
 at::Tensor ResDecoderBlock::forward_cl(at::Tensor x) const {
-  // With the dilations folded (layers.h, fold_dilation()), the stage runs on zero steps appended
-  // up to a multiple of every dilation, so that each one folds without a copy; the units are
-  // causal, so the first T outputs are those of the unpadded stage, and the rest is dropped.
-  int64_t multiple = 1;
-  if (fold_dilation() && x.size(0) == 1)
-    for (const auto& unit : convs) multiple = std::lcm(multiple, unit.conv1.dilation);
-  const int64_t t = x.size(3) * up_conv.stride;
-  x = up_conv.forward_cl(x, multiple);
+  x = up_conv.forward_cl(x);
   for (const auto& unit : convs) x = unit.forward_cl(x);
-  return x.size(3) == t ? x : x.narrow(3, 0, t);
+  return x;
 }
 
 void ScalarDecoder::declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& c,
