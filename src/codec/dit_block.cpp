@@ -95,25 +95,62 @@ at::Tensor DiTBlock::attention(const at::Tensor& h, const RopeTable& rope) const
   return o_proj(out.transpose(1, 2).reshape({bsz, t, inner}));
 }
 
+at::Tensor DiTBlock::modulation(const at::Tensor& timestep_mod, int64_t batch) const {
+  return scale_shift_table.unsqueeze(0) + timestep_mod.reshape({batch, 6, -1});
+}
+
 at::Tensor DiTBlock::forward(const at::Tensor& x_in, const at::Tensor& timestep_mod, const RopeTable& rope) const {
-  const int64_t bsz = x_in.size(0);
-  // [B, 6, dim] -> shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp, each [B, 1, dim]
-  at::Tensor mod = scale_shift_table.unsqueeze(0) + timestep_mod.reshape({bsz, 6, -1});
+  return forward_chained(x_in, modulation(timestep_mod, x_in.size(0)), rope, at::Tensor(), nullptr, at::Tensor(),
+                         nullptr);
+}
+
+at::Tensor DiTBlock::forward_chained(const at::Tensor& x_in, const at::Tensor& mod, const RopeTable& rope,
+                                     const at::Tensor& h_in, const DiTBlock* next, const at::Tensor& next_mod,
+                                     at::Tensor* h_next) const {
+  // mod [B, 6, dim]: shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp, each [B, 1, dim]
   auto row = [&](int64_t i) { return mod.narrow(1, i, 1); };
   // Each step: the fused CUDA kernel where it applies (codec/fused_ops.h), else the composite.
-  at::Tensor h;
-  if (!fused_modulated_rms_norm(x_in, attn_norm, mod, 0, 1, 1e-6, compute, h))
+  at::Tensor h = h_in;
+  if (!h.defined() && !fused_modulated_rms_norm(x_in, attn_norm, mod, 0, 1, 1e-6, compute, h))
     h = (rms_norm(x_in, attn_norm, 1e-6) * (1 + row(1)) + row(0)).to(compute);
   at::Tensor x, y = attention(h, rope);
-  if (!fused_gated_residual(x_in, mod, 2, y, x))
-    x = x_in + row(2) * y;  // float32: the promotion happens inside the multiply
-  if (!fused_modulated_rms_norm(x, mlp_norm, mod, 3, 4, 1e-6, compute, h))
-    h = (rms_norm(x, mlp_norm, 1e-6) * (1 + row(4)) + row(3)).to(compute);
+  h = at::Tensor();
+  // The gated residual and the MLP norm in one pass where they fuse, else one after the other.
+  if (!fused_gated_residual_rms_norm(x_in, mod, 2, y, mlp_norm, mod, 3, 4, 1e-6,
+                                     /*in_place=*/false, x, h)) {
+    if (!fused_gated_residual(x_in, mod, 2, y, x))
+      x = x_in + row(2) * y;  // float32: the promotion happens inside the multiply
+    if (!fused_modulated_rms_norm(x, mlp_norm, mod, 3, 4, 1e-6, compute, h))
+      h = (rms_norm(x, mlp_norm, 1e-6) * (1 + row(4)) + row(3)).to(compute);
+  }
+  y = at::Tensor();
   at::Tensor gu = at::linear(h, w_gate_up), act;
+  h = at::Tensor();
   if (!fused_silu_mul(gu, mlp_hidden, act))
     act = at::silu(gu.narrow(-1, 0, mlp_hidden)) * gu.narrow(-1, mlp_hidden, mlp_hidden);
+  gu = at::Tensor();
   y = down(act);
-  if (!fused_gated_residual_(x, mod, 5, y)) x = x + row(5) * y;  // x is this call's own tensor
+  // x is this call's own tensor: in place. With a next block, its attention norm in the same pass.
+  if (next != nullptr && h_next != nullptr &&
+      fused_gated_residual_rms_norm(x, mod, 5, y, next->attn_norm, next_mod, 0, 1, 1e-6, /*in_place=*/true, x,
+                                    *h_next))
+    return x;
+  if (!fused_gated_residual_(x, mod, 5, y)) x = x + row(5) * y;
+  return x;
+}
+
+at::Tensor run_dit_stack(const std::vector<DiTBlock>& blocks, at::Tensor x, const at::Tensor& timestep_mod,
+                         const RopeTable& rope) {
+  if (blocks.empty()) return x;
+  const int64_t batch = x.size(0);
+  at::Tensor mod = blocks[0].modulation(timestep_mod, batch), h;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const DiTBlock* next = i + 1 < blocks.size() ? &blocks[i + 1] : nullptr;
+    at::Tensor next_mod = next ? next->modulation(timestep_mod, batch) : at::Tensor(), h_next;
+    x = blocks[i].forward_chained(x, mod, rope, h, next, next_mod, &h_next);
+    mod = std::move(next_mod);
+    h = std::move(h_next);
+  }
   return x;
 }
 

@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 #include <string>
+#include <vector>
 
 #include "codec/layers.h"
 #include "codec/rope.h"
@@ -40,12 +41,26 @@ struct DiTBlock {
   // x float32 [B, T, dim]; timestep_mod float32 [B, 6*dim]; rope for head_dim in `compute`
   // -> float32 [B, T, dim].
   at::Tensor forward(const at::Tensor& x, const at::Tensor& timestep_mod, const RopeTable& rope) const;
+  // The block's modulation [B, 6, dim] (scale_shift_table + timestep_mod) for forward_chained.
+  at::Tensor modulation(const at::Tensor& timestep_mod, int64_t batch) const;
+  // forward() as one of a stack (run_dit_stack): `mod` from modulation(); h_in, when defined,
+  // is this block's attention-norm input already made by the previous block. With `next` (the
+  // next block and its modulation next_mod), the last gated residual also makes next's
+  // attention norm into *h_next in the same pass (on CUDA; else *h_next stays undefined and
+  // next makes it). The same numbers as forward(), bit for bit.
+  at::Tensor forward_chained(const at::Tensor& x, const at::Tensor& mod, const RopeTable& rope, const at::Tensor& h_in,
+                             const DiTBlock* next, const at::Tensor& next_mod, at::Tensor* h_next) const;
   // "<prefix>.attn.wqkv" and "<prefix>.mlp.w_gate_up" are the fused matrices.
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 
  private:
   at::Tensor attention(const at::Tensor& h, const RopeTable& rope) const;  // h [B, T, dim] in `compute`
 };
+
+// x through blocks in order (each forward() with timestep_mod), the norms chained between
+// blocks (DiTBlock::forward_chained).
+at::Tensor run_dit_stack(const std::vector<DiTBlock>& blocks, at::Tensor x, const at::Tensor& timestep_mod,
+                         const RopeTable& rope);
 
 // LlamaMLP's hidden width: int(2 * 4 * dim / 3) rounded up to a multiple of 256.
 int64_t dit_mlp_hidden(int64_t dim);

@@ -147,11 +147,11 @@ namespace {
 at::Tensor estimator_body(const Estimator& e, const at::Tensor& hidden, const std::pair<at::Tensor, at::Tensor>& m1,
                           const std::pair<at::Tensor, at::Tensor>& m2, const EstimatorRope& rope) {
   at::Tensor s = e.proj_in(hidden).to(at::kFloat);  // the residual streams are float32
-  for (const auto& blk : e.transformer_blocks) s = blk.forward(s, m1.first, rope.rope);
+  s = run_dit_stack(e.transformer_blocks, std::move(s), m1.first, rope.rope);
   s = norm_out(s, e.scale_shift_table, m1.second);
 
   at::Tensor x = e.connection_proj(at::cat({hidden.to(e.compute), s.to(e.compute)}, -1)).to(at::kFloat);
-  for (const auto& blk : e.transformer_blocks_2) x = blk.forward(x, m2.first, rope.rope2);
+  x = run_dit_stack(e.transformer_blocks_2, std::move(x), m2.first, rope.rope2);
   x = norm_out(x, e.scale_shift_table_2, m2.second);
   return e.proj_out(x).to(at::kFloat);
 }

@@ -34,6 +34,16 @@ bool fused_gated_residual_(at::Tensor& x, const at::Tensor& mod, int64_t gate_ro
 bool fused_gated_residual(const at::Tensor& x, const at::Tensor& mod, int64_t gate_row, const at::Tensor& y,
                           at::Tensor& out);
 
+// Both in one pass over x: x_out = x + gate_mod[:, gate_row] * y (in place on x when in_place,
+// else a new tensor), then h = the modulated RMSNorm of x_out with `weight` and rows shift_row /
+// scale_row of norm_mod, in y's dtype. Bit for bit fused_gated_residual(_) followed by
+// fused_modulated_rms_norm (the same kernels' operations and reduction order). gate_mod and
+// norm_mod [B, R, D] alike (they may be different blocks' modulations); false (nothing written)
+// where either kernel would not apply.
+bool fused_gated_residual_rms_norm(const at::Tensor& x, const at::Tensor& gate_mod, int64_t gate_row, const at::Tensor& y,
+                                   const at::Tensor& weight, const at::Tensor& norm_mod, int64_t shift_row,
+                                   int64_t scale_row, double eps, bool in_place, at::Tensor& x_out, at::Tensor& h);
+
 // out [..., hidden] = T(T(silu(gu[..., :hidden])) * gu[..., hidden:]) for gu [..., 2 * hidden]
 // contiguous (float32/bfloat16/float16): the composite's roundings.
 bool fused_silu_mul(const at::Tensor& gu, int64_t hidden, at::Tensor& out);

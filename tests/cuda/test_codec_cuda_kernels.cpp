@@ -88,6 +88,39 @@ TEST(CodecCudaKernels, GatedResidualIsBitForBitTheComposite) {
   }
 }
 
+// The gated residual and the next modulated RMSNorm in one kernel: bit for bit the two kernels
+// one after the other (x_out and h), out of place (x left alone) and in place; the norm's
+// modulation from another tensor (the next block's, as run_dit_stack passes it).
+TEST(CodecCudaKernels, GatedResidualRmsNormIsTheTwoKernels) {
+  at::manual_seed(16);
+  for (const Stack& st : kStacks)
+  for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
+    const int64_t d = st.d;
+    const at::Tensor x = at::randn({kB, kT, d}, cuda(at::kFloat)), y = at::randn({kB, kT, d}, cuda(dtype));
+    const at::Tensor mod = random_mod(d), next_mod = random_mod(d);
+    const at::Tensor w = at::randn({d}, cuda(at::kFloat)).mul(0.1).add(1), x_copy = x.clone();
+    at::Tensor x_ref, h_ref;
+    ASSERT_TRUE(fused_gated_residual(x, mod, 5, y, x_ref));
+    ASSERT_TRUE(fused_modulated_rms_norm(x_ref, w, next_mod, 0, 1, 1e-6, dtype, h_ref));
+    at::Tensor x_out, h;
+    ASSERT_TRUE(fused_gated_residual_rms_norm(x, mod, 5, y, w, next_mod, 0, 1, 1e-6, /*in_place=*/false, x_out, h));
+    EXPECT_TRUE(at::equal(x, x_copy)) << dtype;
+    EXPECT_TRUE(at::equal(x_out, x_ref)) << dtype << " D " << d;
+    ASSERT_EQ(h.scalar_type(), dtype);
+    EXPECT_TRUE(at::equal(h, h_ref)) << dtype << " D " << d;
+    at::Tensor x2 = x.clone(), h2;
+    ASSERT_TRUE(fused_gated_residual_rms_norm(x2, mod, 5, y, w, next_mod, 0, 1, 1e-6, /*in_place=*/true, x2, h2));
+    EXPECT_TRUE(at::equal(x2, x_ref)) << dtype;
+    EXPECT_TRUE(at::equal(h2, h_ref)) << dtype;
+  }
+  // Shapes it does not take: nothing written, false (the caller runs the two steps).
+  const at::Tensor x = at::randn({kB, kT, 1536}, cuda(at::kFloat)), y = at::randn({kB, kT, 1536}, cuda(at::kFloat));
+  at::Tensor x_out, h;
+  EXPECT_FALSE(fused_gated_residual_rms_norm(x, random_mod(1536), 5, y, at::ones({1535}, cuda(at::kFloat)),
+                                             random_mod(1536), 0, 1, 1e-6, false, x_out, h));
+  EXPECT_FALSE(x_out.defined());
+}
+
 TEST(CodecCudaKernels, SiluMulMatchesTheComposite) {
   at::manual_seed(13);
   for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
@@ -157,6 +190,25 @@ TEST(CodecCudaKernels, DiTBlockForwardFusedMatchesComposite) {
     std::cout << "DiTBlock::forward D " << d << " " << dtype << ": max |fused - composite| / max |composite| = " << rel << "\n";
     // fp32: float rounding only; bf16: a one-ulp flip in a normed input moves the projections.
     EXPECT_LT(rel, dtype == at::kFloat ? 1e-5 : 2e-2) << dtype << " D " << d;
+  }
+}
+
+// A stack of blocks with the norms chained between them (run_dit_stack, as the estimator runs
+// them) against each block's forward() one after the other: bit for bit, both dtypes.
+TEST(CodecCudaKernels, ChainedDiTStackIsTheBlocksOneByOne) {
+  at::manual_seed(17);
+  for (auto dtype : {at::kBFloat16, at::kFloat}) {
+    const Stack& st = kStacks[0];
+    std::vector<DiTBlock> blocks;
+    for (int i = 0; i < 3; ++i) blocks.push_back(random_block(st, dtype));
+    const RopeTable rope = make_rope(st.head_dim, kT, dtype, at::Device(at::kCUDA));
+    const at::Tensor x = at::randn({kB, kT, st.d}, cuda(at::kFloat));
+    const at::Tensor tmod = at::randn({kB, 6 * st.d}, cuda(at::kFloat)).mul(0.5), x_copy = x.clone();
+    at::Tensor ref = x;
+    for (const DiTBlock& b : blocks) ref = b.forward(ref, tmod, rope);
+    const at::Tensor got = run_dit_stack(blocks, x, tmod, rope);
+    EXPECT_TRUE(at::equal(x, x_copy));
+    EXPECT_TRUE(at::equal(got, ref)) << dtype << ": max |diff| " << (got - ref).abs().max().item<float>();
   }
 }
 

@@ -31,11 +31,14 @@ unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + 
 // strided by blockDim.x (a multiple of 32, <= 1024: rows of up to 1024 * 4 * 4 = 16384 floats).
 constexpr int kNormVecs = 4;
 
-template <typename TOut>
-__global__ void modulated_rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ w,
-                                          const float* __restrict__ mod, TOut* __restrict__ out, int64_t seq,
-                                          int64_t d, int64_t mod_rows, int64_t shift_row, int64_t scale_row,
-                                          float inv_d, float eps) {
+// kRes: the row is first x + gate * y (the gated residual kernel's two roundings), written to
+// x_out (which may be x), then normalised: the two kernels' results in one pass over x.
+template <typename TOut, bool kRes>
+__global__ void modulated_rms_norm_kernel(const float* x, const float* __restrict__ w, const float* __restrict__ mod,
+                                          TOut* __restrict__ out, int64_t seq, int64_t d, int64_t mod_rows,
+                                          int64_t shift_row, int64_t scale_row, float inv_d, float eps,
+                                          const float* __restrict__ gate_mod, int64_t gate_row,
+                                          const TOut* __restrict__ y, float* x_out) {
   const int64_t row = blockIdx.x, b = row / seq, nvec = d / 4;
   const float4* xr = reinterpret_cast<const float4*>(x + row * d);
   float4 v[kNormVecs];
@@ -45,6 +48,15 @@ __global__ void modulated_rms_norm_kernel(const float* __restrict__ x, const flo
     const int64_t i = threadIdx.x + static_cast<int64_t>(k) * blockDim.x;
     if (i < nvec) {
       v[k] = xr[i];
+      if constexpr (kRes) {
+        const float4 g = reinterpret_cast<const float4*>(gate_mod + (b * mod_rows + gate_row) * d)[i];
+        const Pack<TOut, 4> yv = reinterpret_cast<const Pack<TOut, 4>*>(y + row * d)[i];
+        v[k].x = __fadd_rn(v[k].x, __fmul_rn(g.x, to_f(yv.v[0])));
+        v[k].y = __fadd_rn(v[k].y, __fmul_rn(g.y, to_f(yv.v[1])));
+        v[k].z = __fadd_rn(v[k].z, __fmul_rn(g.z, to_f(yv.v[2])));
+        v[k].w = __fadd_rn(v[k].w, __fmul_rn(g.w, to_f(yv.v[3])));
+        reinterpret_cast<float4*>(x_out + row * d)[i] = v[k];
+      }
       acc = __fadd_rn(acc, __fmul_rn(v[k].x, v[k].x));
       acc = __fadd_rn(acc, __fmul_rn(v[k].y, v[k].y));
       acc = __fadd_rn(acc, __fmul_rn(v[k].z, v[k].z));
@@ -92,15 +104,24 @@ __global__ void modulated_rms_norm_kernel(const float* __restrict__ x, const flo
 template <typename TOut>
 int modulated_rms_norm_typed(const float* x, const float* w, const float* mod, void* out, int64_t rows, int64_t seq,
                              int64_t d, int64_t mod_rows, int64_t shift_row, int64_t scale_row, float eps,
-                             cudaStream_t stream) {
+                             cudaStream_t stream, const float* gate_mod = nullptr, int64_t gate_row = 0,
+                             const void* y = nullptr, float* x_out = nullptr) {
   // About two float4s per thread (D 1536: 192 threads, D 3072: 384), at most kNormVecs.
   const int64_t nvec = d / 4;
   const int threads = static_cast<int>(std::min<int64_t>(1024, std::max<int64_t>(32, (nvec / 2 + 31) / 32 * 32)));
   if (d % 4 != 0 || nvec > static_cast<int64_t>(threads) * kNormVecs || !aligned(x, 16) || !aligned(w, 16) ||
       !aligned(mod, 16) || !aligned(out, 4 * sizeof(TOut)))
     return -1;
-  modulated_rms_norm_kernel<TOut><<<static_cast<unsigned>(rows), threads, 0, stream>>>(
-      x, w, mod, static_cast<TOut*>(out), seq, d, mod_rows, shift_row, scale_row, 1.f / static_cast<float>(d), eps);
+  if (x_out == nullptr) {
+    modulated_rms_norm_kernel<TOut, false><<<static_cast<unsigned>(rows), threads, 0, stream>>>(
+        x, w, mod, static_cast<TOut*>(out), seq, d, mod_rows, shift_row, scale_row, 1.f / static_cast<float>(d), eps,
+        nullptr, 0, nullptr, nullptr);
+  } else {
+    if (!aligned(gate_mod, 16) || !aligned(y, 4 * sizeof(TOut)) || !aligned(x_out, 16)) return -1;
+    modulated_rms_norm_kernel<TOut, true><<<static_cast<unsigned>(rows), threads, 0, stream>>>(
+        x, w, mod, static_cast<TOut*>(out), seq, d, mod_rows, shift_row, scale_row, 1.f / static_cast<float>(d), eps,
+        gate_mod, gate_row, static_cast<const TOut*>(y), x_out);
+  }
   return last_error();
 }
 
@@ -238,6 +259,16 @@ int launch_modulated_rms_norm(int out_dtype, const float* x, const float* w, con
   auto st = static_cast<cudaStream_t>(stream);
   HEARTMULA_CODEC_DISPATCH(out_dtype, modulated_rms_norm_typed<T>(x, w, mod, out, rows, seq, d, mod_rows, shift_row,
                                                                   scale_row, eps, st))
+}
+
+int launch_gated_residual_rms_norm(int dtype, const float* x, float* x_out, const float* gate_mod, int64_t gate_row,
+                                   const void* y, const float* w, const float* mod, void* out, int64_t rows,
+                                   int64_t seq, int64_t d, int64_t mod_rows, int64_t shift_row, int64_t scale_row,
+                                   float eps, void* stream) {
+  auto st = static_cast<cudaStream_t>(stream);
+  if (x_out == nullptr) return -1;
+  HEARTMULA_CODEC_DISPATCH(dtype, modulated_rms_norm_typed<T>(x, w, mod, out, rows, seq, d, mod_rows, shift_row,
+                                                              scale_row, eps, st, gate_mod, gate_row, y, x_out))
 }
 
 int launch_gated_residual(int y_dtype, const float* x, float* out, const float* mod, const void* y, int64_t rows,

@@ -16,6 +16,14 @@ int launch_modulated_rms_norm(int out_dtype, const float* x, const float* w, con
                               int64_t rows, int64_t seq, int64_t d, int64_t mod_rows, int64_t shift_row,
                               int64_t scale_row, float eps, void* stream);
 
+// Both in one pass: x_out = x + gate_mod[b, gate_row, :] * float(y) as launch_gated_residual
+// (x_out may be x), then out = the modulated RMSNorm of x_out as launch_modulated_rms_norm; y and
+// out in `dtype`; gate_mod and mod both [rows / seq, mod_rows, d]. Bit for bit the two launches.
+int launch_gated_residual_rms_norm(int dtype, const float* x, float* x_out, const float* gate_mod, int64_t gate_row,
+                                   const void* y, const float* w, const float* mod, void* out, int64_t rows,
+                                   int64_t seq, int64_t d, int64_t mod_rows, int64_t shift_row, int64_t scale_row,
+                                   float eps, void* stream);
+
 // out[r, :] = x[r, :] + mod[b, gate_row, :] * float(y[r, :]) (two roundings), b = r / seq.
 // out may be x (in place). x, out float32 [rows, d]; y [rows, d] in y_dtype; d % 4 == 0.
 int launch_gated_residual(int y_dtype, const float* x, float* out, const float* mod, const void* y, int64_t rows,

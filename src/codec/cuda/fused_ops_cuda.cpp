@@ -136,6 +136,28 @@ bool fused_gated_residual(const at::Tensor& x, const at::Tensor& mod, int64_t ga
   return true;
 }
 
+bool fused_gated_residual_rms_norm(const at::Tensor& x, const at::Tensor& gate_mod, int64_t gate_row, const at::Tensor& y,
+                                   const at::Tensor& weight, const at::Tensor& norm_mod, int64_t shift_row,
+                                   int64_t scale_row, double eps, bool in_place, at::Tensor& x_out, at::Tensor& h) {
+  if (!gated_residual_applies(x, gate_mod, gate_row, y) || !usable(weight, x, at::kFloat) ||
+      weight.numel() != x.size(2) || !usable_mod(norm_mod, x, shift_row) || !usable_mod(norm_mod, x, scale_row) ||
+      norm_mod.size(1) != gate_mod.size(1))
+    return false;
+  c10::cuda::CUDAGuard guard(x.device());
+  at::Tensor xo = in_place ? x : at::empty_like(x);
+  at::Tensor o = at::empty(x.sizes(), x.options().dtype(y.scalar_type()));
+  if (!launched(cuda::launch_gated_residual_rms_norm(
+                    dtype_code(y.scalar_type()), x.data_ptr<float>(), xo.data_ptr<float>(), gate_mod.data_ptr<float>(),
+                    gate_row, y.data_ptr(), weight.data_ptr<float>(), norm_mod.data_ptr<float>(), o.data_ptr(),
+                    x.size(0) * x.size(1), x.size(1), x.size(2), norm_mod.size(1), shift_row, scale_row,
+                    static_cast<float>(eps), stream()),
+                "gated_residual_rms_norm"))
+    return false;
+  x_out = xo;
+  h = o;
+  return true;
+}
+
 bool fused_silu_mul(const at::Tensor& gu, int64_t hidden, at::Tensor& out) {
   const int code = gu.defined() ? dtype_code(gu.scalar_type()) : -1;
   if (!enabled_flag().load() || code < 0 || !gu.is_cuda() || !gu.is_contiguous() || gu.dim() < 1 || hidden <= 0 ||
