@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 
 #include "codec/cuda/decoder_kernels.h"
 #include "model/cuda/convert.cuh"
@@ -86,7 +85,7 @@ int launch_typed(void* xv, const void* bv, const void* sv, const void* rv, int64
 }
 
 
-// ---- The 64-channel stage on TF32 tensor cores (launch_conv64_tf32) ----
+// ---- The 64-channel stage on TF32 tensor cores (launch_conv64, fp16_operands false) ----
 //
 // One block per SM, persistent over tiles of kTile output steps x 64 channels. The block keeps
 // W1 (as a [64 out][448] matrix, k = tap * 64 + in) and W2 in shared memory, rounded to TF32.
@@ -358,7 +357,7 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args
   cp_async_wait<0>();
 }
 
-// ---- The same stage with fp16 operands (HEARTMULA_CONV64_F16=1 while measured) ----
+// ---- The same stage with fp16 operands (the default; HEARTMULA_CODEC_CONV64_TF32=1: TF32) ----
 //
 // fp16 has TF32's 10-bit mantissa; its narrow range is handled by power-of-two scales: W1 and W2
 // once per block, each tile's input rows and each tile's H by their maximum (into [2^14, 2^15)),
@@ -699,18 +698,15 @@ int launch_bias_prelu(int dtype, void* x, const void* bias, const void* slope, c
 
 namespace heartmula::codec::cuda {
 
-int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
-                       const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
-                       int dilation, int rep, bool residual, void* stream) {
+int launch_conv64(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
+                  const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
+                  int dilation, int rep, bool residual, bool fp16_operands, void* stream) {
   if (!x || !y || !w1 || !b1 || !a1 || (w2 && (!b2 || !a2)) || batch <= 0 || t_in <= 0 || t_out <= 0 ||
       dilation < 1 || dilation > 64 || rep < 1 || rep > 64 || (rep & (rep - 1)) != 0 ||
       (residual && (!w2 || rep != 1 || t_begin != 0 || t_in != t_out)) ||
       (w2 && t_begin < 0) || !aligned(x, 16) || !aligned(y, 16) || !aligned(w1, 16) || (w2 && !aligned(w2, 16)))
     return -1;
-  static const bool f16 = [] {  // measurement switch while tuning
-    const char* v = std::getenv("HEARTMULA_CONV64_F16");
-    return v != nullptr && *v == '1';
-  }();
+  const bool f16 = fp16_operands;
   // Once: the kernels may use all the shared memory a block can opt into (0 if that failed).
   static const int optin = [] {
     int dev = 0, v = 0;

@@ -23,8 +23,13 @@ int launch_bias_prelu(int dtype, void* x, const void* bias, const void* slope, c
 
 namespace heartmula::codec::cuda {
 
-// The scalar decoder's 64-channel stage on TF32 tensor cores (mma.sync m16n8k8, float32
-// accumulation; the inputs rounded to TF32 as cuDNN's TF32 convolutions do). All float32,
+// The scalar decoder's 64-channel stage on tensor cores with float32 accumulation. fp16_operands
+// false: TF32 (mma.sync m16n8k8; inputs and weights rounded to TF32 as cuDNN's TF32 convolutions
+// round them). true (the default of the callers): fp16 operands with power-of-two scales
+// (m16n8k16, twice the depth per instruction): the weights scaled once per block, a tile's
+// input rows and its hidden activations each by their maximum into [2^14, 2^15), so every value
+// within 2^-28 of its tile's maximum keeps TF32's 11-bit significand; the products accumulate in
+// float32 and are scaled back exactly. All float32,
 // channels-last rows: x [batch][t_in][64], y [batch][t_out][64] (row r of y is output step
 // t_begin + r). Per output step t, with in[s] = x[floor(s / rep)] for 0 <= s < t_in * rep
 // and 0 elsewhere (causal zero padding; rep: nearest upsampling by repetition):
@@ -35,9 +40,9 @@ namespace heartmula::codec::cuda {
 // b1, b2 [64]; a1, a2: one slope each, on the device. rep: a power of two; dilation: up to 11
 // (the tile's rows and the weights fill the shared memory). y must not overlap x. Returns a
 // cudaError_t value, or -1 when the arguments do not suit (the caller runs the composite).
-int launch_conv64_tf32(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
-                       const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
-                       int dilation, int rep, bool residual, void* stream);
+int launch_conv64(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
+                  const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
+                  int dilation, int rep, bool residual, bool fp16_operands, void* stream);
 
 // The decoder's output convolution from 64 channels to one, kernel 7, causal, dilation 1, in
 // exact float32: out[t] = b + sum_{k<7} sum_c w[k][c] h[t + k][c] for t < n, h [n + 6][64]

@@ -79,6 +79,13 @@ bool gated_residual_applies(const at::Tensor& x, const at::Tensor& mod, int64_t 
          usable(y, x, y.scalar_type()) && y.sizes().equals(x.sizes());
 }
 
+// The 64-channel stage's GEMM operands: fp16 with per-tile scales unless
+// HEARTMULA_CODEC_CONV64_TF32=1 (TF32, for A/B); both round to an 11-bit significand.
+bool conv64_fp16() {
+  static const bool tf32 = io::env_flag("HEARTMULA_CODEC_CONV64_TF32");
+  return !tf32;
+}
+
 // The 64-channel stage's kernels (fused_residual_unit64, fused_post_and_out64): float32 with
 // TF32 allowed, not switched off.
 bool conv64_enabled(const at::Tensor& x) {
@@ -220,11 +227,11 @@ bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::
   c10::cuda::CUDAGuard guard(x.device());
   at::Tensor y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
   const int64_t t = x.size(3);
-  if (!launched(cuda::launch_conv64_tf32(x.data_ptr<float>(), y.data_ptr<float>(), w1.data_ptr<float>(),
-                                         b1.data_ptr<float>(), a1.data_ptr<float>(), w2.data_ptr<float>(),
-                                         b2.data_ptr<float>(), a2.data_ptr<float>(), x.size(0), t, t, 0,
-                                         static_cast<int>(dilation), 1, true, stream()),
-                "conv64_tf32 (residual unit)"))
+  if (!launched(cuda::launch_conv64(x.data_ptr<float>(), y.data_ptr<float>(), w1.data_ptr<float>(),
+                                    b1.data_ptr<float>(), a1.data_ptr<float>(), w2.data_ptr<float>(),
+                                    b2.data_ptr<float>(), a2.data_ptr<float>(), x.size(0), t, t, 0,
+                                    static_cast<int>(dilation), 1, true, conv64_fp16(), stream()),
+                "conv64 (residual unit)"))
     return false;
   out = y;
   return true;
@@ -242,11 +249,11 @@ bool fused_post_and_out64(const at::Tensor& x, int64_t rep, const at::Tensor& wp
   const int64_t n = to - from;
   // h for steps [from - 6, to): the post conv's output, zero before step 0 (the output conv's padding).
   at::Tensor h = at::empty({n + kContext, 64}, x.options());
-  if (!launched(cuda::launch_conv64_tf32(x.data_ptr<float>(), h.data_ptr<float>(), wp.data_ptr<float>(),
-                                         bp.data_ptr<float>(), ap.data_ptr<float>(), nullptr, nullptr, nullptr, 1,
-                                         x.size(3), n + kContext, from - kContext, 1, static_cast<int>(rep), false,
-                                         stream()),
-                "conv64_tf32 (post conv)"))
+  if (!launched(cuda::launch_conv64(x.data_ptr<float>(), h.data_ptr<float>(), wp.data_ptr<float>(),
+                                    bp.data_ptr<float>(), ap.data_ptr<float>(), nullptr, nullptr, nullptr, 1,
+                                    x.size(3), n + kContext, from - kContext, 1, static_cast<int>(rep), false,
+                                    conv64_fp16(), stream()),
+                "conv64 (post conv)"))
     return false;
   at::Tensor y = at::empty({1, 1, n}, x.options());
   if (!launched(cuda::launch_out_conv64(h.data_ptr<float>(), y.data_ptr<float>(), wo.data_ptr<float>(),
