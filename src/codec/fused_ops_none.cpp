@@ -28,6 +28,10 @@ bool fused_gated_residual_rms_norm(const at::Tensor&, const at::Tensor&, int64_t
                                    const at::Tensor&, int64_t, int64_t, double, bool, at::Tensor&, at::Tensor&) {
   return false;
 }
+bool fused_pointwise_unit128(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                             const at::Tensor&, const at::Tensor&, const at::Tensor&, at::Tensor&) {
+  return false;
+}
 bool fused_silu_mul(const at::Tensor&, int64_t, at::Tensor&) { return false; }
 bool fused_rope_heads_(at::Tensor&, int64_t, const RopeTable&) { return false; }
 bool fused_bias_prelu_(at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&) { return false; }

@@ -630,6 +630,135 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_f16_kernel(Conv64Args 
   cp_async_wait<0>();
 }
 
+// ---- The pointwise half of a 128-channel residual unit (launch_pointwise_unit128) ----------------
+// y = PReLU_a2(b2 + W2 PReLU_a1(h + b1)) + x per step, h the unit's first convolution without its
+// bias (cuDNN's). fp16 operands with power-of-two scales as in conv64_f16_kernel: W2 once per
+// block, each row of activations by its own maximum (a GEMM row's scale is undone in its row). Persistent blocks (two per SM), tiles of kTile steps
+// x 128 channels; 8 warps as 4 (rows) x 2 (columns), 32 x 64 outputs each.
+constexpr int kPwC = 128;
+constexpr int kPwNj = kPwC / 2 / 8;  // n8 tiles per warp
+
+// acc[i][j] += A[rows a_row0 + 16 i ..][a_k0 + k] * B[rows b_row0 + 8 j ..][b_k0 + k], k < 64, in
+// swizzled half rows (a_width / b_width halves; row0s even, k0s multiples of 64): mma_64h's
+// fragment order for any row widths and kPwNj column tiles.
+__device__ __forceinline__ void mma_k64h_pw(float (&acc)[kMi][kPwNj][4], const __half* a, int a_width, int a_row0,
+                                            int a_k0, const __half* b, int b_width, int b_row0, int b_k0) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
+  const int pa = (a_row0 + g) & 1, pb = g & 1;
+  const __half* a_lane = a + (a_row0 + g) * a_width + a_k0 + 8 * q;
+  const __half* b_lane = b + (b_row0 + g) * b_width + b_k0 + 8 * q;
+#pragma unroll
+  for (int grp = 0; grp < 2; ++grp) {
+    const __half* pa_ = a_lane + 32 * (grp ^ pa);
+    const __half* pb_ = b_lane + 32 * (grp ^ pb);
+    uint4 lo[kMi], hi[kMi];
+#pragma unroll
+    for (int i = 0; i < kMi; ++i) {
+      lo[i] = *reinterpret_cast<const uint4*>(pa_ + 16 * i * a_width);
+      hi[i] = *reinterpret_cast<const uint4*>(pa_ + (16 * i + 8) * a_width);
+    }
+#pragma unroll
+    for (int j = 0; j < kPwNj; ++j) {
+      const uint4 bw = *reinterpret_cast<const uint4*>(pb_ + 8 * j * b_width);
+#pragma unroll
+      for (int i = 0; i < kMi; ++i) {
+        mma_f16(acc[i][j], lo[i].x, hi[i].x, lo[i].y, hi[i].y, bw.x, bw.y);
+        mma_f16(acc[i][j], lo[i].z, hi[i].z, lo[i].w, hi[i].w, bw.z, bw.w);
+      }
+    }
+  }
+}
+
+struct PointwiseArgs {
+  const float *h, *x;
+  float* y;
+  const float *b1, *a1, *w2, *b2, *a2;
+  int64_t rows;
+};
+
+size_t pointwise_smem_bytes() {
+  return 64 * sizeof(float) + 2 * (size_t{kPwC} * kPwC + size_t{kTile} * kPwC) + kTile * sizeof(int);
+}
+
+__global__ void __launch_bounds__(kConvThreads, 2) pointwise_unit128_kernel(PointwiseArgs p) {
+  extern __shared__ __align__(16) float smem[];
+  float* red = smem;
+  __half* w2h = reinterpret_cast<__half*>(smem + 64);  // [128][128]
+  __half* hh = w2h + kPwC * kPwC;                     // [kTile][128]
+  int* e_row = reinterpret_cast<int*>(hh + kTile * kPwC);  // [kTile]: each row's scale exponent
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, q = lane & 3;
+  const int m_base = (warp % kWarpsM) * 16 * kMi, n_base = (warp / kWarpsM) * (kPwC / 2);
+  const int e_w2 = load_f16(w2h, p.w2, kPwC, kPwC, red);
+  const float a1 = *p.a1, a2 = *p.a2;
+  constexpr int kVecs = kTile * kPwC / 4 / kConvThreads;  // float4s per thread per tile (a warp: a row)
+  const int64_t tiles = (p.rows + kTile - 1) / kTile;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int64_t r0 = tile * kTile;
+    // PReLU_a1(h + b1), each row scaled to fp16 by its own maximum (a row is one warp's float4s:
+    // its maximum is a shuffle reduction), the exponents kept for the epilogue.
+    __syncthreads();  // hh and e_row are free (the last tile's GEMM and epilogue are done)
+#pragma unroll 4
+    for (int k = 0; k < kVecs; ++k) {
+      const int i = threadIdx.x + k * kConvThreads, r = i / (kPwC / 4), c = (i % (kPwC / 4)) * 4;
+      float4 t = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (r0 + r < p.rows) {
+        t = __ldg(reinterpret_cast<const float4*>(p.h + (r0 + r) * kPwC + c));
+        const float4 b = __ldg(reinterpret_cast<const float4*>(p.b1 + c));
+        t.x = __fadd_rn(t.x, b.x);
+        t.y = __fadd_rn(t.y, b.y);
+        t.z = __fadd_rn(t.z, b.z);
+        t.w = __fadd_rn(t.w, b.w);
+        if (!(t.x > 0.f)) t.x = __fmul_rn(a1, t.x);
+        if (!(t.y > 0.f)) t.y = __fmul_rn(a1, t.y);
+        if (!(t.z > 0.f)) t.z = __fmul_rn(a1, t.z);
+        if (!(t.w > 0.f)) t.w = __fmul_rn(a1, t.w);
+      }
+      float m = fmaxf(fmaxf(fabsf(t.x), fabsf(t.y)), fmaxf(fabsf(t.z), fabsf(t.w)));
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+      const int e = scale_exp(m);
+      const float sc = pow2f(e);
+      if (lane == 0) e_row[r] = e;
+      *reinterpret_cast<uint2*>(hh + hoff(r, kPwC, c)) =
+          make_uint2(pack_half2(t.x * sc, t.y * sc), pack_half2(t.z * sc, t.w * sc));
+    }
+    __syncthreads();
+    float acc[kMi][kPwNj][4];
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < kPwNj; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+#pragma unroll
+    for (int k0 = 0; k0 < kPwC; k0 += 64) mma_k64h_pw(acc, hh, kPwC, m_base, k0, w2h, kPwC, n_base, k0);
+    float un[kMi][2];
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int hh2 = 0; hh2 < 2; ++hh2) un[i][hh2] = pow2f(-(e_row[m_base + i * 16 + g + 8 * hh2] + e_w2));
+#pragma unroll
+    for (int i = 0; i < kMi; ++i)
+#pragma unroll
+      for (int j = 0; j < kPwNj; ++j) {
+        const int col = n_base + j * 8 + 2 * q;
+        const float2 b2 = __ldg(reinterpret_cast<const float2*>(p.b2 + col));
+#pragma unroll
+        for (int hh2 = 0; hh2 < 2; ++hh2) {
+          const int64_t row = r0 + m_base + i * 16 + g + 8 * hh2;
+          if (row >= p.rows) continue;
+          const float2 res = __ldg(reinterpret_cast<const float2*>(p.x + row * kPwC + col));
+          float v0 = __fadd_rn(acc[i][j][2 * hh2] * un[i][hh2], b2.x);
+          float v1 = __fadd_rn(acc[i][j][2 * hh2 + 1] * un[i][hh2], b2.y);
+          if (!(v0 > 0.f)) v0 = __fmul_rn(a2, v0);
+          if (!(v1 > 0.f)) v1 = __fmul_rn(a2, v1);
+          *reinterpret_cast<float2*>(p.y + row * kPwC + col) = make_float2(__fadd_rn(v0, res.x), __fadd_rn(v1, res.y));
+        }
+      }
+  }
+}
+
 // launch_out_conv64: 128 outputs per block of 128 threads; the block's 134 input rows go to
 // shared memory with rows of 65 floats, so thread i reading row i + k hits bank (i + k + c) % 32.
 constexpr int kOutTile = 128;
@@ -730,6 +859,30 @@ int launch_conv64(const float* x, float* y, const float* w1, const float* b1, co
     conv64_f16_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
   else
     conv64_tf32_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
+  return static_cast<int>(cudaGetLastError());
+}
+
+int launch_pointwise_unit128(const float* h, const float* x, float* y, const float* b1, const float* a1,
+                             const float* w2, const float* b2, const float* a2, int64_t rows, void* stream) {
+  if (rows <= 0 || !aligned(h, 16) || !aligned(x, 16) || !aligned(y, 16) || !aligned(w2, 16) || !aligned(b1, 16) ||
+      !aligned(b2, 16))
+    return -1;
+  static const int optin = [] {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+        cudaFuncSetAttribute(pointwise_unit128_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return 0;
+    }
+    return v;
+  }();
+  const size_t smem = pointwise_smem_bytes();
+  if (smem > static_cast<size_t>(optin)) return -1;
+  const int64_t tiles = (rows + kTile - 1) / kTile;
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, 2 * static_cast<int64_t>(sm_count())));
+  PointwiseArgs args{h, x, y, b1, a1, w2, b2, a2, rows};
+  pointwise_unit128_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
   return static_cast<int>(cudaGetLastError());
 }
 
