@@ -40,9 +40,10 @@ bool fused_gated_residual(const at::Tensor& x, const at::Tensor& mod, int64_t ga
 // fused_modulated_rms_norm (the same kernels' operations and reduction order). gate_mod and
 // norm_mod [B, R, D] alike (they may be different blocks' modulations); false (nothing written)
 // where either kernel would not apply.
-bool fused_gated_residual_rms_norm(const at::Tensor& x, const at::Tensor& gate_mod, int64_t gate_row, const at::Tensor& y,
-                                   const at::Tensor& weight, const at::Tensor& norm_mod, int64_t shift_row,
-                                   int64_t scale_row, double eps, bool in_place, at::Tensor& x_out, at::Tensor& h);
+bool fused_gated_residual_rms_norm(const at::Tensor& x, const at::Tensor& gate_mod, int64_t gate_row,
+                                   const at::Tensor& y, const at::Tensor& weight, const at::Tensor& norm_mod,
+                                   int64_t shift_row, int64_t scale_row, double eps, bool in_place, at::Tensor& x_out,
+                                   at::Tensor& h);
 
 // out [..., hidden] = T(T(silu(gu[..., :hidden])) * gu[..., hidden:]) for gu [..., 2 * hidden]
 // contiguous (float32/bfloat16/float16): the composite's roundings.

@@ -264,8 +264,9 @@ TEST(CodecDecoderCuda, Pointwise128MatchesTheComposite) {
     ASSERT_TRUE(got.sizes().equals(x.sizes()));
     EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast));
     const double e_got = rel_max_diff(got, ref), e_tf32 = rel_max_diff(tf32, ref);
-    EXPECT_LT(e_got, 2e-3);
-    EXPECT_LT(e_got, 4 * e_tf32 + 1e-5);
+    // Bounded by TF32's unit roundoff (2^-11 ~ 4.9e-4) relative to the peak. (cuDNN may run the
+    // 1x1 convolution more exactly than TF32 on some shapes, so no ratio to its error.)
+    EXPECT_LT(e_got, 5e-4);
     if (c.t == 238080) {  // time both (printed only)
       Tf32 on(true);
       auto ms_of = [&](auto&& fn) {

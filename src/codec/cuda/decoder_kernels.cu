@@ -516,7 +516,6 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_f16_kernel(Conv64Args 
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x, ++it) {
     const int64_t b = tile / tiles_per_row, r0 = (tile % tiles_per_row) * kTile;
     const int64_t t0 = p.t_begin + r0;
-    const float* xb = p.x + b * p.t_in * kCh;
     float* yb = p.y + b * p.t_out * kCh;
     float* xs = bufs + (it & 1) * buf_floats;
     __syncthreads();  // the other float buffer and xh / hh are free
@@ -605,9 +604,11 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_f16_kernel(Conv64Args 
 #pragma unroll
         for (int hh2 = 0; hh2 < 2; ++hh2) {
           const int row = m_base + i * 16 + g + 8 * hh2, col = n_base + j * 8 + 2 * q;
+          // The residual x[t0 + row] is the float tile's row row + halo (rep 1, t_begin 0): exact,
+          // still in shared memory (only the half copy feeds the MMAs).
           res[j][hh2] = make_float2(0.f, 0.f);
           if (p.residual && r0 + row < p.t_out)
-            res[j][hh2] = __ldg(reinterpret_cast<const float2*>(xb + (t0 + row) * kCh + col));
+            res[j][hh2] = *reinterpret_cast<const float2*>(xs + soff(row + halo, kCh, col));
         }
 #pragma unroll
       for (int j = 0; j < 4; ++j)
@@ -633,8 +634,8 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_f16_kernel(Conv64Args 
 // ---- The pointwise half of a 128-channel residual unit (launch_pointwise_unit128) ----------------
 // y = PReLU_a2(b2 + W2 PReLU_a1(h + b1)) + x per step, h the unit's first convolution without its
 // bias (cuDNN's). fp16 operands with power-of-two scales as in conv64_f16_kernel: W2 once per
-// block, each row of activations by its own maximum (a GEMM row's scale is undone in its row). Persistent blocks (two per SM), tiles of kTile steps
-// x 128 channels; 8 warps as 4 (rows) x 2 (columns), 32 x 64 outputs each.
+// block, each row of activations by its own maximum (a GEMM row's scale is undone in its row).
+// Persistent blocks (two per SM), tiles of kTile steps x 128 channels; 8 warps as 4 (rows) x 2 (columns), 32 x 64 outputs each.
 constexpr int kPwC = 128;
 constexpr int kPwNj = kPwC / 2 / 8;  // n8 tiles per warp
 
@@ -691,6 +692,12 @@ __global__ void __launch_bounds__(kConvThreads, 2) pointwise_unit128_kernel(Poin
   const int m_base = (warp % kWarpsM) * 16 * kMi, n_base = (warp / kWarpsM) * (kPwC / 2);
   const int e_w2 = load_f16(w2h, p.w2, kPwC, kPwC, red);
   const float a1 = *p.a1, a2 = *p.a2;
+  constexpr int kWarps = kConvThreads / 32;
+  const int c4 = 4 * lane;  // this lane's 4 channels in the activation rows
+  const float4 bias1 = __ldg(reinterpret_cast<const float4*>(p.b1 + c4));
+  const float* __restrict__ hp = p.h;
+  const float* __restrict__ xp = p.x;
+  float* __restrict__ yp = p.y;
   constexpr int kVecs = kTile * kPwC / 4 / kConvThreads;  // float4s per thread per tile (a warp: a row)
   const int64_t tiles = (p.rows + kTile - 1) / kTile;
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -698,30 +705,41 @@ __global__ void __launch_bounds__(kConvThreads, 2) pointwise_unit128_kernel(Poin
     // PReLU_a1(h + b1), each row scaled to fp16 by its own maximum (a row is one warp's float4s:
     // its maximum is a shuffle reduction), the exponents kept for the epilogue.
     __syncthreads();  // hh and e_row are free (the last tile's GEMM and epilogue are done)
-#pragma unroll 4
-    for (int k = 0; k < kVecs; ++k) {
-      const int i = threadIdx.x + k * kConvThreads, r = i / (kPwC / 4), c = (i % (kPwC / 4)) * 4;
-      float4 t = make_float4(0.f, 0.f, 0.f, 0.f);
-      if (r0 + r < p.rows) {
-        t = __ldg(reinterpret_cast<const float4*>(p.h + (r0 + r) * kPwC + c));
-        const float4 b = __ldg(reinterpret_cast<const float4*>(p.b1 + c));
-        t.x = __fadd_rn(t.x, b.x);
-        t.y = __fadd_rn(t.y, b.y);
-        t.z = __fadd_rn(t.z, b.z);
-        t.w = __fadd_rn(t.w, b.w);
-        if (!(t.x > 0.f)) t.x = __fmul_rn(a1, t.x);
-        if (!(t.y > 0.f)) t.y = __fmul_rn(a1, t.y);
-        if (!(t.z > 0.f)) t.z = __fmul_rn(a1, t.z);
-        if (!(t.w > 0.f)) t.w = __fmul_rn(a1, t.w);
-      }
-      float m = fmaxf(fmaxf(fabsf(t.x), fabsf(t.y)), fmaxf(fabsf(t.z), fabsf(t.w)));
+    // A warp's float4s are one row (r = warp + 8 k), its lane's the same 4 channels (c = 4 lane):
+    // eight rows' loads in flight at a time.
+    constexpr int kBatch = 8;
 #pragma unroll
-      for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-      const int e = scale_exp(m);
-      const float sc = pow2f(e);
-      if (lane == 0) e_row[r] = e;
-      *reinterpret_cast<uint2*>(hh + hoff(r, kPwC, c)) =
-          make_uint2(pack_half2(t.x * sc, t.y * sc), pack_half2(t.z * sc, t.w * sc));
+    for (int k0 = 0; k0 < kVecs; k0 += kBatch) {
+      float4 t[kBatch];
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) {
+        const int64_t row = r0 + warp + (k0 + u) * kWarps;
+        t[u] = row < p.rows ? __ldg(reinterpret_cast<const float4*>(hp + row * kPwC + c4))
+                            : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) {
+        const int r = warp + (k0 + u) * kWarps;
+        float4 v = t[u];
+        if (r0 + r < p.rows) {
+          v.x = __fadd_rn(v.x, bias1.x);
+          v.y = __fadd_rn(v.y, bias1.y);
+          v.z = __fadd_rn(v.z, bias1.z);
+          v.w = __fadd_rn(v.w, bias1.w);
+          if (!(v.x > 0.f)) v.x = __fmul_rn(a1, v.x);
+          if (!(v.y > 0.f)) v.y = __fmul_rn(a1, v.y);
+          if (!(v.z > 0.f)) v.z = __fmul_rn(a1, v.z);
+          if (!(v.w > 0.f)) v.w = __fmul_rn(a1, v.w);
+        }
+        float m = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+        const int e = scale_exp(m);
+        const float sc = pow2f(e);
+        if (lane == 0) e_row[r] = e;
+        *reinterpret_cast<uint2*>(hh + hoff(r, kPwC, c4)) =
+            make_uint2(pack_half2(v.x * sc, v.y * sc), pack_half2(v.z * sc, v.w * sc));
+      }
     }
     __syncthreads();
     float acc[kMi][kPwNj][4];
@@ -748,12 +766,12 @@ __global__ void __launch_bounds__(kConvThreads, 2) pointwise_unit128_kernel(Poin
         for (int hh2 = 0; hh2 < 2; ++hh2) {
           const int64_t row = r0 + m_base + i * 16 + g + 8 * hh2;
           if (row >= p.rows) continue;
-          const float2 res = __ldg(reinterpret_cast<const float2*>(p.x + row * kPwC + col));
+          const float2 res = __ldg(reinterpret_cast<const float2*>(xp + row * kPwC + col));
           float v0 = __fadd_rn(acc[i][j][2 * hh2] * un[i][hh2], b2.x);
           float v1 = __fadd_rn(acc[i][j][2 * hh2 + 1] * un[i][hh2], b2.y);
           if (!(v0 > 0.f)) v0 = __fmul_rn(a2, v0);
           if (!(v1 > 0.f)) v1 = __fmul_rn(a2, v1);
-          *reinterpret_cast<float2*>(p.y + row * kPwC + col) = make_float2(__fadd_rn(v0, res.x), __fadd_rn(v1, res.y));
+          *reinterpret_cast<float2*>(yp + row * kPwC + col) = make_float2(__fadd_rn(v0, res.x), __fadd_rn(v1, res.y));
         }
       }
   }

@@ -143,9 +143,10 @@ bool fused_gated_residual(const at::Tensor& x, const at::Tensor& mod, int64_t ga
   return true;
 }
 
-bool fused_gated_residual_rms_norm(const at::Tensor& x, const at::Tensor& gate_mod, int64_t gate_row, const at::Tensor& y,
-                                   const at::Tensor& weight, const at::Tensor& norm_mod, int64_t shift_row,
-                                   int64_t scale_row, double eps, bool in_place, at::Tensor& x_out, at::Tensor& h) {
+bool fused_gated_residual_rms_norm(const at::Tensor& x, const at::Tensor& gate_mod, int64_t gate_row,
+                                   const at::Tensor& y, const at::Tensor& weight, const at::Tensor& norm_mod,
+                                   int64_t shift_row, int64_t scale_row, double eps, bool in_place, at::Tensor& x_out,
+                                   at::Tensor& h) {
   if (!gated_residual_applies(x, gate_mod, gate_row, y) || !usable(weight, x, at::kFloat) ||
       weight.numel() != x.size(2) || !usable_mod(norm_mod, x, shift_row) || !usable_mod(norm_mod, x, scale_row) ||
       norm_mod.size(1) != gate_mod.size(1))
