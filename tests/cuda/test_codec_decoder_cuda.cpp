@@ -224,78 +224,84 @@ TEST(CodecDecoderCuda, Conv64ResidualUnitMatchesTheComposite) {
   EXPECT_FALSE(fused_residual_unit64(x, w.w1, w.b1, w.a1, 64, w.w2, w.b2, w.a2, out)) << "context past shared memory";
 }
 
-// The pointwise half of a 128-channel residual unit (fused_pointwise_unit128) against the
+// The pointwise half of a 128- or 256-channel residual unit (fused_pointwise_unit) against the
 // composite (bias + PReLU, the 1x1 convolution, bias + PReLU + residual) in IEEE float32; its
 // error must be of TF32's order like the TF32 composite's (printed beside it).
-TEST(CodecDecoderCuda, Pointwise128MatchesTheComposite) {
+TEST(CodecDecoderCuda, PointwiseUnitMatchesTheComposite) {
   c10::InferenceMode guard;
   at::manual_seed(33);
-  const at::Tensor b1 = at::randn({128}, cuda(at::kFloat)).mul(0.1), a1 = at::full({1}, 0.25, cuda(at::kFloat));
-  const at::Tensor w2 = cl_weight(128, 128, 1), b2 = at::randn({128}, cuda(at::kFloat)).mul(0.1);
-  const at::Tensor a2 = at::full({1}, 0.2, cuda(at::kFloat));
-  auto composite = [&](const at::Tensor& h, const at::Tensor& x) {
-    at::Tensor a = at::prelu(h + b1.view({1, 128, 1, 1}), a1).contiguous(at::MemoryFormat::ChannelsLast);
-    return at::prelu(causal_conv(a, w2, b2, 1), a2).add(x);
-  };
-  struct Case {
-    int64_t b, t;
-  };
-  // Stage 4's real length (238 080 steps), lengths off the 128-step tile, a batch of 2, one step.
-  for (const Case c : std::vector<Case>{{1, 238080}, {1, 1001}, {2, 300}, {1, 37}, {1, 1}}) {
-    // Rows of very different magnitudes (x 1e-4, x 300), so that the per-row scales differ.
-    at::Tensor h = at::randn({c.b, 128, 1, c.t}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
-    if (c.t > 8) {
-      h.narrow(3, 3, 1).mul_(1e-4);
-      h.narrow(3, 5, 1).mul_(300);
-    }
-    const at::Tensor x = at::randn({c.b, 128, 1, c.t}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
-    at::Tensor ref, tf32, got;
-    {
-      Tf32 off(false);
-      ref = composite(h, x);
-      at::Tensor unused;
-      EXPECT_FALSE(fused_pointwise_unit128(h, b1, a1, w2, b2, a2, x, unused)) << "IEEE float32 keeps the composite";
-    }
-    {
-      Tf32 on(true);
-      tf32 = composite(h, x);
-      ASSERT_TRUE(fused_pointwise_unit128(h, b1, a1, w2, b2, a2, x, got)) << "B " << c.b << " T " << c.t;
-    }
-    ASSERT_TRUE(got.sizes().equals(x.sizes()));
-    EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast));
-    const double e_got = rel_max_diff(got, ref), e_tf32 = rel_max_diff(tf32, ref);
-    // Bounded by TF32's unit roundoff (2^-11 ~ 4.9e-4) relative to the peak. (cuDNN may run the
-    // 1x1 convolution more exactly than TF32 on some shapes, so no ratio to its error.)
-    EXPECT_LT(e_got, 5e-4);
-    if (c.t == 238080) {  // time both (printed only)
-      Tf32 on(true);
-      auto ms_of = [&](auto&& fn) {
-        at::Tensor first = fn();
-        first.sum().item<float>();
-        const auto t0 = std::chrono::steady_clock::now();
-        for (int r = 0; r < 10; ++r) fn();
-        at::Tensor last = fn();
-        last.sum().item<float>();
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e3 / 11;
-      };
-      const double k = ms_of([&] {
-        at::Tensor y;
-        fused_pointwise_unit128(h, b1, a1, w2, b2, a2, x, y);
-        return y;
-      });
-      const double d = ms_of([&] { return composite(h, x); });
-      std::cout << "  time per unit's pointwise half: kernel " << k << " ms, TF32 composite " << d << " ms\n";
+  for (const int64_t ch : {int64_t{128}, int64_t{256}}) {
+    const at::Tensor b1 = at::randn({ch}, cuda(at::kFloat)).mul(0.1), a1 = at::full({1}, 0.25, cuda(at::kFloat));
+    const at::Tensor w2 = cl_weight(ch, ch, 1), b2 = at::randn({ch}, cuda(at::kFloat)).mul(0.1);
+    const at::Tensor a2 = at::full({1}, 0.2, cuda(at::kFloat));
+    auto composite = [&](const at::Tensor& h, const at::Tensor& x) {
+      at::Tensor a = at::prelu(h + b1.view({1, ch, 1, 1}), a1).contiguous(at::MemoryFormat::ChannelsLast);
+      return at::prelu(causal_conv(a, w2, b2, 1), a2).add(x);
+    };
+    struct Case {
+      int64_t b, t;
+    };
+    // Stage 4's and stage 3's real lengths (238 080 and 59 520 steps), lengths off the tile, a
+    // batch of 2, one step.
+    for (const Case c : std::vector<Case>{{1, ch == 128 ? 238080 : 59520}, {1, 1001}, {2, 300}, {1, 37}, {1, 1}}) {
+      // Rows of very different magnitudes (x 1e-4, x 300), so that the per-row scales differ.
+      at::Tensor h = at::randn({c.b, ch, 1, c.t}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
+      if (c.t > 8) {
+        h.narrow(3, 3, 1).mul_(1e-4);
+        h.narrow(3, 5, 1).mul_(300);
+      }
+      const at::Tensor x = at::randn({c.b, ch, 1, c.t}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
+      at::Tensor ref, tf32, got;
+      {
+        Tf32 off(false);
+        ref = composite(h, x);
+        at::Tensor unused;
+        EXPECT_FALSE(fused_pointwise_unit(h, b1, a1, w2, b2, a2, x, unused)) << "IEEE float32 keeps the composite";
+      }
+      {
+        Tf32 on(true);
+        tf32 = composite(h, x);
+        ASSERT_TRUE(fused_pointwise_unit(h, b1, a1, w2, b2, a2, x, got)) << "B " << c.b << " T " << c.t;
+      }
+      ASSERT_TRUE(got.sizes().equals(x.sizes()));
+      EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast));
+      const double e_got = rel_max_diff(got, ref), e_tf32 = rel_max_diff(tf32, ref);
+      // Bounded by TF32's unit roundoff (2^-11 ~ 4.9e-4) relative to the peak. (cuDNN may run the
+      // 1x1 convolution more exactly than TF32 on some shapes, so no ratio to its error.)
+      EXPECT_LT(e_got, 5e-4);
+      if (c.t == 238080 || c.t == 59520) {  // time both (printed only)
+        Tf32 on(true);
+        auto ms_of = [&](auto&& fn) {
+          at::Tensor first = fn();
+          first.sum().item<float>();
+          const auto t0 = std::chrono::steady_clock::now();
+          for (int r = 0; r < 10; ++r) fn();
+          at::Tensor last = fn();
+          last.sum().item<float>();
+          return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e3 / 11;
+        };
+        const double k = ms_of([&] {
+          at::Tensor y;
+          fused_pointwise_unit(h, b1, a1, w2, b2, a2, x, y);
+          return y;
+        });
+        const double d = ms_of([&] { return composite(h, x); });
+        std::cout << "  C " << ch << " T " << c.t << ", time per unit's pointwise half: kernel " << k
+                  << " ms, TF32 composite " << d << " ms\n";
+      }
     }
   }
   // Not taken: 64 channels, bf16, a contiguous (not channels-last) tensor.
+  const at::Tensor b1 = at::randn({128}, cuda(at::kFloat)), a1 = at::full({1}, 0.25, cuda(at::kFloat));
+  const at::Tensor w2 = cl_weight(128, 128, 1), b2 = at::randn({128}, cuda(at::kFloat)), a2 = a1;
   at::Tensor out;
   Tf32 on(true);
   const at::Tensor h64 = at::randn({1, 64, 1, 100}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
-  EXPECT_FALSE(fused_pointwise_unit128(h64, b1, a1, w2, b2, a2, h64, out));
+  EXPECT_FALSE(fused_pointwise_unit(h64, b1, a1, w2, b2, a2, h64, out));
   const at::Tensor hb = at::randn({1, 128, 1, 100}, cuda(at::kBFloat16)).contiguous(at::MemoryFormat::ChannelsLast);
-  EXPECT_FALSE(fused_pointwise_unit128(hb, b1, a1, w2, b2, a2, hb, out));
+  EXPECT_FALSE(fused_pointwise_unit(hb, b1, a1, w2, b2, a2, hb, out));
   const at::Tensor hc = at::randn({1, 128, 1, 100}, cuda(at::kFloat));
-  EXPECT_FALSE(fused_pointwise_unit128(hc, b1, a1, w2, b2, a2, hc, out));
+  EXPECT_FALSE(fused_pointwise_unit(hc, b1, a1, w2, b2, a2, hc, out));
   EXPECT_FALSE(out.defined());
 }
 

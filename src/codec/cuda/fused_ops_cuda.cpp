@@ -238,25 +238,27 @@ bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::
   return true;
 }
 
-bool fused_pointwise_unit128(const at::Tensor& h, const at::Tensor& b1, const at::Tensor& a1, const at::Tensor& w2,
-                             const at::Tensor& b2, const at::Tensor& a2, const at::Tensor& x, at::Tensor& out) {
-  static const bool composite = io::env_flag("HEARTMULA_CODEC_POINTWISE128_CUDNN");
+bool fused_pointwise_unit(const at::Tensor& h, const at::Tensor& b1, const at::Tensor& a1, const at::Tensor& w2,
+                          const at::Tensor& b2, const at::Tensor& a2, const at::Tensor& x, at::Tensor& out) {
+  static const bool composite = io::env_flag("HEARTMULA_CODEC_POINTWISE_CUDNN");
   if (composite || !enabled_flag().load() || !at::globalContext().allowTF32CuDNN() || !h.defined() || !h.is_cuda() ||
-      h.scalar_type() != at::kFloat || h.dim() != 4 || h.size(1) != 128 || h.size(2) != 1 || h.size(3) <= 0 ||
-      !h.is_contiguous(at::MemoryFormat::ChannelsLast) || !x.defined() || !x.sizes().equals(h.sizes()) ||
-      !x.is_cuda() || x.device() != h.device() || x.scalar_type() != at::kFloat ||
+      h.scalar_type() != at::kFloat || h.dim() != 4 || h.size(2) != 1 || h.size(3) <= 0)
+    return false;
+  const int64_t c = h.size(1);
+  if ((c != 128 && c != 256) || !h.is_contiguous(at::MemoryFormat::ChannelsLast) || !x.defined() ||
+      !x.sizes().equals(h.sizes()) || !x.is_cuda() || x.device() != h.device() || x.scalar_type() != at::kFloat ||
       !x.is_contiguous(at::MemoryFormat::ChannelsLast) || !w2.defined() || !w2.is_cuda() ||
-      w2.device() != h.device() || w2.scalar_type() != at::kFloat || !w2.sizes().equals({128, 128, 1, 1}) ||
-      !w2.is_contiguous(at::MemoryFormat::ChannelsLast) || !usable_vec(b1, h, 128) || !usable_vec(b2, h, 128) ||
+      w2.device() != h.device() || w2.scalar_type() != at::kFloat || !w2.sizes().equals({c, c, 1, 1}) ||
+      !w2.is_contiguous(at::MemoryFormat::ChannelsLast) || !usable_vec(b1, h, c) || !usable_vec(b2, h, c) ||
       !usable_vec(a1, h, 1) || !usable_vec(a2, h, 1))
     return false;
   c10::cuda::CUDAGuard guard(h.device());
   at::Tensor y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
-  if (!launched(cuda::launch_pointwise_unit128(h.data_ptr<float>(), x.data_ptr<float>(), y.data_ptr<float>(),
-                                               b1.data_ptr<float>(), a1.data_ptr<float>(), w2.data_ptr<float>(),
-                                               b2.data_ptr<float>(), a2.data_ptr<float>(), h.size(0) * h.size(3),
-                                               stream()),
-                "pointwise_unit128"))
+  if (!launched(cuda::launch_pointwise_unit(static_cast<int>(c), h.data_ptr<float>(), x.data_ptr<float>(),
+                                            y.data_ptr<float>(), b1.data_ptr<float>(), a1.data_ptr<float>(),
+                                            w2.data_ptr<float>(), b2.data_ptr<float>(), a2.data_ptr<float>(),
+                                            h.size(0) * h.size(3), stream()),
+                "pointwise_unit"))
     return false;
   out = y;
   return true;
