@@ -74,11 +74,12 @@ bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::
                            int64_t dilation, const at::Tensor& w2, const at::Tensor& b2, const at::Tensor& a2,
                            at::Tensor& out);
 
-// The rest of a 128- or 256-channel ResidualUnit after its first convolution (cuDNN's, without
+// The rest of a 128-channel ResidualUnit after its first convolution (cuDNN's, without
 // bias): out = x + PReLU_a2(b2 + conv2(PReLU_a1(h + b1))) in one kernel instead of two epilogue
 // passes and a GEMM (decoder_kernels.h, launch_pointwise_unit: fp16 operands with power-of-two
-// scales, TF32's 11-bit significand). The same conditions as above with C = 128 or 256 channels:
-// h and x [B, C, 1, T] channels-last, w2 channels-last [C, C, 1, 1];
+// scales, TF32's 11-bit significand). The same conditions as above with C = 128 channels (a
+// 256-channel form was slower than the composite): h and x [B, C, 1, T] channels-last, w2
+// channels-last [C, C, 1, 1];
 // HEARTMULA_CODEC_POINTWISE_CUDNN=1 keeps the composite (for A/B). out: a new channels-last
 // tensor like x.
 bool fused_pointwise_unit(const at::Tensor& h, const at::Tensor& b1, const at::Tensor& a1, const at::Tensor& w2,

@@ -97,7 +97,7 @@ at::Tensor ResidualUnit::forward_cl(const at::Tensor& x) const {
     return y;
   // The biases are added by the fused epilogues (bias + PReLU, bias + PReLU + residual).
   at::Tensor h = conv1.forward_cl(x, /*with_bias=*/false);
-  // 128 or 256 channels, TF32 on CUDA: everything after the first convolution in one kernel.
+  // 128 channels, TF32 on CUDA: everything after the first convolution in one kernel.
   if (fused_pointwise_unit(h, conv1.bias, activation1.weight, conv2.weight4, conv2.bias, activation2.weight, x, y))
     return y;
   h = activation1.bias_act_(h, conv1.bias, at::Tensor());

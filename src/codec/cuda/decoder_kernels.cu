@@ -635,18 +635,18 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_f16_kernel(Conv64Args 
 // y = PReLU_a2(b2 + W2 PReLU_a1(h + b1)) + x per step, h the unit's first convolution without its
 // bias (cuDNN's). fp16 operands with power-of-two scales as in conv64_f16_kernel: W2 once per
 // block, each row of activations by its own maximum (a GEMM row's scale is undone in its row).
-// Persistent blocks over tiles of Pw<C>::kRows steps x C channels; 8 warps as 4 (rows) x 2
-// (columns): 32 x 64 outputs each for C = 128 (two blocks per SM), 16 x 128 for C = 256 (one:
-// its W2 takes 128 KB of shared memory).
+// Persistent blocks over tiles of Pw<C>::kRows = 64 steps x C channels; 8 warps as 4 (rows) x 2
+// (columns): 16 x 64 outputs each for C = 128 (three blocks per SM, so that one block's loads
+// overlap another's MMAs and stores), 16 x 128 for C = 256 (one: its W2 takes 128 KB).
 template <int C>
 struct Pw {
-  static constexpr int kMi = C == 128 ? 2 : 1;            // m16 tiles per warp
+  static constexpr int kMi = 1;                           // m16 tiles per warp
   static constexpr int kRows = 16 * kMi * kWarpsM;         // steps per tile
   static constexpr int kNj = C / 2 / 8;                    // n8 tiles per warp
   static constexpr int kVecsPerLane = C / 128;             // float4s of a row per lane
   static constexpr int kRowsPerWarp = kRows / (kConvThreads / 32);
   static constexpr int kBatch = 8 / kVecsPerLane;          // rows whose loads are in flight at once
-  static constexpr int kBlocksPerSm = C == 128 ? 2 : 1;
+  static constexpr int kBlocksPerSm = C == 128 ? 3 : 1;
   static size_t smem_bytes() {
     return 64 * sizeof(float) + 2 * (size_t{C} * C + size_t{kRows} * C) + kRows * sizeof(int);
   }
@@ -927,9 +927,7 @@ int launch_pointwise_unit(int channels, const float* h, const float* x, float* y
       !aligned(b2, 16))
     return -1;
   const PointwiseArgs args{h, x, y, b1, a1, w2, b2, a2, rows};
-  if (channels == 128) return launch_pointwise_typed<128>(args, stream);
-  if (channels == 256) return launch_pointwise_typed<256>(args, stream);
-  return -1;
+  return channels == 128 ? launch_pointwise_typed<128>(args, stream) : -1;
 }
 
 int launch_out_conv64(const float* h, float* out, const float* w, const float* b, int64_t n, void* stream) {

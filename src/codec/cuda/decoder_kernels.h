@@ -43,7 +43,7 @@ namespace heartmula::codec::cuda {
 int launch_conv64(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
                   const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
                   int dilation, int rep, bool residual, bool fp16_operands, void* stream);
-// The pointwise half of a residual unit of `channels` = 128 or 256: per row r < rows
+// The pointwise half of a residual unit of `channels` = 128 (else -1): per row r < rows
 // (channels-last rows), y[r] = PReLU_a2(b2 + W2 PReLU_a1(h[r] + b1)) + x[r], h the unit's first
 // convolution without its bias; w2 [channels out][channels in], b1, b2 [channels], a1, a2 one
 // slope each (on the device). fp16 operands with power-of-two scales (W2 by its maximum, each row

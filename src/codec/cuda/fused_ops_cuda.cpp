@@ -245,7 +245,7 @@ bool fused_pointwise_unit(const at::Tensor& h, const at::Tensor& b1, const at::T
       h.scalar_type() != at::kFloat || h.dim() != 4 || h.size(2) != 1 || h.size(3) <= 0)
     return false;
   const int64_t c = h.size(1);
-  if ((c != 128 && c != 256) || !h.is_contiguous(at::MemoryFormat::ChannelsLast) || !x.defined() ||
+  if (c != 128 || !h.is_contiguous(at::MemoryFormat::ChannelsLast) || !x.defined() ||
       !x.sizes().equals(h.sizes()) || !x.is_cuda() || x.device() != h.device() || x.scalar_type() != at::kFloat ||
       !x.is_contiguous(at::MemoryFormat::ChannelsLast) || !w2.defined() || !w2.is_cuda() ||
       w2.device() != h.device() || w2.scalar_type() != at::kFloat || !w2.sizes().equals({c, c, 1, 1}) ||
