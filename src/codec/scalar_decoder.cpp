@@ -205,8 +205,11 @@ at::Tensor ScalarDecoder::post_and_out(const at::Tensor& x) const {
   const bool cl = x.dim() == 4;  // channels-last [1, C, 1, T'] (decode_row's CUDA path)
   if (!has_post) return cl ? out.forward_cl(x).squeeze(2).contiguous() : out(x);
   const int64_t n = x.size(-1) * num_samples;
-  // Every chunk after the first needs post_conv's and out's context inside its own input.
-  const int64_t chunk = std::max(post_chunk_samples, post_conv.pad_left + out.pad_left + 1);
+  // Every chunk after the first needs post_conv's and out's context inside its own input. On
+  // CUDA at least 2^19 samples (a [2^19 + 6, 64] float32 intermediate, 134 MB): the fused
+  // kernels set their weights up per launch, which larger chunks amortise.
+  const int64_t wanted = (cl && x.is_cuda()) ? std::max(post_chunk_samples, kCudaPostChunk) : post_chunk_samples;
+  const int64_t chunk = std::max(wanted, post_conv.pad_left + out.pad_left + 1);
   if (n <= chunk) return cl ? post_and_out_chunk_cl(x, 0, n) : post_and_out_chunk(x, 0, n);
   at::Tensor audio;
   for (int64_t a = 0; a < n; a += chunk) {

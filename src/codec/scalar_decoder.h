@@ -75,6 +75,7 @@ struct ScalarDecoder {
   // Output samples per PostProcessor chunk (2^17: 2.7 s at 48 kHz; ~34 MB per fp32 tensor of
   // 64 channels instead of ~366 MB for a whole window's row).
   int64_t post_chunk_samples = int64_t(1) << 17;
+  static constexpr int64_t kCudaPostChunk = int64_t(1) << 19;  // the least on CUDA (post_and_out)
 
   // latent [B, latent_hidden, T] -> audio [B, 1, T * samples_per_latent]
   at::Tensor decode(const at::Tensor& latent) const;

@@ -655,11 +655,10 @@ __global__ void __launch_bounds__(kConvThreads, 2) post64_poly_f16_kernel(Conv64
   // V[ph][o][d][c] from w1[o][k][c]: tap k joins d = (ph + k) >> 1.
   auto v_at = [&](int idx) {
     const int c = idx % kCh, d = (idx / kCh) % 4, o = (idx / (4 * kCh)) % kCh, ph = idx / (4 * kCh * kCh);
-    float v = 0.f;
-#pragma unroll
-    for (int k = 0; k < kTaps; ++k)
-      if (((ph + k) >> 1) == d) v = __fadd_rn(v, p.w1[(o * kTaps + k) * kCh + c]);
-    return v;
+    const int k0 = 2 * d - ph;  // the taps k0 and k0 + 1 that exist
+    const float lo = k0 >= 0 ? __ldg(p.w1 + (o * kTaps + k0) * kCh + c) : 0.f;
+    const float hi = k0 + 1 < kTaps ? __ldg(p.w1 + (o * kTaps + k0 + 1) * kCh + c) : 0.f;
+    return __fadd_rn(lo, hi);
   };
   float m = 0.f;
   for (int i = threadIdx.x; i < kV; i += kConvThreads) m = fmaxf(m, fabsf(v_at(i)));
