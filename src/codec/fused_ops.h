@@ -62,9 +62,10 @@ bool fused_rope_heads_(at::Tensor& qkv, int64_t heads_to_rotate, const RopeTable
 bool fused_bias_prelu_(at::Tensor& x, const at::Tensor& bias, const at::Tensor& slope, const at::Tensor& residual);
 
 // The scalar decoder's 64-channel stage (the last ResDecoderBlock's residual units, the
-// PostProcessor and the output conv) on TF32 tensor cores, one kernel per unit instead of two
-// cuDNN convolutions with their layout changes and two epilogues (decoder_kernels.h; docs/codec.md
-// "64-channel stage"). Applies to float32 CUDA tensors while TF32 is allowed for cuDNN (the tf32
+// PostProcessor and the output conv) on tensor cores (fp16 operands with power-of-two scales, or
+// TF32 with HEARTMULA_CODEC_CONV64_TF32=1: an 11-bit significand either way), one kernel per unit
+// instead of two cuDNN convolutions with their layout changes and two epilogues (decoder_kernels.h;
+// docs/codec.md "64-channel stage"). Applies to float32 CUDA tensors while TF32 is allowed for cuDNN (the tf32
 // decoder of --codec-dtype auto; never for fp32, whose decoder is IEEE float32) and
 // HEARTMULA_CODEC_CONV64_CUDNN is not set; x [B, 64, 1, T] channels-last, the weights as
 // Conv1d::weight4 holds them (channels-last [64, 64, 1, k]), biases [64], slopes [1].

@@ -26,8 +26,10 @@
 // run as two GEMMs on a [T, C] view, layers.h); the bias, PReLU and residual add after a
 // convolution run as one fused kernel in place (fused_bias_prelu_). With the decoder in TF32,
 // the 64-channel stage (its residual units, the PostProcessor and the output conv) runs as
-// tensor-core kernels of our own instead (fused_residual_unit64 / fused_post_and_out64). The same
-// working set: rows one at a time, early frees, chunked last stage. Elsewhere: [B, C, T] as above.
+// tensor-core kernels of our own instead (fused_residual_unit64 / fused_post_and_out64), and a
+// 128-channel unit's steps after its first convolution run as one (fused_pointwise_unit). The same
+// working set: rows one at a time, early frees, chunked last stage (on CUDA in chunks of at least
+// kCudaPostChunk samples). Elsewhere: [B, C, T] as above.
 #pragma once
 
 #include <ATen/core/Tensor.h>
