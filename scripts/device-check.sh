@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
 #   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load,
-#                                       batch,stream,codecq,codecg,codecl,codecab,memory
+#                                       batch,stream,codecq,codecg,codecl,codecab,int8,memory
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
@@ -458,20 +458,74 @@ PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/codecab_summary.txt)
 fi
 
+# 7b. 8-bit weights (docs/quantization.md): the int8 kernel's tests, per-shape GEMM rows (int8
+#     kernel vs bf16 cuBLAS, GB/s of weights against the measured copy bandwidth), frames/s int8
+#     vs bf16 in this call, fidelity int8 vs bf16 (random real shapes and the tiny fixture), the
+#     tiny fixture's int8 frames on CUDA vs on the CPU.
+if want int8; then
+  build-device/tests/unit/test_cuda_kernels --gtest_filter='Int8*' >"$OUTDIR/int8_test.log" 2>&1 \
+    && note "int8 kernel tests: $(grep -c '^\[       OK' "$OUTDIR/int8_test.log") passed" \
+    || { note "int8 kernel tests: FAILED"; grep -E "Failure|FAILED|error" "$OUTDIR/int8_test.log" | head -20; }
+  timeout 240 $B/heartmula-bench --device cuda --frames 0 --gemm --gemm-rows ${GEMM_ROWS:-1,2,4,16,32} -q \
+    -o "$OUTDIR/gemm.md" && cat "$OUTDIR/gemm.md" || note "gemm bench: FAILED"
+  for dt in bf16 int8; do
+    timeout 240 $B/heartmula-bench --device cuda --dtype $dt --cfg 1.5,1.0 --positions ${INT8_POSITIONS:-226,1000} \
+      --frames 96 --reps 2 --json -o "$OUTDIR/bench_frames_$dt.json" -q || note "frames bench $dt: FAILED"
+  done
+  python3 - "$OUTDIR" <<'PY' | tee /tmp/int8_summary.txt
+import json, sys
+for dt in ("bf16", "int8"):
+    try: d = json.load(open(f"{sys.argv[1]}/bench_frames_{dt}.json"))
+    except Exception as e: print(f">>> frames {dt}: no report ({e})"); continue
+    for r in d["rows"]:
+        if r.get("test") != "frames": continue
+        f = r["frames_per_second"]
+        print(f">>> frames {dt}: cfg {r['cfg']} pos {r['position']}: {f['mean']:.1f} ± {f.get('sd', 0):.1f} frames/s, "
+              f"{r['ms_per_frame']:.2f} ms/frame, {r['weight_gbps']:.0f} GB/s of weights, peak {r['peak_memory_bytes']/1e9:.2f} GB")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/int8_summary.txt)
+  timeout 200 $B/heartmula-bench --device cuda --frames 0 --compare-dtype bf16,int8 --compare-frames 64 -q \
+    -o "$OUTDIR/fidelity_random.md" && grep -A12 '^fidelity' "$OUTDIR/fidelity_random.md" || note "fidelity (random): FAILED"
+  timeout 100 $B/heartmula-bench --device cuda --model-path $CK --frames 0 --positions 200 --compare-dtype bf16,int8 \
+    --compare-frames 64 -q -o "$OUTDIR/fidelity_tiny.md" && grep -A12 '^fidelity' "$OUTDIR/fidelity_tiny.md" \
+    || note "fidelity (tiny): FAILED"
+  for dev in cpu cuda; do
+    $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 1 --cfg-scale 1.5 --device $dev \
+      --mula-dtype int8 --codes-out $W/int8_$dev.safetensors --no-audio --seed 1 --quiet --ignore-eos \
+      --max-audio-length-ms 5040 || note "gen int8 $dev: FAILED"
+  done
+  python3 - <<'PY' | tee /tmp/int8_parity.txt
+import torch
+from safetensors.torch import load_file
+try:
+    a = load_file("/tmp/hm/int8_cpu.safetensors")["frames"]; b = load_file("/tmp/hm/int8_cuda.safetensors")["frames"]
+    n = min(a.shape[0], b.shape[0]); eq = (a[:n] == b[:n])
+    print(f">>> int8 tiny greedy cfg 1.5, cuda vs cpu: {n} frames, agreement {eq.float().mean().item():.3f}"
+          + ("" if eq.all() else f", first difference at frame {int((~eq.all(1)).nonzero()[0])}"))
+except Exception as e:
+    print(f">>> int8 tiny cuda vs cpu: missing ({e})")
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/int8_parity.txt)
+fi
+
 # 8. Memory: a 4-minute song (3000 frames, cfg 1.5, bf16 LM, --codec-dtype auto) at the real
 #    shapes on random weights built on the device (no checkpoint), without and with lazy load:
 #    seconds and peak device memory per phase, KV-cache bytes per minute of audio.
 if want memory; then
-  timeout 400 $B/heartmula-bench --device cuda --dtype bf16 --frames 0 --cfg 1.5 --song-seconds 240 \
-    --song-lazy-load off,on --json -o "$OUTDIR/bench_song.json" -q || note "song bench: FAILED"
-  python3 - "$OUTDIR/bench_song.json" <<'PY' | tee /tmp/memory_summary.txt
+  for dt in ${MEM_DTYPES:-bf16}; do
+    timeout 400 $B/heartmula-bench --device cuda --dtype $dt --frames 0 --cfg 1.5 --song-seconds 240 \
+      --song-lazy-load ${MEM_LAZY:-off,on} --json -o "$OUTDIR/bench_song_$dt.json" -q || note "song bench $dt: FAILED"
+  done
+  python3 - "$OUTDIR"/bench_song_*.json <<'PY' | tee /tmp/memory_summary.txt
 import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-except Exception as e:
-    print(f">>> memory: no report ({e})"); sys.exit(0)
+rows = []
+for f in sys.argv[1:]:
+    try:
+        rows += json.load(open(f))["rows"]
+    except Exception as e:
+        print(f">>> memory: no report in {f} ({e})")
 G = 1e9
-for r in d["rows"]:
+for r in rows:
     if r.get("test") != "song": continue
     print(f">>> song {r['song_seconds']:.0f} s, lazy load {'on' if r['lazy_load'] else 'off'} (LM {r['lm_dtype']}, codec {r['codec_dtype']}): "
           f"total {r['total_seconds']:.1f} s = LM load {r['lm_load_seconds']:.1f} + frames {r['lm_seconds']:.1f} "

@@ -2,6 +2,8 @@ add_executable(heartmula-bench
   ${CMAKE_CURRENT_LIST_DIR}/heartmula-bench.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench/bench_report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench/codec_bench.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench/fidelity.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench/gemm_bench.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench/kernel_names.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench/kernel_profile.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench/lm_bench.cpp

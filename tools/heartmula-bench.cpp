@@ -15,6 +15,8 @@
 
 #include "bench/bench_report.h"
 #include "bench/codec_bench.h"
+#include "bench/fidelity.h"
+#include "bench/gemm_bench.h"
 #include "bench/kernel_profile.h"
 #include "bench/lm_bench.h"
 #include "bench/model_configs.h"
@@ -45,6 +47,10 @@ struct Cli {
   double temperature = 1.0, mem_bw = 0;
   uint64_t seed = 0;
   int threads = 0;
+  bool gemm = false;                       // --gemm: per-shape rows of the linear layers
+  std::string gemm_rows = "1,2,4,16,32";   // --gemm-rows
+  std::string compare_dtype;               // --compare-dtype REF,TEST: fidelity rows
+  int64_t compare_frames = 64;             // --compare-frames
 };
 
 template <typename T>
@@ -86,17 +92,14 @@ double default_mem_bw(const runtime::DeviceInfo& info) {
   return 0.0;
 }
 
-std::string dtype_label(c10::ScalarType t) {
-  return t == c10::ScalarType::Float ? "fp32" : t == c10::ScalarType::BFloat16 ? "bf16" : "fp16";
-}
-
-model::HeartMuLaModel random_model(const Cli& c, c10::ScalarType dtype, c10::Device dev) {
+model::HeartMuLaModel random_model(const Cli& c, const model::LmPrecision& prec, c10::Device dev) {
   model::HeartMuLaModel m;
   const auto size = c.tiny ? tools::ModelSize::Tiny : tools::ModelSize::Real;
   m.config = model::HeartMuLaConfig::from_json(tools::lm_config_json(size).dump(), "<built-in LM config>");
-  m.dtype = dtype;
+  m.dtype = prec.compute;
+  m.weights = prec.weights;
   m.device = dev;
-  io::WeightBinder binder(dtype, dev);
+  io::WeightBinder binder(prec.compute, dev);
   m.declare(binder);
   binder.bind_random(c.seed);
   runtime::synchronize(dev);
@@ -110,7 +113,7 @@ model::GenConfig gen_config(const Cli& c) {
                                      "<built-in gen config>");
 }
 
-void frame_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, double mem_bw, tools::BenchReport& rep) {
+void frame_rows(const Cli& c, c10::Device dev, const model::LmPrecision& dtype, double mem_bw, tools::BenchReport& rep) {
   const auto cfgs = parse_list<double>(c.cfgs, "--cfg");
   const auto positions = parse_list<int64_t>(c.positions, "--positions");
   auto t0 = std::chrono::steady_clock::now();
@@ -122,7 +125,7 @@ void frame_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, double mem
   const model::GenConfig gen = gen_config(c);
   const tools::FrameBytes bytes = tools::frame_weight_bytes(m.config, dtype);
   rep.info["lm"] = c.model_path.empty() ? std::string("random weights, ") + (c.tiny ? "tiny test shapes" : "real architecture (" + m.config.backbone_flavor + " / " + m.config.decoder_flavor + ")") : c.model_path;
-  rep.info["lm_dtype"] = dtype_label(dtype);
+  rep.info["lm_dtype"] = dtype.name();
   rep.info["lm_parameters"] = bytes.parameters;
   rep.info["lm_build_seconds"] = build_s;
   rep.info["weight_bytes_per_frame"] = bytes.total();
@@ -207,7 +210,7 @@ void codec_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
 
 // Whole-song rows: LM (random weights of the real shapes unless --model-path), frames, codec
 // (--codec-path, --model-path, else random weights built on the device), MP3.
-void song_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, tools::BenchReport& rep) {
+void song_rows(const Cli& c, c10::Device dev, const model::LmPrecision& dtype, tools::BenchReport& rep) {
   if (!(c.song_seconds > 0 && c.song_seconds <= 3600))
     throw UsageError("--song-seconds must be in (0, 3600]. Given: " + std::to_string(c.song_seconds));
   const model::GenConfig gen = gen_config(c);
@@ -237,7 +240,7 @@ void song_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, tools::Benc
   }
 }
 
-void load_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, tools::BenchReport& rep) {
+void load_rows(const Cli& c, c10::Device dev, const model::LmPrecision& dtype, tools::BenchReport& rep) {
   bool any = false;
   if (fs::exists(c.load_dir + "/HeartMuLa-oss-3B/config.json") || fs::exists(c.load_dir + "/config.json")) {
     const std::string dir = resolve_dir(c.load_dir, "HeartMuLa-oss-3B");
@@ -252,6 +255,41 @@ void load_rows(const Cli& c, c10::Device dev, c10::ScalarType dtype, tools::Benc
     any = true;
   }
   if (!any) throw Error("--load '" + c.load_dir + "': no HeartMuLa-oss-3B/ or HeartCodec-oss/ checkpoint there");
+}
+
+// Per-shape GEMM rows: int8 (the skinny kernel where the device has it) against bf16 at::linear.
+void gemm_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
+  const auto size = c.tiny ? tools::ModelSize::Tiny : tools::ModelSize::Real;
+  const auto config = model::HeartMuLaConfig::from_json(tools::lm_config_json(size).dump(), "<built-in LM config>");
+  const double copy = tools::measure_copy_gbps(dev);
+  rep.info["copy_gbps"] = copy;
+  tools::GemmBenchOptions o;
+  o.rows = parse_list<int64_t>(c.gemm_rows, "--gemm-rows");
+  for (int64_t r : o.rows)
+    if (r < 1 || r > 64) throw UsageError("--gemm-rows takes row counts in 1..64. Given: '" + c.gemm_rows + "'");
+  o.seed = c.seed, o.quiet = c.quiet;
+  for (auto& row : tools::bench_gemms(config, dev, copy, o)) rep.rows.push_back(std::move(row));
+}
+
+// Fidelity rows: the second precision of --compare-dtype against the first, teacher-forced on
+// frames the first one sampled, and greedy (tools/bench/fidelity.h).
+void fidelity_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
+  const auto names = parse_words(c.compare_dtype, "--compare-dtype");
+  if (names.size() != 2) throw UsageError("--compare-dtype takes two precisions, e.g. bf16,int8. Given: '" + c.compare_dtype + "'");
+  const model::LmPrecision ref = model::parse_lm_precision(names[0]), test = model::parse_lm_precision(names[1]);
+  auto make = [&](const model::LmPrecision& p) {
+    return c.model_path.empty() ? random_model(c, p, dev)
+                                : model::HeartMuLaModel::load(resolve_dir(c.model_path, "HeartMuLa-oss-3B"), p, dev);
+  };
+  const model::HeartMuLaModel a = make(ref), b = make(test);
+  const model::GenConfig gen = gen_config(c);
+  tools::FidelityOptions o;
+  o.frames = c.compare_frames, o.cfg = parse_list<double>(c.cfgs, "--cfg").front();
+  o.topk = c.topk, o.temperature = c.temperature, o.seed = c.seed;
+  const int64_t position = parse_list<int64_t>(c.positions, "--positions").front();
+  const model::Prompt prompt = tools::synthetic_prompt(position, a.num_codebooks(), c.seed);
+  for (auto& row : tools::fidelity_rows(tools::compare_models(a, b, gen, prompt, o), ref.name(), test.name()))
+    rep.rows.push_back(std::move(row));
 }
 
 void validate(const Cli& c) {
@@ -269,7 +307,8 @@ int run(const Cli& c) {
   validate(c);
   if (c.threads > 0) at::set_num_threads(c.threads);
   const c10::Device dev = runtime::parse_device(c.device);
-  const c10::ScalarType dtype = c.dtype.empty() ? runtime::default_lm_dtype(dev) : model::parse_compute_dtype(c.dtype);
+  const model::LmPrecision dtype =
+      c.dtype.empty() ? model::LmPrecision{runtime::default_lm_dtype(dev)} : model::parse_lm_precision(c.dtype);
   const runtime::DeviceInfo info = runtime::device_info(dev);
   const double mem_bw = c.mem_bw > 0 ? c.mem_bw : default_mem_bw(info);
   tools::OutputFormat format = c.json ? tools::OutputFormat::Json
@@ -287,6 +326,8 @@ int run(const Cli& c) {
   rep.info["temperature"] = c.temperature;
   rep.info["seed"] = c.seed;
   if (!c.load_dir.empty()) load_rows(c, dev, dtype, rep);
+  if (c.gemm) gemm_rows(c, dev, rep);
+  if (!c.compare_dtype.empty()) fidelity_rows(c, dev, rep);
   if (c.frames > 0) frame_rows(c, dev, dtype, mem_bw, rep);
   runtime::release_cached_memory(dev);
   if (c.codec) codec_rows(c, dev, rep);
@@ -327,6 +368,15 @@ void add_options(CLI::App& app, Cli& c) {
   lm->add_option("--attention-bucket", c.attention_bucket,
                  "backbone attention length rounded up to a multiple of this (0: the filled length, as heartmula-gen)")
       ->capture_default_str();
+  auto* q = app.add_option_group("Weights");
+  q->add_flag("--gemm", c.gemm, "add per-shape rows of the linear layers: int8 and bf16 GEMM time and GB/s of weights "
+              "against the device's copy bandwidth");
+  q->add_option("--gemm-rows", c.gemm_rows, "activation rows of the --gemm rows (2 = one song with CFG)")
+      ->capture_default_str();
+  q->add_option("--compare-dtype", c.compare_dtype,
+                "REF,TEST (e.g. bf16,int8): fidelity rows of TEST against REF on the same frames (first --cfg and "
+                "--positions): per codebook KL, top-1/top-k agreement, logit error; greedy agreement");
+  q->add_option("--compare-frames", c.compare_frames, "frames of the --compare-dtype comparison")->capture_default_str();
   auto* cod = app.add_option_group("Codec");
   cod->add_flag("--codec", c.codec, "add codec rows (detokenize random codes)");
   cod->add_option("--codec-path,--codec_path", c.codec_path, "codec checkpoint (default: --model-path)");
@@ -346,7 +396,7 @@ void add_options(CLI::App& app, Cli& c) {
                  "(posix_fadvise; the row reports how much stayed cached)");
   auto* dev = app.add_option_group("Device");
   dev->add_option("--device", c.device, "auto|cpu|cuda[:N]|xpu[:N]")->capture_default_str();
-  dev->add_option("--dtype", c.dtype, "LM precision fp32|bf16|fp16 (default: bf16 on GPUs, fp32 on CPU)");
+  dev->add_option("--dtype", c.dtype, "LM precision fp32|bf16|fp16|int8 (int8: 8-bit weights, bf16 compute; default: bf16 on GPUs, fp32 on CPU)");
   dev->add_option("--threads", c.threads, "CPU threads (0: all cores)")->capture_default_str();
   dev->add_option("--mem-bw", c.mem_bw, "device memory bandwidth in GB/s for the floor (0: known cards)")
       ->capture_default_str();

@@ -127,7 +127,7 @@ void add_options(CLI::App& app, Cli& c) {
   dev->add_option("--device", c.model.device, "device for both models: auto|cpu|cuda[:N]|xpu[:N]")->capture_default_str();
   dev->add_option("--mula-device,--mula_device", c.model.mula_device, "device of the language model (default: --device)");
   dev->add_option("--codec-device,--codec_device", c.model.codec_device, "device of the codec (default: --device)");
-  dev->add_option("--mula-dtype,--mula_dtype", c.model.mula_dtype, "LM precision fp32|bf16|fp16 (default: bf16 on GPUs, fp32 on CPU)");
+  dev->add_option("--mula-dtype,--mula_dtype", c.model.mula_dtype, "LM precision fp32|bf16|fp16|int8 (int8: 8-bit weights, bf16 compute; default: bf16 on GPUs, fp32 on CPU)");
   dev->add_option("--codec-dtype,--codec_dtype", c.model.codec_dtype,
                   "codec precision auto|fp32|tf32|bf16|fp16, or ESTIMATOR/DECODER (auto: bf16/tf32 on CUDA, fp32 on CPU)")->capture_default_str();
   dev->add_option("--threads", c.model.threads, "CPU threads (0: all cores)")->capture_default_str()->check(CLI::Range(0, 4096));

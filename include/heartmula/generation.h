@@ -17,7 +17,7 @@ struct ModelSettings {
   std::string device = "auto";        // default for both models: auto|cpu|cuda[:N]|xpu[:N]
   std::string mula_device;            // empty: same as device
   std::string codec_device;           // empty: same as device
-  std::string mula_dtype;             // fp32|bf16|fp16; empty: bf16 on GPUs, fp32 on CPU
+  std::string mula_dtype;             // fp32|bf16|fp16|int8 (int8 weights, bf16 compute); empty: bf16 on GPUs, fp32 on CPU
   std::string codec_dtype = "auto";   // auto|fp32|tf32|bf16|fp16[/DECODER] (codec::CodecLoad::parse)
   bool lazy_load = false;             // free the LM (and its caches) before the codec runs
   int threads = 0;                    // CPU threads; 0: LibTorch's default

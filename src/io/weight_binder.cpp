@@ -93,6 +93,9 @@ void WeightBinder::check() const {
     else if (!floating(t.dtype) && at::isFloatingType(s.dtype))
       problems.push_back("tensor '" + s.key + "' has integer dtype " + dtype_name(t.dtype) +
                          " where a floating-point weight is expected");
+    else if (floating(t.dtype) && !at::isFloatingType(s.dtype))
+      problems.push_back("tensor '" + s.key + "' has floating-point dtype " + dtype_name(t.dtype) + " where " +
+                         c10::toString(s.dtype) + " values are expected");
   }
   if (!problems.empty()) {
     std::string msg = "checkpoint '" + ckpt.path() + "' does not match the model (" +

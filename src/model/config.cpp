@@ -153,6 +153,18 @@ HeartMuLaConfig HeartMuLaConfig::from_json(const std::string& text, const std::s
   c.audio_vocab_size = get_int(j, "audio_vocab_size", where, c.audio_vocab_size);
   c.audio_num_codebooks = get_int(j, "audio_num_codebooks", where, c.audio_num_codebooks);
   c.muq_dim = get_int(j, "muq_dim", where, c.muq_dim);
+  if (j.contains("quantization")) {
+    const json& q = j["quantization"];
+    const std::string method = q.is_object() && q.contains("method") && q["method"].is_string()
+                                   ? q["method"].get<std::string>() : q.dump();
+    const int64_t version = q.is_object() && q.contains("version") && q["version"].is_number_integer()
+                                ? q["version"].get<int64_t>() : -1;
+    if (method != QuantScheme::kMethod || version != QuantScheme::kVersion)
+      throw Error(where + ": checkpoint quantized as '" + method + "' version " + std::to_string(version) +
+                  "; this build reads '" + QuantScheme::kMethod + "' version " +
+                  std::to_string(QuantScheme::kVersion) + " (heartmula-quantize) or float checkpoints");
+    c.quantization = method;
+  }
   c.backbone = resolve(j, "backbone_flavor", "backbone_config", c.backbone_flavor, source);
   c.decoder = resolve(j, "decoder_flavor", "decoder_config", c.decoder_flavor, source);
   c.validate(source);

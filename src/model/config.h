@@ -7,6 +7,15 @@
 
 namespace heartmula::model {
 
+// The quantization a checkpoint folder records in config.json ("quantization"), written by
+// heartmula-quantize (docs/quantization.md). The only scheme: int8 values, one float32 scale per output row, symmetric.
+struct QuantScheme {
+  static constexpr const char* kMethod = "int8-per-row";
+  static constexpr int kVersion = 1;
+  // Suffix of the scale tensor's key: "<weight key>_scale" ("...q_proj.weight_scale").
+  static constexpr const char* kScaleSuffix = "_scale";
+};
+
 // One torchtune llama3_2 transformer (the backbone or the depth decoder).
 struct TransformerConfig {
   int64_t embed_dim = 0;
@@ -37,6 +46,10 @@ struct HeartMuLaConfig {
   int64_t audio_vocab_size = 8197;  // codebook size + specials (EOS ...)
   int64_t audio_num_codebooks = 8;
   int64_t muq_dim = 512;
+  // "quantization" of a checkpoint written by heartmula-quantize: QuantScheme::kMethod
+  // (above); empty for the released float checkpoints. Another method or version is
+  // refused by name when the file is parsed.
+  std::string quantization;
 
   // Parses config.json text; `source` names the file in errors. Named flavors come from the
   // table, other names need backbone_config / decoder_config objects.

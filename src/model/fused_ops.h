@@ -41,6 +41,11 @@ bool fused_rope_qk_cache_(at::Tensor& qkv, int64_t heads, int64_t kv_heads, int6
 // costs what the filled part costs (one graph per song instead of one per length bucket).
 bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache, int64_t kv_len,
                             const at::Tensor& mask, at::Tensor& out);
+// out [..., N] = x [..., K] · (q [N, K] · scale [N])ᵀ: x bfloat16 with at most
+// cuda::kInt8LinearMaxRows rows (the frame loop's), q int8, scale float32, all contiguous,
+// K a multiple of 64 (model/linear.h's Linear runs dequantize + matmul otherwise).
+bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, at::Tensor& out);
+
 // Whether fused_decode_attention runs for this dtype and device (and HEARTMULA_NO_FUSED is unset).
 bool fused_decode_attention_available(c10::ScalarType dtype, c10::Device device);
 

@@ -19,6 +19,7 @@ bool fused_decode_attention(const at::Tensor&, const at::Tensor&, const at::Tens
                             at::Tensor&) {
   return false;
 }
+bool fused_int8_linear(const at::Tensor&, const at::Tensor&, const at::Tensor&, at::Tensor&) { return false; }
 bool fused_decode_attention_available(c10::ScalarType, c10::Device) { return false; }
 
 }  // namespace heartmula::model

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/linear.h"
 #include "model/transformer.h"
 
 namespace heartmula::io {
@@ -29,7 +30,8 @@ struct LoadStats {
 // R rows of a batch (songs, times 2 with CFG), S positions.
 struct HeartMuLaModel {
   HeartMuLaConfig config;
-  c10::ScalarType dtype = c10::ScalarType::Float;
+  c10::ScalarType dtype = c10::ScalarType::Float;  // compute dtype
+  WeightQuant weights = WeightQuant::None;         // how the linear weights are held
   c10::Device device = c10::Device(c10::DeviceType::CPU);
 
   TransformerStack backbone;
@@ -37,12 +39,13 @@ struct HeartMuLaModel {
   at::Tensor text_embeddings;               // [text_vocab, Db]   text_embeddings.weight
   at::Tensor audio_embeddings;              // [V * N, Db]        audio_embeddings.weight
   at::Tensor unconditional_text_embedding;  // [1, Db]            unconditional_text_embedding.weight
-  at::Tensor projection;                    // [Dd, Db]           projection.weight
+  Linear projection;                        // [Dd, Db]           projection.weight
   // The heads' vocabulary rows are padded with zero rows to a multiple of 64 on CUDA (Vp >= V;
   // Vp = V elsewhere): cuBLAS reads an [8197, D] weight at a fraction of the bandwidth it
   // reaches for [8256, D]. The logits of the padded rows are never looked at.
-  at::Tensor codebook0_head;                // [Vp, Db]           codebook0_head.weight
-  at::Tensor audio_head;                    // [N - 1, Vp, Dd]    audio_head (stored [N-1, Dd, V]; transposed at load)
+  Linear codebook0_head;                    // [Vp, Db]           codebook0_head.weight
+  Linear audio_head;                        // [N - 1, Vp, Dd]    audio_head (stored [N-1, Dd, V]; transposed at load;
+                                            //                    int8 checkpoints: audio_head_scale [N-1, V])
   at::Tensor muq_linear_weight;             // [Db, muq_dim]      muq_linear.weight
   at::Tensor muq_linear_bias;               // [Db]               muq_linear.bias
 
@@ -51,9 +54,15 @@ struct HeartMuLaModel {
   // All mismatches are reported together in one Error.
   static HeartMuLaModel load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
                              LoadStats* stats = nullptr);
-  // Declares every parameter with its checkpoint key and expected shape.
-  void declare(io::WeightBinder& binder);
+  // The same for any precision: int8 quantizes the linear weights of a float checkpoint as they
+  // load, or takes those of a heartmula-quantize checkpoint as they are (the same bytes).
+  static HeartMuLaModel load(const std::string& dir, LmPrecision precision, c10::Device device,
+                             LoadStats* stats = nullptr);
+  // Declares every parameter with its checkpoint key and expected shape; `stored_int8`: the
+  // checkpoint holds int8 linear weights with their scales.
+  void declare(io::WeightBinder& binder, bool stored_int8 = false);
 
+  LmPrecision precision() const { return {dtype, weights}; }
   int64_t num_codebooks() const { return config.audio_num_codebooks; }
   int64_t audio_vocab() const { return config.audio_vocab_size; }
 
@@ -76,8 +85,5 @@ struct HeartMuLaModel {
   // h @ checkpoint audio_head[codebook - 1] for codebook 1..N-1: h [R, Dd] -> logits [R, V] float32.
   at::Tensor audio_logits(int64_t codebook, const at::Tensor& h) const;
 };
-
-// "fp32"/"float32", "bf16"/"bfloat16", "fp16"/"float16" -> dtype; Error naming the value otherwise.
-c10::ScalarType parse_compute_dtype(const std::string& name);
 
 }  // namespace heartmula::model

@@ -18,48 +18,25 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale, double eps) {
   return normed.to(x.scalar_type()).mul(scale);
 }
 
-namespace {
-
-// Declares `keys` (each [rows_i, cols]) to be copied into consecutive row blocks of *fused,
-// which is allocated when the first piece arrives (after the binder's checks passed).
-void expect_fused(io::WeightBinder& binder, const std::vector<std::pair<std::string, int64_t>>& keys,
-                  int64_t cols, at::Tensor* fused, c10::ScalarType dtype, c10::Device device) {
-  int64_t total = 0;
-  for (const auto& kv : keys) total += kv.second;
-  int64_t offset = 0;
-  for (const auto& [key, rows] : keys) {
-    binder.expect_with(
-        key, {rows, cols},
-        [fused, total, cols, offset, rows = rows, dtype, device](at::Tensor t) {
-          if (!fused->defined()) *fused = at::empty({total, cols}, at::TensorOptions().dtype(dtype).device(device));
-          fused->narrow(0, offset, rows).copy_(t);
-        },
-        dtype);
-    offset += rows;
-  }
-}
-
-}  // namespace
-
-void TransformerStack::declare(io::WeightBinder& binder, const std::string& prefix, c10::ScalarType dtype,
-                               c10::Device device) {
+void TransformerStack::declare(io::WeightBinder& binder, const std::string& prefix, const LinearLoad& how) {
   const int64_t d = cfg.embed_dim, hd = cfg.head_dim(), f = cfg.intermediate_dim;
+  const c10::ScalarType dtype = how.precision.compute;
   layers.assign(static_cast<size_t>(cfg.num_layers), LlamaLayer{});
   for (int64_t i = 0; i < cfg.num_layers; ++i) {
     LlamaLayer& l = layers[static_cast<size_t>(i)];
     const std::string p = prefix + ".layers." + std::to_string(i) + ".";
-    binder.expect(p + "sa_norm.scale", {d}, &l.sa_norm);
-    expect_fused(binder,
-                 {{p + "attn.q_proj.weight", cfg.num_heads * hd},
-                  {p + "attn.k_proj.weight", cfg.num_kv_heads * hd},
-                  {p + "attn.v_proj.weight", cfg.num_kv_heads * hd}},
-                 d, &l.wqkv, dtype, device);
-    binder.expect(p + "attn.output_proj.weight", {d, cfg.num_heads * hd}, &l.wo);
-    binder.expect(p + "mlp_norm.scale", {d}, &l.mlp_norm);
-    expect_fused(binder, {{p + "mlp.w1.weight", f}, {p + "mlp.w3.weight", f}}, d, &l.w13, dtype, device);
-    binder.expect(p + "mlp.w2.weight", {d, f}, &l.w2);
+    binder.expect(p + "sa_norm.scale", {d}, &l.sa_norm, dtype);
+    const int64_t q_rows = cfg.num_heads * hd, kv_rows = cfg.num_kv_heads * hd;
+    declare_linear(binder,
+                   {{p + "attn.q_proj.weight", q_rows}, {p + "attn.k_proj.weight", kv_rows},
+                    {p + "attn.v_proj.weight", kv_rows}},
+                   d, q_rows + 2 * kv_rows, &l.wqkv, how);
+    declare_linear(binder, p + "attn.output_proj.weight", d, q_rows, &l.wo, how);
+    binder.expect(p + "mlp_norm.scale", {d}, &l.mlp_norm, dtype);
+    declare_linear(binder, {{p + "mlp.w1.weight", f}, {p + "mlp.w3.weight", f}}, d, 2 * f, &l.w13, how);
+    declare_linear(binder, p + "mlp.w2.weight", d, f, &l.w2, how);
   }
-  binder.expect(prefix + ".norm.scale", {d}, &norm);
+  binder.expect(prefix + ".norm.scale", {d}, &norm, dtype);
 }
 
 namespace {
@@ -92,7 +69,7 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
   at::Tensor normed = rms_norm(out, layers.front().sa_norm, cfg.norm_eps);
   for (size_t i = 0; i < layers.size(); ++i) {
     const LlamaLayer& l = layers[i];
-    at::Tensor qkv = at::linear(normed, l.wqkv);
+    at::Tensor qkv = l.wqkv(normed);
     at::Tensor kc = cache.k.select(0, static_cast<int64_t>(i));
     at::Tensor vc = cache.v.select(0, static_cast<int64_t>(i));
     at::Tensor q;
@@ -115,9 +92,9 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
     if (s != 1 || !fused_decode_attention(q, kc, vc, step.kv_len, step.mask, attn))
       attn = grouped_attention(q.transpose(1, 2), kc.narrow(2, 0, step.kv_len), vc.narrow(2, 0, step.kv_len), step.mask)
                  .transpose(1, 2);
-    at::Tensor a = at::linear(attn.reshape({b, s, h * hd}), l.wo);
+    at::Tensor a = l.wo(attn.reshape({b, s, h * hd}));
     std::tie(out, normed) = add_rms_norm(out, a, l.mlp_norm, cfg.norm_eps);
-    at::Tensor m = at::linear(silu_mul(at::linear(normed, l.w13)), l.w2);
+    at::Tensor m = l.w2(silu_mul(l.w13(normed)));
     const at::Tensor& next_scale = i + 1 < layers.size() ? layers[i + 1].sa_norm : norm;
     std::tie(out, normed) = add_rms_norm(out, m, next_scale, cfg.norm_eps);
   }

@@ -9,6 +9,7 @@
 
 #include "model/attention.h"
 #include "model/config.h"
+#include "model/linear.h"
 
 namespace heartmula::io {
 class WeightBinder;
@@ -21,11 +22,11 @@ namespace heartmula::model {
 //   mlp_norm.scale [D], mlp.w1/w3.weight [F, D], mlp.w2.weight [D, F].
 struct LlamaLayer {
   at::Tensor sa_norm;   // [D]
-  at::Tensor wqkv;      // [(H + 2 Hkv) * hd, D]: q_proj, k_proj, v_proj rows fused at load
-  at::Tensor wo;        // [D, H * hd]            attn.output_proj.weight
+  Linear wqkv;          // [(H + 2 Hkv) * hd, D]: q_proj, k_proj, v_proj rows fused at load
+  Linear wo;            // [D, H * hd]            attn.output_proj.weight
   at::Tensor mlp_norm;  // [D]
-  at::Tensor w13;       // [2F, D]: mlp.w1 (gate) rows then mlp.w3 (up) rows, fused at load
-  at::Tensor w2;        // [D, F]
+  Linear w13;           // [2F, D]: mlp.w1 (gate) rows then mlp.w3 (up) rows, fused at load
+  Linear w2;            // [D, F]
 };
 
 struct TransformerStack {
@@ -33,9 +34,9 @@ struct TransformerStack {
   std::vector<LlamaLayer> layers;
   at::Tensor norm;  // [D] <prefix>.norm.scale
 
-  // Declares every parameter under `prefix` ("backbone" / "decoder") with its checkpoint key.
-  void declare(io::WeightBinder& binder, const std::string& prefix, c10::ScalarType dtype,
-               c10::Device device);
+  // Declares every parameter under `prefix` ("backbone" / "decoder") with its checkpoint key:
+  // norms in the compute dtype, the linear weights as `how` says.
+  void declare(io::WeightBinder& binder, const std::string& prefix, const LinearLoad& how);
 
   // x [B, S, D] at the positions described by `step` -> final-normed hidden states [B, S, D].
   // Writes the new keys/values into `cache` (slots step.slots).

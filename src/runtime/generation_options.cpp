@@ -8,6 +8,7 @@
 #include "heartmula/error.h"
 #include "heartmula/generator.h"
 #include "io/audio_writer.h"
+#include "model/linear.h"
 #include "text/utf8.h"
 
 namespace fs = std::filesystem;
@@ -15,12 +16,6 @@ namespace fs = std::filesystem;
 namespace heartmula {
 
 namespace {
-
-void check_dtype(const std::string& v, const std::string& flag, bool allow_empty) {
-  if (allow_empty && v.empty()) return;
-  if (v != "fp32" && v != "bf16" && v != "fp16" && v != "float32" && v != "bfloat16" && v != "float16")
-    throw UsageError(flag + " " + (v.empty() ? "\"\"" : v) + ": unknown precision (use fp32, bf16 or fp16)");
-}
 
 bool looks_like_path(const std::string& a) {
   const auto ext = fs::path(a).extension().string();
@@ -34,7 +29,13 @@ void ModelSettings::validate() const {
   if (model_path.empty()) throw UsageError("--model-path must not be empty");
   if (version.empty() || version.find('/') != std::string::npos)
     throw UsageError("--version " + version + ": not a model version (e.g. 3B)");
-  check_dtype(mula_dtype, "--mula-dtype", true);
+  if (!mula_dtype.empty()) {
+    try {
+      model::parse_lm_precision(mula_dtype);
+    } catch (const UsageError& e) {
+      throw UsageError("--mula-dtype " + mula_dtype + ": " + e.what());
+    }
+  }
   codec::CodecLoad::parse(codec_dtype, c10::Device(c10::kCPU), "--codec-dtype");  // the spelling only
   if (threads < 0) throw UsageError("--threads must be >= 0. Given: " + std::to_string(threads));
 }

@@ -52,9 +52,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-c10::ScalarType dtype_or(const std::string& name, c10::ScalarType fallback) {
-  return name.empty() ? fallback : model::parse_compute_dtype(name);
-}
 
 // Codes from --codes-in: tensor `frames` [T, N] or `codes` [N, T] -> [T, N] int64.
 at::Tensor read_codes(const std::string& path) {
@@ -159,7 +156,9 @@ std::string validate_checkpoint(const ModelSettings& s) {
     model::GenConfig::from_file((root / "gen_config.json").string()).validate_against(m.config);
     io::Checkpoint ckpt = io::Checkpoint::open(dir);
     io::WeightBinder binder(ckpt, at::kFloat, at::kCPU);
-    m.declare(binder);
+    const bool stored_int8 = !m.config.quantization.empty();
+    if (stored_int8) m.weights = model::WeightQuant::Int8;
+    m.declare(binder, stored_int8);
     binder.check();
     auto tok = text::Tokenizer::from_file((root / "tokenizer.json").string());
     report += "language model " + dir + ": " + std::to_string(binder.declarations().size()) + " tensors, " +
@@ -186,7 +185,7 @@ std::string validate_checkpoint(const ModelSettings& s) {
 struct Generator::Impl {
   ModelSettings settings;
   c10::Device mula_device{c10::kCPU}, codec_device{c10::kCPU};
-  c10::ScalarType mula_dtype = at::kFloat;
+  model::LmPrecision mula_precision;
   codec::CodecLoad codec_load;  // device and precision of the codec
   std::string mula_dir, codec_dir;
 
@@ -215,7 +214,8 @@ struct Generator::Impl {
     const std::string& cd = settings.codec_device.empty() ? settings.device : settings.codec_device;
     mula_device = runtime::parse_device(md, settings.mula_device.empty() ? "--device" : "--mula-device");
     codec_device = runtime::parse_device(cd, settings.codec_device.empty() ? "--device" : "--codec-device");
-    mula_dtype = dtype_or(settings.mula_dtype, runtime::default_lm_dtype(mula_device));
+    mula_precision = settings.mula_dtype.empty() ? model::LmPrecision{runtime::default_lm_dtype(mula_device)}
+                                                 : model::parse_lm_precision(settings.mula_dtype);
     codec_load = codec::CodecLoad::parse(settings.codec_dtype, codec_device);
     mula_dir = (fs::path(settings.model_path) / ("HeartMuLa-oss-" + settings.version)).string();
     codec_dir = (fs::path(settings.model_path) / "HeartCodec-oss").string();
@@ -235,7 +235,7 @@ struct Generator::Impl {
     load_light();
     auto t0 = Clock::now();
     model::LoadStats stats;
-    mula.emplace(model::HeartMuLaModel::load(mula_dir, mula_dtype, mula_device, &stats));
+    mula.emplace(model::HeartMuLaModel::load(mula_dir, mula_precision, mula_device, &stats));
     runtime::synchronize(mula_device);
     load_s += seconds_since(t0);
     if (!stats.unexpected.empty())
@@ -642,7 +642,7 @@ std::string Generator::describe() const {
   const auto& i = *impl_;
   std::string d = runtime::build_info() + "\n";
   d += "language model: " + i.mula_dir + " on " + runtime::device_info(i.mula_device).name + " (" +
-       i.mula_device.str() + "), " + c10::toString(i.mula_dtype) + "\n";
+       i.mula_device.str() + "), " + i.mula_precision.name() + "\n";
   d += "codec: " + i.codec_dir + " on " + runtime::device_info(i.codec_device).name + " (" +
        i.codec_device.str() + "), " + i.codec_load.label();
   return d;

@@ -272,10 +272,10 @@ TEST(LmGoldenExtra, LoadsIntoEveryComputeDtype) {
       continue;
     }
     const auto m = hm::HeartMuLaModel::load(kModelDir, dt, dev, &st);
-    EXPECT_EQ(m.backbone.layers[0].wqkv.scalar_type(), dt);
-    EXPECT_EQ(m.audio_head.sizes(), (std::vector<int64_t>{7, 2053, 24}));
-    EXPECT_EQ(m.backbone.layers[1].wqkv.sizes(), (std::vector<int64_t>{32, 16}));  // (2 + 2*1) heads * 8
-    EXPECT_EQ(m.decoder.layers[0].w13.sizes(), (std::vector<int64_t>{96, 24}));
+    EXPECT_EQ(m.backbone.layers[0].wqkv.weight.scalar_type(), dt);
+    EXPECT_EQ(m.audio_head.weight.sizes(), (std::vector<int64_t>{7, 2053, 24}));
+    EXPECT_EQ(m.backbone.layers[1].wqkv.weight.sizes(), (std::vector<int64_t>{32, 16}));  // (2 + 2*1) heads * 8
+    EXPECT_EQ(m.decoder.layers[0].w13.weight.sizes(), (std::vector<int64_t>{96, 24}));
     EXPECT_TRUE(st.unexpected.empty());
     EXPECT_EQ(st.tensors, 46u);
   }
@@ -283,9 +283,9 @@ TEST(LmGoldenExtra, LoadsIntoEveryComputeDtype) {
   const auto ck = heartmula::io::Checkpoint::open(kModelDir);
   const auto& m = model(at::kFloat);
   at::Tensor k = heartmula::io::view_tensor(ck.at("backbone.layers.1.attn.k_proj.weight")).to(at::kFloat);
-  EXPECT_TRUE(m.backbone.layers[1].wqkv.narrow(0, 16, 8).to(at::kCPU).equal(k));
+  EXPECT_TRUE(m.backbone.layers[1].wqkv.weight.narrow(0, 16, 8).to(at::kCPU).equal(k));
   at::Tensor w3 = heartmula::io::view_tensor(ck.at("decoder.layers.0.mlp.w3.weight")).to(at::kFloat);
-  EXPECT_TRUE(m.decoder.layers[0].w13.narrow(0, 48, 48).to(at::kCPU).equal(w3));
+  EXPECT_TRUE(m.decoder.layers[0].w13.weight.narrow(0, 48, 48).to(at::kCPU).equal(w3));
 }
 
 }  // namespace

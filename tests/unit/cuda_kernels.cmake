@@ -5,6 +5,7 @@ if(HEARTMULA_WITH_CUDA)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/../cuda/test_cuda_kernels.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/../cuda/test_codec_cuda_kernels.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/../cuda/test_codec_decoder_cuda.cpp
+            ${CMAKE_CURRENT_SOURCE_DIR}/../cuda/test_int8_linear_cuda.cpp
     LIBS heartmula_runtime heartmula_model heartmula_codec
     LABEL unit)
 endif()

@@ -121,10 +121,13 @@ TEST(LmConfig, GenConfig) {
 }
 
 TEST(LmConfig, ComputeDtypeNames) {
-  EXPECT_EQ(hm::parse_compute_dtype("fp32"), at::kFloat);
-  EXPECT_EQ(hm::parse_compute_dtype("bf16"), at::kBFloat16);
-  EXPECT_EQ(hm::parse_compute_dtype("fp16"), at::kHalf);
-  expect_error([] { hm::parse_compute_dtype("int8"); }, {"int8"});
+  EXPECT_EQ(hm::parse_lm_precision("fp32"), (hm::LmPrecision{at::kFloat, hm::WeightQuant::None}));
+  EXPECT_EQ(hm::parse_lm_precision("bf16"), (hm::LmPrecision{at::kBFloat16, hm::WeightQuant::None}));
+  EXPECT_EQ(hm::parse_lm_precision("fp16"), (hm::LmPrecision{at::kHalf, hm::WeightQuant::None}));
+  EXPECT_EQ(hm::parse_lm_precision("int8"), (hm::LmPrecision{at::kBFloat16, hm::WeightQuant::Int8}));
+  EXPECT_EQ(hm::parse_lm_precision("int8").name(), "int8");
+  EXPECT_EQ(hm::parse_lm_precision("bfloat16").name(), "bf16");
+  expect_error([] { hm::parse_lm_precision("fp8"); }, {"fp8", "int8"});
 }
 
 // A stand-in tokenizer: one id per byte (1000 + byte), nothing added.

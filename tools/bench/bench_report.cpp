@@ -115,6 +115,31 @@ std::vector<Column> columns_for(const std::string& test) {
             {"s per window", c("seconds_per_window", 3)},
             {"graphs", c("graphs", 0)},
             {"peak mem GB", c("peak_memory_bytes", 2, 1e-9)}};
+  if (test == "gemm")
+    return {{"layer", c("layer", 0)},
+            {"n", c("n", 0)},
+            {"k", c("k", 0)},
+            {"rows", c("rows", 0)},
+            {"int8 us", c("int8_us", 1)},
+            {"int8 GB/s", c("int8_gbps", 0)},
+            {"int8 % copy", c("int8_copy_fraction", 1, 100.0)},
+            {"bf16 us", c("bf16_us", 1)},
+            {"bf16 GB/s", c("bf16_gbps", 0)},
+            {"bf16 % copy", c("bf16_copy_fraction", 1, 100.0)},
+            {"speed-up", c("speedup", 2)}};
+  if (test == "fidelity")
+    return {{"reference", c("reference", 0)},
+            {"compared", c("compared", 0)},
+            {"codebook", c("codebook", 0)},
+            {"frames", c("frames", 0)},
+            {"KL mean", c("kl_mean", 5)},
+            {"KL max", c("kl_max", 5)},
+            {"top-1 agree", c("top1_agreement", 3)},
+            {"top-k overlap", c("topk_overlap", 3)},
+            {"max logit err", c("max_logit_error", 4)},
+            {"rel logit err", c("rel_logit_error", 4)},
+            {"greedy agree", c("greedy_agreement", 3)},
+            {"greedy 1st diff", c("greedy_first_difference", 0)}};
   if (test == "load")
     return {{"what", c("what", 0)},
             {"dtype", c("dtype", 0)},
@@ -130,7 +155,7 @@ std::vector<Column> columns_for(const std::string& test) {
 std::string markdown(const BenchReport& r) {
   std::string out;
   for (const auto& [k, v] : r.info.items()) out += k + ": " + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
-  for (const char* test : {"load", "frames", "batch", "codec", "song"}) {
+  for (const char* test : {"load", "gemm", "fidelity", "frames", "batch", "codec", "song"}) {
     std::vector<Column> cols = columns_for(test);
     std::string head = "|", rule = "|", body;
     for (const auto& col : cols) head += std::string(" ") + col.header + " |", rule += " ---: |";

@@ -28,10 +28,6 @@ at::Tensor random_codes(const codec::HeartCodec& codec, int64_t frames, uint64_t
   return at::empty({codec.config().num_quantizers, frames}, at::kLong).random_(0, codec.config().codebook_size, gen);
 }
 
-std::string dtype_name(c10::ScalarType t) {
-  return t == at::kFloat ? "fp32" : t == at::kBFloat16 ? "bf16" : t == at::kHalf ? "fp16" : c10::toString(t);
-}
-
 OJson load_row(const char* what, const std::string& dir, const std::string& dtype, size_t bytes,
                const std::vector<double>& secs) {
   const Summary s = summarize(secs);
@@ -156,11 +152,11 @@ OJson time_loads(const char* what, const std::string& dir, const std::string& dt
 }
 }  // namespace
 
-OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet,
-                    bool cold) {
-  return time_loads("lm", dir, dtype_name(dtype), device, reps, quiet, cold, [&] {
+OJson bench_load_lm(const std::string& dir, const model::LmPrecision& precision, c10::Device device, int64_t reps,
+                    bool quiet, bool cold) {
+  return time_loads("lm", dir, precision.name(), device, reps, quiet, cold, [&] {
     model::LoadStats stats;
-    model::HeartMuLaModel m = model::HeartMuLaModel::load(dir, dtype, device, &stats);
+    model::HeartMuLaModel m = model::HeartMuLaModel::load(dir, precision, device, &stats);
     runtime::synchronize(device);
     return stats.bytes_read;
   });

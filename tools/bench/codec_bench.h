@@ -9,6 +9,7 @@
 
 #include "bench/bench_report.h"
 #include "codec/heartcodec.h"
+#include "model/linear.h"
 
 namespace heartmula::tools {
 
@@ -37,8 +38,8 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o);
 // may read from disk, later ones from the page cache), synchronised; GB/s of bytes read. cold:
 // the folder's files are dropped from the page cache before each load (io::drop_from_page_cache);
 // the row says how many bytes were still cached ("cached_before_bytes", the largest of the reps).
-OJson bench_load_lm(const std::string& dir, c10::ScalarType dtype, c10::Device device, int64_t reps, bool quiet,
-                    bool cold);
+OJson bench_load_lm(const std::string& dir, const model::LmPrecision& precision, c10::Device device, int64_t reps,
+                    bool quiet, bool cold);
 OJson bench_load_codec(const std::string& dir, const codec::CodecLoad& load, int64_t reps, bool quiet, bool cold);
 
 }  // namespace heartmula::tools

@@ -55,15 +55,19 @@ std::vector<uint64_t> seeds_for(uint64_t seed, int64_t songs) {
 
 }  // namespace
 
-FrameBytes frame_weight_bytes(const model::HeartMuLaConfig& config, c10::ScalarType dtype) {
+FrameBytes frame_weight_bytes(const model::HeartMuLaConfig& config, const model::LmPrecision& precision) {
   model::HeartMuLaModel m;
   m.config = config;
-  io::WeightBinder binder(dtype, c10::Device(c10::DeviceType::CPU));
-  m.declare(binder);
-  const size_t esize = c10::elementSize(dtype), steps = static_cast<size_t>(config.audio_num_codebooks - 1);
+  m.dtype = precision.compute;
+  io::WeightBinder binder(precision.compute, c10::Device(c10::DeviceType::CPU));
+  m.declare(binder);  // the float checkpoint's keys and shapes
+  const size_t esize = c10::elementSize(precision.compute), steps = static_cast<size_t>(config.audio_num_codebooks - 1);
+  const bool int8 = precision.weights == model::WeightQuant::Int8;
   FrameBytes b;
   for (const auto& d : binder.declarations()) {
-    const size_t bytes = numel(d.shape) * esize;
+    size_t bytes = numel(d.shape) * esize;
+    if (int8 && model::is_linear_weight_key(d.key))  // int8 values + a float32 scale per output row
+      bytes = numel(d.shape) + numel(d.shape) / static_cast<size_t>(d.shape[1]) * 4;  // rows: all dims but [1]
     b.parameters += numel(d.shape);
     if (starts_with(d.key, "backbone.")) b.backbone += bytes;
     else if (starts_with(d.key, "decoder.") || d.key == "projection.weight") b.decoder += bytes * steps;
@@ -147,7 +151,7 @@ OJson bench_frames(const model::HeartMuLaModel& m, const model::GenConfig& gen, 
   if (!o.quiet) std::fprintf(stderr, "\n");
   const Summary f = summarize(fps);
   const double ms = 1e3 / f.mean;
-  const FrameBytes bytes = frame_weight_bytes(m.config, m.dtype);
+  const FrameBytes bytes = frame_weight_bytes(m.config, m.precision());
   const double gbps = static_cast<double>(bytes.total()) / 1e9 / (ms / 1e3);
   const int64_t rows = (o.cfg > 1.0 ? 2 : 1) * o.songs;
   Summary song_fps = f;

@@ -8,6 +8,7 @@
 
 #include "bench/bench_report.h"
 #include "model/config.h"
+#include "model/linear.h"
 #include "model/heartmula.h"
 #include "model/prompt.h"
 
@@ -21,7 +22,7 @@ struct FrameBytes {
   size_t total() const { return backbone + decoder + heads; }
   size_t parameters = 0;  // every declared parameter (elements)
 };
-FrameBytes frame_weight_bytes(const model::HeartMuLaConfig& config, c10::ScalarType dtype);
+FrameBytes frame_weight_bytes(const model::HeartMuLaConfig& config, const model::LmPrecision& precision);
 
 // Bytes of backbone + decoder KV cache read by one frame at `position` with `rows` batch rows.
 size_t kv_bytes_per_frame(const model::HeartMuLaConfig& config, c10::ScalarType dtype, int64_t rows,

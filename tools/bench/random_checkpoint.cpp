@@ -95,16 +95,11 @@ void fill_random(void* out, int64_t numel, io::DType dtype, uint64_t seed, const
   });
 }
 
-std::vector<WrittenFile> write_random_checkpoint(const std::string& dir,
-                                                 const std::vector<io::WeightBinder::Declaration>& decls,
-                                                 int shards, io::DType dtype, uint64_t seed, double stddev) {
-  const c10::ScalarType st = scalar_type(dtype);
-  std::vector<io::TensorSpec> specs;
+std::vector<WrittenFile> write_sharded_checkpoint(const std::string& dir, const std::vector<io::TensorSpec>& specs,
+                                                  int shards,
+                                                  const std::function<void(size_t, void*, size_t)>& fill) {
   std::vector<size_t> sizes;
-  for (const auto& d : decls) {
-    specs.push_back({d.key, dtype, d.shape});
-    sizes.push_back(specs.back().nbytes());
-  }
+  for (const auto& spec : specs) sizes.push_back(spec.nbytes());
   if (static_cast<size_t>(shards) > specs.size())
     throw UsageError("cannot split " + std::to_string(specs.size()) + " tensors into " + std::to_string(shards) +
                      " shards");
@@ -127,14 +122,7 @@ std::vector<WrittenFile> write_random_checkpoint(const std::string& dir,
     const std::string name = shard_name(s, n), path = dir + "/" + name;
     auto t0 = std::chrono::steady_clock::now();
     io::write_safetensors_streaming(
-        path, part,
-        [&](size_t k, void* buf, size_t nbytes) {
-          const io::WeightBinder::Declaration& d = decls[idx[k]];
-          const int64_t numel = static_cast<int64_t>(nbytes / io::dtype_size(dtype));
-          if (is_norm_scale(d)) at::from_blob(buf, {numel}, at::TensorOptions().dtype(st)).fill_(1.0);
-          else fill_random(buf, numel, dtype, seed, d.key, stddev);
-        },
-        {{"format", "pt"}});
+        path, part, [&](size_t k, void* buf, size_t nbytes) { fill(idx[k], buf, nbytes); }, {{"format", "pt"}});
     const double secs = seconds_since(t0);
     for (const auto& t : part) total += t.nbytes(), weight_map[t.name] = name;
     written.push_back({path, static_cast<size_t>(std::filesystem::file_size(path)), secs});
@@ -146,6 +134,20 @@ std::vector<WrittenFile> write_random_checkpoint(const std::string& dir,
     written.push_back({path, text.size(), 0.0});
   }
   return written;
+}
+
+std::vector<WrittenFile> write_random_checkpoint(const std::string& dir,
+                                                 const std::vector<io::WeightBinder::Declaration>& decls,
+                                                 int shards, io::DType dtype, uint64_t seed, double stddev) {
+  const c10::ScalarType st = scalar_type(dtype);
+  std::vector<io::TensorSpec> specs;
+  for (const auto& d : decls) specs.push_back({d.key, dtype, d.shape});
+  return write_sharded_checkpoint(dir, specs, shards, [&](size_t i, void* buf, size_t nbytes) {
+    const io::WeightBinder::Declaration& d = decls[i];
+    const int64_t numel = static_cast<int64_t>(nbytes / io::dtype_size(dtype));
+    if (is_norm_scale(d)) at::from_blob(buf, {numel}, at::TensorOptions().dtype(st)).fill_(1.0);
+    else fill_random(buf, numel, dtype, seed, d.key, stddev);
+  });
 }
 
 }  // namespace heartmula::tools

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "io/dtype.h"
+#include "io/safetensors.h"
 #include "io/weight_binder.h"
 
 namespace heartmula::tools {
@@ -30,6 +32,13 @@ bool is_norm_scale(const io::WeightBinder::Declaration& d);
 // shard layout.
 void fill_random(void* out, int64_t numel, io::DType dtype, uint64_t seed, const std::string& key,
                  double stddev);
+
+// Writes `specs` into `dir` as model-0000i-of-0000n.safetensors (split by assign_shards; one
+// shard: model.safetensors) + model.safetensors.index.json; fill(i, buffer, nbytes) produces
+// specs[i]'s bytes, one tensor in memory at a time. Each file written atomically.
+std::vector<WrittenFile> write_sharded_checkpoint(const std::string& dir, const std::vector<io::TensorSpec>& specs,
+                                                  int shards,
+                                                  const std::function<void(size_t, void*, size_t)>& fill);
 
 // Writes `decls` into `dir` as model-0000i-of-0000n.safetensors + model.safetensors.index.json
 // (one shard: model.safetensors, no index). Returns the files written, the index last.

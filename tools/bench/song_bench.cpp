@@ -138,7 +138,7 @@ OJson bench_song(const std::function<model::HeartMuLaModel()>& make_lm, const mo
           {"frames", frames},
           {"cfg", o.cfg},
           {"batch_rows", rows},
-          {"lm_dtype", lm_dtype == at::kFloat ? "fp32" : lm_dtype == at::kBFloat16 ? "bf16" : "fp16"},
+          {"lm_dtype", lm->precision().name()},
           {"codec_dtype", codec->load_options().label()},
           {"graphs", o.use_graphs && runtime::graphs_supported(dev)},
           {"lm_load_seconds", lm_load_s},

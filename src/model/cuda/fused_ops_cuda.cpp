@@ -4,6 +4,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include "model/cuda/decode_kernels.h"
 #include "model/cuda/dtype_code.h"
 #include "model/cuda/fused_kernels.h"
+#include "model/cuda/int8_linear.h"
 #include "model/fused_ops.h"
 
 namespace heartmula::model {
@@ -171,6 +173,26 @@ bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
       static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))), at::cuda::getCurrentCUDAStream().stream());
   if (err == -1) return false;
   check_launch(err, "decode_attention");
+  out = o;
+  return true;
+}
+
+bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, at::Tensor& out) {
+  if (!fused_enabled() || !x.is_cuda() || x.scalar_type() != at::kBFloat16 || q.scalar_type() != at::kChar ||
+      scale.scalar_type() != at::kFloat || q.dim() != 2 || x.dim() < 1 || x.size(-1) != q.size(1) ||
+      scale.dim() != 1 || scale.size(0) != q.size(0) || !x.is_contiguous() || !q.is_contiguous() ||
+      !scale.is_contiguous() || q.device() != x.device() || scale.device() != x.device())
+    return false;
+  const int64_t k = q.size(1), n = q.size(0), rows = x.numel() / std::max<int64_t>(k, 1);
+  if (rows < 1 || rows > cuda::kInt8LinearMaxRows) return false;
+  c10::cuda::CUDAGuard guard(x.device());
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = n;
+  at::Tensor o = at::empty(shape, x.options());
+  const int err = cuda::launch_int8_linear(x.data_ptr(), q.data_ptr<int8_t>(), scale.data_ptr<float>(), o.data_ptr(),
+                                           rows, n, k, at::cuda::getCurrentCUDAStream().stream());
+  if (err == -1) return false;
+  check_launch(err, "int8_linear");
   out = o;
   return true;
 }
