@@ -22,6 +22,7 @@
 #include "bench/model_configs.h"
 #include "bench/song_bench.h"
 #include "heartmula/error.h"
+#include "cli_defaults.h"
 #include "tool_main.h"
 #include "io/weight_binder.h"
 #include "runtime/device.h"
@@ -414,6 +415,7 @@ int main(int argc, char** argv) {
   Cli c;
   add_options(app, c);
   try {
+    heartmula::tools::last_value_wins(app);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;

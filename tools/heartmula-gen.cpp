@@ -17,6 +17,7 @@
 
 #include "default_texts.h"
 #include "heartmula/error.h"
+#include "cli_defaults.h"
 #include "tool_main.h"
 #include "heartmula/generator.h"
 #include "runtime/batch_file.h"
@@ -286,6 +287,7 @@ int run(int argc, char** argv) {
   app.set_version_flag("-V", std::string("heartmula-gen ") + HEARTMULA_VERSION);
   Cli c;
   add_options(app, c);
+  tools::last_value_wins(app);
   app.get_formatter()->column_width(40);
   try {
     app.parse(argc, argv);

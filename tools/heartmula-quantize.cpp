@@ -29,6 +29,7 @@
 #include "io/weight_binder.h"
 #include "model/heartmula.h"
 #include "model/linear.h"
+#include "cli_defaults.h"
 #include "tool_main.h"
 
 namespace fs = std::filesystem;
@@ -204,6 +205,7 @@ int main(int argc, char** argv) {
   app.add_flag("--copy", c.copy, "copy HeartCodec-oss/, tokenizer.json and gen_config.json instead of linking them");
   app.add_flag("--overwrite", c.overwrite, "replace an existing quantized checkpoint in the output folder");
   try {
+    heartmula::tools::last_value_wins(app);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
