@@ -125,8 +125,8 @@ BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
       const bool maybe_bad = !std::isfinite(loaded.sum().item<double>());
       const int64_t bad = maybe_bad ? loaded.numel() - at::isfinite(loaded).sum().item<int64_t>() : 0;
       if (bad > 0)
-        non_finite.push_back("tensor '" + s.key + "' has " + std::to_string(bad) + " non-finite value" +
-                             (bad > 1 ? "s" : "") + " (NaN or Inf) after conversion to " +
+        non_finite.push_back("tensor '" + s.key + "' in " + t.file->path() + " has " + std::to_string(bad) +
+                             " non-finite value" + (bad > 1 ? "s" : "") + " (NaN or Inf) after conversion to " +
                              c10::toString(loaded.scalar_type()));
     }
     stats.tensors++;

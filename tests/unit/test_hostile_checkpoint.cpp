@@ -178,7 +178,7 @@ TEST(HostileCheckpoint, NonFiniteWeightsAreReportedWithTheirCount) {
     Copy c(kLm);
     replace_tensor(c.file(kShard2), kVictim, io::DType::F32, info.shape, f32_bytes(n, poison, 3));
     const std::string msg = error_of([&] { load_lm(c.dir()); });
-    EXPECT_TRUE(has(msg, "'" + kVictim + "' has 3 non-finite values")) << msg;
+    EXPECT_TRUE(has(msg, "'" + kVictim + "' in " + c.file(kShard2) + " has 3 non-finite values")) << msg;
   }
   {
     // Finite in float32, Inf once converted to bfloat16.
@@ -186,7 +186,7 @@ TEST(HostileCheckpoint, NonFiniteWeightsAreReportedWithTheirCount) {
     replace_tensor(c.file(kShard2), kVictim, io::DType::F32, info.shape, f32_bytes(n, 3.4e38f, 1));
     EXPECT_NO_THROW(load_lm(c.dir()));
     const std::string msg = error_of([&] { model::HeartMuLaModel::load(c.dir(), at::kBFloat16, at::kCPU); });
-    EXPECT_TRUE(has(msg, "'" + kVictim + "' has 1 non-finite value")) << msg;
+    EXPECT_TRUE(has(msg, "'" + kVictim + "' in " + c.file(kShard2) + " has 1 non-finite value")) << msg;
   }
 }
 
@@ -199,7 +199,7 @@ TEST(HostileCheckpoint, CodecNonFiniteWeight) {
   ASSERT_EQ(t.dtype, io::DType::F32);
   replace_tensor(c.file("model.safetensors"), key, io::DType::F32, t.shape, f32_bytes(t.numel(), std::nanf(""), 1));
   const std::string msg = error_of([&] { load_codec(c.dir()); });
-  EXPECT_TRUE(has(msg, "'" + key + "' has 1 non-finite value")) << msg;
+  EXPECT_TRUE(has(msg, "'" + key + "' in " + c.file("model.safetensors") + " has 1 non-finite value")) << msg;
 }
 
 TEST(HostileCheckpoint, AbsurdConfigIsRefusedBeforeAllocating) {
