@@ -5,6 +5,8 @@
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
+# HEARTMULA_DEVICE_CMAKE_ARGS: extra configure arguments (e.g. -DCMAKE_CUDA_ARCHITECTURES=90 to build
+# for the lent Hopper card only, a shorter build).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUTDIR=${OUT:-/tmp/heartmula-out}
@@ -32,7 +34,7 @@ PY
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 t0=$(date +%s)
-HEARTMULA_DEVICE_BUILD=build-device bash scripts/device-build.sh build >"$OUTDIR/build.log" 2>&1 \
+HEARTMULA_DEVICE_BUILD=build-device bash scripts/device-build.sh build ${HEARTMULA_DEVICE_CMAKE_ARGS:-} >"$OUTDIR/build.log" 2>&1 \
   && note "build: ok ($(( $(date +%s) - t0 )) s)" || { note "build: FAILED"; tail -50 "$OUTDIR/build.log"; exit 1; }
 export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 
