@@ -32,7 +32,8 @@ case "${1:-build}" in
     # libsndfile's own dependencies (FLAC, Vorbis, ...) are found through LD_LIBRARY_PATH, also
     # when gtest_discover_tests runs the test binaries during the build.
     export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    ninja -C "$BUILD_DIR"
+    # HEARTMULA_DEVICE_TARGETS: build only these targets (default: everything).
+    ninja -C "$BUILD_DIR" ${HEARTMULA_DEVICE_TARGETS:-}
     ;;
   *)
     echo "usage: $0 prepare|build [extra cmake args]" >&2
