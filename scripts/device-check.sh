@@ -199,20 +199,23 @@ fi
 # 5. Several songs per batch: song-frames/s for N = 1..16 (2N rows with cfg 1.5) on the real
 #    shapes, bf16, through the batch frame loop of heartmula-gen --num-songs.
 if want batch; then
-  timeout 420 $B/heartmula-bench --device cuda --dtype bf16 --cfg 1.5 --positions 226 --num-songs 1,2,4,8,16 \
-    --frames 48 --reps 2 --json -o "$OUTDIR/bench_batch.json" && note "batch bench: $OUTDIR/bench_batch.json" \
-    || note "batch bench: FAILED"
-  python3 - "$OUTDIR/bench_batch.json" <<'PY' | tee /tmp/batch_summary.txt
+  for dt in ${BATCH_DTYPES:-bf16}; do
+    timeout 420 $B/heartmula-bench --device cuda --dtype $dt --cfg 1.5 --positions 226 --num-songs ${BATCH_SONGS:-1,2,4,8,16} \
+      --frames 48 --reps 2 --json -o "$OUTDIR/bench_batch_$dt.json" -q && note "batch bench $dt: $OUTDIR/bench_batch_$dt.json" \
+      || note "batch bench $dt: FAILED"
+  done
+  python3 - "$OUTDIR"/bench_batch_*.json <<'PY' | tee /tmp/batch_summary.txt
 import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-except Exception as e:
-    print(f">>> batch: no report ({e})"); sys.exit(0)
-for r in d["rows"]:
-    if r.get("test") != "batch": continue
-    print(f">>> batch N={r['songs']} ({r['batch_rows']} rows, cfg {r['cfg']}, pos {r['position']}): "
-          f"{r['song_frames_per_second']['mean']:.1f} song-frames/s, x{r['speedup']:.2f} over N=1, "
-          f"{r['ms_per_frame']:.2f} ms/step, peak {r['peak_memory_bytes']/1e9:.2f} GB")
+for f in sys.argv[1:]:
+    try:
+        d = json.load(open(f))
+    except Exception as e:
+        print(f">>> batch: no report in {f} ({e})"); continue
+    for r in d["rows"]:
+        if r.get("test") != "batch": continue
+        print(f">>> batch {d.get('lm_dtype')} N={r['songs']} ({r['batch_rows']} rows, cfg {r['cfg']}, pos {r['position']}): "
+              f"{r['song_frames_per_second']['mean']:.1f} song-frames/s, x{r['speedup']:.2f} over N=1, "
+              f"{r['ms_per_frame']:.2f} ms/step, peak {r['peak_memory_bytes']/1e9:.2f} GB")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/batch_summary.txt)
 fi
