@@ -102,7 +102,7 @@ TEST(BatchFile, WrongTypesAndRangesNameThePlaceAndTheKey) {
       {R"({"topk": "5"})", "'topk' must be an integer"},
       {R"({"topk": 18446744073709551615})", "'topk' must be an integer"},
       {R"({"topk": -9223372036854775808})", "'topk' must be an integer"},
-      {R"({"duration": 1e300})", "'duration' must be a number in [0.080000, 3600.000000]"},
+      {R"({"duration": 1e300})", "'duration' must be a number in [0.08, 3600]. Given: 1e+300"},
       {R"({"duration": 0.01})", "'duration' must be a number"},
       {R"({"duration": "30"})", "'duration' must be a number"},
       {R"({"seed": -5})", "'seed' must be an integer"},
