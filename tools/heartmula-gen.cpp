@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "runtime/batch_file.h"
 #include "runtime/device.h"
 #include "runtime/report.h"
+#include "runtime/song_params.h"
 
 namespace fs = std::filesystem;
 using namespace heartmula;
@@ -59,7 +61,9 @@ struct Cli {
   ModelSettings model;
   SongRequest song;
   std::string lyrics_arg, tags_arg, save_arg = ".";
-  double duration_s = 0;
+  // The numeric song parameters as typed, by batch-file key; parse_song_numbers() checks and
+  // applies them through runtime/song_params.h.
+  std::map<std::string, std::string> numbers;
   bool quiet = false, verbose = false, json = false, no_metadata = false;
   bool list_devices = false, validate = false;
   std::string batch_file;
@@ -84,6 +88,25 @@ std::string resolve_save_path(const std::string& arg, const std::string& suffix 
   return arg;
 }
 
+// A numeric song parameter: flags, help and default from runtime/song_params.h; the text is
+// checked after parsing (parse_song_numbers), with the message batch files and the library give.
+void add_song_number(CLI::App* group, Cli& c, const char* key) {
+  const runtime::SongParam& p = runtime::song_param(key);
+  group->add_option(p.flags, c.numbers[key], p.help)
+      ->type_name(std::string(p.integer ? "INT" : "FLOAT") + " in [" + runtime::format_number(p.lo) + ", " +
+                  runtime::format_number(p.hi) + "]")
+      ->default_str(p.default_text());
+}
+
+// Each numeric song parameter given on the command line -> c.song (in the table's order, so
+// --duration overrides --max-audio-length-ms). Throws UsageError for a bad value.
+void parse_song_numbers(const CLI::App& app, Cli& c) {
+  for (const runtime::SongParam& p : runtime::song_params()) {
+    const auto it = c.numbers.find(p.key);
+    if (it != c.numbers.end() && app.count(p.flag()) > 0) p.set(c.song, p.parse(it->second));
+  }
+}
+
 void add_options(CLI::App& app, Cli& c) {
   auto* model = app.add_option_group("Model");
   model->add_option("--model-path,--model_path", c.model.model_path,
@@ -99,10 +122,8 @@ void add_options(CLI::App& app, Cli& c) {
   auto* text = app.add_option_group("Song");
   text->add_option("--lyrics", c.lyrics_arg, "lyrics: a file, or the text itself (default: a sample lyric)");
   text->add_option("--tags", c.tags_arg, "style tags: a file, or the text itself (default: piano,happy)");
-  text->add_option("--max-audio-length-ms,--max_audio_length_ms", c.song.max_audio_length_ms,
-                   "longest song in milliseconds")->capture_default_str()->check(CLI::Range(int64_t{80}, int64_t{3600000}));
-  text->add_option("--duration", c.duration_s, "longest song in seconds (instead of --max-audio-length-ms)")
-      ->check(CLI::Range(0.08, 3600.0));
+  add_song_number(text, c, "max_audio_length_ms");
+  add_song_number(text, c, "duration");
   text->add_option("--batch", c.batch_file, "JSON Lines file: one song per line (lyrics, tags, seed, save_path, any option)");
   text->add_option("--num-songs,--num_songs", c.num_songs, "songs from the same text with seeds seed, seed+1, ...")
       ->capture_default_str()->check(CLI::Range(1, 1024));
@@ -111,18 +132,15 @@ void add_options(CLI::App& app, Cli& c) {
       ->capture_default_str()->check(CLI::Range(1, 1024));
 
   auto* samp = app.add_option_group("Sampling");
-  samp->add_option("--temperature", c.song.temperature, "sampling temperature")->capture_default_str()->check(CLI::Range(0.01, 100.0));
-  samp->add_option("--topk", c.song.topk, "top-k cut")->capture_default_str()->check(CLI::Range(1, 1000000));
-  samp->add_option("--cfg-scale,--cfg_scale", c.song.cfg_scale, "classifier-free guidance scale (1 = off)")
-      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  add_song_number(samp, c, "temperature");
+  add_song_number(samp, c, "topk");
+  add_song_number(samp, c, "cfg_scale");
   samp->add_option("--seed", c.song.seed, "random seed (random when absent; always reported)");
   samp->add_flag("--ignore-eos,--ignore_eos", c.song.ignore_eos, "generate the full length even after the end token");
 
   auto* codec = app.add_option_group("Codec");
-  codec->add_option("--codec-steps,--codec_steps", c.song.codec_steps, "Euler steps of the flow-matching decoder")
-      ->capture_default_str()->check(CLI::Range(1, 1000));
-  codec->add_option("--codec-guidance,--codec_guidance", c.song.codec_guidance, "codec guidance scale")
-      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  add_song_number(codec, c, "codec_steps");
+  add_song_number(codec, c, "codec_guidance");
 
   auto* dev = app.add_option_group("Device");
   dev->add_option("--device", c.model.device, "device for both models: auto|cpu|cuda[:N]|xpu[:N]")->capture_default_str();
@@ -139,8 +157,7 @@ void add_options(CLI::App& app, Cli& c) {
   out->add_option("-o,--save-path,--save_path", c.save_arg, "output file (.mp3 .wav .flac .ogg) or folder (timestamped name)")
       ->capture_default_str();
   out->add_flag("--overwrite", c.song.overwrite, "replace an existing output file");
-  out->add_option("--mp3-bitrate,--mp3_bitrate", c.song.mp3_bitrate_kbps, "MP3 bitrate in kbit/s")
-      ->capture_default_str()->check(CLI::Range(8, 320));
+  add_song_number(out, c, "mp3_bitrate");
   out->add_option("--codes-out,--codes_out", c.song.codes_out, "also save the audio codes (.safetensors, tensor frames [T, 8])");
   out->add_option("--codes-in,--codes_in", c.song.codes_in, "decode these saved codes instead of running the language model");
   out->add_flag("--no-audio,--no_audio", c.song.no_audio, "run the language model only (with --codes-out)");
@@ -226,10 +243,11 @@ int run_batch(Generator& gen, const Cli& c) {
   std::string line;
   int line_no = 0, ok = 0, failed = 0, interrupted = 0;
   std::vector<std::string> failures;
-  auto fail = [&](const std::string& where, const std::string& what) {
+  // `message` names the line: parse_batch_line's errors do already, the others get "FILE:LINE: ".
+  auto fail = [&](const std::string& message) {
     ++failed;
-    failures.push_back(where + ": " + what);
-    std::fprintf(stderr, "error: %s: %s\n", where.c_str(), what.c_str());
+    failures.push_back(message);
+    std::fprintf(stderr, "error: %s\n", message.c_str());
   };
   // --batch-size K > 1: valid lines wait in `group` until K of them run as one batch.
   std::vector<SongRequest> group;
@@ -239,12 +257,12 @@ int run_batch(Generator& gen, const Cli& c) {
     try {
       const std::vector<SongResult> res = run_songs(gen, c, group);
       for (size_t i = 0; i < res.size(); ++i) {
-        if (!res[i].error.empty()) fail(wheres[i], res[i].error);
+        if (!res[i].error.empty()) fail(wheres[i] + ": " + res[i].error);
         else if (res[i].interrupted) ++interrupted;
         else ++ok;
       }
     } catch (const std::exception& e) {  // the batch itself failed (e.g. out of memory)
-      for (const auto& w : wheres) fail(w, e.what());
+      for (const auto& w : wheres) fail(w + ": " + e.what());
     }
     group.clear();
     wheres.clear();
@@ -254,8 +272,14 @@ int run_batch(Generator& gen, const Cli& c) {
     if (runtime::is_blank_batch_line(line)) continue;
     if (g_interrupts.load() > 0) break;
     const std::string where = c.batch_file + ":" + std::to_string(line_no);
+    SongRequest s;
     try {
-      SongRequest s = runtime::parse_batch_line(line, c.song, where);
+      s = runtime::parse_batch_line(line, c.song, where);
+    } catch (const std::exception& e) {
+      fail(e.what());  // names the place itself
+      continue;
+    }
+    try {
       s.save_path = resolve_save_path(s.save_path.empty() ? c.save_arg : s.save_path, "-" + std::to_string(line_no));
       say(c, "[" + where + "] -> " + s.save_path);
       if (c.batch_size > 1) {
@@ -269,7 +293,7 @@ int run_batch(Generator& gen, const Cli& c) {
         if (rc == kExitInterrupted) ++interrupted; else ++ok;
       }
     } catch (const std::exception& e) {
-      fail(where, e.what());
+      fail(where + ": " + e.what());
     }
     if (static_cast<int>(group.size()) >= c.batch_size) run_group();
   }
@@ -301,6 +325,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\nRun with --help for the options.\n", e.what());
     return kExitUsage;
   }
+  parse_song_numbers(app, c);
 
   if (app.count("--version") > 0) {
     if (c.version_arg.empty()) {
@@ -316,7 +341,6 @@ int run(int argc, char** argv) {
                   d.total_memory ? (" (" + std::to_string(d.total_memory >> 20) + " MiB)").c_str() : "");
     return kExitOk;
   }
-  if (c.duration_s > 0) c.song.max_audio_length_ms = static_cast<int64_t>(c.duration_s * 1000.0);
   c.model.need_lm = c.song.codes_in.empty();
   c.model.need_codec = !c.song.no_audio;
   c.model.validate();

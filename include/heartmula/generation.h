@@ -27,7 +27,7 @@ struct ModelSettings {
   void validate() const;              // throws UsageError naming the flag
 };
 
-// One song.
+// One song. The numbers' limits are in one table, src/runtime/song_params.cpp (validate() uses it).
 struct SongRequest {
   std::string lyrics;                 // the text itself (files are read by the caller)
   std::string tags;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "heartmula/error.h"
+#include "runtime/song_params.h"
 
 namespace heartmula::runtime {
 namespace {
@@ -28,26 +29,21 @@ class Reader {
  public:
   explicit Reader(const std::string& where) : where_(where) {}
 
-  int64_t integer(const std::string& k, const Json& v, int64_t lo, int64_t hi) const {
+  // A numeric song parameter: the table's type and limits, and its message (runtime/song_params.h).
+  double param(const SongParam& p, const std::string& k, const Json& v) const {
     bool ok = false;
-    int64_t x = 0;
-    if (v.is_number_unsigned()) {
-      ok = v.get<uint64_t>() <= static_cast<uint64_t>(hi);
-      x = ok ? static_cast<int64_t>(v.get<uint64_t>()) : 0;
-    } else if (v.is_number_integer()) {
-      x = v.get<int64_t>();
-      ok = true;
-    }
-    if (!ok || x < lo || x > hi)
-      throw UsageError(where_ + ": '" + k + "' must be an integer in [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "]. Given: " + describe(v));
+    double x = 0;
+    if (p.integer && v.is_number_unsigned()) x = static_cast<double>(v.get<uint64_t>()), ok = true;
+    else if (p.integer && v.is_number_integer()) x = static_cast<double>(v.get<int64_t>()), ok = true;
+    else if (!p.integer && v.is_number()) x = v.get<double>(), ok = true;
+    if (!ok || !p.accepts(x)) throw UsageError(where_ + ": " + p.error("'" + k + "'", describe(v)));
     return x;
   }
-  double number(const std::string& k, const Json& v, double lo, double hi) const {
-    if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
-      throw UsageError(where_ + ": '" + k + "' must be a number in [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "]. Given: " + describe(v));
-    return v.get<double>();
+  uint64_t seed(const std::string& k, const Json& v) const {
+    if (!v.is_number_unsigned())
+      throw UsageError(where_ + ": '" + k + "' must be an integer in [0, " + std::to_string(UINT64_MAX) +
+                       "]. Given: " + describe(v));
+    return v.get<uint64_t>();
   }
   std::string string(const std::string& k, const Json& v) const {
     if (!v.is_string()) throw UsageError(where_ + ": '" + k + "' must be a string. Given: " + describe(v));
@@ -64,18 +60,11 @@ class Reader {
 
 // Applies one key (not lyrics/tags) to `s`; false if the key is unknown.
 bool apply_key(const Reader& r, const std::string& k, const Json& v, SongRequest& s) {
-  if (k == "seed") s.seed = v.is_number_unsigned() ? v.get<uint64_t>() : static_cast<uint64_t>(r.integer(k, v, 0, INT64_MAX));
+  if (const SongParam* p = find_song_param(k)) p->set(s, r.param(*p, k, v));
+  else if (k == "seed") s.seed = r.seed(k, v);
   else if (k == "save_path" || k == "save-path" || k == "output") s.save_path = r.string(k, v);
-  else if (k == "max_audio_length_ms") s.max_audio_length_ms = r.integer(k, v, 80, 3600000);
-  else if (k == "duration") s.max_audio_length_ms = static_cast<int64_t>(r.number(k, v, 0.08, 3600.0) * 1000.0);
-  else if (k == "temperature") s.temperature = r.number(k, v, 0.01, 100.0);
-  else if (k == "topk") s.topk = static_cast<int>(r.integer(k, v, 1, 1000000));
-  else if (k == "cfg_scale") s.cfg_scale = r.number(k, v, 0.0, 100.0);
   else if (k == "ignore_eos") s.ignore_eos = r.boolean(k, v);
-  else if (k == "codec_steps") s.codec_steps = static_cast<int>(r.integer(k, v, 1, 1000));
-  else if (k == "codec_guidance") s.codec_guidance = r.number(k, v, 0.0, 100.0);
   else if (k == "codes_out") s.codes_out = r.string(k, v);
-  else if (k == "mp3_bitrate") s.mp3_bitrate_kbps = static_cast<int>(r.integer(k, v, 8, 320));
   else if (k == "overwrite") s.overwrite = r.boolean(k, v);
   else return false;
   return true;
@@ -101,7 +90,13 @@ SongRequest parse_batch_line(const std::string& line, const SongRequest& base, c
   auto text = [&](const char* key, const std::string& fallback) {
     if (!j.contains(key)) return fallback;
     if (!j.at(key).is_string()) throw UsageError(where + ": '" + key + "' must be a string");
-    return read_text(j.at(key).get<std::string>(), std::string(key));
+    try {
+      return read_text(j.at(key).get<std::string>(), std::string(key));
+    } catch (const UsageError& e) {  // every error of a line names its place, once
+      throw UsageError(where + ": " + e.what());
+    } catch (const Error& e) {
+      throw Error(where + ": " + e.what());
+    }
   };
   s.lyrics = text("lyrics", base.lyrics);
   s.tags = text("tags", base.tags);

@@ -9,6 +9,7 @@
 #include "heartmula/generator.h"
 #include "io/audio_writer.h"
 #include "model/linear.h"
+#include "runtime/song_params.h"
 #include "text/utf8.h"
 
 namespace fs = std::filesystem;
@@ -41,18 +42,7 @@ void ModelSettings::validate() const {
 }
 
 void SongRequest::validate() const {
-  if (max_audio_length_ms < 80)
-    throw UsageError("--max-audio-length-ms must be at least 80 (one frame). Given: " + std::to_string(max_audio_length_ms));
-  if (!(temperature > 0) || !std::isfinite(temperature))
-    throw UsageError("--temperature must be positive. Given: " + std::to_string(temperature));
-  if (topk < 1) throw UsageError("--topk must be at least 1. Given: " + std::to_string(topk));
-  if (!(cfg_scale >= 0) || !std::isfinite(cfg_scale))
-    throw UsageError("--cfg-scale must be >= 0. Given: " + std::to_string(cfg_scale));
-  if (codec_steps < 1) throw UsageError("--codec-steps must be at least 1. Given: " + std::to_string(codec_steps));
-  if (!(codec_guidance >= 0) || !std::isfinite(codec_guidance))
-    throw UsageError("--codec-guidance must be >= 0. Given: " + std::to_string(codec_guidance));
-  if (mp3_bitrate_kbps < 8 || mp3_bitrate_kbps > 320)
-    throw UsageError("--mp3-bitrate must be within 8..320. Given: " + std::to_string(mp3_bitrate_kbps));
+  runtime::check_song_params(*this);  // the numbers: limits and messages of runtime/song_params.h
   if (no_audio && codes_out.empty())
     throw UsageError("--no-audio needs --codes-out (otherwise nothing would be saved)");
   if (no_audio && !codes_in.empty()) throw UsageError("--no-audio and --codes-in together do nothing");

@@ -8,15 +8,14 @@
 #include <string>
 
 #include "heartmula/error.h"
+#include "runtime/song_params.h"
 
 namespace heartmula::runtime {
 
-void SamplingParams::validate() const {
-  if (!(temperature > 0.0) || !std::isfinite(temperature))
-    throw UsageError("--temperature must be a positive number. Given: " + std::to_string(temperature));
-  if (topk < 1) throw UsageError("--topk must be at least 1. Given: " + std::to_string(topk));
-  if (!(cfg_scale > 0.0) || !std::isfinite(cfg_scale))
-    throw UsageError("--cfg_scale must be a positive number. Given: " + std::to_string(cfg_scale));
+void SamplingParams::validate() const {  // the limits of SongRequest (runtime/song_params.h)
+  song_param("temperature").check(temperature);
+  song_param("topk").check(static_cast<double>(topk));
+  song_param("cfg_scale").check(cfg_scale);
 }
 
 at::Generator make_generator(c10::Device device, uint64_t seed) {

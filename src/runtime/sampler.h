@@ -11,12 +11,12 @@
 namespace heartmula::runtime {
 
 struct SamplingParams {
-  double temperature = 1.0;  // > 0
-  int64_t topk = 50;         // >= 1; larger than the vocabulary = the whole vocabulary
-  double cfg_scale = 1.5;    // classifier-free guidance; 1 = off (batch of 1)
+  double temperature = 1.0;  // 0.01..100 (limits: runtime/song_params.h)
+  int64_t topk = 50;         // 1..1000000; larger than the vocabulary = the whole vocabulary
+  double cfg_scale = 1.5;    // 0..100; classifier-free guidance; 1 = off (batch of 1)
   uint64_t seed = 0;
 
-  void validate() const;  // throws UsageError naming the flag (--temperature, --topk, --cfg_scale)
+  void validate() const;  // SongParam::check of each: UsageError naming the flag (--temperature, --topk, --cfg-scale)
   // Upstream guides only when cfg_scale > 1 (its batch is 2 whenever cfg_scale != 1, but a
   // scale below 1 leaves the logits unguided); we run batch 1 in both non-guided cases.
   bool uses_cfg() const { return cfg_scale > 1.0; }

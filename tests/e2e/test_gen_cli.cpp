@@ -106,6 +106,33 @@ TEST_F(GenBatch, OutOfRangeOrMistypedValuesAreErrorsNamingTheKey) {
   EXPECT_EQ(dir_.entries(), std::vector<std::string>{"bad.jsonl"});
 }
 
+// Each failed line names its place once, whichever step refused it: the line's values
+// (parse_batch_line), its lyrics file (the reader), its output (SongRequest::validate()).
+// It used to read "error: b.jsonl:1: b.jsonl:1: 'temperature' must be ...".
+TEST_F(GenBatch, EachFailedLineNamesItsPlaceOnce) {
+  const std::string batch = dir_.file("b.jsonl");
+  write_file(batch,
+             "{\"lyrics\": \"a\", \"temperature\": 0.001, \"save_path\": \"a.wav\"}\n"
+             "{\"lyrics\": \"./missing-lyrics.txt\", \"save_path\": \"b.wav\"}\n"
+             "{\"lyrics\": \"c\", \"codes_out\": \"c.bin\", \"save_path\": \"c.wav\"}\n");
+  const GenResult r = run_gen({"--model-path", ckpt_, "--batch", batch, "--duration", "1"}, dir_.path(), logs_.path());
+  EXPECT_EQ(r.code, 1) << r.err;
+  for (const std::string& line :
+       {"error: " + batch + ":1: 'temperature' must be a number in [0.01, 100]. Given: 0.001\n",
+        "error: " + batch + ":2: lyrics ./missing-lyrics.txt: no such file\n",
+        "error: " + batch + ":3: --codes-out c.bin: must end in .safetensors\n"})
+    EXPECT_TRUE(contains(r.err, line)) << "no '" << line << "' in:\n" << r.err;
+  // Each place twice in all: its error line and the summary's "failed:" line.
+  for (const std::string place : {batch + ":1:", batch + ":2:", batch + ":3:"}) {
+    size_t n = 0;
+    for (size_t at = r.err.find(place); at != std::string::npos; at = r.err.find(place, at + 1)) ++n;
+    EXPECT_EQ(n, 2u) << place << " in:\n" << r.err;
+  }
+  EXPECT_FALSE(contains(r.err, batch + ":1: " + batch)) << r.err;
+  EXPECT_TRUE(contains(r.err, "0 songs done, 3 failed")) << r.err;
+  EXPECT_EQ(dir_.entries(), std::vector<std::string>{"b.jsonl"});
+}
+
 TEST_F(GenBatch, BadLinesAreReportedTheOthersSaved) {
   const std::string batch = dir_.file("songs.jsonl");
   write_file(batch,

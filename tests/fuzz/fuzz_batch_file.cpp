@@ -10,6 +10,7 @@
 
 #include "heartmula/error.h"
 #include "runtime/batch_file.h"
+#include "runtime/song_params.h"
 #include "text/utf8.h"
 
 namespace {
@@ -20,14 +21,12 @@ std::string utf8_only(const std::string& value, const std::string& key) {
   return value;
 }
 
-// The ranges parse_batch_line promises for what it accepts.
+// The limits parse_batch_line promises for what it accepts: those of runtime/song_params.h.
 void check(const heartmula::SongRequest& s) {
-  const bool ok = s.max_audio_length_ms >= 80 && s.max_audio_length_ms <= 3600000 && s.topk >= 1 &&
-                  s.topk <= 1000000 && s.temperature >= 0.01 && s.temperature <= 100.0 && s.cfg_scale >= 0.0 &&
-                  s.cfg_scale <= 100.0 && s.codec_steps >= 1 && s.codec_steps <= 1000 && s.codec_guidance >= 0.0 &&
-                  s.codec_guidance <= 100.0 && s.mp3_bitrate_kbps >= 8 && s.mp3_bitrate_kbps <= 320 &&
-                  heartmula::text::utf8::find_invalid(s.lyrics) == heartmula::text::utf8::kValid &&
-                  heartmula::text::utf8::find_invalid(s.tags) == heartmula::text::utf8::kValid;
+  bool ok = heartmula::text::utf8::find_invalid(s.lyrics) == heartmula::text::utf8::kValid &&
+            heartmula::text::utf8::find_invalid(s.tags) == heartmula::text::utf8::kValid;
+  for (const heartmula::runtime::SongParam& p : heartmula::runtime::song_params())
+    if (p.get && !p.accepts(p.get(s))) ok = false;
   if (!ok) std::abort();
 }
 

@@ -17,7 +17,9 @@ using heartmula::Error;
 using heartmula::SongRequest;
 using heartmula::UsageError;
 using heartmula::runtime::is_blank_batch_line;
+using heartmula::read_text_arg;
 using heartmula::runtime::parse_batch_line;
+using heartmula::runtime::TextArgReader;
 
 const std::string kWhere = "songs.jsonl:7";
 
@@ -102,7 +104,7 @@ TEST(BatchFile, WrongTypesAndRangesNameThePlaceAndTheKey) {
       {R"({"topk": "5"})", "'topk' must be an integer"},
       {R"({"topk": 18446744073709551615})", "'topk' must be an integer"},
       {R"({"topk": -9223372036854775808})", "'topk' must be an integer"},
-      {R"({"duration": 1e300})", "'duration' must be a number in [0.080000, 3600.000000]"},
+      {R"({"duration": 1e300})", "'duration' must be a number in [0.08, 3600]. Given: 1e+300"},
       {R"({"duration": 0.01})", "'duration' must be a number"},
       {R"({"duration": "30"})", "'duration' must be a number"},
       {R"({"seed": -5})", "'seed' must be an integer"},
@@ -140,6 +142,7 @@ TEST(BatchFile, WrongTypesAndRangesNameThePlaceAndTheKey) {
     if (std::string(needle).empty() && err.empty()) continue;
     ASSERT_FALSE(err.empty()) << "accepted";
     EXPECT_EQ(err.rfind(kWhere + ": ", 0), 0u) << err;
+    EXPECT_EQ(err.find(kWhere, kWhere.size()), std::string::npos) << "the place twice: " << err;
     EXPECT_NE(err.find(needle), std::string::npos) << err;
   }
 }
@@ -200,6 +203,30 @@ TEST(BatchFile, LyricsFromAFileWithTheDefaultReader) {
   }
   std::remove(path.c_str());
   EXPECT_THROW(parse_batch_line("{\"lyrics\": \"" + path + "\"}", {}, kWhere), UsageError) << "missing file";
+}
+
+// The reader's errors (a missing file, text that is not UTF-8) name the place too, once, in
+// front, and keep their type: every error of a line is "FILE:LINE: ...", which heartmula-gen
+// prints as it is (it used to add the place a second time: "b.jsonl:1: b.jsonl:1: ...").
+TEST(BatchFile, TheReadersErrorsNameThePlaceOnce) {
+  const auto error_with = [](const std::string& line, const TextArgReader& read) -> std::pair<std::string, bool> {
+    try {
+      parse_batch_line(line, {}, kWhere, read);
+    } catch (const UsageError& e) {
+      return {e.what(), true};
+    } catch (const Error& e) {
+      return {e.what(), false};
+    }
+    return {"", false};
+  };
+  const auto [missing, missing_is_usage] = error_with(R"({"lyrics": "./no-such-lyrics.txt"})", read_text_arg);
+  EXPECT_EQ(missing, kWhere + ": lyrics ./no-such-lyrics.txt: no such file");
+  EXPECT_TRUE(missing_is_usage);
+  const auto [bad, bad_is_usage] = error_with(R"({"tags": "x"})", [](const std::string&, const std::string& key) -> std::string {
+    throw Error(key + ": text is not valid UTF-8");
+  });
+  EXPECT_EQ(bad, kWhere + ": tags: text is not valid UTF-8");
+  EXPECT_FALSE(bad_is_usage) << "a reader's Error stays an Error (exit 1), not a UsageError";
 }
 
 // A custom reader sees each text value with its key.

@@ -109,7 +109,7 @@ TEST(Sampler, ParamsValidateNamesTheFlag) {
   expect_msg(p, "--topk");
   p = {};
   p.cfg_scale = -1;
-  expect_msg(p, "--cfg_scale");
+  expect_msg(p, "--cfg-scale");
   p = {};
   p.cfg_scale = 1.0;
   EXPECT_FALSE(p.uses_cfg());
