@@ -1,7 +1,49 @@
 # Finds every third-party dependency. Works with Debian 12's packages and with a pip LibTorch
 # plus libraries unpacked from Debian packages under a prefix (scripts/device-build.sh).
 
+# Which LibTorch, in this order (the choice is printed):
+#   1. -DCMAKE_PREFIX_PATH / -DTorch_DIR when they lead to one;
+#   2. the torch of the `python3` on PATH when it imports (a pip CUDA or XPU wheel: after
+#      `pip install torch` the README's commands give a GPU build without extra flags);
+#   3. Debian's libtorch-dev (scripts/install-deps.sh).
+# -DHEARTMULA_TORCH_FROM_PYTHON=OFF skips 2.
+option(HEARTMULA_TORCH_FROM_PYTHON "Use the LibTorch of python3's torch when none is named" ON)
+# A prefix that scripts/install-deps.sh --debs unpacked Debian packages into (machines without a
+# package registry, e.g. the GPU machine): searched like a system prefix, its libraries in the RPATH.
+set(HEARTMULA_DEPS_PREFIX "/opt/heartmula-deps" CACHE PATH "Prefix of Debian packages unpacked by install-deps.sh --debs")
+if(EXISTS "${HEARTMULA_DEPS_PREFIX}/usr/include")
+  list(APPEND CMAKE_PREFIX_PATH "${HEARTMULA_DEPS_PREFIX}/usr")
+  set(_deps_lib "${HEARTMULA_DEPS_PREFIX}/usr/lib/x86_64-linux-gnu")
+  list(APPEND CMAKE_BUILD_RPATH "${_deps_lib}")
+  list(APPEND CMAKE_INSTALL_RPATH "${_deps_lib}")
+  # DT_RPATH (not RUNPATH), so that libsndfile's own dependencies are found there too.
+  add_link_options("LINKER:--disable-new-dtags")
+  message(STATUS "heartmula: libraries unpacked under ${HEARTMULA_DEPS_PREFIX} (install-deps.sh --debs)")
+endif()
+set(_torch_from "${HEARTMULA_TORCH_SOURCE}")  # what an earlier configure of this build chose
+if(_torch_from)
+elseif(DEFINED Torch_DIR OR DEFINED ENV{Torch_DIR})
+  set(_torch_from "Torch_DIR")
+elseif(CMAKE_PREFIX_PATH)
+  find_package(Torch QUIET PATHS ${CMAKE_PREFIX_PATH} NO_DEFAULT_PATH)
+  if(Torch_FOUND)
+    set(_torch_from "CMAKE_PREFIX_PATH")
+  endif()
+endif()
+if(NOT _torch_from AND HEARTMULA_TORCH_FROM_PYTHON)
+  execute_process(COMMAND python3 -c "import torch; print(torch.utils.cmake_prefix_path)"
+                  OUTPUT_VARIABLE _py_torch OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _py_rc)
+  if(_py_rc EQUAL 0 AND EXISTS "${_py_torch}/Torch/TorchConfig.cmake")
+    set(Torch_DIR "${_py_torch}/Torch" CACHE PATH "LibTorch of python3's torch" FORCE)
+    set(_torch_from "python3's torch (${_py_torch})")
+  endif()
+endif()
+if(NOT _torch_from)
+  set(_torch_from "the system (Debian's libtorch-dev)")
+endif()
 find_package(Torch REQUIRED)
+set(HEARTMULA_TORCH_SOURCE "${_torch_from}" CACHE INTERNAL "where the LibTorch in use came from")
+message(STATUS "heartmula: LibTorch from ${_torch_from}: ${Torch_DIR}")
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(CLI11 CONFIG QUIET)

@@ -34,9 +34,20 @@ PY
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 t0=$(date +%s)
-HEARTMULA_DEVICE_BUILD=build-device bash scripts/device-build.sh build ${HEARTMULA_DEVICE_CMAKE_ARGS:-} >"$OUTDIR/build.log" 2>&1 \
-  && note "build: ok ($(( $(date +%s) - t0 )) s)" || { note "build: FAILED"; tail -50 "$OUTDIR/build.log"; exit 1; }
-export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+# The README's build command (install-deps.sh with the carried .debs, CMake finding python3's
+# torch by itself); CMake's LibTorch line goes into the summary. device-build.sh if it fails.
+if bash scripts/install-deps.sh --debs .deps-device >"$OUTDIR/build.log" 2>&1 \
+   && cmake -S . -B build-device -G Ninja ${HEARTMULA_DEVICE_CMAKE_ARGS:-} >>"$OUTDIR/build.log" 2>&1 \
+   && cmake --build build-device -j 16 ${HEARTMULA_DEVICE_TARGETS:+--target $HEARTMULA_DEVICE_TARGETS} >>"$OUTDIR/build.log" 2>&1; then
+  note "build (README command${HEARTMULA_DEVICE_CMAKE_ARGS:+ + $HEARTMULA_DEVICE_CMAKE_ARGS}): ok ($(( $(date +%s) - t0 )) s); $(grep -h 'heartmula: LibTorch' "$OUTDIR/build.log" | sed 's/^-- //' | tr '\n' ' ')"
+else
+  note "build (README command): FAILED, see build.log; trying scripts/device-build.sh"
+  tail -20 "$OUTDIR/build.log"
+  rm -rf build-device
+  HEARTMULA_DEVICE_BUILD=build-device bash scripts/device-build.sh build ${HEARTMULA_DEVICE_CMAKE_ARGS:-} >"$OUTDIR/build2.log" 2>&1 \
+    && note "build (device-build.sh): ok ($(( $(date +%s) - t0 )) s)" || { note "build: FAILED"; tail -50 "$OUTDIR/build2.log"; exit 1; }
+fi
+export LD_LIBRARY_PATH=/opt/heartmula-deps/usr/lib/x86_64-linux-gnu:/opt/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 
 # 1. The CPU test tiers built against LibTorch 2.x.
 t0=$(date +%s)

@@ -1,7 +1,30 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of heartmula-gen from Debian 12 (bookworm).
 # Used by CI (.ci/run) and by the README's set-up commands. Safe to run again.
+# --debs DIR: a machine without a package registry (the GPU machine): unpack the .deb files in DIR
+# (scripts/device-build.sh prepare downloads them) under /opt/heartmula-deps, which CMake searches
+# (cmake/HeartmulaDependencies.cmake), instead of apt-get; LibTorch then comes from python3's torch.
 set -euo pipefail
+
+DEBS=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --debs) DEBS="${2:?--debs needs a folder}"; shift 2 ;;
+    *) echo "install-deps: unknown argument '$1' (use --debs DIR)" >&2; exit 2 ;;
+  esac
+done
+if [ -n "$DEBS" ]; then
+  PREFIX=${HEARTMULA_DEPS_PREFIX:-/opt/heartmula-deps}
+  ls "$DEBS"/*.deb >/dev/null 2>&1 || { echo "install-deps: no .deb files in $DEBS" >&2; exit 1; }
+  mkdir -p "$PREFIX"
+  for f in "$DEBS"/*.deb; do dpkg -x "$f" "$PREFIX"; done
+  echo "install-deps: unpacked $(ls "$DEBS"/*.deb | wc -l) packages from $DEBS under $PREFIX"
+  for tool in cmake ninja c++; do
+    command -v "$tool" >/dev/null || { echo "install-deps: $tool is missing and --debs cannot bring it" >&2; exit 1; }
+  done
+  python3 -c 'import torch' 2>/dev/null || echo "install-deps: note: python3 has no torch; CMake will need a LibTorch" >&2
+  exit 0
+fi
 
 PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates

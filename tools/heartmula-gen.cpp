@@ -327,18 +327,22 @@ int run(int argc, char** argv) {
   }
   parse_song_numbers(app, c);
 
+  auto print_devices = [] {
+    for (const auto& d : runtime::list_devices())
+      std::printf("%-8s %s%s\n", d.device.str().c_str(), d.name.c_str(),
+                  d.total_memory ? (" (" + std::to_string(d.total_memory >> 20) + " MiB)").c_str() : "");
+  };
   if (app.count("--version") > 0) {
-    if (c.version_arg.empty()) {
+    if (c.version_arg.empty()) {  // the build, and the devices it sees
       std::printf("heartmula-gen %s (%s)\n", HEARTMULA_VERSION, runtime::build_info().c_str());
+      print_devices();
       return kExitOk;
     }
     c.model.version = c.version_arg;
   }
   if (c.list_devices) {
     std::printf("%s\n", runtime::build_info().c_str());
-    for (const auto& d : runtime::list_devices())
-      std::printf("%-8s %s%s\n", d.device.str().c_str(), d.name.c_str(),
-                  d.total_memory ? (" (" + std::to_string(d.total_memory >> 20) + " MiB)").c_str() : "");
+    print_devices();
     return kExitOk;
   }
   c.model.need_lm = c.song.codes_in.empty();
