@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
 #   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load,
-#                                       batch,stream,codecq,codecg,codecl,codecab,int8,memory
+#                                       batch,stream,codecq,codecg,codecl,codecab,int8,memory,verify
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
+#   scripts/device-check.sh verify      the GPU evidence for docs/gpu-verification.md: ctest, parity and graphs,
+#                                       and every CUDA test binary, with a dated pass/fail table written to
+#                                       $OUT/gpu-verification.md (scripts/gpu-verify.sh)
 # Needs .deps-device/ (scripts/device-build.sh prepare) and .cache/llama3/tokenizer.json
 # (scripts/fetch-test-assets.sh) carried with the tree. Prints a summary table last.
 # HEARTMULA_DEVICE_CMAKE_ARGS: extra configure arguments (e.g. -DCMAKE_CUDA_ARCHITECTURES=90 to build
@@ -16,6 +19,7 @@ exec > >(tee -a "$LOG") 2>&1
 B=build-device/tools
 PARTS=",${1:-parity,graphs,bench},"
 want() { [[ "$PARTS" == *",$1,"* ]]; }
+want verify && PARTS="${PARTS}ctest,parity,graphs,"
 summary=()
 note() { summary+=("$1"); echo ">>> $1"; }
 # The real-size random codec (/tmp/rckpt) and 120 s of random codes (/tmp/hm/codes120.safetensors)
@@ -52,10 +56,10 @@ export LD_LIBRARY_PATH=/opt/heartmula-deps/usr/lib/x86_64-linux-gnu:/opt/deps/us
 # 1. The CPU test tiers built against LibTorch 2.x.
 t0=$(date +%s)
 if ! want ctest; then :
-elif timeout 300 ctest --test-dir build-device -L "unit|golden" -j 16 --output-on-failure >"$OUTDIR/ctest.log" 2>&1; then
-  note "ctest unit+golden (CPU, LibTorch 2.x): $(grep -E 'tests passed' "$OUTDIR/ctest.log" | tail -1) ($(( $(date +%s) - t0 )) s)"
+elif timeout 300 ctest --test-dir build-device -L "unit|golden|consistency" -j 16 --output-on-failure >"$OUTDIR/ctest.log" 2>&1; then
+  note "ctest unit+golden+consistency (CPU, LibTorch 2.x): $(grep -E 'tests passed' "$OUTDIR/ctest.log" | tail -1) ($(( $(date +%s) - t0 )) s)"
 else
-  note "ctest unit+golden: FAILED: $(grep -E 'tests passed|tests failed' "$OUTDIR/ctest.log" | tail -1)"; grep -E "Failed|\*\*\*" "$OUTDIR/ctest.log" | head -20
+  note "ctest unit+golden+consistency: FAILED: $(grep -E 'tests passed|tests failed' "$OUTDIR/ctest.log" | tail -1)"; grep -E "Failed|\*\*\*" "$OUTDIR/ctest.log" | head -20
 fi
 
 # 2. The tiny checkpoint on CUDA: greedy frames against the reference fixtures.
@@ -550,6 +554,12 @@ for r in rows:
           f"(freed {r['lazy_freed_bytes']/G:.2f}); KV cache {r['kv_cache_bytes_per_minute']/G:.3f} GB/min")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/memory_summary.txt)
+fi
+
+# 9. GPU evidence (verify): every CUDA test binary, then the dated table of pass/fail per check.
+if want verify; then
+  source scripts/gpu-verify.sh
+  gpu_verify_report "$OUTDIR/gpu-verification.md"
 fi
 
 echo; echo "=== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)) ==="

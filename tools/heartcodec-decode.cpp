@@ -94,6 +94,21 @@ at::Tensor read_codes(const std::string& path) {
   return codes.to(at::kLong).contiguous();
 }
 
+// A noise file that also holds the codes it was recorded for (the fixtures do: codes, noise_0..)
+// must be used with codes of that length: noise for a window is drawn for the codes' whole
+// window plan, so noise recorded for 200 frames replayed over 25 frames (one window either way)
+// would decode without complaint but not as the recording did.
+void check_noise_recorded_for(const std::string& noise_path, const std::map<std::string, at::Tensor>& noise,
+                              const at::Tensor& codes) {
+  int64_t recorded = -1;
+  if (noise.count("codes") && noise.at("codes").dim() == 2) recorded = noise.at("codes").size(1);
+  else if (noise.count("frames") && noise.at("frames").dim() == 2) recorded = noise.at("frames").size(0);
+  if (recorded >= 0 && recorded != codes.size(1))
+    throw Error(noise_path + ": the noise was recorded for " + std::to_string(recorded) +
+                " frames of codes (its codes tensor), but the codes to decode have " + std::to_string(codes.size(1)) +
+                " frames (the noise was recorded for other codes)");
+}
+
 void write_output(const Cli& c, const at::Tensor& wav, int64_t sample_rate) {
   if (is_safetensors(c.out_path)) {
     io::save_tensors(c.out_path, {{"wav", wav}}, {{"sample_rate", std::to_string(sample_rate)}});
@@ -196,7 +211,10 @@ int run(int argc, char** argv) {
 
   const at::Tensor codes = read_codes(c.codes_path);
   std::map<std::string, at::Tensor> noise_tensors;
-  if (!c.noise_path.empty()) noise_tensors = io::load_all_tensors(c.noise_path);
+  if (!c.noise_path.empty()) {
+    noise_tensors = io::load_all_tensors(c.noise_path);
+    check_noise_recorded_for(c.noise_path, noise_tensors, codes);
+  }
   const Decoded main = decode(c, load, codes, noise_tensors);
   write_output(c, main.wav, main.sample_rate);
   if (!c.quiet) report(main, load, codes, device, c.dtype);

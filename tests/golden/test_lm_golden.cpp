@@ -259,18 +259,52 @@ TEST(LmGoldenExtra, LoadReportsEveryMismatchAtOnce) {
   std::remove(dir.c_str());
 }
 
+// Whether this LibTorch has a float16 matmul on `dev` (LibTorch 1.13 has none on the CPU;
+// 2.x has).
+bool half_matmul_works(c10::Device dev) {
+  try {
+    const auto o = at::TensorOptions().dtype(at::kHalf).device(dev);
+    (void)at::linear(at::ones({1, 2}, o), at::ones({2, 2}, o));
+    return true;
+  } catch (const c10::Error&) {
+    return false;
+  }
+}
+
+// fp16 either is refused before loading, with a message saying what to use, where this LibTorch
+// cannot compute in it, or gives the reference's logits within the bf16 tolerance of
+// Bf16TeacherForcedStaysClose (fp16 keeps 3 more mantissa bits than bf16), teacher-forced on the
+// reference's frames.
+TEST(LmGoldenExtra, Fp16IsRefusedOrMatchesTheReference) {
+  const c10::Device dev = test_device();
+  if (!half_matmul_works(dev)) {
+    std::string msg = "no error";
+    try {
+      hm::HeartMuLaModel::load(kModelDir, at::kHalf, dev);
+    } catch (const heartmula::Error& e) {
+      msg = e.what();
+    }
+    EXPECT_NE(msg.find("cannot compute in Half on " + dev.str()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("use fp32 or bf16"), std::string::npos) << msg;
+    return;
+  }
+  for (const auto& [name, tol] : std::vector<std::pair<std::string, double>>{{"cfg15", 2e-2}, {"cfg30", 5e-2}}) {
+    const auto t = heartmula::io::load_all_tensors(kData + "/lm/mula_" + name + ".safetensors");
+    const LmRun f16 = run_case(name, at::kHalf, /*teacher=*/true);
+    const at::Tensor& ref = t.at("logits_first8");
+    ASSERT_EQ(f16.logits.sizes(), ref.sizes());
+    double max_abs = 0;
+    const double rel = rel_diff(f16.logits, ref, &max_abs);
+    std::printf("mula_%s fp16 vs reference (teacher-forced): max abs diff %.3g (rel %.3g)\n", name.c_str(), max_abs, rel);
+    EXPECT_LE(rel, tol) << name << ": fp16 logits max abs diff " << max_abs;
+  }
+}
+
 TEST(LmGoldenExtra, LoadsIntoEveryComputeDtype) {
   for (auto dt : {at::kFloat, at::kBFloat16, at::kHalf}) {
     hm::LoadStats st;
     const c10::Device dev = dt == at::kHalf ? test_device() : c10::Device(at::kCPU);
-    if (dt == at::kHalf && dev.is_cpu()) {  // LibTorch 1.13: no float16 matmul on the CPU
-      try {
-        hm::HeartMuLaModel::load(kModelDir, dt, dev);
-      } catch (const heartmula::Error& e) {
-        EXPECT_NE(std::string(e.what()).find("use fp32 or bf16"), std::string::npos) << e.what();
-      }
-      continue;
-    }
+    if (dt == at::kHalf && !half_matmul_works(dev)) continue;  // Fp16IsRefusedOrMatchesTheReference
     const auto m = hm::HeartMuLaModel::load(kModelDir, dt, dev, &st);
     EXPECT_EQ(m.backbone.layers[0].wqkv.weight.scalar_type(), dt);
     EXPECT_EQ(m.audio_head.weight.sizes(), (std::vector<int64_t>{7, 2053, 24}));

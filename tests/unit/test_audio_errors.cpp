@@ -1,6 +1,7 @@
 // Errors of the audio writer: options, paths, no half files, write failures.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,12 +98,28 @@ TEST(AudioPaths, CheckOutputPath) {
   m = error_of([&] { check_output_path(dir.file("file/x.wav"), false); });
   EXPECT_NE(m.find("not a folder"), std::string::npos) << m;
 
-  if (geteuid() != 0) {  // root writes anywhere
-    const std::string ro = dir.file("ro");
-    ASSERT_EQ(mkdir(ro.c_str(), 0555), 0);
-    m = error_of([&] { check_output_path(ro + "/x.wav", false); });
-    EXPECT_NE(m.find("not writable"), std::string::npos) << m;
-  }
+  // A read-only folder. access(2) grants root everything (CI runs as root), so the check runs in
+  // a child process that, when root, first drops to nobody (65534); it exits 0 when the error
+  // names the folder as not writable.
+  const std::string ro = dir.file("ro");
+  ASSERT_EQ(mkdir(ro.c_str(), 0555), 0);
+  ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);  // nobody must reach ro/
+  EXPECT_EXIT(
+      {
+        if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+          std::fprintf(stderr, "cannot drop root privileges to test a read-only folder\n");
+          std::_Exit(3);
+        }
+        std::string msg = "no Error thrown";
+        try {
+          check_output_path(ro + "/x.wav", false);
+        } catch (const Error& e) {
+          msg = e.what();
+        }
+        std::fprintf(stderr, "%s\n", msg.c_str());
+        std::_Exit(msg.find("not writable") != std::string::npos && msg.find(ro) != std::string::npos ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "is not writable");
 }
 
 TEST(AudioNoHalfFiles, DestroyWithoutFinishLeavesNothing) {

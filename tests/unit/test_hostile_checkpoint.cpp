@@ -239,29 +239,3 @@ TEST(HostileCheckpoint, CodecConfigNonIntegerSizes) {
     EXPECT_TRUE(has(msg, "'" + key + "' must be an integer")) << key << " = " << value << ": " << msg;
   }
 }
-
-// Not a check: prints what the finite check costs on the tiny LM and codec (docs/reliability.md).
-TEST(HostileCheckpoint, FiniteCheckCost) {
-  const io::Checkpoint lm_ckpt = io::Checkpoint::open(kLm);
-  const io::Checkpoint codec_ckpt = io::Checkpoint::open(kCodec);
-  const auto codec_decl = codec::HeartCodec::declarations(codec::HeartCodecConfig::from_file(kCodec + "/config.json"));
-  for (bool check : {false, true, false, true}) {
-    double lm_s = 0, codec_s = 0;
-    const int reps = 5;
-    for (int r = 0; r < reps; ++r) {
-      model::HeartMuLaModel m;
-      m.config = model::HeartMuLaConfig::from_file(kLm + "/config.json");
-      io::WeightBinder b(lm_ckpt, at::kFloat, at::kCPU);
-      m.declare(b);
-      b.set_check_finite(check);
-      lm_s += b.bind().seconds;
-      std::vector<at::Tensor> slots(codec_decl.size());
-      io::WeightBinder cb(codec_ckpt, at::kFloat, at::kCPU);
-      for (size_t i = 0; i < codec_decl.size(); ++i) cb.expect(codec_decl[i].key, codec_decl[i].shape, &slots[i]);
-      cb.set_check_finite(check);
-      codec_s += cb.bind().seconds;
-    }
-    std::printf("check_finite=%d: LM bind %.2f ms, codec bind %.2f ms (mean of %d)\n", check,
-                1e3 * lm_s / reps, 1e3 * codec_s / reps, reps);
-  }
-}
