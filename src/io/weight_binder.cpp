@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <set>
 
 #include "heartmula/error.h"
@@ -38,20 +39,30 @@ std::vector<WeightBinder::Declaration> WeightBinder::declarations() const {
 
 BindStats WeightBinder::bind_random(uint64_t seed, double stddev) {
   auto t0 = std::chrono::steady_clock::now();
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   BindStats stats;
   for (const auto& s : slots_) {
     const bool is_scale = s.shape.size() == 1 &&
                           (ends_with(s.key, ".scale") || ends_with(s.key, "norm.weight"));
     at::Tensor t;
     if (is_scale) {
-      t = at::ones(s.shape, at::TensorOptions().dtype(s.dtype).device(device_));
+      t = at::ones(s.shape, at::TensorOptions().dtype(s.dtype).device(s.device.value_or(device_)));
     } else {
-      // Drawn on the CPU in chunks of rows would be slow for 4 B parameters; draw on the device
-      // with its own generator seeded from ours (deterministic per seed and device).
-      t = at::empty(s.shape, at::TensorOptions().dtype(s.dtype).device(device_));
-      if (device_.is_cpu()) t.normal_(0.0, stddev, gen);
-      else t.normal_(0.0, stddev);
+      // float32 values from a generator seeded by (seed, key), converted to the slot's dtype:
+      // the same weights whatever the dtype (a bf16 and an int8 model of one seed compare), in
+      // any declaration order. Drawn on the device (the CPU would be slow for 4 B parameters).
+      uint64_t h = 1469598103934665603ull ^ seed;  // FNV-1a over the key
+      for (unsigned char ch : s.key) h = (h ^ ch) * 1099511628211ull;
+      const c10::Device dev = s.device.value_or(device_);
+      t = at::empty(s.shape, at::TensorOptions().dtype(at::kFloat).device(dev));
+      if (dev.is_cpu()) {
+        t.normal_(0.0, stddev, at::make_generator<at::CPUGeneratorImpl>(h));
+      } else {
+        at::Generator gen = at::globalContext().defaultGenerator(dev);
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_current_seed(h);
+        t.normal_(0.0, stddev, gen);
+      }
+      if (s.dtype != at::kFloat) t = t.to(s.dtype);
     }
     stats.tensors++;
     stats.bytes_loaded += static_cast<size_t>(t.numel()) * t.element_size();
@@ -68,6 +79,11 @@ void WeightBinder::expect(const std::string& key, std::vector<int64_t> shape, at
 void WeightBinder::expect(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot,
                           c10::ScalarType dtype_override) {
   slots_.push_back({key, std::move(shape), dtype_override, [slot](at::Tensor t) { *slot = std::move(t); }});
+}
+
+void WeightBinder::expect_on(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot,
+                             c10::ScalarType dtype, c10::Device device) {
+  slots_.push_back({key, std::move(shape), dtype, [slot](at::Tensor t) { *slot = std::move(t); }, device});
 }
 
 void WeightBinder::expect_with(const std::string& key, std::vector<int64_t> shape,
@@ -118,7 +134,7 @@ BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
   std::vector<std::string> non_finite;
   for (const auto& s : slots_) {
     const TensorInfo& t = ckpt.at(s.key);
-    at::Tensor loaded = load_tensor(t, s.dtype, device_);
+    at::Tensor loaded = load_tensor(t, s.dtype, s.device.value_or(device_));
     if (check_finite_ && at::isFloatingType(loaded.scalar_type())) {
       // A finite sum proves every value finite (one reduction, no temporary); only a
       // non-finite sum (a bad value, or an overflowing sum) pays for the exact count.

@@ -10,6 +10,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ class WeightBinder {
   // Same, but the tensor keeps its own dtype class: float stays in `dtype_override`.
   void expect(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot,
               c10::ScalarType dtype_override);
+  // Same, kept on `device` instead of the binder's (e.g. a table only gathered from on the host).
+  void expect_on(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot, c10::ScalarType dtype,
+                 c10::Device device);
   // A tensor that is loaded and then transformed (e.g. weight-norm folding) by `post`.
   void expect_with(const std::string& key, std::vector<int64_t> shape,
                    std::function<void(at::Tensor)> post, c10::ScalarType dtype_override);
@@ -70,6 +74,7 @@ class WeightBinder {
     std::vector<int64_t> shape;
     c10::ScalarType dtype;
     std::function<void(at::Tensor)> store;
+    std::optional<c10::Device> device;  // the binder's when empty
   };
   const Checkpoint* ckpt_;
   c10::ScalarType dtype_;

@@ -60,7 +60,10 @@ void HeartMuLaModel::declare(io::WeightBinder& binder, bool stored_int8) {
   const LinearLoad how{precision(), stored_int8, device};
   backbone.declare(binder, "backbone", how);
   decoder.declare(binder, "decoder", how);
-  binder.expect("text_embeddings.weight", {c.text_vocab_size, db}, &text_embeddings, dtype);
+  // Only the prompt's rows read the text table (the frames mask their text lane out): it stays in
+  // host memory, 0.8 GB (bf16) that the device does not need to hold.
+  binder.expect_on("text_embeddings.weight", {c.text_vocab_size, db}, &text_embeddings, dtype,
+                   c10::Device(c10::kCPU));
   binder.expect("audio_embeddings.weight", {v * n, db}, &audio_embeddings, dtype);
   binder.expect("unconditional_text_embedding.weight", {1, db}, &unconditional_text_embedding, dtype);
   declare_linear(binder, "projection.weight", dd, db, &projection, how);
@@ -107,16 +110,21 @@ void HeartMuLaModel::declare(io::WeightBinder& binder, bool stored_int8) {
   binder.expect("muq_linear.bias", {db}, &muq_linear_bias, dtype);
 }
 
-at::Tensor HeartMuLaModel::embed_rows(const at::Tensor& tokens, const at::Tensor& mask,
-                                      const at::Tensor& uncond_rows) const {
+at::Tensor HeartMuLaModel::embed_rows(const at::Tensor& tokens, const at::Tensor& mask, const at::Tensor& uncond_rows,
+                                      bool text_lane) const {
   const int64_t r = tokens.size(0), n = num_codebooks(), v = audio_vocab();
   const int64_t db = text_embeddings.size(1);
-  at::Tensor text = at::embedding(text_embeddings, tokens.select(2, n));  // [R, S, Db]
-  if (uncond_rows.defined())
-    text = at::where(uncond_rows.view({r, 1, 1}), unconditional_text_embedding.view({1, 1, db}), text);
   at::Tensor offsets = at::arange(n, tokens.options()).mul(v);
   at::Tensor audio = at::embedding(audio_embeddings, tokens.narrow(2, 0, n).add(offsets));  // [R,S,N,Db]
-  at::Tensor all = at::cat({audio, text.unsqueeze(2)}, 2);                                 // [R,S,N+1,Db]
+  at::Tensor text;  // [R, S, Db]
+  if (text_lane) {
+    text = at::embedding(text_embeddings, tokens.select(2, n).to(text_embeddings.device())).to(audio.device());
+    if (uncond_rows.defined())
+      text = at::where(uncond_rows.view({r, 1, 1}), unconditional_text_embedding.view({1, 1, db}), text);
+  } else {  // masked out: zeros, as text * false would give
+    text = at::zeros({r, tokens.size(1), db}, audio.options());
+  }
+  at::Tensor all = at::cat({audio, text.unsqueeze(2)}, 2);  // [R,S,N+1,Db]
   return all.mul(mask.unsqueeze(-1)).sum(2, /*keepdim=*/false, all.scalar_type());
 }
 

@@ -36,7 +36,7 @@ struct HeartMuLaModel {
 
   TransformerStack backbone;
   TransformerStack decoder;
-  at::Tensor text_embeddings;               // [text_vocab, Db]   text_embeddings.weight
+  at::Tensor text_embeddings;               // [text_vocab, Db]   text_embeddings.weight (host memory)
   at::Tensor audio_embeddings;              // [V * N, Db]        audio_embeddings.weight
   at::Tensor unconditional_text_embedding;  // [1, Db]            unconditional_text_embedding.weight
   Linear projection;                        // [Dd, Db]           projection.weight
@@ -69,7 +69,10 @@ struct HeartMuLaModel {
   // Input rows: tokens, mask [R, S, N+1] (int64, bool; lanes 0..N-1 audio codes, lane N text).
   // Sum over lanes of embedding * mask; rows with uncond_rows[r] true use the unconditional
   // text embedding for their text lane. uncond_rows [R] bool or undefined. -> [R, S, Db].
-  at::Tensor embed_rows(const at::Tensor& tokens, const at::Tensor& mask, const at::Tensor& uncond_rows) const;
+  // text_lane false: the rows' text lane is masked out (the frames): its embedding is not looked
+  // up (the text table lives in host memory), the result is the same.
+  at::Tensor embed_rows(const at::Tensor& tokens, const at::Tensor& mask, const at::Tensor& uncond_rows,
+                        bool text_lane = true) const;
   // The MuQ slot's embedding: muq_linear(zeros(muq_dim)) for conditional rows, the
   // unconditional text embedding for uncond_rows. -> [R, Db].
   at::Tensor muq_slot_embedding(int64_t rows, const at::Tensor& uncond_rows) const;

@@ -61,7 +61,10 @@ Linear quantize_int8(const at::Tensor& w) {
                 std::string(c10::toString(w.scalar_type())) + " of " + std::to_string(w.dim()));
   at::Tensor wf = w.to(at::kFloat);
   Linear out;
-  at::Tensor scale = std::get<0>(wf.abs().max(-1)).div(127.0);  // [..., N]
+  // The scales are divided on the CPU: CUDA turns a division by a scalar into a multiplication
+  // by its reciprocal, which rounds differently (and the bytes must not depend on the device).
+  const at::Tensor amax = std::get<0>(wf.abs().max(-1)).to(at::kCPU);  // exact on any device
+  at::Tensor scale = amax.div(at::full_like(amax, 127.0)).to(w.device());  // [..., N]
   at::Tensor divisor = at::where(scale.eq(0), at::ones_like(scale), scale).unsqueeze(-1);
   out.weight = wf.div(divisor).round().clamp(-127, 127).to(at::kChar).contiguous();
   out.scale = scale.contiguous();

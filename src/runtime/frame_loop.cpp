@@ -186,7 +186,7 @@ void FrameStepper::step_body(int64_t kv_len) {
   c.kv_len = kv_len;
   // Without padding and over exactly the filled part, every slot is visible: no mask.
   if (pad_.defined() || bucket_ > 0) c.mask = model::attention_mask(slot_, kv_len, pad_);
-  at::Tensor h = m_.embed_rows(row_tokens_, row_mask_, uncond_);  // [R, 1, Db]
+  at::Tensor h = m_.embed_rows(row_tokens_, row_mask_, uncond_, /*text_lane=*/false);  // [R, 1, Db]
   at::Tensor out = m_.backbone.forward(h, c, bb_cache_);
   decode_frame(out.select(1, 0));
   pos_.add_(1);

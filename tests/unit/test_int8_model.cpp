@@ -46,6 +46,7 @@ TEST(Int8Model, LinearWeightsAreInt8AndTheRestBf16) {
   for (const hm::Linear* lin : {&m.projection, &m.codebook0_head, &m.audio_head}) EXPECT_TRUE(lin->quantized());
   EXPECT_EQ(m.audio_head.scale.sizes(), (std::vector<int64_t>{m.audio_head.weight.size(0), m.audio_head.weight.size(1)}));
   EXPECT_EQ(m.text_embeddings.scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(m.text_embeddings.is_cpu());  // host memory on every device
   EXPECT_EQ(m.muq_linear_weight.scalar_type(), at::kBFloat16);
 
   // The fused q/k/v rows are the rule applied to each checkpoint tensor; audio_head per vocabulary row.

@@ -10,6 +10,7 @@
 
 #include "heartmula/error.h"
 #include "model/config.h"
+#include "io/weight_binder.h"
 #include "model/linear.h"
 
 namespace hm = heartmula::model;
@@ -129,6 +130,35 @@ TEST(Int8Checkpoint, ConfigNamesTheScheme) {
     if (q.find("int4") != std::string::npos) EXPECT_NE(msg.find("int4-group128"), std::string::npos) << msg;
     if (q.find("version\": 2") != std::string::npos) EXPECT_NE(msg.find("version 2"), std::string::npos) << msg;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Random weights of one seed are the same values in every precision (so that heartmula-bench
+// --compare-dtype bf16,int8 on random weights compares one model, not two), whatever the order of
+// the declarations.
+TEST(RandomWeights, SameValuesInEveryDtypeAndOrder) {
+  auto draw = [](c10::ScalarType dtype, bool reversed) {
+    heartmula::io::WeightBinder b(dtype, at::kCPU);
+    at::Tensor x, y;
+    if (reversed) {
+      b.expect("b.weight", {3, 5}, &y);
+      b.expect("a.weight", {40, 8}, &x);
+    } else {
+      b.expect("a.weight", {40, 8}, &x);
+      b.expect("b.weight", {3, 5}, &y);
+    }
+    b.bind_random(9);
+    return std::make_pair(x, y);
+  };
+  const auto f = draw(at::kFloat, false), r = draw(at::kFloat, true), h = draw(at::kBFloat16, false);
+  EXPECT_TRUE(f.first.equal(r.first));
+  EXPECT_TRUE(f.second.equal(r.second));
+  EXPECT_TRUE(h.first.equal(f.first.to(at::kBFloat16)));
+  EXPECT_FALSE(f.first.narrow(0, 0, 3).narrow(1, 0, 5).equal(f.second));  // each key its own draw
+  EXPECT_NEAR(f.first.std().item<double>(), 0.02, 0.005);
 }
 
 }  // namespace
