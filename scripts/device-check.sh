@@ -483,7 +483,7 @@ fi
 #     vs bf16 in this call, fidelity int8 vs bf16 (random real shapes and the tiny fixture), the
 #     tiny fixture's int8 frames on CUDA vs on the CPU.
 if want int8; then
-  build-device/tests/unit/test_cuda_kernels --gtest_filter='Int8*' >"$OUTDIR/int8_test.log" 2>&1 \
+  build-device/tests/unit/test_cuda_kernels --gtest_filter="${INT8_TEST_FILTER:-Int8*}" >"$OUTDIR/int8_test.log" 2>&1 \
     && note "int8 kernel tests: $(grep -c '^\[       OK' "$OUTDIR/int8_test.log") passed" \
     || { note "int8 kernel tests: FAILED"; grep -E "Failure|FAILED|error" "$OUTDIR/int8_test.log" | head -20; }
   [ "${INT8_GEMM:-1}" = 1 ] && { timeout 240 $B/heartmula-bench --device cuda --frames 0 --gemm --gemm-rows ${GEMM_ROWS:-1,2,4,16,32} -q \
