@@ -488,7 +488,7 @@ if want int8; then
     || { note "int8 kernel tests: FAILED"; grep -E "Failure|FAILED|error" "$OUTDIR/int8_test.log" | head -20; }
   [ "${INT8_GEMM:-1}" = 1 ] && { timeout 240 $B/heartmula-bench --device cuda --frames 0 --gemm --gemm-rows ${GEMM_ROWS:-1,2,4,16,32} -q \
     -o "$OUTDIR/gemm.md" && cat "$OUTDIR/gemm.md" || note "gemm bench: FAILED"; }
-  for dt in bf16 int8; do
+  for dt in ${INT8_FRAME_DTYPES-bf16 int8}; do
     timeout 240 $B/heartmula-bench --device cuda --dtype $dt --cfg 1.5,1.0 --positions ${INT8_POSITIONS:-226,1000} \
       --frames 96 --reps 2 --json -o "$OUTDIR/bench_frames_$dt.json" -q || note "frames bench $dt: FAILED"
   done
