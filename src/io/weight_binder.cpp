@@ -57,9 +57,14 @@ BindStats WeightBinder::bind_random(uint64_t seed, double stddev) {
       if (dev.is_cpu()) {
         t.normal_(0.0, stddev, at::make_generator<at::CPUGeneratorImpl>(h));
       } else {
+        // The device's default generator, reseeded per key. normal_() takes the generator's
+        // mutex itself: holding it here across that call deadlocked (a GPU bench that never
+        // finished); it guards only the reseeding.
         at::Generator gen = at::globalContext().defaultGenerator(dev);
-        std::lock_guard<std::mutex> lock(gen.mutex());
-        gen.set_current_seed(h);
+        {
+          std::lock_guard<std::mutex> lock(gen.mutex());
+          gen.set_current_seed(h);
+        }
         t.normal_(0.0, stddev, gen);
       }
       if (s.dtype != at::kFloat) t = t.to(s.dtype);
