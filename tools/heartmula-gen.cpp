@@ -70,7 +70,75 @@ struct Cli {
   std::string version_arg;
   int num_songs = 1;
   int batch_size = 1;  // --batch: lines run together
+  std::string shard_arg;             // --shard K/N as typed
+  uint64_t shard_k = 0, shard_n = 1;  // this process takes songs i with i % shard_n == shard_k
+  bool skip_existing = false;
 };
+
+// --shard K/N: integers, 0 <= K < N. Throws UsageError naming the flag and the value.
+void parse_shard(Cli& c) {
+  const std::string& v = c.shard_arg;
+  auto bad = [&v] {
+    return UsageError("--shard must be K/N with whole numbers 0 <= K < N (e.g. --shard 0/4). Given: '" + v + "'");
+  };
+  const size_t slash = v.find('/');
+  if (slash == std::string::npos) throw bad();
+  auto number = [&](const std::string& t) {
+    if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string::npos) throw bad();
+    return static_cast<uint64_t>(std::stoull(t));
+  };
+  c.shard_k = number(v.substr(0, slash));
+  c.shard_n = number(v.substr(slash + 1));
+  if (c.shard_n < 1 || c.shard_k >= c.shard_n) throw bad();
+}
+
+bool in_shard(const Cli& c, uint64_t index) { return index % c.shard_n == c.shard_k; }
+
+// --skip-existing: true when the song's output exists complete. Files appear only complete
+// (written to a temporary name, then renamed: io/audio_output_file, io/atomic_file); a song cut
+// short by Ctrl-C is saved too, as partial, and its sidecar says so ("partial": true): such a
+// song is made again (its files replaced: `song.overwrite` is set). Without audio the codes
+// file is the output.
+bool output_complete(SongRequest& song) {
+  const std::string& out = song.no_audio ? song.codes_out : song.save_path;
+  std::error_code ec;
+  if (out.empty() || out == "-" || !fs::is_regular_file(out, ec)) return false;
+  if (!song.no_audio) {
+    const std::string sidecar = fs::path(out).replace_extension(".json").string();
+    std::ifstream in(sidecar);
+    if (in) {
+      const nlohmann::json meta = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (meta.is_object() && meta.value("partial", false)) {
+        song.overwrite = true;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Reports a song skipped by --skip-existing: on stderr, and as a --json line.
+void report_skipped(const Cli& c, const std::string& where, const SongRequest& song) {
+  const std::string& out = song.no_audio ? song.codes_out : song.save_path;
+  if (!c.quiet) std::fprintf(stderr, "[%s] skipped: %s exists (--skip-existing)\n", where.c_str(), out.c_str());
+  if (c.json) {
+    nlohmann::json j = {{"output", song.no_audio ? "" : song.save_path}, {"codes_out", song.codes_out},
+                        {"skipped", true}, {"where", where}};
+    if (song.seed) j["seed"] = *song.seed;
+    std::printf("%s\n", j.dump().c_str());
+    std::fflush(stdout);
+  }
+}
+
+// A batch line's output: a file as given, or for a folder (or nothing) "<folder>/<batch file
+// stem>-<line>.mp3": the line number is the song's identity, the same in every run and shard
+// (--shard, --skip-existing find it again).
+std::string batch_save_path(const std::string& arg, const std::string& batch_file, int line_no) {
+  std::error_code ec;
+  if (!arg.empty() && !fs::is_directory(arg, ec) && arg.back() != '/') return arg;
+  const fs::path dir = arg.empty() ? fs::path(".") : fs::path(arg);
+  return (dir / (fs::path(batch_file).stem().string() + "-" + std::to_string(line_no) + ".mp3")).string();
+}
 
 // "./" or an existing folder -> "<folder>/heartmula-YYYYmmdd-HHMMSS[-N].mp3".
 std::string resolve_save_path(const std::string& arg, const std::string& suffix = "") {
@@ -130,6 +198,11 @@ void add_options(CLI::App& app, Cli& c) {
   text->add_option("--batch-size,--batch_size", c.batch_size,
                    "--batch: lines generated together in one batch (1: one song at a time)")
       ->capture_default_str()->check(CLI::Range(1, 1024));
+  text->add_option("--shard", c.shard_arg,
+                   "K/N: with --batch / --num-songs, only the songs whose index i (from 0) has i mod N = K")
+      ->type_name("K/N");
+  text->add_flag("--skip-existing,--skip_existing", c.skip_existing,
+                 "skip songs whose output file exists complete (a partial one is made again)");
 
   auto* samp = app.add_option_group("Sampling");
   add_song_number(samp, c, "temperature");
@@ -241,7 +314,8 @@ int run_batch(Generator& gen, const Cli& c) {
   std::ifstream in(c.batch_file);
   if (!in) throw UsageError("--batch " + c.batch_file + ": cannot open the file");
   std::string line;
-  int line_no = 0, ok = 0, failed = 0, interrupted = 0;
+  int line_no = 0, ok = 0, failed = 0, interrupted = 0, skipped = 0;
+  uint64_t song_index = 0;  // song lines (not blank) so far: --shard's i
   std::vector<std::string> failures;
   // `message` names the line: parse_batch_line's errors do already, the others get "FILE:LINE: ".
   auto fail = [&](const std::string& message) {
@@ -271,6 +345,7 @@ int run_batch(Generator& gen, const Cli& c) {
     ++line_no;
     if (runtime::is_blank_batch_line(line)) continue;
     if (g_interrupts.load() > 0) break;
+    if (!in_shard(c, song_index++)) continue;  // another shard's line
     const std::string where = c.batch_file + ":" + std::to_string(line_no);
     SongRequest s;
     try {
@@ -280,7 +355,12 @@ int run_batch(Generator& gen, const Cli& c) {
       continue;
     }
     try {
-      s.save_path = resolve_save_path(s.save_path.empty() ? c.save_arg : s.save_path, "-" + std::to_string(line_no));
+      s.save_path = batch_save_path(s.save_path.empty() ? c.save_arg : s.save_path, c.batch_file, line_no);
+      if (c.skip_existing && output_complete(s)) {
+        ++skipped;
+        report_skipped(c, where, s);
+        continue;
+      }
       say(c, "[" + where + "] -> " + s.save_path);
       if (c.batch_size > 1) {
         if (!s.seed) s.seed = random_seed();
@@ -299,7 +379,8 @@ int run_batch(Generator& gen, const Cli& c) {
   }
   if (g_interrupts.load() == 0) run_group();
   if (!c.quiet) {
-    std::fprintf(stderr, "batch: %d songs done, %d failed, %d interrupted\n", ok, failed, interrupted);
+    std::fprintf(stderr, "batch: %d songs done, %d failed, %d interrupted%s\n", ok, failed, interrupted,
+                 c.skip_existing ? (", " + std::to_string(skipped) + " skipped").c_str() : "");
     for (const auto& f : failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
   }
   if (interrupted) return kExitInterrupted;
@@ -362,9 +443,24 @@ int run(int argc, char** argv) {
   c.song.tags = c.tags_arg.empty() ? tools::kDefaultTags : read_text_arg(c.tags_arg, "--tags");
   if (c.save_arg == "-" && (!c.batch_file.empty() || c.num_songs > 1))
     throw UsageError("-o - (stdout) takes one song; --num-songs and --batch write files");
+  if (app.count("--shard") > 0) {
+    parse_shard(c);
+    if (c.batch_file.empty() && c.num_songs == 1)
+      throw UsageError("--shard " + c.shard_arg + " applies to --batch files and --num-songs (several songs)");
+    if (c.batch_file.empty() && !c.song.seed)
+      throw UsageError("--shard " + c.shard_arg + " with --num-songs needs --seed: every shard must count the same seeds");
+  }
+  if (c.skip_existing && c.batch_file.empty() && !c.song.no_audio &&
+      (c.save_arg == "-" || resolve_save_path(c.save_arg) != c.save_arg))
+    throw UsageError("--skip-existing needs output names that stay the same between runs: give -o a file name "
+                     "(a folder gets a new timestamped name each run), or use --batch");
   if (c.batch_file.empty()) {
     if (c.batch_size > 1) throw UsageError("--batch-size applies to --batch files (--num-songs N runs its N songs as one batch)");
     if (!c.song.no_audio) c.song.save_path = resolve_save_path(c.save_arg);
+    if (c.skip_existing && c.num_songs == 1 && output_complete(c.song)) {
+      report_skipped(c, "song", c.song);
+      return kExitOk;
+    }
     c.song.validate();  // output path, lengths: before any weight is loaded
   }
   check_model_folder(c.model);
@@ -393,14 +489,21 @@ int run(int argc, char** argv) {
     fs::path p(path);
     return (p.parent_path() / (p.stem().string() + "-" + std::to_string(i) + p.extension().string())).string();
   };
+  // --shard K/N: songs i (from 0) with i mod N = K; --skip-existing: those not saved yet.
   std::vector<SongRequest> songs;
   for (int i = 0; i < c.num_songs; ++i) {
+    if (!in_shard(c, static_cast<uint64_t>(i))) continue;
     SongRequest s = c.song;
     s.seed = first_seed + static_cast<uint64_t>(i);
     if (!s.no_audio) s.save_path = numbered(c.song.save_path, i + 1);
     if (!s.codes_out.empty()) s.codes_out = numbered(c.song.codes_out, i + 1);
+    if (c.skip_existing && output_complete(s)) {
+      report_skipped(c, "song " + std::to_string(i + 1) + " of " + std::to_string(c.num_songs), s);
+      continue;
+    }
     songs.push_back(s);
   }
+  if (songs.empty()) return kExitOk;
   int rc = kExitOk;
   for (const SongResult& r : run_songs(gen, c, songs)) {
     if (!r.error.empty()) {

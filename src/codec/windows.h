@@ -15,7 +15,11 @@
 namespace heartmula::codec {
 
 constexpr double kWindowSeconds = 29.76;
-constexpr double kCodeRate = 12.5;  // codes per second
+constexpr double kCodeRate = 12.5;  // codes (LM frames) per second
+// One frame of codes: 80 ms. The one place the frame duration is written; all else derives it.
+constexpr double kFrameSeconds = 1.0 / kCodeRate;
+constexpr int64_t kFrameMs = static_cast<int64_t>(1000 / kCodeRate);
+static_assert(kFrameMs * kCodeRate == 1000, "a frame is a whole number of milliseconds");
 constexpr double kLatentRate = 25;  // latent frames per second
 
 struct WindowPlan {

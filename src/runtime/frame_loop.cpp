@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "codec/windows.h"
 #include "heartmula/error.h"
 #include "model/fused_ops.h"
 #include "runtime/device.h"
@@ -19,25 +20,28 @@ using model::HeartMuLaModel;
 using model::StepContext;
 
 int64_t frames_for_duration(int64_t max_audio_length_ms) {
-  return max_audio_length_ms < 0 ? 1 : max_audio_length_ms / 80 + 1;
+  return max_audio_length_ms < 0 ? 1 : max_audio_length_ms / codec::kFrameMs + 1;
 }
 
 int64_t positions_needed(int64_t prompt_len, int64_t frames) { return prompt_len + frames - 1; }
 
 void check_context(const HeartMuLaModel& model, int64_t prompt_len, int64_t frames) {
-  const int64_t max_seq = model.config.backbone.max_seq_len;
+  check_context(model.config.backbone.max_seq_len, prompt_len, frames);
+}
+
+void check_context(int64_t max_seq, int64_t prompt_len, int64_t frames) {
   if (prompt_len > max_seq)
-    throw Error("the prompt has " + std::to_string(prompt_len) + " positions but the model's context (max_seq_len) is " +
+    throw UsageError("the prompt has " + std::to_string(prompt_len) + " positions but the model's context (max_seq_len) is " +
                 std::to_string(max_seq) + ": shorten the lyrics/tags by at least " +
                 std::to_string(prompt_len - max_seq) + " tokens");
   const int64_t need = positions_needed(prompt_len, frames);
   if (need > max_seq) {
     const int64_t fit = max_seq - prompt_len + 1;  // frames that fit, the first included
-    throw Error("the request does not fit the model's context: a prompt of " + std::to_string(prompt_len) +
+    throw UsageError("the request does not fit the model's context: a prompt of " + std::to_string(prompt_len) +
                 " positions plus " + std::to_string(frames) + " frames needs " + std::to_string(need) +
                 " positions, " + std::to_string(need - max_seq) + " more than max_seq_len " + std::to_string(max_seq) +
-                "; at most " + std::to_string(fit) + " frames fit (--max_audio_length_ms " +
-                std::to_string((fit - 1) * 80) + "), or shorten the lyrics/tags");
+                "; at most " + std::to_string(fit) + " frames fit (--max-audio-length-ms " +
+                std::to_string((fit - 1) * codec::kFrameMs) + " or less), or shorten the lyrics/tags");
   }
 }
 

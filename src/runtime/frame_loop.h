@@ -86,12 +86,15 @@ struct FrameLoopResult {
   double frame_seconds = 0;     // every later frame (of the whole batch)
 };
 
-// Upstream's frame limit: the first frame plus max_audio_length_ms / 80 more.
+// Upstream's frame limit: the first frame plus max_audio_length_ms / 80 (codec::kFrameMs) more.
 int64_t frames_for_duration(int64_t max_audio_length_ms);
 // Backbone positions needed for `frames` frames after a prompt of `prompt_len` rows
 // (the last frame is never fed back): prompt_len + frames - 1.
 int64_t positions_needed(int64_t prompt_len, int64_t frames);
-// Throws Error saying by how much the request does not fit the backbone's max_seq_len.
+// The one context-fit check (Generator::check before loading, the frame loop before it runs):
+// throws UsageError saying by how much the request does not fit the backbone's max_seq_len
+// and which --max-audio-length-ms would.
+void check_context(int64_t max_seq_len, int64_t prompt_len, int64_t frames);
 void check_context(const model::HeartMuLaModel& model, int64_t prompt_len, int64_t frames);
 
 // Runs the whole loop for one prompt. Same seed + settings + device = same frames.

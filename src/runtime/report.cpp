@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "codec/windows.h"
 #include "io/atomic_file.h"
 
 namespace heartmula::runtime {
@@ -36,7 +37,7 @@ void ProgressPrinter::update(int64_t done, int64_t planned, double elapsed_s) {
   char line[160];
   std::snprintf(line, sizeof line, "frames %lld/%lld | %.1f frames/s | %.1f s of audio | ETA %.0f s",
                 static_cast<long long>(done), static_cast<long long>(planned), fps,
-                static_cast<double>(done) * 0.08, eta);
+                static_cast<double>(done) * codec::kFrameSeconds, eta);
   if (tty_) {
     std::fprintf(out_, "\r\033[K%s", line);
     dirty_ = true;

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <functional>
 
+#include "codec/windows.h"
 #include "io/page_cache.h"
 #include "model/heartmula.h"
 #include "runtime/device.h"
@@ -82,8 +83,8 @@ std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, 
 
 OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
   c10::InferenceMode guard;
-  const int64_t frames = std::max<int64_t>(1, std::llround(o.audio_seconds * 12.5));
-  const double audio_s = static_cast<double>(frames) * 0.08;
+  const int64_t frames = std::max<int64_t>(1, std::llround(o.audio_seconds * codec::kCodeRate));
+  const double audio_s = static_cast<double>(frames) * codec::kFrameSeconds;
   const at::Tensor codes = random_codes(codec, frames, o.seed);
   std::vector<double> secs;
   size_t windows = 0;

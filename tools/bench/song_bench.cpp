@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bench/lm_bench.h"
+#include "codec/windows.h"
 #include "heartmula/error.h"
 #include "io/audio_writer.h"
 #include "runtime/device.h"
@@ -60,13 +61,13 @@ uint64_t kv_cache_bytes_per_minute(const model::HeartMuLaConfig& c, c10::ScalarT
   const model::TransformerConfig& b = c.backbone;
   const double per_frame = 2.0 * static_cast<double>(b.num_layers * b.num_kv_heads * b.head_dim()) *
                            static_cast<double>(c10::elementSize(dtype)) * static_cast<double>(rows);
-  return static_cast<uint64_t>(std::llround(per_frame * 12.5 * 60.0));
+  return static_cast<uint64_t>(std::llround(per_frame * codec::kCodeRate * 60.0));
 }
 
 OJson bench_song(const std::function<model::HeartMuLaModel()>& make_lm, const model::GenConfig& gen_in,
                  const std::function<codec::HeartCodec()>& make_codec, c10::Device dev, const SongBenchOptions& o) {
   c10::InferenceMode guard;
-  const int64_t frames = std::max<int64_t>(1, std::llround(o.song_seconds * 12.5));
+  const int64_t frames = std::max<int64_t>(1, std::llround(o.song_seconds * codec::kCodeRate));
   uint64_t peak_lm_load = 0, peak_lm = 0, peak_codec_load = 0, peak_codec = 0, peak_mp3 = 0;
   std::optional<model::HeartMuLaModel> lm;
   const double lm_load_s = phase(dev, &peak_lm_load, [&] { lm.emplace(make_lm()); });
@@ -134,7 +135,7 @@ OJson bench_song(const std::function<model::HeartMuLaModel()>& make_lm, const mo
   const uint64_t peak = std::max({peak_lm_load, peak_lm, peak_codec_load, peak_codec});
   return {{"test", "song"},
           {"lazy_load", o.lazy_load},
-          {"song_seconds", static_cast<double>(frames) * 0.08},
+          {"song_seconds", static_cast<double>(frames) * codec::kFrameSeconds},
           {"frames", frames},
           {"cfg", o.cfg},
           {"batch_rows", rows},

@@ -1,0 +1,68 @@
+// The threading contract of the generation pipeline (Generator = ModelSession + SongScheduler +
+// OutputPipeline). Written here once; the parts refer to it.
+//
+// Threads
+//   loop thread   The caller's thread (Generator's calls). It owns the ModelSession (loading,
+//                 lazy load, unloading), runs the language model's frame loop (SongScheduler) and
+//                 makes each batch's OutputBatch. With --lazy-load and for --codes-in songs it
+//                 also runs the codec and writes the files itself (no worker then).
+//   codec worker  One runtime::Worker per OutputPipeline, made on first use and kept for later
+//                 batches. It runs, in the order posted, the jobs an OutputBatch posts: the codec
+//                 warm-up, --stream windows, each song's end (codes file, codec, audio file) and
+//                 the SongSavedFn callback (so `saved` runs on the worker).
+//   No other thread does pipeline work.
+//
+// Ownership
+//   - The models belong to the ModelSession. The loop thread uses the language model; while a
+//     batch has a worker, the codec and its solver graphs are used by the worker only. The
+//     session loads what a batch needs before the batch starts (SongScheduler) and frees the
+//     language model (--lazy-load) only when no worker is used, so no model is loaded or freed
+//     while worker jobs are queued.
+//   - A song's SongOutput (decoder, writer, its SongResult) is touched only by the worker from the
+//     batch's first post until OutputBatch::drain() returns; after that only by the loop thread.
+//     The OutputBatch owns the SongOutputs and drains in its destructor (DrainOnExit), so no job
+//     outlives the buffers it points at, also when the frame loop throws.
+//   - The OutputPipeline (and its worker) goes before the ModelSession (member order in
+//     Generator::Impl): the worker is joined before the codec is freed.
+//
+// Locks
+//   runtime::capture_lock() (device.h) is the pipeline's one lock: a graph capture on the loop
+//   thread holds it (StepGraphs, exclusive); the worker holds it around each piece of its device
+//   work (WorkerDeviceWork), so that a capture never meets the worker's device calls. A holder
+//   neither posts to nor waits for a worker (the worker's queue mutex is private to Worker and is
+//   never held while a job runs), so there is no lock order to keep beyond that.
+#pragma once
+
+#include <mutex>
+
+#include "runtime/device.h"
+#include "runtime/worker.h"
+
+namespace heartmula::runtime {
+
+// Held by the codec worker around its device work: a graph capture on the loop thread does not
+// overlap it (see "Locks" above).
+class WorkerDeviceWork {
+ public:
+  WorkerDeviceWork() : lock_(capture_lock()) {}
+
+ private:
+  std::lock_guard<std::mutex> lock_;
+};
+
+// Waits, when it goes (normally or by an exception), until every job posted to `worker` so far
+// has run: what the jobs point at may go after it. A null worker: nothing to wait for.
+class DrainOnExit {
+ public:
+  explicit DrainOnExit(Worker* worker) : worker_(worker) {}
+  ~DrainOnExit() {
+    if (worker_) worker_->wait();
+  }
+  DrainOnExit(const DrainOnExit&) = delete;
+  DrainOnExit& operator=(const DrainOnExit&) = delete;
+
+ private:
+  Worker* worker_;
+};
+
+}  // namespace heartmula::runtime
