@@ -72,14 +72,19 @@ __device__ __forceinline__ uint32_t silu_mul_word(uint32_t gw, uint32_t uw) {
   return pack_bf16x2(__fmul_rn(silu_bf16(lo_f(gw)), lo_f(uw)), __fmul_rn(silu_bf16(hi_f(gw)), hi_f(uw)));
 }
 
-// Activations read with ld.global.cg (L2, not L1): with programmatic dependent launch they were
+// Activations: through L1 (blocks on one SM share them: at 16–32 rows they are a large part of
+// the traffic), or with programmatic dependent launch through L2 only (ld.global.cg): they were
 // written by a grid that may still have been running when this one started.
+template <bool kPdl>
 __device__ __forceinline__ uint4 load_act(const void* p) {
+  if constexpr (!kPdl) return __ldg(static_cast<const uint4*>(p));
   uint4 v;
   asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
   return v;
 }
+template <bool kPdl>
 __device__ __forceinline__ uint16_t load_act_u16(const void* p) {
+  if constexpr (!kPdl) return __ldg(static_cast<const unsigned short*>(p));
   uint16_t v;
   asm volatile("ld.global.cg.u16 %0, [%1];" : "=h"(v) : "l"(p));
   return v;
@@ -116,12 +121,12 @@ constexpr int kNormVecs = 4;  // add_rms_norm_kernel's kMaxVecs: 8-element vecto
 // kTiles: n8 tiles of activation rows (rows ≤ 8 · kTiles); kUnroll: chunks whose loads are in
 // flight together per warp; kPro: the prologue on the activations; kResidual: out = T(T(acc ·
 // scale) + residual), the residual add of add_rms_norm_kernel.
-template <int kTiles, int kUnroll, int kPro, bool kResidual>
+template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl>
 __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs a) {
   __shared__ float red[kWarps * kTiles * 4 * 32];
   __shared__ float norm_part[kPro == kNorm ? kTiles * 8 * kWarps : 1];
   __shared__ float rinv[kPro == kNorm ? kTiles * 8 : 1];
-  pdl_launch_dependents();
+  if constexpr (kPdl) pdl_launch_dependents();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int n0 = blockIdx.x * 16, k = a.k, rows = a.rows;
   const bool va = n0 + g < a.n_out, vb = n0 + g + 8 < a.n_out;
@@ -153,7 +158,7 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
   };
   // The weights do not depend on the grid before: their first loads go out before the wait.
   load_weights(warp);
-  pdl_wait();
+  if constexpr (kPdl) pdl_wait();
 
   if constexpr (kPro == kNorm) {
     // rinv[m] = rsqrt(mean(x[m]^2) + eps) with add_rms_norm_kernel's float operations in its
@@ -165,7 +170,7 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
       for (int v = 0; v < kNormVecs; ++v) {
         const int i = threadIdx.x + v * kThreads;
         if (i < nvec) {
-          const uint4 w = load_act(a.x + static_cast<size_t>(m) * a.x_stride + i * 8);
+          const uint4 w = load_act<kPdl>(a.x + static_cast<size_t>(m) * a.x_stride + i * 8);
           const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
@@ -202,11 +207,11 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
 #pragma unroll
       for (int j = 0; j < kTiles; ++j) {
         const __nv_bfloat16* p = xr[j] + off;
-        xs[u][j][0] = in && xv[j] ? load_act(p) : zero;
-        xs[u][j][1] = in && xv[j] ? load_act(p + 8) : zero;
+        xs[u][j][0] = in && xv[j] ? load_act<kPdl>(p) : zero;
+        xs[u][j][1] = in && xv[j] ? load_act<kPdl>(p + 8) : zero;
         if constexpr (kPro == kSiluMul) {  // u = gu[m, K + k]
-          ws[u][j][0] = in && xv[j] ? load_act(p + k) : zero;
-          ws[u][j][1] = in && xv[j] ? load_act(p + k + 8) : zero;
+          ws[u][j][0] = in && xv[j] ? load_act<kPdl>(p + k) : zero;
+          ws[u][j][1] = in && xv[j] ? load_act<kPdl>(p + k + 8) : zero;
         }
       }
       if constexpr (kPro == kNorm) {
@@ -269,15 +274,15 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
       const size_t o = static_cast<size_t>(m) * a.n_out + n;
       __nv_bfloat16 y = __float2bfloat16_rn(sum * a.scale[n]);
       if constexpr (kResidual)
-        y = __float2bfloat16_rn(__fadd_rn(__uint_as_float(static_cast<uint32_t>(load_act_u16(a.residual + o)) << 16),
+        y = __float2bfloat16_rn(__fadd_rn(__uint_as_float(static_cast<uint32_t>(load_act_u16<kPdl>(a.residual + o)) << 16),
                                           __bfloat162float(y)));
       a.out[o] = y;
     }
   }
 }
 
-template <int kTiles, int kUnroll, int kPro, bool kResidual>
-int launch(const KernelArgs& a, bool pdl, cudaStream_t stream) {
+template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl>
+int launch(const KernelArgs& a, cudaStream_t stream) {
   cudaLaunchConfig_t config = {};
   config.gridDim = dim3(static_cast<unsigned>((a.n_out + 15) / 16));
   config.blockDim = dim3(kThreads);
@@ -286,17 +291,25 @@ int launch(const KernelArgs& a, bool pdl, cudaStream_t stream) {
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   config.attrs = attr;
-  config.numAttrs = pdl ? 1 : 0;
-  return static_cast<int>(cudaLaunchKernelEx(&config, int8_linear_kernel<kTiles, kUnroll, kPro, kResidual>, a));
+  config.numAttrs = kPdl ? 1 : 0;
+  return static_cast<int>(cudaLaunchKernelEx(&config, int8_linear_kernel<kTiles, kUnroll, kPro, kResidual, kPdl>, a));
 }
 
-template <int kPro, bool kResidual>
-int launch_rows(const KernelArgs& a, bool pdl, cudaStream_t stream) {
+template <int kPro, bool kResidual, bool kPdl>
+int launch_rows(const KernelArgs& a, cudaStream_t stream) {
   const int m = a.rows;
-  return m <= 8    ? launch<1, 4, kPro, kResidual>(a, pdl, stream)
-         : m <= 16 ? launch<2, 2, kPro, kResidual>(a, pdl, stream)
-         : m <= 24 ? launch<3, 2, kPro, kResidual>(a, pdl, stream)
-                   : launch<4, 2, kPro, kResidual>(a, pdl, stream);
+  return m <= 8    ? launch<1, 4, kPro, kResidual, kPdl>(a, stream)
+         : m <= 16 ? launch<2, 2, kPro, kResidual, kPdl>(a, stream)
+         : m <= 24 ? launch<3, 2, kPro, kResidual, kPdl>(a, stream)
+                   : launch<4, 2, kPro, kResidual, kPdl>(a, stream);
+}
+
+template <bool kPdl>
+int launch_kind(const KernelArgs& a, bool norm, bool silu, bool residual, cudaStream_t stream) {
+  return norm       ? launch_rows<kNorm, false, kPdl>(a, stream)
+         : silu     ? launch_rows<kSiluMul, true, kPdl>(a, stream)
+         : residual ? launch_rows<kPlain, true, kPdl>(a, stream)
+                    : launch_rows<kPlain, false, kPdl>(a, stream);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -329,10 +342,8 @@ int launch_int8_linear(const Int8LinearArgs& args, void* stream_ptr) {
     a.k = static_cast<int>(k);
     a.x_stride = static_cast<int>(x_stride);
     a.eps = args.eps;
-    const int err = norm       ? launch_rows<kNorm, false>(a, args.pdl, stream)
-                    : silu     ? launch_rows<kSiluMul, true>(a, args.pdl, stream)
-                    : residual ? launch_rows<kPlain, true>(a, args.pdl, stream)
-                               : launch_rows<kPlain, false>(a, args.pdl, stream);
+    const int err = args.pdl ? launch_kind<true>(a, norm, silu, residual, stream)
+                             : launch_kind<false>(a, norm, silu, residual, stream);
     if (err != 0) return err;
   }
   return 0;
