@@ -19,7 +19,8 @@ exec > >(tee -a "$LOG") 2>&1
 B=build-device/tools
 PARTS=",${1:-parity,graphs,bench},"
 want() { [[ "$PARTS" == *",$1,"* ]]; }
-want verify && PARTS="${PARTS}ctest,parity,graphs,"
+# VERIFY_CTEST=0: verify without the CPU tiers (a build of only some targets: HEARTMULA_DEVICE_TARGETS).
+want verify && PARTS="${PARTS}$([ "${VERIFY_CTEST:-1}" = 1 ] && echo ctest,)parity,graphs,"
 summary=()
 note() { summary+=("$1"); echo ">>> $1"; }
 # The real-size random codec (/tmp/rckpt) and 120 s of random codes (/tmp/hm/codes120.safetensors)
@@ -486,33 +487,51 @@ if want int8; then
   build-device/tests/unit/test_cuda_kernels --gtest_filter="${INT8_TEST_FILTER:-Int8*}" >"$OUTDIR/int8_test.log" 2>&1 \
     && note "int8 kernel tests: $(grep -c '^\[       OK' "$OUTDIR/int8_test.log") passed" \
     || { note "int8 kernel tests: FAILED"; grep -E "Failure|FAILED|error" "$OUTDIR/int8_test.log" | head -20; }
-  [ "${INT8_GEMM:-1}" = 1 ] && { timeout 240 $B/heartmula-bench --device cuda --frames 0 --gemm --gemm-rows ${GEMM_ROWS:-1,2,4,16,32} -q \
-    -o "$OUTDIR/gemm.md" && cat "$OUTDIR/gemm.md" || note "gemm bench: FAILED"; }
-  for dt in ${INT8_FRAME_DTYPES-bf16 int8}; do
-    timeout 240 $B/heartmula-bench --device cuda --dtype $dt --cfg 1.5,1.0 --positions ${INT8_POSITIONS:-226,1000} \
-      --frames 96 --reps 2 --json -o "$OUTDIR/bench_frames_$dt.json" -q || note "frames bench $dt: FAILED"
+  # GEMM rows without and with programmatic dependent launch (HEARTMULA_PDL=1).
+  if [ "${INT8_GEMM:-1}" = 1 ]; then
+    for pdl in 0 1; do
+      HEARTMULA_PDL=$pdl timeout 240 $B/heartmula-bench --device cuda --frames 0 --gemm --gemm-rows ${GEMM_ROWS:-1,2,4,16,32} -q \
+        -o "$OUTDIR/gemm_pdl$pdl.md" && { echo "--- HEARTMULA_PDL=$pdl"; cat "$OUTDIR/gemm_pdl$pdl.md"; } || note "gemm bench (PDL $pdl): FAILED"
+    done
+  fi
+  # Frame rows, one per variant NAME[:ENV=VALUE]: bf16, int8 (fused norm / silu·mul / residual in the
+  # int8 kernel), int8 without those fusions (the path before), int8 with PDL.
+  for v in ${INT8_FRAME_VARIANTS-bf16 int8 int8-unfused:HEARTMULA_NO_INT8_FUSION=1 int8-pdl:HEARTMULA_PDL=1}; do
+    name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
+    dt=${name%%-*}
+    env "${envs[@]}" timeout 240 $B/heartmula-bench --device cuda --dtype $dt --cfg 1.5,1.0 --positions ${INT8_POSITIONS:-226,1000} \
+      --frames 96 --reps 2 --json -o "$OUTDIR/bench_frames_$name.json" -q || note "frames bench $name: FAILED"
   done
   python3 - "$OUTDIR" <<'PY' | tee /tmp/int8_summary.txt
-import json, sys
-for dt in ("bf16", "int8"):
-    try: d = json.load(open(f"{sys.argv[1]}/bench_frames_{dt}.json"))
-    except Exception as e: print(f">>> frames {dt}: no report ({e})"); continue
+import glob, json, os, sys
+for f in sorted(glob.glob(f"{sys.argv[1]}/bench_frames_*.json")):
+    name = os.path.basename(f)[len("bench_frames_"):-len(".json")]
+    try: d = json.load(open(f))
+    except Exception as e: print(f">>> frames {name}: no report ({e})"); continue
     for r in d["rows"]:
         if r.get("test") != "frames": continue
-        f = r["frames_per_second"]
-        print(f">>> frames {dt}: cfg {r['cfg']} pos {r['position']}: {f['mean']:.1f} ± {f.get('sd', 0):.1f} frames/s, "
+        fps = r["frames_per_second"]
+        print(f">>> frames {name}: cfg {r['cfg']} pos {r['position']}: {fps['mean']:.1f} ± {fps.get('sd', 0):.1f} frames/s, "
               f"{r['ms_per_frame']:.2f} ms/frame, {r['weight_gbps']:.0f} GB/s of weights, peak {r['peak_memory_bytes']/1e9:.2f} GB")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/int8_summary.txt)
-  timeout 200 $B/heartmula-bench --device cuda --frames 0 --compare-dtype bf16,int8 --compare-frames 64 -q \
-    -o "$OUTDIR/fidelity_random.md" && grep -A12 '^fidelity' "$OUTDIR/fidelity_random.md" || note "fidelity (random): FAILED"
+  [ "${INT8_FIDELITY_RANDOM:-1}" = 1 ] && { timeout 200 $B/heartmula-bench --device cuda --frames 0 --compare-dtype bf16,int8 --compare-frames 64 -q \
+    -o "$OUTDIR/fidelity_random.md" && grep -A12 '^fidelity' "$OUTDIR/fidelity_random.md" || note "fidelity (random): FAILED"; }
   timeout 100 $B/heartmula-bench --device cuda --model-path $CK --frames 0 --positions 200 --compare-dtype bf16,int8 \
     --compare-frames 64 -q -o "$OUTDIR/fidelity_tiny.md" && grep -A12 '^fidelity' "$OUTDIR/fidelity_tiny.md" \
     || note "fidelity (tiny): FAILED"
-  for dev in cpu cuda; do
-    $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 1 --cfg-scale 1.5 --device $dev \
-      --mula-dtype int8 --codes-out $W/int8_$dev.safetensors --no-audio --seed 1 --quiet --ignore-eos \
-      --max-audio-length-ms 5040 || note "gen int8 $dev: FAILED"
+  for v in cpu cuda cuda_unfused:HEARTMULA_NO_INT8_FUSION=1 cuda_pdl:HEARTMULA_PDL=1; do
+    name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
+    env "${envs[@]}" $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 1 --cfg-scale 1.5 \
+      --device ${name%%_*} --mula-dtype int8 --codes-out $W/int8_$name.safetensors --no-audio --seed 1 --quiet --ignore-eos \
+      --max-audio-length-ms 5040 || note "gen int8 $name: FAILED"
+  done
+  # Sampled (top-k 50) int8 frames: the fused kernels and PDL must give the unfused path's frames exactly.
+  for v in fused unfused:HEARTMULA_NO_INT8_FUSION=1 pdl:HEARTMULA_PDL=1; do
+    name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
+    env "${envs[@]}" $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 50 --cfg-scale 1.5 \
+      --device cuda --mula-dtype int8 --codes-out $W/int8s_$name.safetensors --no-audio --seed 7 --quiet --ignore-eos \
+      --max-audio-length-ms 16000 || note "gen int8 sampled $name: FAILED"
   done
   python3 - <<'PY' | tee /tmp/int8_parity.txt
 import torch
@@ -524,6 +543,14 @@ try:
           + ("" if eq.all() else f", first difference at frame {int((~eq.all(1)).nonzero()[0])}"))
 except Exception as e:
     print(f">>> int8 tiny cuda vs cpu: missing ({e})")
+for ref, others in (("int8_cuda_unfused", ("int8_cuda", "int8_cuda_pdl")), ("int8s_unfused", ("int8s_fused", "int8s_pdl"))):
+    for o in others:
+        try:
+            a = load_file(f"/tmp/hm/{ref}.safetensors")["frames"]; b = load_file(f"/tmp/hm/{o}.safetensors")["frames"]
+            same = a.shape == b.shape and bool((a == b).all())
+            print(f">>> int8 tiny {o} vs {ref}: {'EQUAL' if same else 'DIFFERENT'} ({b.shape[0]} vs {a.shape[0]} frames)")
+        except Exception as e:
+            print(f">>> int8 tiny {o} vs {ref}: missing ({e})")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/int8_parity.txt)
 fi

@@ -39,6 +39,8 @@ gpu_verify_classify() {
     "graphs vs eager"*EQUAL*) gpu_verify_row PASS "$name" "${l#*: }" ;;
     "graphs vs eager"*) gpu_verify_row FAIL "$name" "${l#*: }" ;;
     "fused kernels vs composite"*) gpu_verify_row info "$name" "${l#*: }" ;;
+    "int8 tiny "*" vs "*EQUAL*) gpu_verify_row PASS "$name" "${l#*: }" ;;
+    "int8 tiny "*" vs "*DIFFERENT*) gpu_verify_row FAIL "$name" "${l#*: }" ;;
     "build: ok"*) gpu_verify_row PASS "build (build-device)" "$l" ;;
     *) gpu_verify_row info "$name" "$l" ;;
   esac

@@ -41,21 +41,51 @@ void TransformerStack::declare(io::WeightBinder& binder, const std::string& pref
 
 namespace {
 
-// sum = x + y; normed = rms_norm(sum): one fused kernel where the device has it.
-std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& y, const at::Tensor& scale,
-                                               double eps) {
-  at::Tensor sum, normed;
-  if (fused_add_rms_norm(x, y, scale, eps, sum, normed)) return {sum, normed};
-  sum = x + y;
-  return {sum, rms_norm(sum, scale, eps)};
-}
-
 // silu(gu[..., :F]) * gu[..., F:].
 at::Tensor silu_mul(const at::Tensor& gu) {
   at::Tensor out;
   if (fused_silu_mul(gu, out)) return out;
   const int64_t f = gu.size(-1) / 2;
   return at::silu(gu.narrow(-1, 0, f)).mul(gu.narrow(-1, f, f));
+}
+
+// sum = x + y; normed = rms_norm(sum): one fused kernel where the device has it.
+std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& y, const at::Tensor& scale,
+                                               double eps) {
+  at::Tensor sum, normed;
+  if (fused_add_rms_norm(x, y, scale, eps, sum, normed)) return {sum, normed};
+  sum = y.defined() ? x + y : x;
+  return {sum, rms_norm(sum, scale, eps)};
+}
+
+// The int8 layers' fused kernels (fused_int8_linear_ex), each with the unfused sequence it
+// equals as the fallback. `normed` is the input's norm when a kernel before produced it, else
+// undefined: the product then takes RMSNorm(residual) in its prologue.
+at::Tensor norm_linear(const Linear& lin, const at::Tensor& residual, at::Tensor& normed, const at::Tensor& scale,
+                       double eps) {
+  if (normed.defined()) return lin(normed);
+  at::Tensor out;
+  if (lin.quantized() &&
+      fused_int8_linear_ex(residual, lin.weight, lin.scale, LinearPrologue::RmsNorm, scale, eps, at::Tensor(), out))
+    return out;
+  normed = add_rms_norm(residual, at::Tensor(), scale, eps).second;
+  return lin(normed);
+}
+
+// residual + lin(prologue(x)) as the new residual stream; when no fused kernel applies, the
+// unfused sequence, which also yields the next norm (`normed`, with `next_scale`).
+at::Tensor linear_add(const Linear& lin, const at::Tensor& x, LinearPrologue prologue, const at::Tensor& residual,
+                      at::Tensor& normed, const at::Tensor& next_scale, double eps) {
+  at::Tensor out;
+  if (lin.quantized() &&
+      fused_int8_linear_ex(x, lin.weight, lin.scale, prologue, at::Tensor(), 0.0, residual, out)) {
+    normed = at::Tensor();
+    return out;
+  }
+  const at::Tensor a = lin(prologue == LinearPrologue::SiluMul ? silu_mul(x) : x);
+  at::Tensor sum;
+  std::tie(sum, normed) = add_rms_norm(residual, a, next_scale, eps);
+  return sum;
 }
 
 }  // namespace
@@ -65,11 +95,12 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
   const int64_t h = cfg.num_heads, hkv = cfg.num_kv_heads;
   if (layers.empty()) return rms_norm(x, norm, cfg.norm_eps);
   at::Tensor out = x;
-  // Every norm after the first is fused with the residual add before it.
+  // Every norm after the first is fused with the residual add before it, or (int8 on CUDA) into
+  // the product after it (`normed` undefined: the next product normalises `out` itself).
   at::Tensor normed = rms_norm(out, layers.front().sa_norm, cfg.norm_eps);
   for (size_t i = 0; i < layers.size(); ++i) {
     const LlamaLayer& l = layers[i];
-    at::Tensor qkv = l.wqkv(normed);
+    at::Tensor qkv = norm_linear(l.wqkv, out, normed, l.sa_norm, cfg.norm_eps);
     at::Tensor kc = cache.k.select(0, static_cast<int64_t>(i));
     at::Tensor vc = cache.v.select(0, static_cast<int64_t>(i));
     at::Tensor q;
@@ -92,12 +123,14 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
     if (s != 1 || !fused_decode_attention(q, kc, vc, step.kv_len, step.mask, attn))
       attn = grouped_attention(q.transpose(1, 2), kc.narrow(2, 0, step.kv_len), vc.narrow(2, 0, step.kv_len), step.mask)
                  .transpose(1, 2);
-    at::Tensor a = l.wo(attn.reshape({b, s, h * hd}));
-    std::tie(out, normed) = add_rms_norm(out, a, l.mlp_norm, cfg.norm_eps);
-    at::Tensor m = l.w2(silu_mul(l.w13(normed)));
+    at::Tensor heads = attn.reshape({b, s, h * hd});
+    if (l.wo.quantized()) heads = heads.contiguous();  // the fused int8 kernel takes contiguous rows
+    out = linear_add(l.wo, heads, LinearPrologue::None, out, normed, l.mlp_norm, cfg.norm_eps);
+    at::Tensor gu = norm_linear(l.w13, out, normed, l.mlp_norm, cfg.norm_eps);
     const at::Tensor& next_scale = i + 1 < layers.size() ? layers[i + 1].sa_norm : norm;
-    std::tie(out, normed) = add_rms_norm(out, m, next_scale, cfg.norm_eps);
+    out = linear_add(l.w2, gu, LinearPrologue::SiluMul, out, normed, next_scale, cfg.norm_eps);
   }
+  if (!normed.defined()) normed = add_rms_norm(out, at::Tensor(), norm, cfg.norm_eps).second;
   return normed;
 }
 

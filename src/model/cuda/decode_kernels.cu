@@ -160,6 +160,10 @@ template <typename T>
 __global__ void attn_combine_kernel(const float* __restrict__ pm, const float* __restrict__ pl,
                                     const float* __restrict__ pacc, T* __restrict__ out, int64_t chunks,
                                     int64_t batch, int64_t heads, int64_t hd) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // The output projection after it (int8, launched with PDL) may start prefetching its weights.
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
   const int64_t b = blockIdx.x / heads, hq = blockIdx.x % heads;
   float mmax = -INFINITY;
   for (int64_t c = 0; c < chunks; ++c) mmax = fmaxf(mmax, pm[(c * batch + b) * heads + hq]);

@@ -5,6 +5,7 @@
 #include <c10/cuda/CUDAGuard.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "model/cuda/dtype_code.h"
 #include "model/cuda/fused_kernels.h"
 #include "model/cuda/int8_linear.h"
+#include "io/env.h"
 #include "model/fused_ops.h"
 
 namespace heartmula::model {
@@ -177,24 +179,76 @@ bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   return true;
 }
 
-bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, at::Tensor& out) {
+namespace {
+
+// HEARTMULA_PDL=1: the int8 kernel is launched with programmatic dependent launch (docs/performance.md).
+bool int8_pdl() {
+  static const bool on = io::env_flag("HEARTMULA_PDL");
+  return on;
+}
+
+std::atomic<bool>& int8_fusion_flag() {
+  static std::atomic<bool> on{!io::env_flag("HEARTMULA_NO_INT8_FUSION")};
+  return on;
+}
+
+bool int8_fusion_enabled() { return int8_fusion_flag().load(std::memory_order_relaxed); }
+
+bool bf16_cuda_contiguous(const at::Tensor& t, const at::Tensor& like) {
+  return t.is_cuda() && t.scalar_type() == at::kBFloat16 && t.is_contiguous() && t.device() == like.device();
+}
+
+}  // namespace
+
+bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
+                          const at::Tensor& norm_scale, double eps, const at::Tensor& residual, at::Tensor& out) {
   if (!fused_enabled() || !x.is_cuda() || x.scalar_type() != at::kBFloat16 || q.scalar_type() != at::kChar ||
-      scale.scalar_type() != at::kFloat || q.dim() != 2 || x.dim() < 1 || x.size(-1) != q.size(1) ||
-      scale.dim() != 1 || scale.size(0) != q.size(0) || !x.is_contiguous() || !q.is_contiguous() ||
-      !scale.is_contiguous() || q.device() != x.device() || scale.device() != x.device())
+      scale.scalar_type() != at::kFloat || q.dim() != 2 || x.dim() < 1 || scale.dim() != 1 ||
+      scale.size(0) != q.size(0) || !x.is_contiguous() || !q.is_contiguous() || !scale.is_contiguous() ||
+      q.device() != x.device() || scale.device() != x.device())
     return false;
-  const int64_t k = q.size(1), n = q.size(0), rows = x.numel() / std::max<int64_t>(k, 1);
+  const bool fused = prologue != LinearPrologue::None || residual.defined();
+  if (fused && !int8_fusion_enabled()) return false;
+  const int64_t k = q.size(1), n = q.size(0);
+  const int64_t x_cols = prologue == LinearPrologue::SiluMul ? 2 * k : k;
+  if (x.size(-1) != x_cols) return false;
+  const int64_t rows = x.numel() / std::max<int64_t>(x_cols, 1);
   if (rows < 1 || rows > cuda::kInt8LinearMaxRows) return false;
+  if (prologue == LinearPrologue::RmsNorm &&
+      (!bf16_cuda_contiguous(norm_scale, x) || norm_scale.numel() != k || !aligned16(norm_scale.data_ptr())))
+    return false;
+  if (residual.defined() && (!bf16_cuda_contiguous(residual, x) || residual.numel() != rows * n))
+    return false;
   c10::cuda::CUDAGuard guard(x.device());
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = n;
   at::Tensor o = at::empty(shape, x.options());
-  const int err = cuda::launch_int8_linear(x.data_ptr(), q.data_ptr<int8_t>(), scale.data_ptr<float>(), o.data_ptr(),
-                                           rows, n, k, at::cuda::getCurrentCUDAStream().stream());
+  cuda::Int8LinearArgs a;
+  a.x = x.data_ptr();
+  a.q = q.data_ptr<int8_t>();
+  a.scale = scale.data_ptr<float>();
+  a.out = o.data_ptr();
+  a.rows = rows;
+  a.n_out = n;
+  a.k = k;
+  a.prologue = prologue == LinearPrologue::RmsNorm   ? cuda::Int8Prologue::RmsNorm
+               : prologue == LinearPrologue::SiluMul ? cuda::Int8Prologue::SiluMul
+                                                     : cuda::Int8Prologue::None;
+  a.norm_weight = prologue == LinearPrologue::RmsNorm ? norm_scale.data_ptr() : nullptr;
+  a.eps = static_cast<float>(eps);
+  a.residual = residual.defined() ? residual.data_ptr() : nullptr;
+  a.pdl = int8_pdl();
+  const int err = cuda::launch_int8_linear(a, at::cuda::getCurrentCUDAStream().stream());
   if (err == -1) return false;
   check_launch(err, "int8_linear");
   out = o;
   return true;
+}
+
+void set_int8_fusion_enabled(bool on) { int8_fusion_flag().store(on); }
+
+bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, at::Tensor& out) {
+  return fused_int8_linear_ex(x, q, scale, LinearPrologue::None, at::Tensor(), 0.0, at::Tensor(), out);
 }
 
 }  // namespace heartmula::model

@@ -52,26 +52,92 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], uint32_t a0, uint32_t a1
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
+// Activations as the MMA takes them: two bf16 of row m (one 32-bit word), after the prologue.
+// kPlain: x as stored. kNorm: T(T(x · rinv[m]) · w[k]) — the `out` of fused_kernels.cu's
+// add_rms_norm_kernel, element for element. kSiluMul: T(T(silu(g)) · u) of silu_mul_kernel.
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+  const __nv_bfloat16 a = __float2bfloat16_rn(lo), b = __float2bfloat16_rn(hi);
+  return static_cast<uint32_t>(__bfloat16_as_ushort(a)) | (static_cast<uint32_t>(__bfloat16_as_ushort(b)) << 16);
+}
+__device__ __forceinline__ float lo_f(uint32_t w) { return __uint_as_float(w << 16); }
+__device__ __forceinline__ float hi_f(uint32_t w) { return __uint_as_float(w & 0xFFFF0000u); }
+
+__device__ __forceinline__ uint32_t norm_word(uint32_t xw, uint32_t sw, float r) {
+  const float n0 = __bfloat162float(__float2bfloat16_rn(__fmul_rn(lo_f(xw), r)));
+  const float n1 = __bfloat162float(__float2bfloat16_rn(__fmul_rn(hi_f(xw), r)));
+  return pack_bf16x2(__fmul_rn(n0, lo_f(sw)), __fmul_rn(n1, hi_f(sw)));
+}
+__device__ __forceinline__ float silu_bf16(float a) { return __bfloat162float(__float2bfloat16_rn(a / (1.0f + expf(-a)))); }
+__device__ __forceinline__ uint32_t silu_mul_word(uint32_t gw, uint32_t uw) {
+  return pack_bf16x2(__fmul_rn(silu_bf16(lo_f(gw)), lo_f(uw)), __fmul_rn(silu_bf16(hi_f(gw)), hi_f(uw)));
+}
+
+// Activations: through L1 (blocks on one SM share them: at 16–32 rows they are a large part of
+// the traffic), or with programmatic dependent launch through L2 only (ld.global.cg): they were
+// written by a grid that may still have been running when this one started.
+template <bool kPdl>
+__device__ __forceinline__ uint4 load_act(const void* p) {
+  if constexpr (!kPdl) return __ldg(static_cast<const uint4*>(p));
+  uint4 v;
+  asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+template <bool kPdl>
+__device__ __forceinline__ uint16_t load_act_u16(const void* p) {
+  if constexpr (!kPdl) return __ldg(static_cast<const unsigned short*>(p));
+  uint16_t v;
+  asm volatile("ld.global.cg.u16 %0, [%1];" : "=h"(v) : "l"(p));
+  return v;
+}
+
+// Programmatic dependent launch (sm_90): the next grid may start (its blocks prefetch their
+// weights) once every block of this one has started; griddepcontrol.wait blocks until the grids
+// this one depends on have finished and their writes are visible. Both are no-ops without PDL.
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+struct KernelArgs {
+  const __nv_bfloat16* x;  // [rows, x_stride]
+  const int8_t* q;
+  const float* scale;
+  const __nv_bfloat16* norm_w;    // kNorm: [k]
+  const __nv_bfloat16* residual;  // kResidual: [rows, n_out]
+  __nv_bfloat16* out;
+  int rows, n_out, k, x_stride;
+  float eps;
+};
+
+constexpr int kPlain = 0, kNorm = 1, kSiluMul = 2;
+constexpr int kNormVecs = 4;  // add_rms_norm_kernel's kMaxVecs: 8-element vectors per thread
+
 // kTiles: n8 tiles of activation rows (rows ≤ 8 · kTiles); kUnroll: chunks whose loads are in
-// flight together per warp.
-template <int kTiles, int kUnroll>
-__global__ void __launch_bounds__(kThreads) int8_linear_kernel(const __nv_bfloat16* __restrict__ x,
-                                                               const int8_t* __restrict__ q,
-                                                               const float* __restrict__ scale,
-                                                               __nv_bfloat16* __restrict__ out, int rows, int n_out,
-                                                               int k) {
+// flight together per warp; kPro: the prologue on the activations; kResidual: out = T(T(acc ·
+// scale) + residual), the residual add of add_rms_norm_kernel.
+template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl>
+__global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs a) {
   __shared__ float red[kWarps * kTiles * 4 * 32];
+  __shared__ float norm_part[kPro == kNorm ? kTiles * 8 * kWarps : 1];
+  __shared__ float rinv[kPro == kNorm ? kTiles * 8 : 1];
+  if constexpr (kPdl) pdl_launch_dependents();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const int n0 = blockIdx.x * 16;
-  const bool va = n0 + g < n_out, vb = n0 + g + 8 < n_out;
-  const int8_t* qa = q + static_cast<size_t>(va ? n0 + g : 0) * k + t * 16;
-  const int8_t* qb = q + static_cast<size_t>(vb ? n0 + g + 8 : 0) * k + t * 16;
+  const int n0 = blockIdx.x * 16, k = a.k, rows = a.rows;
+  const bool va = n0 + g < a.n_out, vb = n0 + g + 8 < a.n_out;
+  const int8_t* qa = a.q + static_cast<size_t>(va ? n0 + g : 0) * k + t * 16;
+  const int8_t* qb = a.q + static_cast<size_t>(vb ? n0 + g + 8 : 0) * k + t * 16;
   const __nv_bfloat16* xr[kTiles];
   bool xv[kTiles];
 #pragma unroll
   for (int j = 0; j < kTiles; ++j) {
     xv[j] = g + 8 * j < rows;
-    xr[j] = x + static_cast<size_t>(xv[j] ? g + 8 * j : 0) * k + t * 16;
+    xr[j] = a.x + static_cast<size_t>(xv[j] ? g + 8 * j : 0) * a.x_stride + t * 16;
   }
   float acc[kTiles][4];
 #pragma unroll
@@ -79,8 +145,8 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const __nv_bfloat
 
   const int chunks = k / kChunk;
   const uint4 zero = make_uint4(0, 0, 0, 0);
-  for (int c0 = warp; c0 < chunks; c0 += kWarps * kUnroll) {
-    uint4 wa[kUnroll], wb[kUnroll], xs[kUnroll][kTiles][2];
+  uint4 wa[kUnroll], wb[kUnroll];
+  auto load_weights = [&](int c0) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = c0 + u * kWarps;
@@ -88,16 +154,91 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const __nv_bfloat
       const size_t off = static_cast<size_t>(in ? c : 0) * kChunk;
       wa[u] = in && va ? load_stream(qa + off) : zero;
       wb[u] = in && vb ? load_stream(qb + off) : zero;
+    }
+  };
+  // The weights do not depend on the grid before: their first loads go out before the wait.
+  load_weights(warp);
+  if constexpr (kPdl) pdl_wait();
+
+  if constexpr (kPro == kNorm) {
+    // rinv[m] = rsqrt(mean(x[m]^2) + eps) with add_rms_norm_kernel's float operations in its
+    // order (thread i sums its vectors i, i + 256, ... element by element; warps by xor shuffles).
+    const int nvec = k / 8;
+    for (int m = 0; m < rows; ++m) {
+      float s = 0.f;
+#pragma unroll
+      for (int v = 0; v < kNormVecs; ++v) {
+        const int i = threadIdx.x + v * kThreads;
+        if (i < nvec) {
+          const uint4 w = load_act<kPdl>(a.x + static_cast<size_t>(m) * a.x_stride + i * 8);
+          const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float f0 = lo_f(ws[e]), f1 = hi_f(ws[e]);
+            s = __fadd_rn(s, __fmul_rn(f0, f0));
+            s = __fadd_rn(s, __fmul_rn(f1, f1));
+          }
+        }
+      }
+      for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+      if (lane == 0) norm_part[m * kWarps + warp] = s;
+    }
+    __syncthreads();
+    for (int m = warp; m < rows; m += kWarps) {
+      float s = lane < kWarps ? norm_part[m * kWarps + lane] : 0.f;
+      for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+      if (lane == 0) rinv[m] = rsqrtf(__fadd_rn(__fdiv_rn(s, static_cast<float>(k)), a.eps));
+    }
+    __syncthreads();
+  }
+  float r[kTiles];
+#pragma unroll
+  for (int j = 0; j < kTiles; ++j) r[j] = (kPro == kNorm && xv[j]) ? rinv[g + 8 * j] : 0.f;
+
+  for (int c0 = warp, it = 0; c0 < chunks; c0 += kWarps * kUnroll, ++it) {
+    if (it > 0) load_weights(c0);
+    uint4 xs[kUnroll][kTiles][2];
+    uint4 ws[kPro == kPlain ? 1 : kUnroll][kPro == kSiluMul ? kTiles : 1][2];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = c0 + u * kWarps;
+      const bool in = c < chunks;
+      const size_t off = static_cast<size_t>(in ? c : 0) * kChunk;
 #pragma unroll
       for (int j = 0; j < kTiles; ++j) {
-        const uint4* p = reinterpret_cast<const uint4*>(xr[j] + off);
-        xs[u][j][0] = in && xv[j] ? __ldg(p) : zero;
-        xs[u][j][1] = in && xv[j] ? __ldg(p + 1) : zero;
+        const __nv_bfloat16* p = xr[j] + off;
+        xs[u][j][0] = in && xv[j] ? load_act<kPdl>(p) : zero;
+        xs[u][j][1] = in && xv[j] ? load_act<kPdl>(p + 8) : zero;
+        if constexpr (kPro == kSiluMul) {  // u = gu[m, K + k]
+          ws[u][j][0] = in && xv[j] ? load_act<kPdl>(p + k) : zero;
+          ws[u][j][1] = in && xv[j] ? load_act<kPdl>(p + k + 8) : zero;
+        }
+      }
+      if constexpr (kPro == kNorm) {
+        const uint4* sp = reinterpret_cast<const uint4*>(a.norm_w + off + t * 16);
+        ws[u][0][0] = in ? __ldg(sp) : zero;
+        ws[u][0][1] = in ? __ldg(sp + 1) : zero;
       }
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       if (c0 + u * kWarps >= chunks) break;
+      if constexpr (kPro != kPlain) {
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            uint4& xw = xs[u][j][h];
+            const uint4& sw = ws[u][kPro == kSiluMul ? j : 0][h];
+            if constexpr (kPro == kNorm) {
+              xw = make_uint4(norm_word(xw.x, sw.x, r[j]), norm_word(xw.y, sw.y, r[j]), norm_word(xw.z, sw.z, r[j]),
+                              norm_word(xw.w, sw.w, r[j]));
+            } else {
+              xw = make_uint4(silu_mul_word(xw.x, sw.x), silu_mul_word(xw.y, sw.y), silu_mul_word(xw.z, sw.z),
+                              silu_mul_word(xw.w, sw.w));
+            }
+          }
+      }
       const uint32_t wa_w[4] = {wa[u].x, wa[u].y, wa[u].z, wa[u].w};
       const uint32_t wb_w[4] = {wb[u].x, wb[u].y, wb[u].z, wb[u].w};
 #pragma unroll
@@ -119,51 +260,106 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const __nv_bfloat
 #pragma unroll
   for (int j = 0; j < kTiles; ++j)
 #pragma unroll
-    for (int r = 0; r < 4; ++r) red[((warp * kTiles + j) * 4 + r) * 32 + lane] = acc[j][r];
+    for (int q4 = 0; q4 < 4; ++q4) red[((warp * kTiles + j) * 4 + q4) * 32 + lane] = acc[j][q4];
   __syncthreads();
   for (int idx = threadIdx.x; idx < kTiles * 4 * 32; idx += kThreads) {
     float sum = 0.f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) sum += red[w * kTiles * 4 * 32 + idx];
-    const int l = idx % 32, r = (idx / 32) % 4, j = idx / 128;
+    const int l = idx % 32, q4 = (idx / 32) % 4, j = idx / 128;
     // c0, c1: row g, columns 2t, 2t+1; c2, c3: row g+8, the same columns.
-    const int n = n0 + l / 4 + (r >= 2 ? 8 : 0);
-    const int m = 8 * j + 2 * (l % 4) + (r & 1);
-    if (n < n_out && m < rows) out[static_cast<size_t>(m) * n_out + n] = __float2bfloat16_rn(sum * scale[n]);
+    const int n = n0 + l / 4 + (q4 >= 2 ? 8 : 0);
+    const int m = 8 * j + 2 * (l % 4) + (q4 & 1);
+    if (n < a.n_out && m < rows) {
+      const size_t o = static_cast<size_t>(m) * a.n_out + n;
+      __nv_bfloat16 y = __float2bfloat16_rn(sum * a.scale[n]);
+      if constexpr (kResidual)
+        y = __float2bfloat16_rn(__fadd_rn(__uint_as_float(static_cast<uint32_t>(load_act_u16<kPdl>(a.residual + o)) << 16),
+                                          __bfloat162float(y)));
+      a.out[o] = y;
+    }
   }
 }
 
-template <int kTiles, int kUnroll>
-int launch(const void* x, const int8_t* q, const float* scale, void* out, int64_t rows, int64_t n_out, int64_t k,
-           cudaStream_t stream) {
-  const unsigned blocks = static_cast<unsigned>((n_out + 15) / 16);
-  int8_linear_kernel<kTiles, kUnroll><<<blocks, kThreads, 0, stream>>>(
-      static_cast<const __nv_bfloat16*>(x), q, scale, static_cast<__nv_bfloat16*>(out), static_cast<int>(rows),
-      static_cast<int>(n_out), static_cast<int>(k));
-  return static_cast<int>(cudaGetLastError());
+template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl>
+int launch(const KernelArgs& a, cudaStream_t stream) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(static_cast<unsigned>((a.n_out + 15) / 16));
+  config.blockDim = dim3(kThreads);
+  config.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = attr;
+  config.numAttrs = kPdl ? 1 : 0;
+  return static_cast<int>(cudaLaunchKernelEx(&config, int8_linear_kernel<kTiles, kUnroll, kPro, kResidual, kPdl>, a));
+}
+
+template <int kPro, bool kResidual, bool kPdl>
+int launch_rows(const KernelArgs& a, cudaStream_t stream) {
+  const int m = a.rows;
+  return m <= 8    ? launch<1, 4, kPro, kResidual, kPdl>(a, stream)
+         : m <= 16 ? launch<2, 2, kPro, kResidual, kPdl>(a, stream)
+         : m <= 24 ? launch<3, 2, kPro, kResidual, kPdl>(a, stream)
+                   : launch<4, 2, kPro, kResidual, kPdl>(a, stream);
+}
+
+template <bool kPdl>
+int launch_kind(const KernelArgs& a, bool norm, bool silu, bool residual, cudaStream_t stream) {
+  return norm       ? launch_rows<kNorm, false, kPdl>(a, stream)
+         : silu     ? launch_rows<kSiluMul, true, kPdl>(a, stream)
+         : residual ? launch_rows<kPlain, true, kPdl>(a, stream)
+                    : launch_rows<kPlain, false, kPdl>(a, stream);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 
-int launch_int8_linear(const void* x, const int8_t* q, const float* scale, void* out, int64_t rows, int64_t n_out,
-                       int64_t k, void* stream_ptr) {
+int launch_int8_linear(const Int8LinearArgs& args, void* stream_ptr) {
+  const int64_t rows = args.rows, n_out = args.n_out, k = args.k;
+  const bool norm = args.prologue == Int8Prologue::RmsNorm, silu = args.prologue == Int8Prologue::SiluMul;
+  const bool residual = args.residual != nullptr;
+  // The fused combinations the frame step has: norm -> qkv / w13, attention -> wo + residual,
+  // silu·mul -> w2 + residual, and the plain product.
   if (rows < 1 || rows > kInt8LinearMaxRows || n_out < 1 || k < kChunk || k % kChunk != 0 || n_out > (1 << 30) ||
-      k > (1 << 24) || !aligned16(x) || !aligned16(q) || !aligned16(out))
+      k > (1 << 24) || !aligned16(args.x) || !aligned16(args.q) || !aligned16(args.out) ||
+      (norm && (residual || !args.norm_weight || !aligned16(args.norm_weight) || k / 8 > kThreads * kNormVecs)) ||
+      (silu && !residual) || (residual && !aligned16(args.residual)))
     return -1;
   auto stream = static_cast<cudaStream_t>(stream_ptr);
+  const int64_t x_stride = silu ? 2 * k : k;
   for (int64_t r0 = 0; r0 < rows; r0 += 32) {  // 32 rows per pass over the weights
-    const int64_t m = std::min<int64_t>(32, rows - r0);
-    const void* xr = static_cast<const __nv_bfloat16*>(x) + r0 * k;
-    void* outr = static_cast<__nv_bfloat16*>(out) + r0 * n_out;
-    const int err = m <= 8    ? launch<1, 4>(xr, q, scale, outr, m, n_out, k, stream)
-                    : m <= 16 ? launch<2, 2>(xr, q, scale, outr, m, n_out, k, stream)
-                    : m <= 24 ? launch<3, 2>(xr, q, scale, outr, m, n_out, k, stream)
-                              : launch<4, 2>(xr, q, scale, outr, m, n_out, k, stream);
+    KernelArgs a;
+    a.x = static_cast<const __nv_bfloat16*>(args.x) + r0 * x_stride;
+    a.q = args.q;
+    a.scale = args.scale;
+    a.norm_w = static_cast<const __nv_bfloat16*>(args.norm_weight);
+    a.residual = residual ? static_cast<const __nv_bfloat16*>(args.residual) + r0 * n_out : nullptr;
+    a.out = static_cast<__nv_bfloat16*>(args.out) + r0 * n_out;
+    a.rows = static_cast<int>(std::min<int64_t>(32, rows - r0));
+    a.n_out = static_cast<int>(n_out);
+    a.k = static_cast<int>(k);
+    a.x_stride = static_cast<int>(x_stride);
+    a.eps = args.eps;
+    const int err = args.pdl ? launch_kind<true>(a, norm, silu, residual, stream)
+                             : launch_kind<false>(a, norm, silu, residual, stream);
     if (err != 0) return err;
   }
   return 0;
+}
+
+int launch_int8_linear(const void* x, const int8_t* q, const float* scale, void* out, int64_t rows, int64_t n_out,
+                       int64_t k, void* stream) {
+  Int8LinearArgs a;
+  a.x = x;
+  a.q = q;
+  a.scale = scale;
+  a.out = out;
+  a.rows = rows;
+  a.n_out = n_out;
+  a.k = k;
+  return launch_int8_linear(a, stream);
 }
 
 }  // namespace heartmula::model::cuda

@@ -18,4 +18,32 @@ constexpr int64_t kInt8LinearMaxRows = 64;
 int launch_int8_linear(const void* x, const int8_t* q, const float* scale, void* out, int64_t rows, int64_t n_out,
                        int64_t k, void* stream);
 
+// What the kernel does to the activations before the product.
+enum class Int8Prologue {
+  None,     // x [rows, k]
+  RmsNorm,  // x [rows, k] -> T(T(x * rsqrt(mean(x^2) + eps)) * norm_weight): fused_kernels.cu's
+            // add_rms_norm output, element for element (same float operations, same order)
+  SiluMul,  // x [rows, 2k] (gate | up) -> T(T(silu(gate)) * up): silu_mul_kernel's output
+};
+
+// The product with its neighbours fused (each combination the frame step has):
+// RmsNorm -> product (qkv, w13), product + residual (wo), SiluMul -> product + residual (w2).
+// With `residual` [rows, n_out] bf16: out = T(T(product) + residual), the residual add of
+// add_rms_norm (bit for bit). `pdl`: launched with programmatic stream serialization (sm_90):
+// the weights' first loads start while the previous kernel finishes.
+struct Int8LinearArgs {
+  const void* x = nullptr;
+  const int8_t* q = nullptr;
+  const float* scale = nullptr;
+  void* out = nullptr;
+  int64_t rows = 0, n_out = 0, k = 0;
+  Int8Prologue prologue = Int8Prologue::None;
+  const void* norm_weight = nullptr;  // RmsNorm: [k] bf16
+  float eps = 0.f;
+  const void* residual = nullptr;     // [rows, n_out] bf16, or null; SiluMul needs it
+  bool pdl = false;
+};
+// -1 when the kernel does not take these arguments (the caller runs the unfused sequence).
+int launch_int8_linear(const Int8LinearArgs& args, void* stream);
+
 }  // namespace heartmula::model::cuda
