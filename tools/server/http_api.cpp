@@ -1,7 +1,9 @@
 // Routes of heartmula-server (http_api.h).
 #include "server/http_api.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -123,7 +125,11 @@ bool keys_equal(const std::string& given, const std::string& expected) {
 }
 
 bool is_loopback_host(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 void install_routes(httplib::Server& server, SongQueue& queue, const ApiOptions& options) {

@@ -26,7 +26,7 @@ void install_routes(httplib::Server& server, SongQueue& queue, const ApiOptions&
 // Equality of two keys in time that depends only on their lengths, not on where they differ.
 bool keys_equal(const std::string& given, const std::string& expected);
 
-// "127.0.0.1", "127.x.y.z", "::1", "localhost": a bind only this machine reaches.
+// An IPv4 address in 127.0.0.0/8, the IPv6 address ::1, or "localhost": a bind only this machine reaches.
 bool is_loopback_host(const std::string& host);
 
 }  // namespace heartmula::server
