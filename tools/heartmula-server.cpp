@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "cli_defaults.h"
@@ -120,7 +121,14 @@ int run(int argc, char** argv) {
 
   // The worker thread owns the Generator: it loads the model and runs every batch on one thread
   // (runtime/threading.h: the loop thread owns the session).
-  server::SongQueue queue(o.output_dir, static_cast<size_t>(o.max_queue));
+  // Requests are checked against the model (the prompt plus the frames fit the context) on the
+  // HTTP threads by a Generator of their own that loads only the tokenizer and the configs.
+  Generator checker(o.model);
+  std::mutex checker_mu;
+  server::SongQueue queue(o.output_dir, static_cast<size_t>(o.max_queue), [&](const SongRequest& r) {
+    std::lock_guard<std::mutex> lock(checker_mu);
+    checker.check(r);
+  });
   std::promise<void> loaded;
   auto loaded_future = loaded.get_future();
   say(o, "loading the model from " + o.model.model_path);

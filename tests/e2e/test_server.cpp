@@ -198,6 +198,8 @@ TEST_F(ServerTest, BadRequestsNameTheField) {
       {R"({"topk": )", 400, "", "invalid JSON"},
       {R"([1, 2])", 400, "", "must be a JSON object"},
       {"{\"lyrics\": \"" + std::string(40000, 'a') + "\"}", 400, "lyrics", "longer than"},
+      // Longer than the tiny model's context: refused alone (Generator::check), not queued.
+      {R"({"duration": 3600})", 400, "", "does not fit the model's context"},
   };
   for (const auto& c : cases) {
     auto r = srv.client().Post("/v1/songs", c.body, "application/json");
@@ -217,6 +219,11 @@ TEST_F(ServerTest, BadRequestsNameTheField) {
   auto health = srv.client().Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+  // Nothing was queued.
+  auto metrics = srv.client().Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("heartmula_queue_length 0\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("heartmula_songs_running 0\n"), std::string::npos) << metrics->body;
 }
 
 // --max-queue 1 --max-batch 1: a running song, one queued, the next refused with 429; the queued

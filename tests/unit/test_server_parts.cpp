@@ -157,6 +157,17 @@ TEST_F(ServerQueue, InvalidRequestIsRefusedBeforeQueueing) {
   uint64_t seed = 0;
   EXPECT_THROW(q.submit(r, "mp3", id, seed), UsageError);
   EXPECT_EQ(q.metrics().queued, 0u);
+  // The model's check (Generator::check in the server) refuses a song alone.
+  SongQueue checked(dir_, 4, [](const SongRequest& s) {
+    if (s.max_audio_length_ms > 1000) throw UsageError("does not fit");
+  });
+  SongRequest ok;
+  ok.max_audio_length_ms = 1000;
+  EXPECT_EQ(checked.submit(ok, "wav", id, seed), SongQueue::Submit::accepted);
+  SongRequest too_long;
+  too_long.max_audio_length_ms = 2000;
+  EXPECT_THROW(checked.submit(too_long, "wav", id, seed), UsageError);
+  EXPECT_EQ(checked.metrics().queued, 1u);
 }
 
 }  // namespace

@@ -185,7 +185,7 @@ void install_routes(httplib::Server& server, SongQueue& queue, const ApiOptions&
     SongQueue::Submit r;
     try {
       r = queue.submit(sub.song, sub.format, id, seed);
-    } catch (const UsageError& e) {
+    } catch (const UsageError& e) {  // SongRequest::validate(), or the song does not fit the model's context
       return error_reply(res, 400, e.what());
     }
     if (r == SongQueue::Submit::queue_full) {

@@ -58,31 +58,45 @@ struct SongQueue::Song {
   double submitted_s = 0, started_s = 0;
 };
 
-SongQueue::SongQueue(std::string output_dir, size_t max_queue) : output_dir_(std::move(output_dir)), max_queue_(max_queue) {}
+SongQueue::SongQueue(std::string output_dir, size_t max_queue, CheckFn check)
+    : output_dir_(std::move(output_dir)), max_queue_(max_queue), check_(std::move(check)) {}
 
 SongQueue::Submit SongQueue::submit(SongRequest song, const std::string& format, std::string& id, uint64_t& seed) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (shutting_down_) return Submit::shutting_down;
-  if (queue_.size() >= max_queue_) {
-    ++metrics_.rejected;
-    return Submit::queue_full;
+  auto refused = [this]() -> std::optional<Submit> {  // under the lock
+    if (shutting_down_) return Submit::shutting_down;
+    if (queue_.size() >= max_queue_) {
+      ++metrics_.rejected;
+      return Submit::queue_full;
+    }
+    return std::nullopt;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (const auto r = refused()) return *r;
   }
-  do id = random_id();
-  while (songs_.count(id));
+  // Checked without the lock (tokenizing long lyrics takes a while); the id is made unique below.
+  auto path_of = [&](const std::string& i) { return (std::filesystem::path(output_dir_) / (i + "." + format)).string(); };
+  std::string new_id = random_id();
   if (!song.seed) song.seed = random_u64() & 0x7fffffffffffffffull;  // heartmula-gen's range
-  song.save_path = (std::filesystem::path(output_dir_) / (id + "." + format)).string();
+  song.save_path = path_of(new_id);
   song.overwrite = false;
   song.stream = false;
   song.validate();  // throws UsageError
+  if (check_) check_(song);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (const auto r = refused()) return *r;
+  while (songs_.count(new_id)) new_id = random_id();
+  song.save_path = path_of(new_id);
   auto s = std::make_shared<Song>();
   s->request = song;
   s->submitted_s = now_s();
-  s->status.id = id;
+  s->status.id = new_id;
   s->status.format = format;
   s->status.seed = *song.seed;
   s->status.frames_planned = runtime::frames_for_duration(song.max_audio_length_ms);
-  songs_[id] = s;
-  queue_.push_back(id);
+  songs_[new_id] = s;
+  queue_.push_back(new_id);
+  id = new_id;
   seed = *song.seed;
   cv_.notify_all();
   return Submit::accepted;

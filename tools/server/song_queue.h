@@ -54,12 +54,17 @@ struct QueueMetrics {
 
 class SongQueue {
  public:
+  // Checks a request against the model before it is queued (Generator::check: the prompt plus
+  // the frames fit the context); throws UsageError saying why not. Called without the queue's
+  // lock held, from the HTTP threads.
+  using CheckFn = std::function<void(const SongRequest&)>;
   // Songs are written to "<output_dir>/<id>.<format>" (the id is random hex: no request names a path).
-  SongQueue(std::string output_dir, size_t max_queue);
+  SongQueue(std::string output_dir, size_t max_queue, CheckFn check = {});
 
   enum class Submit { accepted, queue_full, shutting_down };
   // Queues a song (its seed chosen here when absent; save_path set to the id's file). Throws
-  // UsageError when the request does not pass SongRequest::validate().
+  // UsageError when the request does not pass SongRequest::validate() or the check, so that a
+  // song that cannot run is refused alone instead of failing the batch it would join.
   Submit submit(SongRequest song, const std::string& format, std::string& id, uint64_t& seed);
   std::optional<SongStatus> status(const std::string& id) const;
   enum class Cancel { not_found, removed, stopping, finished };
@@ -96,6 +101,7 @@ class SongQueue {
   std::condition_variable cv_;
   std::string output_dir_;
   size_t max_queue_;
+  CheckFn check_;
   bool shutting_down_ = false;
   std::deque<std::string> queue_;
   std::map<std::string, std::shared_ptr<Song>> songs_;
