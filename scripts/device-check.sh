@@ -496,7 +496,7 @@ if want int8; then
   fi
   # Frame rows, one per variant NAME[:ENV=VALUE]: bf16, int8 (fused norm / silu·mul / residual in the
   # int8 kernel), int8 without those fusions (the path before), int8 with PDL.
-  for v in ${INT8_FRAME_VARIANTS-bf16 int8 int8-unfused:HEARTMULA_NO_INT8_FUSION=1 int8-pdl:HEARTMULA_PDL=1}; do
+  for v in ${INT8_FRAME_VARIANTS-bf16 int8 int8-fused:HEARTMULA_INT8_FUSION=1 int8-pdl:HEARTMULA_PDL=1}; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     dt=${name%%-*}
     env "${envs[@]}" timeout 240 $B/heartmula-bench --device cuda --dtype $dt --cfg 1.5,1.0 --positions ${INT8_POSITIONS:-226,1000} \
@@ -520,14 +520,14 @@ PY
   timeout 100 $B/heartmula-bench --device cuda --model-path $CK --frames 0 --positions 200 --compare-dtype bf16,int8 \
     --compare-frames 64 -q -o "$OUTDIR/fidelity_tiny.md" && grep -A12 '^fidelity' "$OUTDIR/fidelity_tiny.md" \
     || note "fidelity (tiny): FAILED"
-  for v in cpu cuda cuda_unfused:HEARTMULA_NO_INT8_FUSION=1 cuda_pdl:HEARTMULA_PDL=1; do
+  for v in cpu cuda cuda_fused:HEARTMULA_INT8_FUSION=1 cuda_pdl:HEARTMULA_PDL=1; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     env "${envs[@]}" $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 1 --cfg-scale 1.5 \
       --device ${name%%_*} --mula-dtype int8 --codes-out $W/int8_$name.safetensors --no-audio --seed 1 --quiet --ignore-eos \
       --max-audio-length-ms 5040 || note "gen int8 $name: FAILED"
   done
   # Sampled (top-k 50) int8 frames: the fused kernels and PDL must give the unfused path's frames exactly.
-  for v in fused unfused:HEARTMULA_NO_INT8_FUSION=1 pdl:HEARTMULA_PDL=1; do
+  for v in unfused fused:HEARTMULA_INT8_FUSION=1 pdl:HEARTMULA_PDL=1; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     env "${envs[@]}" $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 50 --cfg-scale 1.5 \
       --device cuda --mula-dtype int8 --codes-out $W/int8s_$name.safetensors --no-audio --seed 7 --quiet --ignore-eos \
@@ -543,7 +543,7 @@ try:
           + ("" if eq.all() else f", first difference at frame {int((~eq.all(1)).nonzero()[0])}"))
 except Exception as e:
     print(f">>> int8 tiny cuda vs cpu: missing ({e})")
-for ref, others in (("int8_cuda_unfused", ("int8_cuda", "int8_cuda_pdl")), ("int8s_unfused", ("int8s_fused", "int8s_pdl"))):
+for ref, others in (("int8_cuda", ("int8_cuda_fused", "int8_cuda_pdl")), ("int8s_unfused", ("int8s_fused", "int8s_pdl"))):
     for o in others:
         try:
             a = load_file(f"/tmp/hm/{ref}.safetensors")["frames"]; b = load_file(f"/tmp/hm/{o}.safetensors")["frames"]

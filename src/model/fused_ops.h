@@ -51,12 +51,13 @@ bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tenso
 // T(T(silu(x[..., :K])) · x[..., K:]) as fused_silu_mul (SiluMul, x [..., 2K]); with `residual`
 // defined ([..., N]) out = T(T(product) + residual) as fused_add_rms_norm's `sum`. Bit for bit
 // the unfused sequence of those kernels. False where it does not apply (then run the unfused
-// sequence): not CUDA, not int8, more rows than the kernel takes, HEARTMULA_NO_INT8_FUSION=1.
+// sequence): not CUDA, not int8, more rows than the kernel takes, fusion off (the default until
+// its speed is measured: HEARTMULA_INT8_FUSION=1 turns it on; docs/performance.md).
 enum class LinearPrologue { None, RmsNorm, SiluMul };
 bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
                           const at::Tensor& norm_scale, double eps, const at::Tensor& residual, at::Tensor& out);
 // Turns those fusions off / on (tests compare the two paths; default: on unless
-// HEARTMULA_NO_INT8_FUSION=1). The plain int8 product is not affected.
+// HEARTMULA_INT8_FUSION=1). The plain int8 product is not affected.
 void set_int8_fusion_enabled(bool on);
 
 // Whether fused_decode_attention runs for this dtype and device (and HEARTMULA_NO_FUSED is unset).

@@ -82,6 +82,7 @@ at::Tensor add_rounded(const at::Tensor& a, const at::Tensor& b) {
 // kernel sequence they replace (fused_add_rms_norm / fused_silu_mul around fused_int8_linear).
 TEST(Int8LinearCuda, FusedNeighboursEqualTheUnfusedKernels) {
   at::manual_seed(6);
+  model::set_int8_fusion_enabled(true);  // off by default until measured (HEARTMULA_INT8_FUSION)
   const double eps = 1e-5;
   struct Shape { int64_t n, k; };
   for (Shape s : std::vector<Shape>{{5120, 3072}, {3072, 3072}, {3072, 8192}, {37, 64}, {100, 1024}})
@@ -216,7 +217,7 @@ TEST(Int8LinearCuda, FusedStackEqualsTheUnfusedStack) {
       if (seq > 1) c.mask = model::attention_mask(slots, seq, at::Tensor());
       outs[fused] = st.forward(x, c, cache);
     }
-    model::set_int8_fusion_enabled(true);
+    model::set_int8_fusion_enabled(false);  // the default
     EXPECT_TRUE(outs[1].equal(outs[0])) << "batch " << batch << " seq " << seq << ": max diff "
                                         << (outs[1].to(at::kFloat) - outs[0].to(at::kFloat)).abs().max().item<float>();
   }

@@ -188,7 +188,7 @@ bool int8_pdl() {
 }
 
 std::atomic<bool>& int8_fusion_flag() {
-  static std::atomic<bool> on{!io::env_flag("HEARTMULA_NO_INT8_FUSION")};
+  static std::atomic<bool> on{io::env_flag("HEARTMULA_INT8_FUSION")};  // off until measured
   return on;
 }
 
