@@ -20,7 +20,7 @@
 #include "codec/stream_decoder.h"
 #include "heartmula/error.h"
 #include "io/audio_writer.h"
-#include "io/env.h"
+#include "io/switches.h"
 #include "io/torch_tensors.h"
 #include "io/weight_binder.h"
 #include "codec/config.h"
@@ -44,7 +44,7 @@ using Clock = std::chrono::steady_clock;
 // HEARTMULA_STREAM_TRACE=1: when frames reach the codec worker and when its windows come out
 // (stderr, seconds since the frame loop began); for finding where time to first audio goes.
 bool stream_trace() {
-  static const bool on = io::env_flag("HEARTMULA_STREAM_TRACE");
+  static const bool on = io::switch_on(io::Switch::kStreamTrace);
   return on;
 }
 
@@ -503,7 +503,7 @@ struct Generator::Impl {
     // before a song's first window (372 frames); a failure here is left to the song's own first
     // window to report. (HEARTMULA_NO_CODEC_WARMUP=1 skips it.)
     if (w && codec_device.type() != c10::kCPU && (any_stream || (any_audio && songs.size() > 1)) &&
-        !io::env_flag("HEARTMULA_NO_CODEC_WARMUP")) {
+        !io::switch_on(io::Switch::kNoCodecWarmup)) {
       codec::DetokenizeOptions wo;
       wo.steps = r.codec_steps;
       wo.guidance = r.codec_guidance;

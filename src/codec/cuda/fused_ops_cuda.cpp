@@ -13,7 +13,7 @@
 #include "codec/cuda/dit_kernels.h"
 #include "codec/fused_ops.h"
 #include "heartmula/error.h"
-#include "io/env.h"
+#include "io/switches.h"
 #include "model/cuda/dtype_code.h"
 
 namespace heartmula::codec {
@@ -23,7 +23,7 @@ namespace {
 using model::cuda::dtype_code;
 
 std::atomic<bool>& enabled_flag() {
-  static std::atomic<bool> on{std::getenv("HEARTMULA_NO_FUSED") == nullptr};
+  static std::atomic<bool> on{!io::switch_on(io::Switch::kNoFused)};
   return on;
 }
 
@@ -82,14 +82,14 @@ bool gated_residual_applies(const at::Tensor& x, const at::Tensor& mod, int64_t 
 // The 64-channel stage's GEMM operands: fp16 with per-tile scales unless
 // HEARTMULA_CODEC_CONV64_TF32=1 (TF32, for A/B); both round to an 11-bit significand.
 bool conv64_fp16() {
-  static const bool tf32 = io::env_flag("HEARTMULA_CODEC_CONV64_TF32");
+  static const bool tf32 = io::switch_on(io::Switch::kCodecConv64Tf32);
   return !tf32;
 }
 
 // The 64-channel stage's kernels (fused_residual_unit64, fused_post_and_out64): float32 with
 // TF32 allowed, not switched off.
 bool conv64_enabled(const at::Tensor& x) {
-  static const bool cudnn = io::env_flag("HEARTMULA_CODEC_CONV64_CUDNN");
+  static const bool cudnn = io::switch_on(io::Switch::kCodecConv64Cudnn);
   return !cudnn && enabled_flag().load() && at::globalContext().allowTF32CuDNN() && x.defined() && x.is_cuda() &&
          x.scalar_type() == at::kFloat && x.dim() == 4 && x.size(1) == 64 && x.size(2) == 1 && x.size(3) > 0 &&
          x.is_contiguous(at::MemoryFormat::ChannelsLast);
@@ -240,7 +240,7 @@ bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::
 
 bool fused_pointwise_unit(const at::Tensor& h, const at::Tensor& b1, const at::Tensor& a1, const at::Tensor& w2,
                           const at::Tensor& b2, const at::Tensor& a2, const at::Tensor& x, at::Tensor& out) {
-  static const bool composite = io::env_flag("HEARTMULA_CODEC_POINTWISE_CUDNN");
+  static const bool composite = io::switch_on(io::Switch::kCodecPointwiseCudnn);
   if (composite || !enabled_flag().load() || !at::globalContext().allowTF32CuDNN() || !h.defined() || !h.is_cuda() ||
       h.scalar_type() != at::kFloat || h.dim() != 4 || h.size(2) != 1 || h.size(3) <= 0)
     return false;

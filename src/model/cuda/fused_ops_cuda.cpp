@@ -12,6 +12,7 @@
 #include <string>
 
 #include "heartmula/error.h"
+#include "io/switches.h"
 #include "model/cuda/decode_kernels.h"
 #include "model/cuda/dtype_code.h"
 #include "model/cuda/fused_kernels.h"
@@ -25,8 +26,7 @@ namespace {
 using cuda::dtype_code;
 
 bool fused_enabled() {
-  static const bool on = std::getenv("HEARTMULA_NO_FUSED") == nullptr;
-  return on;
+  return !io::switch_on(io::Switch::kNoFused);
 }
 
 void check_launch(int err, const char* what) {
@@ -133,8 +133,7 @@ bool fused_rope_qk_(at::Tensor& qkv, int64_t heads_to_rotate, int64_t head_dim, 
 }
 
 bool fused_attention_enabled() {
-  static const bool on = fused_enabled() && std::getenv("HEARTMULA_NO_FUSED_ATTENTION") == nullptr;
-  return on;
+  return fused_enabled() && !io::switch_on(io::Switch::kNoFusedAttention);
 }
 
 bool fused_decode_attention_available(c10::ScalarType dtype, c10::Device device) {

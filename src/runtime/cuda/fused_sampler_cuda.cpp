@@ -8,6 +8,7 @@
 #include <string>
 
 #include "heartmula/error.h"
+#include "io/switches.h"
 #include "model/cuda/dtype_code.h"
 #include "model/cuda/sampling_kernels.h"
 #include "runtime/fused_sampler.h"
@@ -22,7 +23,7 @@ using model::cuda::dtype_code;
 
 bool fused_sample_topk(const at::Tensor& logits, const FusedSampleArgs& a, std::vector<at::Generator>& gens,
                        at::Tensor& q, at::Tensor& tokens, at::Tensor& frame, int64_t codebook) {
-  static const bool enabled = std::getenv("HEARTMULA_NO_FUSED") == nullptr;
+  const bool enabled = !io::switch_on(io::Switch::kNoFused);
   const int64_t rows = a.cfg ? 2 * a.songs : a.songs;
   const int code = dtype_code(logits.scalar_type());
   if (!enabled || !logits.is_cuda() || code < 0 || logits.dim() != 2 || logits.size(0) != rows ||
