@@ -52,12 +52,6 @@ const std::vector<SwitchInfo> kTable = {
     {Switch::kCodecConvtCudnn, "HEARTMULA_CODEC_CONVT_CUDNN", K::kFlag, R::kAbTiming, "off", nullptr,
      "the channels-last decoder's transposed convolutions run as cuDNN's conv_transpose2d instead of two GEMMs "
      "(read when the codec loads)"},
-    {Switch::kCodecConv64Cudnn, "HEARTMULA_CODEC_CONV64_CUDNN", K::kFlag, R::kAbTiming, "off", nullptr,
-     "the TF32 decoder's 64-channel stage runs cuDNN's convolutions and the fused epilogues instead of our kernels"},
-    {Switch::kCodecConv64Tf32, "HEARTMULA_CODEC_CONV64_TF32", K::kFlag, R::kAbTiming, "off", nullptr,
-     "the 64-channel stage's kernels take TF32 operands instead of fp16 ones with power-of-two scales"},
-    {Switch::kCodecPointwiseCudnn, "HEARTMULA_CODEC_POINTWISE_CUDNN", K::kFlag, R::kAbTiming, "off", nullptr,
-     "stage 4's residual units keep bias + PReLU, the 1x1 convolution and bias + PReLU + residual as three passes"},
     {Switch::kTestCache, "HEARTMULA_TEST_CACHE", K::kString, R::kTest, "the build's .cache", nullptr,
      "tests: the folder of the fetched test assets (llama3/tokenizer.json)"},
     {Switch::kTestDevice, "HEARTMULA_TEST_DEVICE", K::kString, R::kTest, "cpu", nullptr,

@@ -85,24 +85,20 @@ int launch_typed(void* xv, const void* bv, const void* sv, const void* rv, int64
 }
 
 
-// ---- The 64-channel stage on TF32 tensor cores (launch_conv64, fp16_operands false) ----
+// ---- The 64-channel stage on tensor cores (launch_conv64) ----
 //
 // One block per SM, persistent over tiles of kTile output steps x 64 channels. The block keeps
-// W1 (as a [64 out][448] matrix, k = tap * 64 + in) and W2 in shared memory, rounded to TF32.
-// Each tile's input rows (kTile + 6 * dilation of them, the causal context included) arrive by
-// cp.async in one of two buffers while the previous tile is computed (then rounded to TF32 in
-// place), and the block runs
+// W1 (as a [64 out][448] matrix, k = tap * 64 + in) and W2 in shared memory. Each tile's input
+// rows (kTile + 6 * dilation of them, the causal context included) arrive by cp.async in one of
+// two float buffers while the previous tile is computed, and the block runs
 //   GEMM 1: H[kTile, 64] = In_shifted[kTile, 448] x W1^T   (the 7 taps as 7 row offsets)
-//   bias + PReLU into shared memory (over the tile's input rows, no longer needed), then
+//   bias + PReLU into shared memory, then
 //   GEMM 2: Y[kTile, 64] = H x W2^T, bias + PReLU + residual straight to global memory.
-// 8 warps: 4 along time (2 m16 tiles each) x 2 along channels (4 n8 tiles each).
-//
-// Fragments come in 16-byte loads: the GEMMs' depth is walked in groups of 16 channels, and in
-// group G thread q of a quad reads channels 16G + 4q .. 16G + 4q + 3 of its row at once — k-slots
-// q and q + 4 of the first m16n8k8 step take the first two, those of the second step the last
-// two (A and B use the same order, so the sum is the same). Shared rows are dense (64 or 448
-// floats); the 16-byte chunk c of row r is stored at chunk c ^ (4 (r & 1)), so that the two rows
-// of each 8-thread phase of a 16-byte load hit 8 different bank groups.
+// 8 warps: 4 along time (2 m16 tiles each) x 2 along channels (4 n8 tiles each). Shared float
+// rows are dense (64 floats); the 16-byte chunk c of row r is stored at chunk c ^ (4 (r & 1)),
+// so that the two rows of each 8-thread phase of a 16-byte load hit 8 different bank groups.
+// (A TF32 form of this kernel, m16n8k8 on TF32-rounded floats, was the first; the fp16 one
+// below measured faster and the TF32 one was retired: docs/performance.md.)
 constexpr int kCh = 64;
 constexpr int kTaps = 7;
 constexpr int kK1 = kCh * kTaps;  // 448
@@ -110,12 +106,6 @@ constexpr int kTile = 128;        // output steps per tile
 constexpr int kWarpsM = 4;
 constexpr int kMi = kTile / (16 * kWarpsM);  // m16 tiles per warp
 constexpr int kConvThreads = kWarpsM * 2 * 32;
-
-// W1, W2 and two tile buffers (the next tile's rows arrive while this one is computed).
-size_t conv64_smem_bytes(int halo) {
-  return sizeof(float) * (static_cast<size_t>(kCh) * kK1 + static_cast<size_t>(kCh) * kCh +
-                          2 * static_cast<size_t>(kTile + halo) * kCh);
-}
 
 // 16 bytes global -> shared without passing through registers (zeros when !valid).
 __device__ __forceinline__ void cp_async16(float* dst, const float* src, bool valid) {
@@ -128,101 +118,9 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-__device__ __forceinline__ float tf32_round(float f) {
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
-  return __uint_as_float(r);
-}
-
-__device__ __forceinline__ float4 tf32_round(float4 v) {
-  return make_float4(tf32_round(v.x), tf32_round(v.y), tf32_round(v.z), tf32_round(v.w));
-}
-
-__device__ __forceinline__ void mma_tf32(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                         uint32_t b0, uint32_t b1) {
-  asm(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint32_t bits(float f) { return __float_as_uint(f); }
-
 // Offset (floats) of float `col` of row `row` in shared rows of `width` floats (swizzled chunks).
 __device__ __forceinline__ int soff(int row, int width, int col) {
   return row * width + ((((col >> 2) ^ ((row & 1) << 2))) << 2) + (col & 3);
-}
-
-// Rows x cols floats (cols % 4 == 0) from global (dense rows) into swizzled shared rows of
-// `cols` floats, rounded to TF32. kLoadBatch loads per thread are in flight before the first
-// store: one block per SM cannot hide a global load's latency otherwise.
-constexpr int kLoadBatch = 8;
-
-__device__ __forceinline__ void load_tf32(float* dst, const float* __restrict__ src, int rows, int cols) {
-  const int per_row = cols / 4, total = rows * per_row;
-  for (int base = threadIdx.x; base < total; base += blockDim.x * kLoadBatch) {
-    float4 v[kLoadBatch];
-#pragma unroll
-    for (int u = 0; u < kLoadBatch; ++u) {
-      const int i = base + u * blockDim.x;
-      v[u] = i < total ? __ldg(reinterpret_cast<const float4*>(src) + i) : make_float4(0.f, 0.f, 0.f, 0.f);
-    }
-#pragma unroll
-    for (int u = 0; u < kLoadBatch; ++u) {
-      const int i = base + u * blockDim.x;
-      if (i < total) *reinterpret_cast<float4*>(dst + soff(i / per_row, cols, (i % per_row) * 4)) = tf32_round(v[u]);
-    }
-  }
-}
-
-// acc[i][j] += A[rows a_row0 + 16 i .. +15][k] * B[rows b_row0 + 8 j .. +7][b_k0 + k] for k < 64,
-// of the swizzled shared matrices a (rows of 64 floats) and b (rows of b_width floats; b_row0
-// even, b_k0 a multiple of 32), both already rounded to TF32. With a row's parity p, chunk
-// 4G + q of it sits at chunk 4 (G ^ p) + q: for even G at +4p chunks, for odd G at -4p, so every
-// load is one of two per-lane pointers plus a constant offset.
-__device__ __forceinline__ void mma_64(float (&acc)[kMi][4][4], const float* a, int a_row0, const float* b,
-                                       int b_width, int b_row0, int b_k0) {
-  const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
-  const int ap = ((a_row0 + g) & 1) * 16, bp = (g & 1) * 16;  // rows i*16 + g (+8) share a parity
-  const float* a_lane = a + (a_row0 + g) * kCh + 4 * q;
-  const float* b_lane = b + (b_row0 + g) * b_width + b_k0 + 4 * q;
-  const float* a_ptr[2] = {a_lane + ap, a_lane - ap};
-  const float* b_ptr[2] = {b_lane + bp, b_lane - bp};
-#pragma unroll
-  for (int grp = 0; grp < 4; ++grp) {
-    const float* pa = a_ptr[grp & 1] + 16 * grp;
-    const float* pb = b_ptr[grp & 1] + 16 * grp;
-    float4 lo[kMi], hi[kMi], bw[4];
-#pragma unroll
-    for (int i = 0; i < kMi; ++i) {
-      lo[i] = *reinterpret_cast<const float4*>(pa + 16 * i * kCh);
-      hi[i] = *reinterpret_cast<const float4*>(pa + (16 * i + 8) * kCh);
-    }
-#pragma unroll
-    for (int j = 0; j < 4; ++j) bw[j] = *reinterpret_cast<const float4*>(pb + 8 * j * b_width);
-    // The first k8 step for every (i, j), then the second: an accumulator's two updates are
-    // kMi * 4 instructions apart, not back to back.
-#pragma unroll
-    for (int i = 0; i < kMi; ++i)
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-        mma_tf32(acc[i][j], bits(lo[i].x), bits(hi[i].x), bits(lo[i].y), bits(hi[i].y), bits(bw[j].x), bits(bw[j].y));
-#pragma unroll
-    for (int i = 0; i < kMi; ++i)
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-        mma_tf32(acc[i][j], bits(lo[i].z), bits(hi[i].z), bits(lo[i].w), bits(hi[i].w), bits(bw[j].z), bits(bw[j].w));
-  }
-}
-
-__device__ __forceinline__ void zero(float (&acc)[kMi][4][4]) {
-#pragma unroll
-  for (int i = 0; i < kMi; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
 }
 
 struct Conv64Args {
@@ -234,130 +132,7 @@ struct Conv64Args {
   bool residual;
 };
 
-__global__ void __launch_bounds__(kConvThreads, 1) conv64_tf32_kernel(Conv64Args p) {
-  extern __shared__ __align__(16) float smem[];
-  float* w1s = smem;             // [64][448]
-  float* w2s = w1s + kCh * kK1;  // [64][64]
-  // Two tile buffers of [kTile + halo][64] floats: the input rows, then H [kTile][64].
-  float* bufs = w2s + kCh * kCh;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int g = lane >> 2, q = lane & 3;
-  const int m_base = (warp % kWarpsM) * 16 * kMi, n_base = (warp / kWarpsM) * 32;
-  const bool two = p.w2 != nullptr;
-
-  load_tf32(w1s, p.w1, kCh, kK1);
-  if (two) load_tf32(w2s, p.w2, kCh, kCh);
-  const float a1 = *p.a1, a2 = two ? *p.a2 : 0.f;
-  float bias1[4][2], bias2[4][2];
-#pragma unroll
-  for (int j = 0; j < 4; ++j)
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      bias1[j][e] = p.b1[n_base + j * 8 + 2 * q + e];
-      bias2[j][e] = two ? p.b2[n_base + j * 8 + 2 * q + e] : 0.f;
-    }
-
-  const int halo = (kTaps - 1) * p.dilation, rows = kTile + halo;
-  const int64_t t_rep = p.t_in * p.rep;
-  const int64_t tiles_per_row = (p.t_out + kTile - 1) / kTile, tiles = tiles_per_row * p.batch;
-  // The input rows of `tile` into `buf`, asynchronously (one commit group).
-  auto fetch = [&](int64_t tile, float* buf) {
-    if (tile < tiles) {
-      const int64_t b = tile / tiles_per_row, t0 = p.t_begin + (tile % tiles_per_row) * kTile;
-      const float* xb = p.x + b * p.t_in * kCh;
-      for (int i = threadIdx.x; i < rows * (kCh / 4); i += kConvThreads) {
-        const int64_t s = t0 - halo + (i >> 4);
-        const bool ok = s >= 0 && s < t_rep;
-        cp_async16(buf + soff(i >> 4, kCh, (i & 15) * 4), ok ? xb + (s >> p.rep_shift) * kCh + (i & 15) * 4 : p.x, ok);
-      }
-    }
-    cp_async_commit();
-  };
-  const int buf_floats = rows * kCh;
-  fetch(blockIdx.x, bufs);
-  int it = 0;
-  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x, ++it) {
-    const int64_t b = tile / tiles_per_row, r0 = (tile % tiles_per_row) * kTile;  // first row of y
-    const int64_t t0 = p.t_begin + r0;                                               // its step
-    const float* xb = p.x + b * p.t_in * kCh;
-    float* yb = p.y + b * p.t_out * kCh;
-    float* xs = bufs + (it & 1) * buf_floats;
-    __syncthreads();  // the other buffer (the previous tile's H) is free
-    fetch(tile + gridDim.x, bufs + ((it + 1) & 1) * buf_floats);
-    cp_async_wait<1>();  // this tile's rows are in (this thread's copies): round them to TF32 in
-    for (int i = threadIdx.x; i < rows * (kCh / 4); i += kConvThreads) {  // place, once per element
-      float4* c = reinterpret_cast<float4*>(xs + soff(i >> 4, kCh, (i & 15) * 4));
-      *c = tf32_round(*c);
-    }
-    __syncthreads();  // everyone's rows are in and rounded
-
-    float acc[kMi][4][4];
-    zero(acc);
-    for (int tap = 0; tap < kTaps; ++tap)
-      mma_64(acc, xs, m_base + tap * p.dilation, w1s, kK1, n_base, tap * kCh);
-    __syncthreads();  // every warp is done reading xs: H goes there
-
-    // bias + PReLU; fragment element e: row g (+8 for e >= 2), column 2q + (e & 1).
-#pragma unroll
-    for (int i = 0; i < kMi; ++i)
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int hh = 0; hh < 2; ++hh) {
-          const int row = m_base + i * 16 + g + 8 * hh, col = n_base + j * 8 + 2 * q;
-          float v0 = __fadd_rn(acc[i][j][2 * hh], bias1[j][0]);
-          float v1 = __fadd_rn(acc[i][j][2 * hh + 1], bias1[j][1]);
-          if (!(v0 > 0.f)) v0 = __fmul_rn(a1, v0);
-          if (!(v1 > 0.f)) v1 = __fmul_rn(a1, v1);
-          if (two) {
-            *reinterpret_cast<float2*>(xs + soff(row, kCh, col)) = make_float2(tf32_round(v0), tf32_round(v1));
-          } else if (r0 + row < p.t_out) {
-            if (t0 + row < 0) v0 = v1 = 0.f;
-            *reinterpret_cast<float2*>(yb + (r0 + row) * kCh + col) = make_float2(v0, v1);
-          }
-        }
-    if (!two) continue;
-    __syncthreads();
-
-    zero(acc);
-    mma_64(acc, xs, m_base, w2s, kCh, n_base, 0);
-
-    // Per m16 tile: its 8 residual pairs are loaded before any store, so that their latencies
-    // overlap (y could alias x as far as the compiler knows).
-#pragma unroll
-    for (int i = 0; i < kMi; ++i) {
-      float2 res[4][2];
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int hh = 0; hh < 2; ++hh) {
-          const int row = m_base + i * 16 + g + 8 * hh, col = n_base + j * 8 + 2 * q;
-          res[j][hh] = make_float2(0.f, 0.f);
-          if (p.residual && r0 + row < p.t_out)
-            res[j][hh] = __ldg(reinterpret_cast<const float2*>(xb + (t0 + row) * kCh + col));
-        }
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int hh = 0; hh < 2; ++hh) {
-          const int row = m_base + i * 16 + g + 8 * hh, col = n_base + j * 8 + 2 * q;
-          if (r0 + row >= p.t_out) continue;
-          float v0 = __fadd_rn(acc[i][j][2 * hh], bias2[j][0]);
-          float v1 = __fadd_rn(acc[i][j][2 * hh + 1], bias2[j][1]);
-          if (!(v0 > 0.f)) v0 = __fmul_rn(a2, v0);
-          if (!(v1 > 0.f)) v1 = __fmul_rn(a2, v1);
-          if (p.residual) {
-            v0 = __fadd_rn(v0, res[j][hh].x);
-            v1 = __fadd_rn(v1, res[j][hh].y);
-          }
-          *reinterpret_cast<float2*>(yb + (r0 + row) * kCh + col) = make_float2(v0, v1);
-        }
-    }
-  }
-  cp_async_wait<0>();
-}
-
-// ---- The same stage with fp16 operands (the default; HEARTMULA_CODEC_CONV64_TF32=1: TF32) ----
+// ---- fp16 operands with power-of-two scales ----
 //
 // fp16 has TF32's 10-bit mantissa; its narrow range is handled by power-of-two scales: W1 and W2
 // once per block, each tile's input rows and each tile's H by their maximum (into [2^14, 2^15)),
@@ -988,19 +763,17 @@ namespace heartmula::codec::cuda {
 
 int launch_conv64(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
                   const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
-                  int dilation, int rep, bool residual, bool fp16_operands, void* stream) {
+                  int dilation, int rep, bool residual, void* stream) {
   if (!x || !y || !w1 || !b1 || !a1 || (w2 && (!b2 || !a2)) || batch <= 0 || t_in <= 0 || t_out <= 0 ||
       dilation < 1 || dilation > 64 || rep < 1 || rep > 64 || (rep & (rep - 1)) != 0 ||
       (residual && (!w2 || rep != 1 || t_begin != 0 || t_in != t_out)) ||
       (w2 && t_begin < 0) || !aligned(x, 16) || !aligned(y, 16) || !aligned(w1, 16) || (w2 && !aligned(w2, 16)))
     return -1;
-  const bool f16 = fp16_operands;
   // Once: the kernels may use all the shared memory a block can opt into (0 if that failed).
   static const int optin = [] {
     int dev = 0, v = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
-        cudaFuncSetAttribute(conv64_tf32_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v) != cudaSuccess ||
         cudaFuncSetAttribute(conv64_f16_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v) != cudaSuccess) {
       (void)cudaGetLastError();
       return 0;
@@ -1015,21 +788,20 @@ int launch_conv64(const float* x, float* y, const float* w1, const float* b1, co
     }
     return v;
   }();
-  const size_t smem = f16 ? conv64h_smem_bytes((kTaps - 1) * dilation) : conv64_smem_bytes((kTaps - 1) * dilation);
+  const size_t smem = conv64h_smem_bytes((kTaps - 1) * dilation);
   if (smem > static_cast<size_t>(optin)) return -1;
   const int64_t tiles = batch * ((t_out + kTile - 1) / kTile);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, sm_count()));
   int rep_shift = 0;
   while ((1 << rep_shift) < rep) ++rep_shift;
   Conv64Args args{x, y, w1, b1, a1, w2, b2, a2, batch, t_in, t_out, t_begin, dilation, rep, rep_shift, residual};
-  if (f16 && !w2 && batch == 1 && rep == 2 && dilation == 1 && poly_optin >= static_cast<int>(poly_smem_bytes())) {
+  if (!w2 && batch == 1 && rep == 2 && dilation == 1 && poly_optin >= static_cast<int>(poly_smem_bytes())) {
     const int64_t poly_tiles = (t_out + (t_begin & 1) + kTile - 1) / kTile;
     const unsigned poly_blocks = static_cast<unsigned>(std::min<int64_t>(poly_tiles, 2 * int64_t{sm_count()}));
     post64_poly_f16_kernel<<<poly_blocks, kConvThreads, poly_smem_bytes(), static_cast<cudaStream_t>(stream)>>>(args);
-  } else if (f16)
+  } else {
     conv64_f16_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
-  else
-    conv64_tf32_kernel<<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
+  }
   return static_cast<int>(cudaGetLastError());
 }
 

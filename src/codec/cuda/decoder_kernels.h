@@ -23,10 +23,8 @@ int launch_bias_prelu(int dtype, void* x, const void* bias, const void* slope, c
 
 namespace heartmula::codec::cuda {
 
-// The scalar decoder's 64-channel stage on tensor cores with float32 accumulation. fp16_operands
-// false: TF32 (mma.sync m16n8k8; inputs and weights rounded to TF32 as cuDNN's TF32 convolutions
-// round them). true (the default of the callers): fp16 operands with power-of-two scales
-// (m16n8k16, twice the depth per instruction): the weights scaled once per block, a tile's
+// The scalar decoder's 64-channel stage on tensor cores with float32 accumulation: fp16
+// operands with power-of-two scales (m16n8k16): the weights scaled once per block, a tile's
 // input rows and its hidden activations each by their maximum into [2^14, 2^15), so every value
 // within 2^-28 of its tile's maximum keeps TF32's 11-bit significand; the products accumulate in
 // float32 and are scaled back exactly. All float32,
@@ -42,7 +40,7 @@ namespace heartmula::codec::cuda {
 // cudaError_t value, or -1 when the arguments do not suit (the caller runs the composite).
 int launch_conv64(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
                   const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
-                  int dilation, int rep, bool residual, bool fp16_operands, void* stream);
+                  int dilation, int rep, bool residual, void* stream);
 // The pointwise half of a residual unit of `channels` = 128 (else -1): per row r < rows
 // (channels-last rows), y[r] = PReLU_a2(b2 + W2 PReLU_a1(h[r] + b1)) + x[r], h the unit's first
 // convolution without its bias; w2 [channels out][channels in], b1, b2 [channels], a1, a2 one
