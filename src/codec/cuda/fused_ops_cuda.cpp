@@ -13,14 +13,14 @@
 #include "codec/cuda/dit_kernels.h"
 #include "codec/fused_ops.h"
 #include "heartmula/error.h"
+#include "io/cuda/dtype_code.h"
 #include "io/switches.h"
-#include "model/cuda/dtype_code.h"
 
 namespace heartmula::codec {
 
 namespace {
 
-using model::cuda::dtype_code;
+using io::cuda::dtype_code;
 
 std::atomic<bool>& enabled_flag() {
   static std::atomic<bool> on{!io::switch_on(io::Switch::kNoFused)};

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "heartmula/error.h"
+#include "io/cuda/dtype_code.h"
 #include "io/switches.h"
 #include "model/cuda/decode_kernels.h"
-#include "model/cuda/dtype_code.h"
 #include "model/cuda/fused_kernels.h"
 #include "model/cuda/int8_linear.h"
 #include "model/fused_ops.h"
@@ -23,7 +23,7 @@ namespace heartmula::model {
 
 namespace {
 
-using cuda::dtype_code;
+using io::cuda::dtype_code;
 
 bool fused_enabled() {
   return !io::switch_on(io::Switch::kNoFused);
