@@ -21,6 +21,8 @@
 #include "cli_defaults.h"
 #include "tool_main.h"
 #include "heartmula/generator.h"
+#include "io/kernel_paths.h"
+#include "io/switches.h"
 #include "runtime/batch_file.h"
 #include "runtime/device.h"
 #include "runtime/report.h"
@@ -417,6 +419,7 @@ int run(int argc, char** argv) {
     if (c.version_arg.empty()) {  // the build, and the devices it sees
       std::printf("heartmula-gen %s (%s)\n", HEARTMULA_VERSION, runtime::build_info().c_str());
       print_devices();
+      if (c.verbose) std::printf("switches (docs/switches.md):\n%s", io::describe_switches().c_str());
       return kExitOk;
     }
     c.model.version = c.version_arg;
@@ -476,6 +479,13 @@ int run(int argc, char** argv) {
   if (c.batch_file.empty()) gen.check(c.song);  // context length etc., before loading weights
   gen.load();
   if (c.verbose) say(c, gen.describe());
+  // --verbose: which fused kernels or fallbacks ran (io/kernel_paths.h), once the songs are done.
+  struct PathsAtEnd {
+    const Cli& c;
+    ~PathsAtEnd() {
+      if (c.verbose) say(c, "kernel paths: " + io::describe_paths("; "));
+    }
+  } paths_at_end{c};
   if (!c.batch_file.empty()) return run_batch(gen, c);
 
   const uint64_t first_seed = c.song.seed ? *c.song.seed : random_seed();

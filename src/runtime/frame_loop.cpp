@@ -9,6 +9,7 @@
 
 #include "codec/windows.h"
 #include "heartmula/error.h"
+#include "io/kernel_paths.h"
 #include "model/fused_ops.h"
 #include "runtime/device.h"
 #include "runtime/fused_sampler.h"
@@ -97,7 +98,8 @@ at::Tensor FrameStepper::sample(const at::Tensor& padded_logits, int64_t codeboo
     FusedSampleArgs a;
     a.vocab = m_.audio_vocab(), a.songs = songs_, a.cfg = cfg_, a.cfg_scale = params_.cfg_scale;
     a.topk = params_.topk, a.temperature = params_.temperature;
-    if (fused_sample_topk(padded_logits, a, gens_, race_noise_, tokens_, frame_, codebook)) return tokens_;
+    if (io::record_path(io::KernelPath::kSampler, fused_sample_topk(padded_logits, a, gens_, race_noise_, tokens_, frame_, codebook)))
+      return tokens_;
   }
   const at::Tensor logits = padded_logits.narrow(-1, 0, m_.audio_vocab()).to(at::kFloat);
   at::Tensor guided = cfg_ ? cfg_mix(logits, params_.cfg_scale) : logits;  // [songs, V]

@@ -8,7 +8,7 @@
 #include "codec/windows.h"
 #include "heartmula/error.h"
 #include "io/audio_writer.h"
-#include "io/env.h"
+#include "io/switches.h"
 #include "io/torch_tensors.h"
 #include "runtime/device.h"
 
@@ -19,7 +19,7 @@ namespace {
 // HEARTMULA_STREAM_TRACE=1: when frames reach the codec worker and when its windows come out
 // (stderr, seconds since the frame loop began); for finding where time to first audio goes.
 bool stream_trace() {
-  static const bool on = io::env_flag("HEARTMULA_STREAM_TRACE");
+  static const bool on = io::switch_on(io::Switch::kStreamTrace);
   return on;
 }
 

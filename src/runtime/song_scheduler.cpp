@@ -7,7 +7,7 @@
 
 #include "codec/windows.h"
 #include "heartmula/error.h"
-#include "io/env.h"
+#include "io/switches.h"
 #include "io/torch_tensors.h"
 #include "runtime/device.h"
 #include "runtime/frame_loop.h"
@@ -135,7 +135,7 @@ std::vector<SongOutcome> SongScheduler::run_batch(const std::vector<const SongRe
   // wait for it), long before a song's first window (372 frames); a failure here is left to the
   // song's own first window to report. (HEARTMULA_NO_CODEC_WARMUP=1 skips it.)
   bool warm_up_due = outputs.on_worker() && session_.codec_device().type() != c10::kCPU &&
-                     (any_stream || (any_audio && songs.size() > 1)) && !io::env_flag("HEARTMULA_NO_CODEC_WARMUP");
+                     (any_stream || (any_audio && songs.size() > 1)) && !io::switch_on(io::Switch::kNoCodecWarmup);
   auto t_loop = Clock::now();
   fo.on_frame = [&](int64_t done, int64_t planned) {
     if (warm_up_due && done >= 2) {

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace heartmula::model::cuda {
+namespace heartmula::runtime::cuda {
 
 // One block per song: guided = uncond + (cond - uncond) * cfg_scale (cfg; rows s and s + songs)
 // or the row itself, scaled = guided * (1 / temperature) in float32, top-k cut keeping ties
@@ -16,4 +16,4 @@ int launch_sample_topk(int logits_dtype, const void* logits, int64_t row_stride,
                        float cfg_scale, int64_t vocab, int64_t topk, float inv_temperature, const float* q,
                        int64_t* tokens, int64_t* frame, int64_t frame_stride, void* stream);
 
-}  // namespace heartmula::model::cuda
+}  // namespace heartmula::runtime::cuda

@@ -7,9 +7,9 @@
 #include <cfloat>
 #include <cstdint>
 
-#include "sampling_kernels.h"
+#include "runtime/cuda/sampling_kernels.h"
 
-namespace heartmula::model::cuda {
+namespace heartmula::runtime::cuda {
 
 namespace {
 
@@ -166,4 +166,4 @@ int launch_sample_topk(int logits_dtype, const void* logits, int64_t row_stride,
   }
 }
 
-}  // namespace heartmula::model::cuda
+}  // namespace heartmula::runtime::cuda
