@@ -103,7 +103,9 @@ void add_song_number(CLI::App* group, Cli& c, const char* key) {
 void parse_song_numbers(const CLI::App& app, Cli& c) {
   for (const runtime::SongParam& p : runtime::song_params()) {
     const auto it = c.numbers.find(p.key);
-    if (it != c.numbers.end() && app.count(p.flag()) > 0) p.set(c.song, p.parse(it->second));
+    if (it == c.numbers.end() || app.count(p.flag()) == 0) continue;
+    if (p.set_text) p.set_text(c.song, it->second, p.flag());  // --temperature START:END[:SHAPE] too
+    else p.set(c.song, p.parse(it->second));
   }
 }
 

@@ -27,13 +27,21 @@ struct ModelSettings {
   void validate() const;              // throws UsageError naming the flag
 };
 
+// How the temperature goes from its START to its END over a song (--temperature
+// START:END[:linear|cosine]); see runtime::scheduled_temperature.
+enum class TemperatureShape { linear, cosine };
+
 // One song. The numbers' limits are in one table, src/runtime/song_params.cpp (validate() uses it).
 struct SongRequest {
   std::string lyrics;                 // the text itself (files are read by the caller)
   std::string tags;
   std::optional<uint64_t> seed;       // random when absent; the one used is reported
   int64_t max_audio_length_ms = 240000;
-  double temperature = 1.0;
+  double temperature = 1.0;           // START of --temperature START[:END[:linear|cosine]]
+  // END: the temperature at the song's frame limit; absent: `temperature` for every frame. The
+  // temperature of frame t moves from START to END by progress t / (frame limit - 1).
+  std::optional<double> temperature_end;
+  TemperatureShape temperature_shape = TemperatureShape::linear;
   int topk = 50;
   double cfg_scale = 1.5;
   bool ignore_eos = false;

@@ -96,7 +96,8 @@ int64_t sanitize_codes_after(at::Tensor& frames, const at::Tensor& prev, int64_t
 
 // Songs may share one LM batch when these agree (prompts, seeds and lengths may differ).
 bool same_lm_settings(const SongRequest& a, const SongRequest& b) {
-  return a.temperature == b.temperature && a.topk == b.topk && a.cfg_scale == b.cfg_scale &&
+  return a.temperature == b.temperature && a.temperature_end == b.temperature_end &&
+         a.temperature_shape == b.temperature_shape && a.topk == b.topk && a.cfg_scale == b.cfg_scale &&
          a.ignore_eos == b.ignore_eos;
 }
 
@@ -436,6 +437,7 @@ struct Generator::Impl {
     }
     runtime::SamplingParams sp;
     sp.temperature = r.temperature;
+    sp.temperature_end = r.temperature_end, sp.temperature_shape = r.temperature_shape;
     sp.topk = r.topk;
     sp.cfg_scale = r.cfg_scale;
     sp.seed = seeds.front();

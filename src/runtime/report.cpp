@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "io/atomic_file.h"
+#include "runtime/song_params.h"
 
 namespace heartmula::runtime {
 
@@ -91,7 +92,9 @@ json result_object(const ModelSettings& m, const SongRequest& r, const SongResul
                    {"codec_device", m.codec_device}, {"mula_dtype", m.mula_dtype},
                    {"codec_dtype", m.codec_dtype}, {"lazy_load", m.lazy_load},
                    {"threads", m.threads},         {"max_audio_length_ms", r.max_audio_length_ms},
-                   {"temperature", r.temperature}, {"topk", r.topk},
+                   {"temperature", r.temperature},
+                   {"temperature_schedule", temperature_text(r)},  // "1", or START:END:SHAPE as given
+                   {"topk", r.topk},
                    {"cfg_scale", r.cfg_scale},     {"ignore_eos", r.ignore_eos},
                    {"codec_steps", r.codec_steps}, {"codec_guidance", r.codec_guidance},
                    {"mp3_bitrate", r.mp3_bitrate_kbps}, {"codes_in", r.codes_in},
