@@ -3,7 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <stdexcept>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <csignal>
 #include <cstdio>
@@ -23,6 +25,7 @@
 #include "heartmula/generator.h"
 #include "runtime/batch_file.h"
 #include "runtime/device.h"
+#include "runtime/process_clock.h"
 #include "runtime/report.h"
 #include "runtime/song_params.h"
 
@@ -44,6 +47,24 @@ void print_out_of_memory(const std::string& message, const std::string& phase) {
 }
 
 std::atomic<int> g_interrupts{0};
+
+// The wall-time breakdown's clock points of this process (Timings::process_s, setup_s,
+// reported_at_s; scripts/wall-time.sh).
+struct ProcessClock {
+  double at_main = 0;  // seconds from the process's start to main()
+  std::chrono::steady_clock::time_point main, load;
+  bool first_reported = false;
+
+  // Fills the process's parts into a song's timings (process_s, setup_s to the first song).
+  void stamp(Timings& t) {
+    t.reported_at_s = at_main + std::chrono::duration<double>(std::chrono::steady_clock::now() - main).count();
+    if (first_reported) return;
+    first_reported = true;
+    t.process_s = at_main;
+    t.setup_s = std::chrono::duration<double>(load - main).count();
+  }
+};
+ProcessClock g_clock;
 
 void on_sigint(int) {
   if (g_interrupts.fetch_add(1) >= 1) {
@@ -183,7 +204,9 @@ void say(const Cli& c, const std::string& s) {
 }
 
 // Reports a finished song: sidecar, timings on stderr, --json line. Returns its exit code.
-int report_song(Generator& gen, const Cli& c, const SongRequest& song, const SongResult& res) {
+int report_song(Generator& gen, const Cli& c, const SongRequest& song, const SongResult& song_result) {
+  SongResult res = song_result;
+  g_clock.stamp(res.timings);
   const bool to_stdout = song.save_path == "-";  // then stdout is the audio: reports go to stderr
   if (!c.no_metadata && !res.save_path.empty() && !to_stdout) runtime::write_sidecar(gen.settings(), song, res);
   if (!c.quiet) {
@@ -380,6 +403,7 @@ int run(int argc, char** argv) {
 
   Generator gen(c.model);
   if (c.batch_file.empty()) gen.check(c.song);  // context length etc., before loading weights
+  g_clock.load = std::chrono::steady_clock::now();  // setup_s ends, loading (load_s) begins
   gen.load();
   if (c.verbose) say(c, gen.describe());
   if (!c.batch_file.empty()) return run_batch(gen, c);
@@ -419,6 +443,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_clock.at_main = std::max(0.0, runtime::seconds_since_process_start());
+  g_clock.main = g_clock.load = std::chrono::steady_clock::now();
   return tools::run_tool([&] { return run(argc, argv); }, [](const std::exception& e) {
     print_out_of_memory(e.what(), "");
     if (runtime::is_out_of_memory(e))

@@ -76,6 +76,22 @@ struct Timings {
   // Seconds the codec worker spent on its warm-up window beside the first frames
   // (HeartCodec::warm_up: only when windows are decoded beside the LM on a GPU).
   double codec_warmup_s = 0;
+  // --- the song's wall time as a person sees it (scripts/wall-time.sh); every part measured
+  // on its own, in the order they happen ---
+  // Parts of load_s: the device's context (CUDA/XPU; 0 on the CPU), the language model's
+  // weights, the codec's weights (with its graphs' set-up).
+  double device_init_s = 0, lm_load_s = 0, codec_load_s = 0;
+  // Part of frames_s: the frame loop's graph captures (host time of the steps that captured,
+  // including the device synchronisation a capture starts with; 0 without graphs).
+  double graph_capture_s = 0;
+  // From the end of the frame loop to the song's file being complete: the codec and the
+  // encoder's work that did not happen beside the loop.
+  double after_frames_s = 0;
+  // Set by heartmula-gen (0 from the library): seconds from the process's start to main()
+  // (dynamic loading, static constructors; exact to 10 ms), from main() to the start of
+  // loading (options, checks, tokenizer), and from the process's start to the moment this
+  // song's report was made. process_s and setup_s go to the first song reported, as load_s.
+  double process_s = 0, setup_s = 0, reported_at_s = 0;
   double ms_per_frame() const { return frames > 0 ? 1000.0 * frames_s / static_cast<double>(frames) : 0; }
   double frames_per_s() const { return frames_s > 0 ? static_cast<double>(frames) / frames_s : 0; }
   double rtf() const { return audio_s > 0 ? total_s / audio_s : 0; }

@@ -286,11 +286,18 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
   stepper.step_runner = options.step_runner;
   stepper.frame_limits = limit;
   std::unique_ptr<StepGraphs> graphs;
+  double capture_s = 0;  // host time of the steps that captured a graph
   if (graphs_wanted) {
     graphs = make_step_graphs(model.device, stepper.generators());
     if (graphs) {
       StepGraphs* g = graphs.get();
-      stepper.step_runner = [g](int64_t key, const std::function<void()>& body) { g->run(key, body); };
+      stepper.step_runner = [g, &capture_s](int64_t key, const std::function<void()>& body) {
+        const size_t before = g->graphs();
+        const auto t = std::chrono::steady_clock::now();
+        g->run(key, body);
+        if (g->graphs() > before)
+          capture_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+      };
     }
   }
   stepper.logits_hook = options.on_logits;
@@ -329,6 +336,7 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
     r.prompt_len = prompts[i].length();
     r.prefill_seconds = prefill_s;
     r.frame_seconds = frame_s;
+    r.capture_seconds = capture_s;
     if (options.on_song_end) options.on_song_end(s, r);
   };
   stepper.prefill(prompts);
@@ -405,6 +413,7 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
     r.interrupted = interrupted && !done[static_cast<size_t>(s)];
     end_song(s, frame_s);
     r.frame_seconds = frame_s;  // every result: the whole batch's loop time
+    r.capture_seconds = capture_s;
   }
   return res;
 }

@@ -84,6 +84,7 @@ struct FrameLoopResult {
   int64_t prompt_len = 0;
   double prefill_seconds = 0;   // prompt + first frame (of the whole batch)
   double frame_seconds = 0;     // every later frame (of the whole batch)
+  double capture_seconds = 0;   // part of frame_seconds: steps that captured a graph
 };
 
 // Upstream's frame limit: the first frame plus max_audio_length_ms / 80 more.

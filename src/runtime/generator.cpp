@@ -29,6 +29,7 @@
 #include "model/prompt.h"
 #include "runtime/device.h"
 #include "runtime/frame_loop.h"
+#include "runtime/process_clock.h"
 #include "runtime/sampler.h"
 #include "runtime/step_graphs.h"
 #include "runtime/worker.h"
@@ -200,6 +201,8 @@ struct Generator::Impl {
   std::shared_ptr<codec::SolverGraphs> codec_graphs;
   double load_s = 0;           // loading time so far
   double load_reported = 0;    // part of it already reported with an earlier song
+  Timings loading, loading_reported;  // its parts (device_init_s, lm_load_s, codec_load_s), the same way
+  std::vector<c10::Device> devices_ready;  // contexts made (init_device)
   Clock::time_point t_ready = Clock::now();  // the batch's start (weights loaded): first_audio_s counts from it
   // The codec worker: decodes and saves songs beside the frame loop (made on first use;
   // declared last, so it is joined before the models go).
@@ -231,14 +234,24 @@ struct Generator::Impl {
     gen_config->validate_against(*mula_config);
   }
 
+  // The device's context, timed on its own (device_init_s) before the first weights go there.
+  void init_device(c10::Device d) {
+    if (std::find(devices_ready.begin(), devices_ready.end(), d) != devices_ready.end()) return;
+    devices_ready.push_back(d);
+    const double s = runtime::init_device(d);
+    load_s += s, loading.device_init_s += s;
+  }
+
   void ensure_mula() {
     if (mula) return;
     load_light();
+    init_device(mula_device);
     auto t0 = Clock::now();
     model::LoadStats stats;
     mula.emplace(model::HeartMuLaModel::load(mula_dir, mula_precision, mula_device, &stats));
     runtime::synchronize(mula_device);
-    load_s += seconds_since(t0);
+    const double s = seconds_since(t0);
+    loading.lm_load_s += s, load_s += s;
     if (!stats.unexpected.empty())
       std::fprintf(stderr, "warning: %zu tensor(s) in %s are not used by the model (first: %s)\n",
                    stats.unexpected.size(), mula_dir.c_str(), stats.unexpected.front().c_str());
@@ -246,11 +259,13 @@ struct Generator::Impl {
 
   void ensure_codec() {
     if (codec) return;
+    init_device(codec_device);
     auto t0 = Clock::now();
     codec.emplace(codec::HeartCodec::load(codec_dir, codec_load));
     codec_graphs = runtime::make_codec_graphs(codec_device);
     runtime::synchronize(codec_device);
-    load_s += seconds_since(t0);
+    const double s = seconds_since(t0);
+    loading.codec_load_s += s, load_s += s;
   }
 
   // --lazy-load: frees the LM and its cached device memory before the codec runs.
@@ -539,12 +554,14 @@ struct Generator::Impl {
       throw;
     }
     const uint64_t peak = runtime::peak_memory_bytes(mula_device);
+    const auto t_loop_end = Clock::now();  // after_frames_s counts from here
     if (w) w->wait();
     std::vector<SongOutcome> outcomes(songs.size());
     for (size_t i = 0; i < songs.size(); ++i) {
       SongOutput& o = outs[i];
       o.result->timings.peak_mula_bytes = peak;
       o.result->timings.frames_s = fr[i].frame_seconds;  // the whole batch's loop
+      o.result->timings.graph_capture_s = fr[i].capture_seconds;
       if (!w) {  // lazy_load: after the loop
         try {
           finish_song(*o.request, o.frames, *o.result);
@@ -554,6 +571,7 @@ struct Generator::Impl {
         o.done_at = Clock::now();
         if (!o.error && saved) saved(o.index, *o.result);
       }
+      o.result->timings.after_frames_s = std::max(0.0, std::chrono::duration<double>(o.done_at - t_loop_end).count());
       outcomes[i].error = o.error;
       outcomes[i].done_at = o.done_at;
     }
@@ -603,6 +621,10 @@ struct Generator::Impl {
     tm.load_s = load_s - load_reported;
     tm.total_s = std::chrono::duration<double>(t_end - t_start).count() + unreported;
     load_reported = load_s;
+    tm.device_init_s = loading.device_init_s - loading_reported.device_init_s;
+    tm.lm_load_s = loading.lm_load_s - loading_reported.lm_load_s;
+    tm.codec_load_s = loading.codec_load_s - loading_reported.codec_load_s;
+    loading_reported = loading;
   }
 };
 
