@@ -91,6 +91,7 @@ struct Cli {
   std::string version_arg;
   int num_songs = 1;
   int batch_size = 1;  // --batch: lines run together
+  bool stream = false;  // --stream / --no-stream, when given (else SongRequest's automatic)
 };
 
 // "./" or an existing folder -> "<folder>/heartmula-YYYYmmdd-HHMMSS[-N].mp3".
@@ -184,8 +185,9 @@ void add_options(CLI::App& app, Cli& c) {
   out->add_option("--codes-out,--codes_out", c.song.codes_out, "also save the audio codes (.safetensors, tensor frames [T, 8])");
   out->add_option("--codes-in,--codes_in", c.song.codes_in, "decode these saved codes instead of running the language model");
   out->add_flag("--no-audio,--no_audio", c.song.no_audio, "run the language model only (with --codes-out)");
-  out->add_flag("--stream", c.song.stream,
-                "decode each 29.76 s window while the language model goes on; the file grows as windows finish");
+  out->add_flag("--stream,!--no-stream", c.stream,
+                "decode and encode each 29.76 s window while the language model goes on (the default for audio; "
+                "--no-stream: the whole song after the last frame, the same bytes)");
   out->add_option("--format", c.song.stdout_format, "audio format for -o - (stdout): mp3 or wav")
       ->capture_default_str()->check(CLI::IsMember({"mp3", "wav"}));
   out->add_flag("--no-metadata,--no_metadata", c.no_metadata, "do not write the <song>.json sidecar");
@@ -351,6 +353,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   parse_song_numbers(app, c);
+  if (app.count("--stream") > 0) c.song.stream = c.stream ? StreamMode::on : StreamMode::off;
 
   auto print_devices = [] {
     for (const auto& d : runtime::list_devices())

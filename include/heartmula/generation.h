@@ -27,6 +27,11 @@ struct ModelSettings {
   void validate() const;              // throws UsageError naming the flag
 };
 
+// Whether a song's audio is decoded and written window by window beside the frame loop
+// (SongRequest::streamed): automatic (on whenever there is audio to write and the codec stays
+// loaded beside the LM), on (--stream), off (--no-stream: the whole song after the last frame).
+enum class StreamMode { automatic, on, off };
+
 // How the temperature goes from its START to its END over a song (--temperature
 // START:END[:linear|cosine]); see runtime::scheduled_temperature.
 enum class TemperatureShape { linear, cosine };
@@ -53,13 +58,17 @@ struct SongRequest {
   std::string codes_in;               // skip the LM: decode these frames
   int mp3_bitrate_kbps = 320;
   bool overwrite = false;
-  // Decode each 29.76 s codec window as soon as its codes exist, while the LM goes on; the
-  // audio file grows as windows finish. Same audio as without it, bit for bit.
-  bool stream = false;
+  // Decode and encode each 29.76 s codec window as soon as its codes exist, while the LM goes
+  // on; the audio file grows as windows finish. Same bytes as without it. See streamed().
+  StreamMode stream = StreamMode::automatic;
   // Format of the audio when save_path is "-" (stdout): "mp3" or "wav".
   std::string stdout_format = "mp3";
 
   void validate() const;              // throws UsageError naming the flag
+  // The one decision whether this song is streamed, with these model settings: never without
+  // audio from the LM (no_audio, codes_in); off: no; on: yes (UsageError with lazy_load, which
+  // frees the LM before the codec loads); automatic: yes unless lazy_load.
+  bool streamed(const ModelSettings& m) const;
 };
 
 struct Timings {

@@ -405,7 +405,7 @@ struct Generator::Impl {
 
   // On the codec worker: a song has ended -> its codes file, audio and file.
   void end_song(SongOutput& o, const at::Tensor& frames) {
-    if (o.request->stream && !o.request->no_audio) {
+    if (o.request->streamed(settings)) {
       stream_end(o, frames);
     } else {
       try {
@@ -431,10 +431,8 @@ struct Generator::Impl {
     bool any_audio = false, any_stream = false;
     for (const SongRequest* s : songs) {
       any_audio = any_audio || !s->no_audio;
-      any_stream = any_stream || (s->stream && !s->no_audio);
+      any_stream = any_stream || s->streamed(settings);  // the decision: SongRequest::streamed
     }
-    if (any_stream && settings.lazy_load)
-      throw UsageError("--stream decodes while the language model runs; it cannot be combined with --lazy-load");
     ensure_mula();
     const bool early = !settings.lazy_load;  // finish songs on the worker as they end
     if (early && any_audio) ensure_codec();
@@ -474,7 +472,7 @@ struct Generator::Impl {
     if (w && any_stream)
       fo.on_frames = [&, w](int64_t s, const at::Tensor& f) {
         SongOutput* o = &outs[static_cast<size_t>(s)];
-        if (!o->request->stream || o->request->no_audio) return;
+        if (!o->request->streamed(settings)) return;
         if (stream_trace())
           std::fprintf(stderr, "heartmula trace %8.3f s: song %lld: %lld frames handed to the codec worker\n",
                        seconds_since(t_ready), static_cast<long long>(s), static_cast<long long>(f.size(0)));
@@ -641,6 +639,7 @@ const ModelSettings& Generator::settings() const { return impl_->settings; }
 void Generator::check(const SongRequest& r) {
   c10::InferenceMode guard;
   r.validate();
+  (void)r.streamed(impl_->settings);  // --stream with --lazy-load: before loading
   if (!impl_->settings.need_lm || !r.codes_in.empty()) return;
   model::Prompt prompt = impl_->prompt_for(r);
   const int64_t frames = runtime::frames_for_duration(r.max_audio_length_ms);

@@ -93,6 +93,11 @@ json timings_json(const Timings& t) {
 }
 
 json result_object(const ModelSettings& m, const SongRequest& r, const SongResult& res) {
+  bool streamed = false;
+  try {
+    streamed = r.streamed(m);
+  } catch (const std::exception&) {  // --stream with --lazy-load never ran
+  }
   json settings = {{"model_path", m.model_path},   {"version", m.version},
                    {"device", m.device},           {"mula_device", m.mula_device},
                    {"codec_device", m.codec_device}, {"mula_dtype", m.mula_dtype},
@@ -104,7 +109,7 @@ json result_object(const ModelSettings& m, const SongRequest& r, const SongResul
                    {"cfg_scale", r.cfg_scale},     {"ignore_eos", r.ignore_eos},
                    {"codec_steps", r.codec_steps}, {"codec_guidance", r.codec_guidance},
                    {"mp3_bitrate", r.mp3_bitrate_kbps}, {"codes_in", r.codes_in},
-                   {"stream", r.stream}};
+                   {"stream", streamed}};  // as decided (SongRequest::streamed)
   return {{"output", res.save_path},
           {"codes_out", res.codes_path},
           {"seed", res.seed},
