@@ -112,6 +112,11 @@ TEST_F(GenTemperature, BatchFileLinesTakeTheSameText) {
                        "100]. Given: 1.5:0.3:cubic\n"),
             std::string::npos)
       << b.err;
+  // The place once: the error line (--quiet leaves out the summary's "failed:" line).
+  const std::string place = dir_.file("b.jsonl") + ":3:";
+  size_t n = 0;
+  for (size_t at = b.err.find(place); at != std::string::npos; at = b.err.find(place, at + 1)) ++n;
+  EXPECT_EQ(n, 1u) << b.err;
 }
 
 // Bad texts: exit 2 before anything is loaded, the flag and the text named.
