@@ -1,8 +1,10 @@
 #include "runtime/model_session.h"
+#include "runtime/process_clock.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 

@@ -244,7 +244,7 @@ OutputBatch::~OutputBatch() = default;  // drain_on_exit_ waits first
 
 void OutputBatch::frames(size_t s, const at::Tensor& f) {
   OutputPipeline::Song* o = songs_.at(s).get();
-  if (!worker_ || !o->streamed(session_.settings())) return;
+  if (!worker_ || !o->streamed(pipe_.session_.settings())) return;
   if (stream_trace())
     std::fprintf(stderr, "heartmula trace %8.3f s: song %zu: %lld frames handed to the codec worker\n",
                  seconds_since(t_ready_), s, static_cast<long long>(f.size(0)));
