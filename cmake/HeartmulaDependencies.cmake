@@ -89,3 +89,36 @@ message(STATUS "heartmula: LibTorch ${Torch_VERSION}, CUDA=${HEARTMULA_WITH_CUDA
 
 # Torch's flags (ABI, etc.) come through the torch target; keep the variable for old configs.
 set(CMAKE_CXX_FLAGS "${CMAKE_CXX_FLAGS} ${TORCH_CXX_FLAGS}")
+
+# cpp-httplib (Debian's libcpp-httplib-dev) for tools/heartmula-server only. Debian ships the
+# header split from its implementation (libcpp-httplib.so), built with OpenSSL, zlib and Brotli:
+# the header must be compiled with the same CPPHTTPLIB_* macros (its cpp-httplib.pc says so, and
+# class layouts differ without them), so their headers are needed too. Anything missing: the
+# server is not built (a message says why); the rest of the build goes on.
+set(HEARTMULA_WITH_SERVER OFF)
+find_path(HTTPLIB_INCLUDE_DIR httplib.h PATH_SUFFIXES include)
+find_library(HTTPLIB_LIBRARY NAMES cpp-httplib PATH_SUFFIXES lib/x86_64-linux-gnu lib)
+find_path(HTTPLIB_OPENSSL_INCLUDE_DIR openssl/ssl.h PATH_SUFFIXES include)
+find_path(HTTPLIB_OPENSSLCONF_INCLUDE_DIR openssl/opensslconf.h PATH_SUFFIXES include/x86_64-linux-gnu include)
+find_path(HTTPLIB_ZLIB_INCLUDE_DIR zlib.h PATH_SUFFIXES include)
+find_path(HTTPLIB_BROTLI_INCLUDE_DIR brotli/decode.h PATH_SUFFIXES include)
+set(_httplib_missing)
+foreach(_v HTTPLIB_INCLUDE_DIR HTTPLIB_LIBRARY HTTPLIB_OPENSSL_INCLUDE_DIR HTTPLIB_OPENSSLCONF_INCLUDE_DIR
+           HTTPLIB_ZLIB_INCLUDE_DIR HTTPLIB_BROTLI_INCLUDE_DIR)
+  if(NOT ${_v})
+    list(APPEND _httplib_missing ${_v})
+  endif()
+endforeach()
+if(_httplib_missing)
+  message(STATUS "heartmula: heartmula-server NOT built: cpp-httplib or a header it needs is missing "
+                 "(${_httplib_missing}); run scripts/install-deps.sh (libcpp-httplib-dev)")
+else()
+  add_library(heartmula::httplib UNKNOWN IMPORTED)
+  set_target_properties(heartmula::httplib PROPERTIES
+    IMPORTED_LOCATION ${HTTPLIB_LIBRARY}
+    INTERFACE_INCLUDE_DIRECTORIES "${HTTPLIB_INCLUDE_DIR};${HTTPLIB_OPENSSL_INCLUDE_DIR};${HTTPLIB_OPENSSLCONF_INCLUDE_DIR};${HTTPLIB_ZLIB_INCLUDE_DIR};${HTTPLIB_BROTLI_INCLUDE_DIR}"
+    INTERFACE_COMPILE_DEFINITIONS "CPPHTTPLIB_OPENSSL_SUPPORT;CPPHTTPLIB_ZLIB_SUPPORT;CPPHTTPLIB_BROTLI_SUPPORT"
+    INTERFACE_LINK_LIBRARIES Threads::Threads)
+  set(HEARTMULA_WITH_SERVER ON)
+  message(STATUS "heartmula: cpp-httplib: ${HTTPLIB_LIBRARY} (heartmula-server is built)")
+endif()

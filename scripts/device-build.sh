@@ -2,7 +2,7 @@
 # Building heartmula-gen on the GPU machine (pip torch's bundled LibTorch, no package registry).
 #
 #   scripts/device-build.sh prepare   # HERE (Debian): download the .deb files of libsndfile,
-#                                     # LAME, PCRE2 and GoogleTest into .deps-device/
+#                                     # LAME, PCRE2, GoogleTest and cpp-httplib into .deps-device/
 #   scripts/device-build.sh build     # THERE: unpack them under /opt/deps, configure against
 #                                     # torch's CMake prefix, build into build-device/
 # The .deb folder must travel with the tree (the device tool's `carry: [".deps-device"]`).
@@ -13,7 +13,8 @@ PREFIX=${HEARTMULA_DEVICE_PREFIX:-/opt/deps}
 BUILD_DIR=${HEARTMULA_DEVICE_BUILD:-build-device}
 PKGS=(libsndfile1 libsndfile1-dev libmp3lame0 libmp3lame-dev libflac12 libmpg123-0 libogg0
       libopus0 libvorbis0a libvorbisenc2 libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0
-      libpcre2-posix3 libgtest-dev)
+      libpcre2-posix3 libgtest-dev
+      libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libbrotli-dev libbrotli1 zlib1g-dev)
 
 case "${1:-build}" in
   prepare)

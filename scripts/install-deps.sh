@@ -30,6 +30,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libtorch-dev libdnnl-dev libopenblas0
   libcli11-dev nlohmann-json3-dev
+  libcpp-httplib-dev
   libsndfile1-dev libmp3lame-dev libpcre2-dev
   libgtest-dev googletest
   nodejs npm

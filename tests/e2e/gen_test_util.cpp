@@ -94,12 +94,13 @@ std::string gen_checkpoint_without_lm_weights() {
 
 // ---- processes ----
 
-GenProcess::GenProcess(const std::vector<std::string>& args, const std::string& cwd, const std::string& log_dir) {
+GenProcess::GenProcess(const std::vector<std::string>& args, const std::string& cwd, const std::string& log_dir,
+                       const std::string& binary) {
   static int counter = 0;
   const std::string stem = log_dir + "/run" + std::to_string(++counter);
   out_path_ = stem + ".out";
   err_path_ = stem + ".err";
-  std::vector<std::string> argv_s = {gen_binary()};
+  std::vector<std::string> argv_s = {binary.empty() ? gen_binary() : binary};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -129,6 +130,7 @@ GenProcess::~GenProcess() {
 }
 
 std::string GenProcess::current_stderr() const { return read_file(err_path_); }
+std::string GenProcess::current_stdout() const { return read_file(out_path_); }
 
 bool GenProcess::wait_for_stderr(const std::string& needle, double timeout_s) {
   const double until = now_s() + timeout_s;

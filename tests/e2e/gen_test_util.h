@@ -30,11 +30,12 @@ struct GenResult {
   double seconds = 0;
 };
 
-// One heartmula-gen process; stdout and stderr go to files in `log_dir`, the working directory
-// is `cwd`.
+// One heartmula-gen process (or `binary`, another tool, when given); stdout and stderr go to
+// files in `log_dir`, the working directory is `cwd`.
 class GenProcess {
  public:
-  GenProcess(const std::vector<std::string>& args, const std::string& cwd, const std::string& log_dir);
+  GenProcess(const std::vector<std::string>& args, const std::string& cwd, const std::string& log_dir,
+             const std::string& binary = "");
   ~GenProcess();  // kills the process if it still runs
   GenProcess(const GenProcess&) = delete;
   GenProcess& operator=(const GenProcess&) = delete;
@@ -44,6 +45,7 @@ class GenProcess {
   void send_signal(int sig);
   GenResult wait();
   std::string current_stderr() const;
+  std::string current_stdout() const;
   pid_t pid() const { return pid_; }  // for /proc/<pid>/status while it runs
 
  private:

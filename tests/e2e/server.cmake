@@ -1,0 +1,9 @@
+# heartmula-server end to end (tests/e2e/test_server.cpp), built only with the server.
+if(HEARTMULA_WITH_SERVER)
+  heartmula_test_executable(test_server
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/gen_test_util.cpp ${CMAKE_CURRENT_LIST_DIR}/test_server.cpp
+    LIBS heartmula::httplib nlohmann_json::nlohmann_json)
+  add_dependencies(test_server heartmula-gen heartmula-server)
+  add_test(NAME e2e_server COMMAND test_server)
+  set_tests_properties(e2e_server PROPERTIES LABELS e2e FIXTURES_REQUIRED test_assets TIMEOUT 900)
+endif()
