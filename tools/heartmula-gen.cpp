@@ -14,6 +14,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include "runtime/batch_file.h"
 #include "runtime/device.h"
 #include "runtime/process_clock.h"
+#include "runtime/multi_device.h"
 #include "runtime/report.h"
 #include "runtime/song_params.h"
 
@@ -339,7 +342,66 @@ std::vector<SongResult> run_songs(Generator& gen, const Cli& c, std::vector<Song
   return res;
 }
 
-int run_batch(Generator& gen, const Cli& c) {
+// Several devices (--device cpu,cpu / cuda:0,cuda:1 / cuda:all): the songs go to whichever
+// device is free, `group_size` at a time (runtime::DevicePool); each song is saved as it ends
+// and reported (sidecar, timings, --json line with its "device") as its group ends. `wheres`
+// names the songs in messages. Counts what ran; songs of groups never started (interrupted)
+// are neither reported nor counted, as lines a single device never reached.
+struct DeviceRunCounts {
+  int ok = 0, interrupted = 0;
+  std::vector<std::string> failures;  // "<where>: <label>: <what>"
+};
+DeviceRunCounts run_on_devices(runtime::DevicePool& pool, const Cli& c, std::vector<SongRequest> songs,
+                               const std::vector<std::string>& wheres, size_t group_size) {
+  for (auto& s : songs)
+    if (!s.seed) s.seed = random_seed();
+  std::mutex out_lock;  // the devices' threads report at once
+  std::vector<std::unique_ptr<runtime::ProgressPrinter>> progress;
+  for (size_t d = 0; d < pool.size(); ++d)
+    progress.push_back(std::make_unique<runtime::ProgressPrinter>(c.quiet, stderr, "[" + pool.label(d) + "] "));
+  DeviceRunCounts counts;
+  const size_t n = songs.size();
+  auto saved = [&](size_t i, const SongResult& r) {
+    if (c.quiet) return;
+    std::lock_guard<std::mutex> lock(out_lock);
+    std::fprintf(stderr, "%s[%s] song %zu of %zu (seed %llu, %lld frames) saved to %s\n", ::isatty(2) ? "\n" : "",
+                 r.device.c_str(), i + 1, n, static_cast<unsigned long long>(r.seed),
+                 static_cast<long long>(r.timings.frames), r.save_path.c_str());
+  };
+  auto done = [&](size_t d, const std::vector<size_t>& idx, const std::vector<SongResult>& res) {
+    std::lock_guard<std::mutex> lock(out_lock);
+    progress[d]->finish();
+    for (size_t k = 0; k < idx.size(); ++k) {
+      std::string error = res[k].error;
+      if (error.empty()) {
+        try {
+          report_song(pool.generator(d), c, songs[idx[k]], res[k]);
+        } catch (const std::exception& e) {  // the sidecar could not be written
+          error = e.what();
+        }
+      }
+      if (!error.empty()) {
+        counts.failures.push_back(wheres[idx[k]] + ": " + error);
+        std::fprintf(stderr, "error: %s\n", counts.failures.back().c_str());
+        print_out_of_memory(error, "");
+      } else if (res[k].interrupted) {
+        ++counts.interrupted;
+      } else {
+        ++counts.ok;
+      }
+    }
+  };
+  pool.generate_many(
+      songs, group_size,
+      [&](size_t d, int64_t f, int64_t planned, double t) {
+        std::lock_guard<std::mutex> lock(out_lock);
+        progress[d]->update(f, planned, t);
+      },
+      [] { return g_interrupts.load() > 0; }, saved, done);
+  return counts;
+}
+
+int run_batch(Generator& gen, const Cli& c, runtime::DevicePool* pool = nullptr) {
   std::ifstream in(c.batch_file);
   if (!in) throw UsageError("--batch " + c.batch_file + ": cannot open the file");
   std::string line;
@@ -355,6 +417,9 @@ int run_batch(Generator& gen, const Cli& c) {
   // --batch-size K > 1: valid lines wait in `group` until K of them run as one batch.
   std::vector<SongRequest> group;
   std::vector<std::string> wheres;
+  // Several devices: every valid line waits here, then they go to the devices.
+  std::vector<SongRequest> pooled;
+  std::vector<std::string> pooled_wheres;
   auto run_group = [&] {
     if (group.empty()) return;
     try {
@@ -391,7 +456,13 @@ int run_batch(Generator& gen, const Cli& c) {
         continue;
       }
       say(c, "[" + where + "] -> " + s.save_path);
-      if (c.batch_size > 1) {
+      if (pool) {
+        if (!s.seed) s.seed = random_seed();
+        s.validate();
+        gen.check(s);  // a line that does not fit fails alone, not its whole batch
+        pooled.push_back(s);
+        pooled_wheres.push_back(where);
+      } else if (c.batch_size > 1) {
         if (!s.seed) s.seed = random_seed();
         s.validate();
         gen.check(s);  // a line that does not fit fails alone, not its whole batch
@@ -407,6 +478,13 @@ int run_batch(Generator& gen, const Cli& c) {
     if (static_cast<int>(group.size()) >= c.batch_size) run_group();
   }
   if (g_interrupts.load() == 0) run_group();
+  if (pool && g_interrupts.load() == 0 && !pooled.empty()) {
+    DeviceRunCounts counts = run_on_devices(*pool, c, pooled, pooled_wheres, static_cast<size_t>(c.batch_size));
+    ok += counts.ok;
+    interrupted += counts.interrupted;
+    failed += static_cast<int>(counts.failures.size());
+    failures.insert(failures.end(), counts.failures.begin(), counts.failures.end());
+  }
   if (!c.quiet) {
     std::fprintf(stderr, "batch: %d songs done, %d failed, %d interrupted%s\n", ok, failed, interrupted,
                  c.skip_existing ? (", " + std::to_string(skipped) + " skipped").c_str() : "");
@@ -460,6 +538,14 @@ int run(int argc, char** argv) {
   c.model.need_lm = c.song.codes_in.empty();
   c.model.need_codec = !c.song.no_audio;
   c.model.validate();
+  // --device cpu,cpu / cuda:0,cuda:1 / cuda:all: one model copy per device (runtime/multi_device.h).
+  // A list of one device takes the one-device path.
+  std::unique_ptr<runtime::DevicePool> pool;
+  if (runtime::is_device_list(c.model.device)) {
+    const std::vector<c10::Device> devices = runtime::parse_device_list(c.model.device);
+    if (devices.size() == 1) c.model.device = devices.front().str();
+    else pool = std::make_unique<runtime::DevicePool>(c.model, devices);
+  }
   if (c.validate) {
     std::printf("%s\n", runtime::build_info().c_str());
     for (const auto& d : runtime::list_devices())
@@ -486,7 +572,8 @@ int run(int argc, char** argv) {
     throw UsageError("--skip-existing needs output names that stay the same between runs: give -o a file name "
                      "(a folder gets a new timestamped name each run), or use --batch");
   if (c.batch_file.empty()) {
-    if (c.batch_size > 1) throw UsageError("--batch-size applies to --batch files (--num-songs N runs its N songs as one batch)");
+    if (c.batch_size > 1 && !pool)
+      throw UsageError("--batch-size applies to --batch files (--num-songs N runs its N songs as one batch)");
     if (!c.song.no_audio) c.song.save_path = resolve_save_path(c.save_arg);
     if (c.skip_existing && c.num_songs == 1 && output_complete(c.song)) {
       report_skipped(c, "song", c.song);
@@ -503,11 +590,17 @@ int run(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  Generator gen(c.model);
+  std::unique_ptr<Generator> single;
+  if (!pool) single = std::make_unique<Generator>(c.model);
+  Generator& gen = pool ? pool->generator(0) : *single;
   if (c.batch_file.empty()) gen.check(c.song);  // context length etc., before loading weights
   g_clock.load = std::chrono::steady_clock::now();  // setup_s ends, loading (load_s) begins
-  gen.load();
-  if (c.verbose) say(c, gen.describe());
+  if (pool) pool->load();
+  else gen.load();
+  if (c.verbose) {
+    if (!pool) say(c, gen.describe());
+    for (size_t d = 0; pool && d < pool->size(); ++d) say(c, "[" + pool->label(d) + "]\n" + pool->generator(d).describe());
+  }
   // --verbose: which fused kernels or fallbacks ran (io/kernel_paths.h), once the songs are done.
   struct PathsAtEnd {
     const Cli& c;
@@ -515,13 +608,15 @@ int run(int argc, char** argv) {
       if (c.verbose) say(c, "kernel paths: " + io::describe_paths("; "));
     }
   } paths_at_end{c};
-  if (!c.batch_file.empty()) return run_batch(gen, c);
+  if (!c.batch_file.empty()) return run_batch(gen, c, pool.get());
 
   const uint64_t first_seed = c.song.seed ? *c.song.seed : random_seed();
   if (c.num_songs == 1) {
     SongRequest s = c.song;
     s.seed = first_seed;
-    return run_song(gen, c, s);
+    if (!pool) return run_song(gen, c, s);
+    const DeviceRunCounts counts = run_on_devices(*pool, c, {s}, {"song"}, 1);
+    return !counts.failures.empty() ? kExitRuntimeError : counts.interrupted ? kExitInterrupted : kExitOk;
   }
   // --num-songs N: one batch of N songs, seeds seed..seed+N-1, files <stem>-1..N.
   auto numbered = [](const std::string& path, int i) {
@@ -543,6 +638,15 @@ int run(int argc, char** argv) {
     songs.push_back(s);
   }
   if (songs.empty()) return kExitOk;
+  if (pool) {  // groups of --batch-size, or the songs split evenly over the devices
+    std::vector<std::string> wheres;
+    for (const auto& s : songs) wheres.push_back("song with seed " + std::to_string(*s.seed));
+    const size_t group = app.count("--batch-size") > 0 ? static_cast<size_t>(c.batch_size)
+                                                       : (songs.size() + pool->size() - 1) / pool->size();
+    const DeviceRunCounts counts = run_on_devices(*pool, c, songs, wheres, group);
+    if (!counts.failures.empty()) return kExitRuntimeError;
+    return counts.interrupted > 0 || counts.ok < static_cast<int>(songs.size()) ? kExitInterrupted : kExitOk;
+  }
   int rc = kExitOk;
   for (const SongResult& r : run_songs(gen, c, songs)) {
     if (!r.error.empty()) {

@@ -113,6 +113,7 @@ struct SongResult {
   bool stopped_at_eos = false;
   bool interrupted = false;           // partial song (Ctrl-C)
   std::string error;                  // generate_many: why this song failed ("" = it did not)
+  std::string device;                 // several devices (runtime::DevicePool): the one that made it; else ""
   Timings timings;
 };
 

@@ -1,6 +1,7 @@
 #include "runtime/report.h"
 
 #include <chrono>
+#include <utility>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -24,8 +25,8 @@ std::string fmt(const char* f, double v) {
 }
 }  // namespace
 
-ProgressPrinter::ProgressPrinter(bool quiet, FILE* out)
-    : quiet_(quiet), out_(out), tty_(isatty(fileno(out)) != 0) {}
+ProgressPrinter::ProgressPrinter(bool quiet, FILE* out, std::string prefix)
+    : quiet_(quiet), out_(out), tty_(isatty(fileno(out)) != 0), prefix_(std::move(prefix)) {}
 
 void ProgressPrinter::update(int64_t done, int64_t planned, double elapsed_s) {
   if (quiet_) return;
@@ -36,8 +37,8 @@ void ProgressPrinter::update(int64_t done, int64_t planned, double elapsed_s) {
   const double fps = elapsed_s > 0 ? static_cast<double>(done) / elapsed_s : 0.0;
   const double eta = fps > 0 ? static_cast<double>(planned - done) / fps : 0.0;
   char line[160];
-  std::snprintf(line, sizeof line, "frames %lld/%lld | %.1f frames/s | %.1f s of audio | ETA %.0f s",
-                static_cast<long long>(done), static_cast<long long>(planned), fps,
+  std::snprintf(line, sizeof line, "%sframes %lld/%lld | %.1f frames/s | %.1f s of audio | ETA %.0f s",
+                prefix_.c_str(), static_cast<long long>(done), static_cast<long long>(planned), fps,
                 static_cast<double>(done) * codec::kFrameSeconds, eta);
   if (tty_) {
     std::fprintf(out_, "\r\033[K%s", line);
@@ -111,16 +112,20 @@ json result_object(const ModelSettings& m, const SongRequest& r, const SongResul
                    {"codec_steps", r.codec_steps}, {"codec_guidance", r.codec_guidance},
                    {"mp3_bitrate", r.mp3_bitrate_kbps}, {"codes_in", r.codes_in},
                    {"stream", streamed}};  // as decided (SongRequest::streamed)
-  return {{"output", res.save_path},
-          {"codes_out", res.codes_path},
-          {"seed", res.seed},
-          {"partial", res.interrupted},
-          {"stopped_at_eos", res.stopped_at_eos},
-          {"tags", r.tags},
-          {"lyrics", r.lyrics},
-          {"settings", settings},
-          {"timings", timings_json(res.timings)},
-          {"heartmula_gen_version", HEARTMULA_VERSION}};
+  json out = {{"output", res.save_path},
+              {"codes_out", res.codes_path},
+              {"seed", res.seed},
+              {"partial", res.interrupted},
+              {"stopped_at_eos", res.stopped_at_eos}};
+  // Several devices (--device cpu,cpu / cuda:0,cuda:1): which one made the song. One device: no
+  // key (the output stays as it was; settings.device says where).
+  if (!res.device.empty()) out["device"] = res.device;
+  out["tags"] = r.tags;
+  out["lyrics"] = r.lyrics;
+  out["settings"] = settings;
+  out["timings"] = timings_json(res.timings);
+  out["heartmula_gen_version"] = HEARTMULA_VERSION;
+  return out;
 }
 }  // namespace
 

@@ -13,7 +13,8 @@ namespace heartmula::runtime {
 // as plain lines (at most one every few seconds) otherwise, nothing when quiet.
 class ProgressPrinter {
  public:
-  explicit ProgressPrinter(bool quiet, FILE* out = stderr);
+  // `prefix` starts each line ("[cuda:1] " with several devices).
+  explicit ProgressPrinter(bool quiet, FILE* out = stderr, std::string prefix = "");
   void update(int64_t done, int64_t planned, double elapsed_s);
   void finish();  // ends the in-place line
 
@@ -23,6 +24,7 @@ class ProgressPrinter {
   bool tty_;
   double last_print_ = -1e9;
   bool dirty_ = false;
+  std::string prefix_;
 };
 
 // The timings block printed at the end (whisper.cpp / sherpa-onnx style).

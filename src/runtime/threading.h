@@ -10,7 +10,9 @@
 //                 batches. It runs, in the order posted, the jobs an OutputBatch posts: the codec
 //                 warm-up, --stream windows, each song's end (codes file, codec, audio file) and
 //                 the SongSavedFn callback (so `saved` runs on the worker).
-//   No other thread does pipeline work.
+//   No other thread does pipeline work. Several devices (runtime::DevicePool, multi_device.h):
+//   one Generator per device, each with its own loop thread (made by the pool) and codec worker.
+//   The lock below is one for the whole process, shared by the devices.
 //
 // Ownership
 //   - The models belong to the ModelSession. The loop thread uses the language model; while a
