@@ -27,8 +27,11 @@ function(heartmula_add_library name)
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()
 
-# CUDA builds: a static library `name` of nvcc-compiled kernels (ARGN: the .cu sources; they
-# include no LibTorch headers). A macro: enable_language() must run at directory scope.
+# CUDA builds: a static library `name` of nvcc-compiled kernels (ARGN: the .cu sources of one
+# layer's cuda/ folder; they include no LibTorch headers). Their include root is src/: a layer's
+# kernels include their own headers and the shared device helpers of the bottom layer,
+# src/io/cuda/ (header-only: convert.cuh, device_props.cuh, dtype_code.h), which every layer
+# already depends on. A macro: enable_language() must run at directory scope.
 macro(heartmula_add_cuda_kernels name)
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)

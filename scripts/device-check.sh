@@ -242,7 +242,7 @@ fi
 #    total, streamed vs not.
 if want stream; then
   for s in off on; do
-    flag=(); [ $s = on ] && flag=(--stream)
+    flag=(--no-stream); [ $s = on ] && flag=(--stream)  # streaming is the default: off must say so
     timeout 120 $B/heartmula-gen --model-path $CK --tags piano --lyrics "la la la" --ignore-eos --duration 60 --seed 3 \
       --device cuda --codec-steps 2 ${flag[@]+"${flag[@]}"} -o $W/stream_$s.wav --overwrite --json -q >$W/stream_$s.json \
       || note "stream tiny ($s): FAILED"
@@ -273,7 +273,7 @@ PY
   # lm / same / codec (lmprio, sameprio, codecprio), with HEARTMULA_CODEC_SM_FREE=N (smfreeN); the trace (HEARTMULA_STREAM_TRACE=1) shows when windows come out.
   for run in ${STREAM_RUNS:-60:off 60:on 240:off 240:on}; do
     IFS=: read secs s <<<"$run"
-    flag=(); env=(HEARTMULA_STREAM_TRACE=1); [ $s != off ] && flag=(--stream); [ $s = nowarm ] && env+=(HEARTMULA_NO_CODEC_WARMUP=1)
+    flag=(--no-stream); env=(HEARTMULA_STREAM_TRACE=1); [ $s != off ] && flag=(--stream); [ $s = nowarm ] && env+=(HEARTMULA_NO_CODEC_WARMUP=1)
     [ $s = nograph ] && env+=(HEARTMULA_NO_GRAPHS=1)
     [ $s = lmprio ] && env+=(HEARTMULA_STREAM_PRIORITY=lm); [ $s = sameprio ] && env+=(HEARTMULA_STREAM_PRIORITY=same)
     [ $s = codecprio ] && env+=(HEARTMULA_STREAM_PRIORITY=codec)

@@ -19,6 +19,7 @@
 #include "tool_main.h"
 #include "io/audio_writer.h"
 #include "io/torch_tensors.h"
+#include "runtime/song_params.h"
 #include "runtime/step_graphs.h"
 
 namespace fs = std::filesystem;
@@ -34,6 +35,24 @@ struct Cli {
   int mp3_bitrate = 320;
   bool overwrite = false, quiet = false;
 };
+
+// The limits and wording of heartmula-gen's song parameter `key` (runtime/song_params.h): CLI11
+// prints "error: --guidance: must be a number in [0, 100]. Given: 101".
+void song_param_range(CLI::Option* option, const char* key) {
+  const runtime::SongParam& p = runtime::song_param(key);
+  option->type_name(std::string(p.integer ? "INT" : "FLOAT") + " in [" + runtime::format_number(p.lo) + ", " +
+                    runtime::format_number(p.hi) + "]");
+  option->check(CLI::Validator(
+      [&p](std::string& text) -> std::string {
+        try {
+          (void)p.parse(text);
+        } catch (const UsageError&) {
+          return p.error("", text).substr(1);  // "must be ...", without a name: CLI11 puts the flag first
+        }
+        return "";
+      },
+      ""));
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -126,9 +145,10 @@ void add_options(CLI::App& app, Cli& c) {
   in->add_option("--codes", c.codes_path, "codes: tensor 'codes' int [8, T] or 'frames' [T, 8]")->required();
   in->add_option("--noise", c.noise_path, "recorded noise: tensors noise_0..noise_k (default: --seed)");
   auto* cod = app.add_option_group("Codec");
-  cod->add_option("--steps", c.opts.steps, "Euler steps per window")->capture_default_str()->check(CLI::Range(1, 1000));
-  cod->add_option("--guidance", c.opts.guidance, "classifier-free guidance scale (<= 1: none)")
-      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  song_param_range(cod->add_option("--steps", c.opts.steps, "Euler steps per window")->capture_default_str(), "codec_steps");
+  song_param_range(cod->add_option("--guidance", c.opts.guidance, "classifier-free guidance scale (<= 1: none)")
+                       ->capture_default_str(),
+                   "codec_guidance");
   cod->add_option("--seed", c.opts.seed, "noise seed when no --noise is given")->capture_default_str();
   auto* dev = app.add_option_group("Device");
   dev->add_option("--device", c.device, "cpu, cuda, cuda:N, xpu")->capture_default_str();
@@ -142,7 +162,8 @@ void add_options(CLI::App& app, Cli& c) {
   auto* out = app.add_option_group("Output");
   out->add_option("-o,--output", c.out_path, "output: .safetensors (tensor 'wav' f32 [2, N]) or .wav .mp3 .flac .ogg")
       ->required();
-  out->add_option("--mp3-bitrate", c.mp3_bitrate, "MP3 bitrate in kbps")->capture_default_str()->check(CLI::Range(8, 320));
+  song_param_range(out->add_option("--mp3-bitrate", c.mp3_bitrate, "MP3 bitrate in kbps")->capture_default_str(),
+                   "mp3_bitrate");
   out->add_flag("--overwrite", c.overwrite, "replace an existing output file");
   out->add_flag("-q,--quiet", c.quiet, "no progress or timings on stderr");
 }

@@ -24,6 +24,8 @@
 #include "heartmula/error.h"
 #include "cli_defaults.h"
 #include "tool_main.h"
+#include "io/kernel_paths.h"
+#include "io/switches.h"
 #include "io/weight_binder.h"
 #include "runtime/device.h"
 #include "runtime/step_graphs.h"
@@ -321,6 +323,7 @@ int run(const Cli& c) {
   rep.info["device"] = info.device.str();
   rep.info["device_name"] = info.name;
   rep.info["build"] = runtime::build_info();
+  rep.info["switches"] = io::switch_values().set_list();
   rep.info["threads"] = at::get_num_threads();
   rep.info["mem_bw_gbps"] = mem_bw > 0 ? OJson(mem_bw) : OJson(nullptr);
   rep.info["topk"] = c.topk;
@@ -333,6 +336,7 @@ int run(const Cli& c) {
   runtime::release_cached_memory(dev);
   if (c.codec) codec_rows(c, dev, rep);
   if (c.song_seconds > 0) song_rows(c, dev, dtype, rep);
+  rep.info["kernel_paths"] = io::describe_paths("; ");
   const std::string text = tools::format_report(rep, format);
   if (c.out_path.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);

@@ -3,7 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <stdexcept>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <csignal>
 #include <cstdio>
@@ -23,8 +25,11 @@
 #include "cli_defaults.h"
 #include "tool_main.h"
 #include "heartmula/generator.h"
+#include "io/kernel_paths.h"
+#include "io/switches.h"
 #include "runtime/batch_file.h"
 #include "runtime/device.h"
+#include "runtime/process_clock.h"
 #include "runtime/multi_device.h"
 #include "runtime/report.h"
 #include "runtime/song_params.h"
@@ -47,6 +52,24 @@ void print_out_of_memory(const std::string& message, const std::string& phase) {
 }
 
 std::atomic<int> g_interrupts{0};
+
+// The wall-time breakdown's clock points of this process (Timings::process_s, setup_s,
+// reported_at_s; scripts/wall-time.sh).
+struct ProcessClock {
+  double at_main = 0;  // seconds from the process's start to main()
+  std::chrono::steady_clock::time_point main, load;
+  bool first_reported = false;
+
+  // Fills the process's parts into a song's timings (process_s, setup_s to the first song).
+  void stamp(Timings& t) {
+    t.reported_at_s = at_main + std::chrono::duration<double>(std::chrono::steady_clock::now() - main).count();
+    if (first_reported) return;
+    first_reported = true;
+    t.process_s = at_main;
+    t.setup_s = std::chrono::duration<double>(load - main).count();
+  }
+};
+ProcessClock g_clock;
 
 void on_sigint(int) {
   if (g_interrupts.fetch_add(1) >= 1) {
@@ -76,6 +99,7 @@ struct Cli {
   std::string shard_arg;             // --shard K/N as typed
   uint64_t shard_k = 0, shard_n = 1;  // this process takes songs i with i % shard_n == shard_k
   bool skip_existing = false;
+  bool stream = false;  // --stream / --no-stream, when given (else SongRequest's automatic)
 };
 
 // --shard K/N: integers, 0 <= K < N. Throws UsageError naming the flag and the value.
@@ -174,7 +198,9 @@ void add_song_number(CLI::App* group, Cli& c, const char* key) {
 void parse_song_numbers(const CLI::App& app, Cli& c) {
   for (const runtime::SongParam& p : runtime::song_params()) {
     const auto it = c.numbers.find(p.key);
-    if (it != c.numbers.end() && app.count(p.flag()) > 0) p.set(c.song, p.parse(it->second));
+    if (it == c.numbers.end() || app.count(p.flag()) == 0) continue;
+    if (p.set_text) p.set_text(c.song, it->second, p.flag());  // --temperature START:END[:SHAPE] too
+    else p.set(c.song, p.parse(it->second));
   }
 }
 
@@ -237,8 +263,9 @@ void add_options(CLI::App& app, Cli& c) {
   out->add_option("--codes-out,--codes_out", c.song.codes_out, "also save the audio codes (.safetensors, tensor frames [T, 8])");
   out->add_option("--codes-in,--codes_in", c.song.codes_in, "decode these saved codes instead of running the language model");
   out->add_flag("--no-audio,--no_audio", c.song.no_audio, "run the language model only (with --codes-out)");
-  out->add_flag("--stream", c.song.stream,
-                "decode each 29.76 s window while the language model goes on; the file grows as windows finish");
+  out->add_flag("--stream,!--no-stream", c.stream,
+                "decode and encode each 29.76 s window while the language model goes on (the default for audio; "
+                "--no-stream: the whole song after the last frame, the same bytes)");
   out->add_option("--format", c.song.stdout_format, "audio format for -o - (stdout): mp3 or wav")
       ->capture_default_str()->check(CLI::IsMember({"mp3", "wav"}));
   out->add_flag("--no-metadata,--no_metadata", c.no_metadata, "do not write the <song>.json sidecar");
@@ -257,7 +284,9 @@ void say(const Cli& c, const std::string& s) {
 }
 
 // Reports a finished song: sidecar, timings on stderr, --json line. Returns its exit code.
-int report_song(Generator& gen, const Cli& c, const SongRequest& song, const SongResult& res) {
+int report_song(Generator& gen, const Cli& c, const SongRequest& song, const SongResult& song_result) {
+  SongResult res = song_result;
+  g_clock.stamp(res.timings);
   const bool to_stdout = song.save_path == "-";  // then stdout is the audio: reports go to stderr
   if (!c.no_metadata && !res.save_path.empty() && !to_stdout) runtime::write_sidecar(gen.settings(), song, res);
   if (!c.quiet) {
@@ -485,6 +514,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   parse_song_numbers(app, c);
+  if (app.count("--stream") > 0) c.song.stream = c.stream ? StreamMode::on : StreamMode::off;
 
   auto print_devices = [] {
     for (const auto& d : runtime::list_devices())
@@ -495,6 +525,7 @@ int run(int argc, char** argv) {
     if (c.version_arg.empty()) {  // the build, and the devices it sees
       std::printf("heartmula-gen %s (%s)\n", HEARTMULA_VERSION, runtime::build_info().c_str());
       print_devices();
+      if (c.verbose) std::printf("switches (docs/switches.md):\n%s", io::describe_switches().c_str());
       return kExitOk;
     }
     c.model.version = c.version_arg;
@@ -563,12 +594,20 @@ int run(int argc, char** argv) {
   if (!pool) single = std::make_unique<Generator>(c.model);
   Generator& gen = pool ? pool->generator(0) : *single;
   if (c.batch_file.empty()) gen.check(c.song);  // context length etc., before loading weights
+  g_clock.load = std::chrono::steady_clock::now();  // setup_s ends, loading (load_s) begins
   if (pool) pool->load();
   else gen.load();
   if (c.verbose) {
     if (!pool) say(c, gen.describe());
     for (size_t d = 0; pool && d < pool->size(); ++d) say(c, "[" + pool->label(d) + "]\n" + pool->generator(d).describe());
   }
+  // --verbose: which fused kernels or fallbacks ran (io/kernel_paths.h), once the songs are done.
+  struct PathsAtEnd {
+    const Cli& c;
+    ~PathsAtEnd() {
+      if (c.verbose) say(c, "kernel paths: " + io::describe_paths("; "));
+    }
+  } paths_at_end{c};
   if (!c.batch_file.empty()) return run_batch(gen, c, pool.get());
 
   const uint64_t first_seed = c.song.seed ? *c.song.seed : random_seed();
@@ -624,6 +663,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_clock.at_main = std::max(0.0, runtime::seconds_since_process_start());
+  g_clock.main = g_clock.load = std::chrono::steady_clock::now();
   return tools::run_tool([&] { return run(argc, argv); }, [](const std::exception& e) {
     print_out_of_memory(e.what(), "");
     if (runtime::is_out_of_memory(e))

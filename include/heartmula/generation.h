@@ -27,13 +27,26 @@ struct ModelSettings {
   void validate() const;              // throws UsageError naming the flag
 };
 
+// Whether a song's audio is decoded and written window by window beside the frame loop
+// (SongRequest::streamed): automatic (on whenever there is audio to write and the codec stays
+// loaded beside the LM), on (--stream), off (--no-stream: the whole song after the last frame).
+enum class StreamMode { automatic, on, off };
+
+// How the temperature goes from its START to its END over a song (--temperature
+// START:END[:linear|cosine]); see runtime::scheduled_temperature.
+enum class TemperatureShape { linear, cosine };
+
 // One song. The numbers' limits are in one table, src/runtime/song_params.cpp (validate() uses it).
 struct SongRequest {
   std::string lyrics;                 // the text itself (files are read by the caller)
   std::string tags;
   std::optional<uint64_t> seed;       // random when absent; the one used is reported
   int64_t max_audio_length_ms = 240000;
-  double temperature = 1.0;
+  double temperature = 1.0;           // START of --temperature START[:END[:linear|cosine]]
+  // END: the temperature at the song's frame limit; absent: `temperature` for every frame. The
+  // temperature of frame t moves from START to END by progress t / (frame limit - 1).
+  std::optional<double> temperature_end;
+  TemperatureShape temperature_shape = TemperatureShape::linear;
   int topk = 50;
   double cfg_scale = 1.5;
   bool ignore_eos = false;
@@ -45,13 +58,17 @@ struct SongRequest {
   std::string codes_in;               // skip the LM: decode these frames
   int mp3_bitrate_kbps = 320;
   bool overwrite = false;
-  // Decode each 29.76 s codec window as soon as its codes exist, while the LM goes on; the
-  // audio file grows as windows finish. Same audio as without it, bit for bit.
-  bool stream = false;
+  // Decode and encode each 29.76 s codec window as soon as its codes exist, while the LM goes
+  // on; the audio file grows as windows finish. Same bytes as without it. See streamed().
+  StreamMode stream = StreamMode::automatic;
   // Format of the audio when save_path is "-" (stdout): "mp3" or "wav".
   std::string stdout_format = "mp3";
 
   void validate() const;              // throws UsageError naming the flag
+  // The one decision whether this song is streamed, with these model settings: never without
+  // audio from the LM (no_audio, codes_in); off: no; on: yes (UsageError with lazy_load, which
+  // frees the LM before the codec loads); automatic: yes unless lazy_load.
+  bool streamed(const ModelSettings& m) const;
 };
 
 struct Timings {
@@ -68,6 +85,22 @@ struct Timings {
   // Seconds the codec worker spent on its warm-up window beside the first frames
   // (HeartCodec::warm_up: only when windows are decoded beside the LM on a GPU).
   double codec_warmup_s = 0;
+  // --- the song's wall time as a person sees it (scripts/wall-time.sh); every part measured
+  // on its own, in the order they happen ---
+  // Parts of load_s: the device's context (CUDA/XPU; 0 on the CPU), the language model's
+  // weights, the codec's weights (with its graphs' set-up).
+  double device_init_s = 0, lm_load_s = 0, codec_load_s = 0;
+  // Part of frames_s: the frame loop's graph captures (host time of the steps that captured,
+  // including the device synchronisation a capture starts with; 0 without graphs).
+  double graph_capture_s = 0;
+  // From the end of the frame loop to the song's file being complete: the codec and the
+  // encoder's work that did not happen beside the loop.
+  double after_frames_s = 0;
+  // Set by heartmula-gen (0 from the library): seconds from the process's start to main()
+  // (dynamic loading, static constructors; exact to 10 ms), from main() to the start of
+  // loading (options, checks, tokenizer), and from the process's start to the moment this
+  // song's report was made. process_s and setup_s go to the first song reported, as load_s.
+  double process_s = 0, setup_s = 0, reported_at_s = 0;
   double ms_per_frame() const { return frames > 0 ? 1000.0 * frames_s / static_cast<double>(frames) : 0; }
   double frames_per_s() const { return frames_s > 0 ? static_cast<double>(frames) / frames_s : 0; }
   double rtf() const { return audio_s > 0 ? total_s / audio_s : 0; }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "codec/fused_ops.h"
+#include "io/kernel_paths.h"
 #include "io/weight_binder.h"
 
 #define HEARTMULA_TORCH_AT_LEAST(major, minor) \
@@ -86,8 +87,9 @@ at::Tensor DiTBlock::attention(const at::Tensor& h, const RopeTable& rope) const
   const int64_t bsz = h.size(0), t = h.size(1), inner = heads * head_dim;
   at::Tensor qkv = at::linear(h, wqkv).view({bsz, t, 3 * heads, head_dim});
   // [B, T, 2H, D]: rotated in place inside qkv (CUDA), else a rotated copy.
-  at::Tensor qk = fused_rope_heads_(qkv, 2 * heads, rope) ? qkv.narrow(2, 0, 2 * heads)
-                                                          : apply_rope(qkv.narrow(2, 0, 2 * heads), rope);
+  at::Tensor qk = io::record_path(io::KernelPath::kCodecRope, fused_rope_heads_(qkv, 2 * heads, rope))
+                       ? qkv.narrow(2, 0, 2 * heads)
+                       : apply_rope(qkv.narrow(2, 0, 2 * heads), rope);
   at::Tensor q = qk.narrow(2, 0, heads).transpose(1, 2);           // [B, H, T, D]
   at::Tensor k = qk.narrow(2, heads, heads).transpose(1, 2);
   at::Tensor v = qkv.narrow(2, 2 * heads, heads).transpose(1, 2);
@@ -111,31 +113,35 @@ at::Tensor DiTBlock::forward_chained(const at::Tensor& x_in, const at::Tensor& m
   auto row = [&](int64_t i) { return mod.narrow(1, i, 1); };
   // Each step: the fused CUDA kernel where it applies (codec/fused_ops.h), else the composite.
   at::Tensor h = h_in;
-  if (!h.defined() && !fused_modulated_rms_norm(x_in, attn_norm, mod, 0, 1, 1e-6, compute, h))
+  if (!h.defined() && !io::record_path(io::KernelPath::kCodecModRmsNorm, fused_modulated_rms_norm(x_in, attn_norm, mod, 0, 1, 1e-6, compute, h)))
     h = (rms_norm(x_in, attn_norm, 1e-6) * (1 + row(1)) + row(0)).to(compute);
   at::Tensor x, y = attention(h, rope);
   h = at::Tensor();
   // The gated residual and the MLP norm in one pass where they fuse, else one after the other.
   if (!fused_gated_residual_rms_norm(x_in, mod, 2, y, mlp_norm, mod, 3, 4, 1e-6,
                                      /*in_place=*/false, x, h)) {
-    if (!fused_gated_residual(x_in, mod, 2, y, x))
+    if (!io::record_path(io::KernelPath::kCodecGatedResidual, fused_gated_residual(x_in, mod, 2, y, x)))
       x = x_in + row(2) * y;  // float32: the promotion happens inside the multiply
-    if (!fused_modulated_rms_norm(x, mlp_norm, mod, 3, 4, 1e-6, compute, h))
+    if (!io::record_path(io::KernelPath::kCodecModRmsNorm, fused_modulated_rms_norm(x, mlp_norm, mod, 3, 4, 1e-6, compute, h)))
       h = (rms_norm(x, mlp_norm, 1e-6) * (1 + row(4)) + row(3)).to(compute);
+  } else {
+    io::record_path(io::KernelPath::kCodecGatedResidual, true);  // with the MLP norm
   }
   y = at::Tensor();
   at::Tensor gu = at::linear(h, w_gate_up), act;
   h = at::Tensor();
-  if (!fused_silu_mul(gu, mlp_hidden, act))
+  if (!io::record_path(io::KernelPath::kCodecSiluMul, fused_silu_mul(gu, mlp_hidden, act)))
     act = at::silu(gu.narrow(-1, 0, mlp_hidden)) * gu.narrow(-1, mlp_hidden, mlp_hidden);
   gu = at::Tensor();
   y = down(act);
   // x is this call's own tensor: in place. With a next block, its attention norm in the same pass.
   if (next != nullptr && h_next != nullptr &&
       fused_gated_residual_rms_norm(x, mod, 5, y, next->attn_norm, next_mod, 0, 1, 1e-6, /*in_place=*/true, x,
-                                    *h_next))
+                                    *h_next)) {
+    io::record_path(io::KernelPath::kCodecGatedResidual, true);  // with the next block's attention norm
     return x;
-  if (!fused_gated_residual_(x, mod, 5, y)) x = x + row(5) * y;
+  }
+  if (!io::record_path(io::KernelPath::kCodecGatedResidual, fused_gated_residual_(x, mod, 5, y))) x = x + row(5) * y;
   return x;
 }
 

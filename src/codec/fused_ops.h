@@ -62,12 +62,12 @@ bool fused_rope_heads_(at::Tensor& qkv, int64_t heads_to_rotate, const RopeTable
 bool fused_bias_prelu_(at::Tensor& x, const at::Tensor& bias, const at::Tensor& slope, const at::Tensor& residual);
 
 // The scalar decoder's 64-channel stage (the last ResDecoderBlock's residual units, the
-// PostProcessor and the output conv) on tensor cores (fp16 operands with power-of-two scales, or
-// TF32 with HEARTMULA_CODEC_CONV64_TF32=1: an 11-bit significand either way), one kernel per unit
+// PostProcessor and the output conv) on tensor cores (fp16 operands with power-of-two scales:
+// TF32's 11-bit significand), one kernel per unit
 // instead of two cuDNN convolutions with their layout changes and two epilogues (decoder_kernels.h;
 // docs/codec.md "64-channel stage"). Applies to float32 CUDA tensors while TF32 is allowed for cuDNN (the tf32
-// decoder of --codec-dtype auto; never for fp32, whose decoder is IEEE float32) and
-// HEARTMULA_CODEC_CONV64_CUDNN is not set; x [B, 64, 1, T] channels-last, the weights as
+// decoder of --codec-dtype auto; never for fp32, whose decoder is IEEE float32); x [B, 64, 1, T]
+// channels-last, the weights as
 // Conv1d::weight4 holds them (channels-last [64, 64, 1, k]), biases [64], slopes [1].
 // A ResidualUnit: out = x + PReLU_a2(b2 + conv2(PReLU_a1(b1 + conv1(x)))), conv1 causal, kernel 7,
 // `dilation`; conv2 kernel 1. out: a new channels-last tensor like x.
@@ -80,9 +80,7 @@ bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::
 // passes and a GEMM (decoder_kernels.h, launch_pointwise_unit: fp16 operands with power-of-two
 // scales, TF32's 11-bit significand). The same conditions as above with C = 128 channels (a
 // 256-channel form was slower than the composite): h and x [B, C, 1, T] channels-last, w2
-// channels-last [C, C, 1, 1];
-// HEARTMULA_CODEC_POINTWISE_CUDNN=1 keeps the composite (for A/B). out: a new channels-last
-// tensor like x.
+// channels-last [C, C, 1, 1]. out: a new channels-last tensor like x.
 bool fused_pointwise_unit(const at::Tensor& h, const at::Tensor& b1, const at::Tensor& a1, const at::Tensor& w2,
                           const at::Tensor& b2, const at::Tensor& a2, const at::Tensor& x, at::Tensor& out);
 // The PostProcessor and the output conv for output samples [from, to) of one row: the input

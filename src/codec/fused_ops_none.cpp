@@ -2,13 +2,14 @@
 #include "codec/fused_ops.h"
 
 #include <atomic>
-#include <cstdlib>
+
+#include "io/switches.h"
 
 namespace heartmula::codec {
 
 namespace {
 std::atomic<bool>& enabled_flag() {
-  static std::atomic<bool> on{std::getenv("HEARTMULA_NO_FUSED") == nullptr};
+  static std::atomic<bool> on{!io::switch_on(io::Switch::kNoFused)};
   return on;
 }
 }  // namespace

@@ -18,7 +18,7 @@
 #include "codec/scalar_decoder.h"
 #include "heartmula/error.h"
 #include "io/checkpoint.h"
-#include "io/env.h"
+#include "io/switches.h"
 #include "io/weight_binder.h"
 
 namespace heartmula::codec {
@@ -203,7 +203,7 @@ namespace {
 
 // HEARTMULA_STREAM_TRACE=1: each window's flow-matching and decoder seconds on stderr.
 bool trace_windows() {
-  static const bool on = io::env_flag("HEARTMULA_STREAM_TRACE");
+  static const bool on = io::switch_on(io::Switch::kStreamTrace);
   return on;
 }
 

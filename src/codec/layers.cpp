@@ -9,7 +9,8 @@
 #include "codec/fused_ops.h"
 #include "codec/weight_norm.h"
 #include "heartmula/error.h"
-#include "io/env.h"
+#include "io/kernel_paths.h"
+#include "io/switches.h"
 #include "io/weight_binder.h"
 
 namespace heartmula::codec {
@@ -17,14 +18,14 @@ namespace heartmula::codec {
 namespace {
 
 std::atomic<bool>& channels_last_flag() {
-  static std::atomic<bool> on{!io::env_flag("HEARTMULA_CODEC_NCL")};
+  static std::atomic<bool> on{!io::switch_on(io::Switch::kCodecNcl)};
   return on;
 }
 
 std::atomic<bool> any_device{false};
 
 std::atomic<bool>& convt_gemm_flag() {
-  static std::atomic<bool> on{!io::env_flag("HEARTMULA_CODEC_CONVT_CUDNN")};
+  static std::atomic<bool> on{!io::switch_on(io::Switch::kCodecConvtCudnn)};
   return on;
 }
 
@@ -207,7 +208,7 @@ void PReLU::declare(io::WeightBinder& b, const std::string& prefix, c10::ScalarT
 at::Tensor PReLU::operator()(const at::Tensor& x) const { return at::prelu(x, weight); }
 
 at::Tensor PReLU::bias_act_(at::Tensor& x, const at::Tensor& bias, const at::Tensor& residual) const {
-  if (fused_bias_prelu_(x, bias, weight, residual)) return x;
+  if (io::record_path(io::KernelPath::kCodecBiasPrelu, fused_bias_prelu_(x, bias, weight, residual))) return x;
   if (bias.defined()) {
     std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
     shape[1] = bias.size(0);

@@ -5,7 +5,8 @@
 #include <utility>
 
 #include "codec/fused_ops.h"
-#include "io/env.h"
+#include "io/kernel_paths.h"
+#include "io/switches.h"
 #include "io/weight_binder.h"
 
 namespace heartmula::codec {
@@ -61,7 +62,7 @@ class CudnnBenchmarkScope {
 
  private:
   static bool wanted() {
-    static const bool on = io::env_flag("HEARTMULA_CODEC_CUDNN_BENCHMARK");
+    static const bool on = io::switch_on(io::Switch::kCodecCudnnBenchmark);
     return on;
   }
   bool active_, was_ = false;
@@ -92,13 +93,16 @@ at::Tensor ResidualUnit::operator()(const at::Tensor& x) const {
 at::Tensor ResidualUnit::forward_cl(const at::Tensor& x) const {
   // 64 channels, TF32 on CUDA: the whole unit in one tensor-core kernel (fused_ops.h).
   at::Tensor y;
-  if (fused_residual_unit64(x, conv1.weight4, conv1.bias, activation1.weight, conv1.dilation, conv2.weight4,
-                            conv2.bias, activation2.weight, y))
+  if (io::record_path(io::KernelPath::kCodecConv64, fused_residual_unit64(x, conv1.weight4, conv1.bias, activation1.weight,
+                                                                 conv1.dilation, conv2.weight4, conv2.bias,
+                                                                 activation2.weight, y)))
     return y;
   // The biases are added by the fused epilogues (bias + PReLU, bias + PReLU + residual).
   at::Tensor h = conv1.forward_cl(x, /*with_bias=*/false);
   // 128 channels, TF32 on CUDA: everything after the first convolution in one kernel.
-  if (fused_pointwise_unit(h, conv1.bias, activation1.weight, conv2.weight4, conv2.bias, activation2.weight, x, y))
+  if (io::record_path(io::KernelPath::kCodecPointwise,
+                      fused_pointwise_unit(h, conv1.bias, activation1.weight, conv2.weight4, conv2.bias,
+                                           activation2.weight, x, y)))
     return y;
   h = activation1.bias_act_(h, conv1.bias, at::Tensor());
   h = conv2.forward_cl(h, /*with_bias=*/false);
@@ -236,8 +240,9 @@ at::Tensor ScalarDecoder::post_and_out_chunk(const at::Tensor& x, int64_t a, int
 
 at::Tensor ScalarDecoder::post_and_out_chunk_cl(const at::Tensor& x, int64_t a, int64_t b) const {
   at::Tensor audio;  // 64 channels, TF32 on CUDA: two kernels (fused_ops.h)
-  if (fused_post_and_out64(x, num_samples, post_conv.weight4, post_conv.bias, post_activation.weight, out.weight4,
-                           out.bias, a, b, audio))
+  if (io::record_path(io::KernelPath::kCodecPostOut64, fused_post_and_out64(x, num_samples, post_conv.weight4, post_conv.bias,
+                                                                   post_activation.weight, out.weight4, out.bias, a, b,
+                                                                   audio)))
     return audio;
   const int64_t kp = post_conv.pad_left, ko = out.pad_left;  // both causal: no right padding
   const int64_t from = a == 0 ? 0 : a - kp - ko, front = a == 0 ? kp : 0;

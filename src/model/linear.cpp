@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "heartmula/error.h"
+#include "io/kernel_paths.h"
 #include "io/weight_binder.h"
 #include "model/config.h"
 #include "model/fused_ops.h"
@@ -48,7 +49,7 @@ size_t Linear::bytes() const {
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   if (!quantized()) return at::linear(x, weight);
   at::Tensor out;
-  if (fused_int8_linear(x, weight, scale, out)) return out;
+  if (io::record_path(io::KernelPath::kInt8Linear, fused_int8_linear(x, weight, scale, out))) return out;
   // Dequantize + matmul: q is exact in any float dtype; float32 accumulation, the row scale,
   // then one rounding to x's dtype (what the kernel computes, up to the summation order).
   if (x.is_cpu()) return at::linear(x.to(at::kFloat), weight.to(at::kFloat)).mul(scale).to(x.scalar_type());

@@ -5,6 +5,7 @@
 #include <tuple>
 #include <utility>
 
+#include "io/kernel_paths.h"
 #include "io/weight_binder.h"
 #include "model/fused_ops.h"
 
@@ -12,7 +13,7 @@ namespace heartmula::model {
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale, double eps) {
   at::Tensor fused;
-  if (fused_rms_norm(x, scale, eps, fused)) return fused;
+  if (io::record_path(io::KernelPath::kLmRmsNorm, fused_rms_norm(x, scale, eps, fused))) return fused;
   at::Tensor xf = x.to(at::kFloat);
   at::Tensor normed = xf.mul(at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true).add(eps)));
   return normed.to(x.scalar_type()).mul(scale);
@@ -44,7 +45,7 @@ namespace {
 // silu(gu[..., :F]) * gu[..., F:].
 at::Tensor silu_mul(const at::Tensor& gu) {
   at::Tensor out;
-  if (fused_silu_mul(gu, out)) return out;
+  if (io::record_path(io::KernelPath::kLmSiluMul, fused_silu_mul(gu, out))) return out;
   const int64_t f = gu.size(-1) / 2;
   return at::silu(gu.narrow(-1, 0, f)).mul(gu.narrow(-1, f, f));
 }
@@ -53,7 +54,8 @@ at::Tensor silu_mul(const at::Tensor& gu) {
 std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& y, const at::Tensor& scale,
                                                double eps) {
   at::Tensor sum, normed;
-  if (fused_add_rms_norm(x, y, scale, eps, sum, normed)) return {sum, normed};
+  if (io::record_path(io::KernelPath::kLmAddRmsNorm, fused_add_rms_norm(x, y, scale, eps, sum, normed)))
+    return {sum, normed};
   sum = y.defined() ? x + y : x;
   return {sum, rms_norm(sum, scale, eps)};
 }
@@ -66,7 +68,9 @@ at::Tensor norm_linear(const Linear& lin, const at::Tensor& residual, at::Tensor
   if (normed.defined()) return lin(normed);
   at::Tensor out;
   if (lin.quantized() &&
-      fused_int8_linear_ex(residual, lin.weight, lin.scale, LinearPrologue::RmsNorm, scale, eps, at::Tensor(), out))
+      io::record_path(io::KernelPath::kInt8Fused, fused_int8_linear_ex(residual, lin.weight, lin.scale,
+                                                                       LinearPrologue::RmsNorm, scale, eps,
+                                                                       at::Tensor(), out)))
     return out;
   normed = add_rms_norm(residual, at::Tensor(), scale, eps).second;
   return lin(normed);
@@ -78,7 +82,8 @@ at::Tensor linear_add(const Linear& lin, const at::Tensor& x, LinearPrologue pro
                       at::Tensor& normed, const at::Tensor& next_scale, double eps) {
   at::Tensor out;
   if (lin.quantized() &&
-      fused_int8_linear_ex(x, lin.weight, lin.scale, prologue, at::Tensor(), 0.0, residual, out)) {
+      io::record_path(io::KernelPath::kInt8Fused,
+                      fused_int8_linear_ex(x, lin.weight, lin.scale, prologue, at::Tensor(), 0.0, residual, out))) {
     normed = at::Tensor();
     return out;
   }
@@ -104,11 +109,11 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
     at::Tensor kc = cache.k.select(0, static_cast<int64_t>(i));
     at::Tensor vc = cache.v.select(0, static_cast<int64_t>(i));
     at::Tensor q;
-    if (fused_rope_qk_cache_(qkv, h, hkv, hd, step.rope, step.slots, kc, vc)) {  // rotated, cached
+    if (io::record_path(io::KernelPath::kLmRopeCache, fused_rope_qk_cache_(qkv, h, hkv, hd, step.rope, step.slots, kc, vc))) {  // rotated, cached
       q = qkv.narrow(-1, 0, h * hd).view({b, s, h, hd});
     } else {
       at::Tensor k;
-      if (fused_rope_qk_(qkv, h + hkv, hd, step.rope)) {  // rotated in place
+      if (io::record_path(io::KernelPath::kLmRope, fused_rope_qk_(qkv, h + hkv, hd, step.rope))) {  // rotated in place
         q = qkv.narrow(-1, 0, h * hd).view({b, s, h, hd});
         k = qkv.narrow(-1, h * hd, hkv * hd).reshape({b, s, hkv, hd});
       } else {
@@ -120,7 +125,7 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
       vc.index_copy_(2, step.slots, v.transpose(1, 2));
     }
     at::Tensor attn;  // [B, S, H, hd]
-    if (s != 1 || !fused_decode_attention(q, kc, vc, step.kv_len, step.mask, attn))
+    if (s != 1 || !io::record_path(io::KernelPath::kLmAttention, fused_decode_attention(q, kc, vc, step.kv_len, step.mask, attn)))
       attn = grouped_attention(q.transpose(1, 2), kc.narrow(2, 0, step.kv_len), vc.narrow(2, 0, step.kv_len), step.mask)
                  .transpose(1, 2);
     at::Tensor heads = attn.reshape({b, s, h * hd});

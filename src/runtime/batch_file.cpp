@@ -39,6 +39,14 @@ class Reader {
     if (!ok || !p.accepts(x)) throw UsageError(where_ + ": " + p.error("'" + k + "'", describe(v)));
     return x;
   }
+  // A parameter given as text its table entry reads (set_text: the temperature's schedule).
+  void text_param(const SongParam& p, const std::string& k, const std::string& text, SongRequest& s) const {
+    try {
+      p.set_text(s, text, "'" + k + "'");
+    } catch (const UsageError& e) {
+      throw UsageError(where_ + ": " + e.what());
+    }
+  }
   uint64_t seed(const std::string& k, const Json& v) const {
     if (!v.is_number_unsigned())
       throw UsageError(where_ + ": '" + k + "' must be an integer in [0, " + std::to_string(UINT64_MAX) +
@@ -60,7 +68,10 @@ class Reader {
 
 // Applies one key (not lyrics/tags) to `s`; false if the key is unknown.
 bool apply_key(const Reader& r, const std::string& k, const Json& v, SongRequest& s) {
-  if (const SongParam* p = find_song_param(k)) p->set(s, r.param(*p, k, v));
+  if (const SongParam* p = find_song_param(k)) {
+    if (p->set_text && v.is_string()) r.text_param(*p, k, v.get<std::string>(), s);  // "temperature": "1:0.5"
+    else p->set(s, r.param(*p, k, v));
+  }
   else if (k == "seed") s.seed = r.seed(k, v);
   else if (k == "save_path" || k == "save-path" || k == "output") s.save_path = r.string(k, v);
   else if (k == "ignore_eos") s.ignore_eos = r.boolean(k, v);

@@ -21,7 +21,7 @@ bool is_blank_batch_line(const std::string& line);
 // One line (JSON text; `//` and `/* */` comments allowed) -> `base` with the line's keys applied.
 // The seed is reset (random unless the line gives one). Keys: lyrics, tags (text or a file),
 // seed, save_path (also save-path, output), max_audio_length_ms, duration (seconds),
-// temperature, topk, cfg_scale, ignore_eos, codec_steps, codec_guidance, codes_out,
+// temperature (a number, or a string "START:END[:linear|cosine]" as --temperature), topk, cfg_scale, ignore_eos, codec_steps, codec_guidance, codes_out,
 // mp3_bitrate, overwrite. Numbers are checked against runtime/song_params.h (the same limits
 // and message as the command line and SongRequest::validate(), naming the key: "'topk' must be
 // an integer in [1, 1000000]. Given: 0"). Throws UsageError "<where>: ..." for invalid JSON, a

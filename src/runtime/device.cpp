@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <sys/resource.h>
 #include <torch/version.h>
 
 #include "heartmula/error.h"
+#include "io/switches.h"
 
 namespace heartmula::runtime {
 
@@ -154,23 +156,15 @@ std::shared_ptr<void> leave_sms_free(c10::Device device, int free_sms) {
 }
 
 int codec_sm_free() {
-  static const int n = [] {
-    const char* v = std::getenv("HEARTMULA_CODEC_SM_FREE");
-    return v && *v ? std::max(0, std::atoi(v)) : -1;
-  }();
-  return n;
+  const std::optional<int64_t> n = io::switch_int(io::Switch::kCodecSmFree);
+  return n ? static_cast<int>(std::clamp<int64_t>(*n, 0, 1 << 20)) : -1;
 }
 
 StreamPriority stream_priority() {
-  static const StreamPriority p = [] {
-    const char* v = std::getenv("HEARTMULA_STREAM_PRIORITY");
-    const std::string s = v ? v : "";
-    if (s.empty() || s == "codec") return StreamPriority::codec;
-    if (s == "lm") return StreamPriority::lm;
-    if (s == "same") return StreamPriority::same;
-    throw UsageError("HEARTMULA_STREAM_PRIORITY must be codec, lm or same. Given: '" + s + "'");
-  }();
-  return p;
+  const std::string s = io::switch_string(io::Switch::kStreamPriority);  // codec|lm|same, checked there
+  if (s == "lm") return StreamPriority::lm;
+  if (s == "same") return StreamPriority::same;
+  return StreamPriority::codec;
 }
 
 #undef HEARTMULA_DISPATCH

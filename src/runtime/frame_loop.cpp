@@ -9,6 +9,7 @@
 
 #include "codec/windows.h"
 #include "heartmula/error.h"
+#include "io/kernel_paths.h"
 #include "model/fused_ops.h"
 #include "runtime/device.h"
 #include "runtime/fused_sampler.h"
@@ -84,6 +85,30 @@ FrameStepper::FrameStepper(const HeartMuLaModel& model, const model::GenConfig& 
   if (dev.is_cuda()) {  // scratch of the fused sampler (runtime/fused_sampler.h)
     race_noise_ = at::empty({songs_, model.audio_vocab()}, i64.dtype(at::kFloat));
     tokens_ = at::zeros({rows_, 1}, i64);
+    // The kernel's 1 / temperature: the same float as 1.0f / float(temperature) by value.
+    inv_temperature_ = at::full({songs_}, static_cast<double>(1.0f / static_cast<float>(params.temperature)),
+                                i64.dtype(at::kFloat));
+  }
+  if (params.temperature_varies()) temperature_ = at::full({songs_}, params.temperature, i64.dtype(at::kFloat));
+}
+
+void FrameStepper::set_frame_temperature() {
+  if (!params_.temperature_varies()) return;  // constant: the values set at construction
+  if (static_cast<int64_t>(frame_limits.size()) != songs_)
+    throw Error("frame loop: a temperature schedule needs each song's frame limit (" +
+                std::to_string(frame_limits.size()) + " given for " + std::to_string(songs_) + " songs)");
+  // Songs of one limit (the usual case) get one fill; otherwise one per song. A fill is a
+  // device kernel with the value as its argument: no host synchronisation, stream-ordered
+  // before the step (or its graph's replay) that reads it.
+  const bool one = std::all_of(frame_limits.begin(), frame_limits.end(),
+                               [&](int64_t l) { return l == frame_limits.front(); });
+  for (int64_t s = 0; s < (one ? 1 : songs_); ++s) {
+    const double t = params_.temperature_at(frame_index_, frame_limits[static_cast<size_t>(s)]);
+    at::Tensor temp = one ? temperature_ : temperature_.narrow(0, s, 1);
+    temp.fill_(t);
+    if (inv_temperature_.defined())
+      (one ? inv_temperature_ : inv_temperature_.narrow(0, s, 1))
+          .fill_(static_cast<double>(1.0f / static_cast<float>(t)));
   }
 }
 
@@ -96,8 +121,9 @@ at::Tensor FrameStepper::sample(const at::Tensor& padded_logits, int64_t codeboo
   if (!logits_hook && !teacher_frames.defined()) {
     FusedSampleArgs a;
     a.vocab = m_.audio_vocab(), a.songs = songs_, a.cfg = cfg_, a.cfg_scale = params_.cfg_scale;
-    a.topk = params_.topk, a.temperature = params_.temperature;
-    if (fused_sample_topk(padded_logits, a, gens_, race_noise_, tokens_, frame_, codebook)) return tokens_;
+    a.topk = params_.topk, a.temperature = params_.temperature, a.inv_temperature = inv_temperature_;
+    if (io::record_path(io::KernelPath::kSampler, fused_sample_topk(padded_logits, a, gens_, race_noise_, tokens_, frame_, codebook)))
+      return tokens_;
   }
   const at::Tensor logits = padded_logits.narrow(-1, 0, m_.audio_vocab()).to(at::kFloat);
   at::Tensor guided = cfg_ ? cfg_mix(logits, params_.cfg_scale) : logits;  // [songs, V]
@@ -105,6 +131,12 @@ at::Tensor FrameStepper::sample(const at::Tensor& padded_logits, int64_t codeboo
   at::Tensor tok;
   if (teacher_frames.defined() && frame_index_ < teacher_frames.size(0)) {
     tok = teacher_frames.select(0, frame_index_).narrow(0, codebook, 1).view({1, 1}).expand({songs_, 1});
+  } else if (temperature_.defined()) {  // a schedule: this frame's temperature, per song
+    std::vector<at::Tensor> per_song;
+    for (int64_t s = 0; s < songs_; ++s)
+      per_song.push_back(sample_topk(guided.narrow(0, s, 1), params_.topk, temperature_.narrow(0, s, 1),
+                                     gens_[static_cast<size_t>(s)]));
+    tok = songs_ == 1 ? per_song.front() : at::cat(per_song, 0);
   } else if (songs_ == 1) {
     tok = sample_topk(guided, params_.topk, params_.temperature, gens_[0]);
   } else {
@@ -165,6 +197,7 @@ void FrameStepper::prefill(const std::vector<model::Prompt>& prompts) {
     const model::Prompt& p = prompts[static_cast<size_t>(r % songs_)];
     if (p.muq_index >= 0) h[r][pads[static_cast<size_t>(r)] + p.muq_index].copy_(muq[r]);
   }
+  set_frame_temperature();  // frame 0
   at::Tensor slots = at::arange(len, pos_.options());
   at::Tensor positions = slots.view({1, len}).sub(pad_host.to(dev).view({rows_, 1})).clamp_min(0);
   StepContext c;
@@ -202,6 +235,7 @@ void FrameStepper::step() {
   if (filled_ >= bb_cache_.max_len())
     throw Error("frame loop ran past its preallocated cache of " + std::to_string(bb_cache_.max_len()) + " positions");
   const int64_t key = step_key();
+  set_frame_temperature();  // outside the step's graph: its replay reads the new values
   if (step_runner) {
     step_runner(key, [this, key] { step_body(key); });
   } else {
@@ -256,12 +290,20 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
                                          : 0;
   FrameStepper stepper(model, gen, params, seeds, positions_needed(len, frames), bucket);
   stepper.step_runner = options.step_runner;
+  stepper.frame_limits = limit;
   std::unique_ptr<StepGraphs> graphs;
+  double capture_s = 0;  // host time of the steps that captured a graph
   if (graphs_wanted) {
     graphs = make_step_graphs(model.device, stepper.generators());
     if (graphs) {
       StepGraphs* g = graphs.get();
-      stepper.step_runner = [g](int64_t key, const std::function<void()>& body) { g->run(key, body); };
+      stepper.step_runner = [g, &capture_s](int64_t key, const std::function<void()>& body) {
+        const size_t before = g->graphs();
+        const auto t = std::chrono::steady_clock::now();
+        g->run(key, body);
+        if (g->graphs() > before)
+          capture_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+      };
     }
   }
   stepper.logits_hook = options.on_logits;
@@ -300,6 +342,7 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
     r.prompt_len = prompts[i].length();
     r.prefill_seconds = prefill_s;
     r.frame_seconds = frame_s;
+    r.capture_seconds = capture_s;
     if (options.on_song_end) options.on_song_end(s, r);
   };
   stepper.prefill(prompts);
@@ -376,6 +419,7 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
     r.interrupted = interrupted && !done[static_cast<size_t>(s)];
     end_song(s, frame_s);
     r.frame_seconds = frame_s;  // every result: the whole batch's loop time
+    r.capture_seconds = capture_s;
   }
   return res;
 }

@@ -84,6 +84,7 @@ struct FrameLoopResult {
   int64_t prompt_len = 0;
   double prefill_seconds = 0;   // prompt + first frame (of the whole batch)
   double frame_seconds = 0;     // every later frame (of the whole batch)
+  double capture_seconds = 0;   // part of frame_seconds: steps that captured a graph
 };
 
 // Upstream's frame limit: the first frame plus max_audio_length_ms / 80 (codec::kFrameMs) more.
@@ -139,6 +140,9 @@ class FrameStepper {
   std::function<void(int64_t key, const std::function<void()>& body)> step_runner;
   std::function<void(int64_t, int64_t, const at::Tensor&)> logits_hook;
   at::Tensor teacher_frames;  // [T, N] int64 on the model's device, or undefined
+  // Each song's frame limit (in song order): the progress of a temperature schedule
+  // (SamplingParams::temperature_at). Needed only when the temperature varies.
+  std::vector<int64_t> frame_limits;
 
  private:
   // Samples codebook `codebook` from the heads' logits [R, >= V] (compute dtype, padded
@@ -146,6 +150,9 @@ class FrameStepper {
   at::Tensor sample(const at::Tensor& padded_logits, int64_t codebook);
   void decode_frame(const at::Tensor& last_h);
   int64_t attention_length(int64_t filled) const;
+  // A temperature schedule: the temperatures of frame frame_index_ into temperature_ and
+  // inv_temperature_ (device fills, queued before the step's work, outside any graph).
+  void set_frame_temperature();
 
   const model::HeartMuLaModel& m_;
   SamplingParams params_;
@@ -154,6 +161,9 @@ class FrameStepper {
   int64_t rows_, songs_, n_;
   std::vector<at::Generator> gens_;  // one per song
   at::Tensor race_noise_, tokens_;   // fused sampler scratch: [songs, V] float32, [R, 1] int64
+  // [songs] float32 on the device: the fused sampler's 1 / temperature (CUDA), and with a
+  // schedule the composite sampler's temperature, per song, of the frame being made.
+  at::Tensor inv_temperature_, temperature_;
   at::Tensor uncond_;      // [R] bool (true on unconditional rows) or undefined
   at::Tensor pad_;         // [R] int64 left padding per row, or undefined (none)
   model::KVCache bb_cache_, dec_cache_;

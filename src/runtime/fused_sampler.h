@@ -20,6 +20,10 @@ struct FusedSampleArgs {
   double cfg_scale = 1.0;
   int64_t topk = 50;
   double temperature = 1.0;
+  // [songs] float32 on the logits' device: 1 / temperature of each song, read by the kernel
+  // through a pointer, so that a captured graph replays with the values of the moment (a
+  // temperature schedule refills it before each frame). Undefined: 1 / temperature for all.
+  at::Tensor inv_temperature;
 };
 
 // logits [R, >= V] (float32/bf16/fp16, unit column stride) on the device; q [S, V] float32 scratch;

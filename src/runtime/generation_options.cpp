@@ -71,6 +71,14 @@ void SongRequest::validate() const {
   }
 }
 
+bool SongRequest::streamed(const ModelSettings& m) const {
+  if (stream == StreamMode::on && m.lazy_load)
+    throw UsageError("--stream decodes while the language model runs; it cannot be combined with --lazy-load");
+  if (no_audio || !codes_in.empty()) return false;  // no audio from the LM to decode beside it
+  if (stream == StreamMode::off) return false;
+  return !m.lazy_load;  // on, or automatic: the codec is loaded beside the LM
+}
+
 std::string read_text_arg(const std::string& arg, const std::string& flag) {
   std::string text = arg;
   bool from_file = false;

@@ -39,6 +39,7 @@ const ModelSettings& Generator::settings() const { return impl_->session.setting
 void Generator::check(const SongRequest& r) {
   c10::InferenceMode guard;
   r.validate();
+  (void)r.streamed(impl_->session.settings());  // --stream with --lazy-load: refused before loading
   if (!impl_->session.settings().need_lm || !r.codes_in.empty()) return;
   impl_->session.check_fits(r);
 }

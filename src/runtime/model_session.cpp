@@ -1,8 +1,10 @@
 #include "runtime/model_session.h"
+#include "runtime/process_clock.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -92,14 +94,23 @@ void ModelSession::load_light() {
   gen_config_->validate_against(*mula_config_);
 }
 
+void ModelSession::init_device(c10::Device d) {
+  if (std::find(devices_ready_.begin(), devices_ready_.end(), d) != devices_ready_.end()) return;
+  devices_ready_.push_back(d);
+  const double s = runtime::init_device(d);
+  load_s_ += s, loading_.device_init_s += s;
+}
+
 void ModelSession::ensure_mula() {
   if (mula_) return;
   load_light();
+  init_device(mula_device_);
   auto t0 = Clock::now();
   model::LoadStats stats;
   mula_.emplace(model::HeartMuLaModel::load(mula_dir_, mula_precision_, mula_device_, &stats));
   synchronize(mula_device_);
-  load_s_ += seconds_since(t0);
+  const double s = seconds_since(t0);
+  loading_.lm_load_s += s, load_s_ += s;
   if (!stats.unexpected.empty())
     std::fprintf(stderr, "warning: %zu tensor(s) in %s are not used by the model (first: %s)\n",
                  stats.unexpected.size(), mula_dir_.c_str(), stats.unexpected.front().c_str());
@@ -107,11 +118,13 @@ void ModelSession::ensure_mula() {
 
 void ModelSession::ensure_codec() {
   if (codec_) return;
+  init_device(codec_device_);
   auto t0 = Clock::now();
   codec_.emplace(codec::HeartCodec::load(codec_dir_, codec_load_));
   codec_graphs_ = make_codec_graphs(codec_device_);
   synchronize(codec_device_);
-  load_s_ += seconds_since(t0);
+  const double s = seconds_since(t0);
+  loading_.codec_load_s += s, load_s_ += s;
 }
 
 void ModelSession::unload_mula(bool quiet) {
@@ -144,9 +157,15 @@ codec::DetokenizeOptions ModelSession::detokenize_options(const SongRequest& r, 
   return o;
 }
 
-double ModelSession::take_unreported_load() {
+double ModelSession::take_unreported_load(Timings* parts) {
   const double s = load_s_ - load_reported_;
   load_reported_ = load_s_;
+  if (parts) {
+    parts->device_init_s = loading_.device_init_s - loading_reported_.device_init_s;
+    parts->lm_load_s = loading_.lm_load_s - loading_reported_.lm_load_s;
+    parts->codec_load_s = loading_.codec_load_s - loading_reported_.codec_load_s;
+  }
+  loading_reported_ = loading_;
   return s;
 }
 

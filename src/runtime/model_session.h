@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "codec/heartcodec.h"
 #include "heartmula/generation.h"
@@ -62,7 +63,9 @@ class ModelSession {
   // and marks it given.
   double load_seconds() const { return load_s_; }
   double unreported_load() const { return load_s_ - load_reported_; }
-  double take_unreported_load();
+  // Loading time not yet reported with a song (and, with `parts`, its parts: device_init_s,
+  // lm_load_s, codec_load_s); marks it reported.
+  double take_unreported_load(Timings* parts = nullptr);
 
   // --verbose: devices, dtypes and folders.
   std::string describe() const;
@@ -83,6 +86,10 @@ class ModelSession {
   std::optional<codec::HeartCodec> codec_;
   std::shared_ptr<codec::SolverGraphs> codec_graphs_;
   double load_s_ = 0, load_reported_ = 0;
+  Timings loading_, loading_reported_;     // the parts of load_s_ (device_init_s, lm_load_s, codec_load_s)
+  std::vector<c10::Device> devices_ready_;  // contexts made (init_device)
+  // The device's context, timed on its own (device_init_s) before the first weights go there.
+  void init_device(c10::Device d);
 };
 
 }  // namespace heartmula::runtime

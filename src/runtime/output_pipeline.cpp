@@ -8,7 +8,7 @@
 #include "codec/windows.h"
 #include "heartmula/error.h"
 #include "io/audio_writer.h"
-#include "io/env.h"
+#include "io/switches.h"
 #include "io/torch_tensors.h"
 #include "runtime/device.h"
 
@@ -19,7 +19,7 @@ namespace {
 // HEARTMULA_STREAM_TRACE=1: when frames reach the codec worker and when its windows come out
 // (stderr, seconds since the frame loop began); for finding where time to first audio goes.
 bool stream_trace() {
-  static const bool on = io::env_flag("HEARTMULA_STREAM_TRACE");
+  static const bool on = io::switch_on(io::Switch::kStreamTrace);
   return on;
 }
 
@@ -71,7 +71,7 @@ struct OutputPipeline::Song {
   int64_t samples = 0;                             // written, per channel
   SongOutcome outcome;
 
-  bool streamed() const { return request->stream && !request->no_audio; }
+  bool streamed(const ModelSettings& s) const { return request->streamed(s); }
 };
 
 OutputPipeline::OutputPipeline(ModelSession& session) : session_(session) {}
@@ -209,7 +209,7 @@ void OutputPipeline::stream_end(Song& o, const at::Tensor& frames, Clock::time_p
 }
 
 void OutputPipeline::end_song(Song& o, const at::Tensor& frames, Clock::time_point t_ready) {
-  if (o.streamed()) {
+  if (o.streamed(session_.settings())) {
     stream_end(o, frames, t_ready);
   } else {
     try {
@@ -244,7 +244,7 @@ OutputBatch::~OutputBatch() = default;  // drain_on_exit_ waits first
 
 void OutputBatch::frames(size_t s, const at::Tensor& f) {
   OutputPipeline::Song* o = songs_.at(s).get();
-  if (!worker_ || !o->streamed()) return;
+  if (!worker_ || !o->streamed(pipe_.session_.settings())) return;
   if (stream_trace())
     std::fprintf(stderr, "heartmula trace %8.3f s: song %zu: %lld frames handed to the codec worker\n",
                  seconds_since(t_ready_), s, static_cast<long long>(f.size(0)));

@@ -9,6 +9,7 @@
 
 #include "codec/windows.h"
 #include "io/atomic_file.h"
+#include "runtime/song_params.h"
 
 namespace heartmula::runtime {
 
@@ -65,6 +66,7 @@ std::string format_timings(const Timings& t) {
   line("  codec time   = " + fmt("%9.2f", t.codec_s * 1000) + " ms");
   line("  encode time  = " + fmt("%9.2f", t.encode_s * 1000) + " ms");
   line("  total time   = " + fmt("%9.2f", t.total_s * 1000) + " ms");
+  line("  after frames = " + fmt("%9.2f", t.after_frames_s * 1000) + " ms (the last frame to the file complete)");
   if (t.first_audio_s > 0) line("  first audio  = " + fmt("%9.2f", t.first_audio_s * 1000) + " ms after loading");
   line("  audio        = " + fmt("%.2f", t.audio_s) + " s, RTF = " + fmt("%.3f", t.rtf()));
   if (t.peak_mula_bytes || t.peak_codec_bytes)
@@ -84,20 +86,32 @@ json timings_json(const Timings& t) {
           {"prompt_len", t.prompt_len}, {"ms_per_frame", t.ms_per_frame()},
           {"frames_per_s", t.frames_per_s()}, {"audio_s", t.audio_s},
           {"rtf", t.rtf()},           {"peak_mula_bytes", t.peak_mula_bytes},
-          {"peak_codec_bytes", t.peak_codec_bytes}};
+          {"peak_codec_bytes", t.peak_codec_bytes},
+          // The wall-time breakdown (scripts/wall-time.sh, docs/performance.md).
+          {"process_s", t.process_s},         {"setup_s", t.setup_s},
+          {"device_init_s", t.device_init_s}, {"lm_load_s", t.lm_load_s},
+          {"codec_load_s", t.codec_load_s},   {"graph_capture_s", t.graph_capture_s},
+          {"after_frames_s", t.after_frames_s}, {"reported_at_s", t.reported_at_s}};
 }
 
 json result_object(const ModelSettings& m, const SongRequest& r, const SongResult& res) {
+  bool streamed = false;
+  try {
+    streamed = r.streamed(m);
+  } catch (const std::exception&) {  // --stream with --lazy-load never ran
+  }
   json settings = {{"model_path", m.model_path},   {"version", m.version},
                    {"device", m.device},           {"mula_device", m.mula_device},
                    {"codec_device", m.codec_device}, {"mula_dtype", m.mula_dtype},
                    {"codec_dtype", m.codec_dtype}, {"lazy_load", m.lazy_load},
                    {"threads", m.threads},         {"max_audio_length_ms", r.max_audio_length_ms},
-                   {"temperature", r.temperature}, {"topk", r.topk},
+                   {"temperature", r.temperature},
+                   {"temperature_schedule", temperature_text(r)},  // "1", or START:END:SHAPE as given
+                   {"topk", r.topk},
                    {"cfg_scale", r.cfg_scale},     {"ignore_eos", r.ignore_eos},
                    {"codec_steps", r.codec_steps}, {"codec_guidance", r.codec_guidance},
                    {"mp3_bitrate", r.mp3_bitrate_kbps}, {"codes_in", r.codes_in},
-                   {"stream", r.stream}};
+                   {"stream", streamed}};  // as decided (SongRequest::streamed)
   json out = {{"output", res.save_path},
               {"codes_out", res.codes_path},
               {"seed", res.seed},

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -12,8 +13,20 @@
 
 namespace heartmula::runtime {
 
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+}  // namespace
+
+double scheduled_temperature(double start, double end, TemperatureShape shape, int64_t frame, int64_t max_frames) {
+  const double p = max_frames > 1 ? std::clamp(static_cast<double>(frame) / static_cast<double>(max_frames - 1), 0.0, 1.0)
+                                  : 0.0;
+  if (shape == TemperatureShape::cosine) return end + (start - end) * (1.0 + std::cos(kPi * p)) / 2.0;
+  return start + (end - start) * p;
+}
+
 void SamplingParams::validate() const {  // the limits of SongRequest (runtime/song_params.h)
   song_param("temperature").check(temperature);
+  if (temperature_end) song_param("temperature").check(*temperature_end);
   song_param("topk").check(static_cast<double>(topk));
   song_param("cfg_scale").check(cfg_scale);
 }
@@ -56,6 +69,15 @@ at::Tensor sampling_probs(const at::Tensor& logits, int64_t topk, double tempera
 }
 
 at::Tensor sample_topk(const at::Tensor& logits, int64_t topk, double temperature, at::Generator& gen) {
+  return sample_exponential_race(sampling_probs(logits, topk, temperature), gen);
+}
+
+at::Tensor sampling_probs(const at::Tensor& logits, int64_t topk, const at::Tensor& temperature) {
+  at::Tensor scaled = logits.to(at::kFloat).div(temperature);
+  return at::softmax(at::log_softmax(topk_filter(scaled, topk), -1), -1);
+}
+
+at::Tensor sample_topk(const at::Tensor& logits, int64_t topk, const at::Tensor& temperature, at::Generator& gen) {
   return sample_exponential_race(sampling_probs(logits, topk, temperature), gen);
 }
 

@@ -7,11 +7,21 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 #include <cstdint>
+#include <optional>
+
+#include "heartmula/generation.h"  // TemperatureShape
 
 namespace heartmula::runtime {
 
+// The temperature of frame `frame` of a song whose frame limit is `max_frames`: progress
+// p = frame / (max_frames - 1) clamped to [0, 1] (0 for a one-frame song); linear:
+// start + (end - start) * p; cosine: end + (start - end) * (1 + cos(pi * p)) / 2.
+double scheduled_temperature(double start, double end, TemperatureShape shape, int64_t frame, int64_t max_frames);
+
 struct SamplingParams {
-  double temperature = 1.0;  // 0.01..100 (limits: runtime/song_params.h)
+  double temperature = 1.0;  // 0.01..100 (limits: runtime/song_params.h); START of a schedule
+  std::optional<double> temperature_end;  // END of a schedule (SongRequest::temperature_end)
+  TemperatureShape temperature_shape = TemperatureShape::linear;
   int64_t topk = 50;         // 1..1000000; larger than the vocabulary = the whole vocabulary
   double cfg_scale = 1.5;    // 0..100; classifier-free guidance; 1 = off (batch of 1)
   uint64_t seed = 0;
@@ -20,6 +30,13 @@ struct SamplingParams {
   // Upstream guides only when cfg_scale > 1 (its batch is 2 whenever cfg_scale != 1, but a
   // scale below 1 leaves the logits unguided); we run batch 1 in both non-guided cases.
   bool uses_cfg() const { return cfg_scale > 1.0; }
+  // The temperature changes from frame to frame (END given and not START). Otherwise every
+  // frame samples with `temperature`, exactly as without a schedule.
+  bool temperature_varies() const { return temperature_end && *temperature_end != temperature; }
+  double temperature_at(int64_t frame, int64_t max_frames) const {
+    return temperature_varies() ? scheduled_temperature(temperature, *temperature_end, temperature_shape, frame, max_frames)
+                                : temperature;
+  }
 };
 
 // A generator for `device` seeded with `seed`: CPUGeneratorImpl on CPU, otherwise a clone of
@@ -42,5 +59,10 @@ at::Tensor sample_topk(const at::Tensor& logits, int64_t topk, double temperatur
 
 // The probabilities sample_topk draws from (float32): softmax(topk_filter(logits / t, k)).
 at::Tensor sampling_probs(const at::Tensor& logits, int64_t topk, double temperature);
+
+// The same with the temperature in a float32 tensor of one element on the logits' device (read
+// when the work runs: a captured graph replays with its current value).
+at::Tensor sample_topk(const at::Tensor& logits, int64_t topk, const at::Tensor& temperature, at::Generator& gen);
+at::Tensor sampling_probs(const at::Tensor& logits, int64_t topk, const at::Tensor& temperature);
 
 }  // namespace heartmula::runtime

@@ -24,6 +24,9 @@ struct SongParam {
   // own (duration: seconds, stored as max_audio_length_ms, which is checked instead).
   double (*get)(const SongRequest&);
   void (*set)(SongRequest&, double);
+  // Where the value may also be text other than one number (temperature: START:END[:SHAPE]):
+  // sets it from `text`, or throws UsageError naming `name` and the text. Null elsewhere.
+  void (*set_text)(SongRequest&, const std::string& text, const std::string& name) = nullptr;
 
   std::string flag() const;          // the first spelling: "--cfg-scale"
   std::string default_text() const;  // SongRequest{}'s value as people write it ("" without `get`)
@@ -47,7 +50,17 @@ const SongParam& song_param(const std::string& key);
 // The shortest text that reads back as `v`: 0.01, 100, 3600000, 1e+20 (never 0.010000).
 std::string format_number(double v);
 
-// check() of every parameter with a field in `s` (SongRequest::validate() calls it).
+// check() of every parameter with a field in `s` (SongRequest::validate() calls it), and of
+// the temperature's END when it has one.
 void check_song_params(const SongRequest& s);
+
+// --temperature START[:END[:linear|cosine]] (also a batch file's "temperature" string) -> `s`:
+// START and END checked against the table's temperature limits; END absent: constant; the shape
+// linear unless given. A bad text throws UsageError naming `name` and the text:
+//   "--temperature must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. Given: 1:2:cubic"
+// (a text without ':' gets the plain number message of SongParam::error).
+void set_temperature_text(SongRequest& s, const std::string& text, const std::string& name);
+// The temperature as people write it: "1" for a constant one, "1.2:0.8:cosine" for a schedule.
+std::string temperature_text(const SongRequest& s);
 
 }  // namespace heartmula::runtime

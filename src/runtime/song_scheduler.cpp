@@ -7,7 +7,7 @@
 
 #include "codec/windows.h"
 #include "heartmula/error.h"
-#include "io/env.h"
+#include "io/switches.h"
 #include "io/torch_tensors.h"
 #include "runtime/device.h"
 #include "runtime/frame_loop.h"
@@ -46,7 +46,8 @@ std::string message_of(const std::exception_ptr& e) {
 }  // namespace
 
 bool same_lm_settings(const SongRequest& a, const SongRequest& b) {
-  return a.temperature == b.temperature && a.topk == b.topk && a.cfg_scale == b.cfg_scale &&
+  return a.temperature == b.temperature && a.temperature_end == b.temperature_end &&
+         a.temperature_shape == b.temperature_shape && a.topk == b.topk && a.cfg_scale == b.cfg_scale &&
          a.ignore_eos == b.ignore_eos;
 }
 
@@ -75,11 +76,9 @@ std::vector<SongOutcome> SongScheduler::run_batch(const std::vector<const SongRe
   bool any_audio = false, any_stream = false;
   for (const SongRequest* s : songs) {
     any_audio = any_audio || !s->no_audio;
-    any_stream = any_stream || (s->stream && !s->no_audio);
+    any_stream = any_stream || s->streamed(session_.settings());  // the decision: SongRequest::streamed
   }
   const bool lazy = session_.settings().lazy_load;
-  if (any_stream && lazy)
-    throw UsageError("--stream decodes while the language model runs; it cannot be combined with --lazy-load");
   // Everything the worker will use is loaded before its first job (threading.h).
   session_.ensure_mula();
   if (!lazy && any_audio) session_.ensure_codec();
@@ -98,6 +97,7 @@ std::vector<SongOutcome> SongScheduler::run_batch(const std::vector<const SongRe
   }
   SamplingParams sp;
   sp.temperature = r.temperature;
+  sp.temperature_end = r.temperature_end, sp.temperature_shape = r.temperature_shape;
   sp.topk = r.topk;
   sp.cfg_scale = r.cfg_scale;
   sp.seed = seeds.front();
@@ -135,7 +135,7 @@ std::vector<SongOutcome> SongScheduler::run_batch(const std::vector<const SongRe
   // wait for it), long before a song's first window (372 frames); a failure here is left to the
   // song's own first window to report. (HEARTMULA_NO_CODEC_WARMUP=1 skips it.)
   bool warm_up_due = outputs.on_worker() && session_.codec_device().type() != c10::kCPU &&
-                     (any_stream || (any_audio && songs.size() > 1)) && !io::env_flag("HEARTMULA_NO_CODEC_WARMUP");
+                     (any_stream || (any_audio && songs.size() > 1)) && !io::switch_on(io::Switch::kNoCodecWarmup);
   auto t_loop = Clock::now();
   fo.on_frame = [&](int64_t done, int64_t planned) {
     if (warm_up_due && done >= 2) {
@@ -157,12 +157,18 @@ std::vector<SongOutcome> SongScheduler::run_batch(const std::vector<const SongRe
     fr = run_frame_loop_batch(session_.mula(), session_.gen_config(), prompts, sp, seeds, fo);
   }
   const uint64_t peak = peak_memory_bytes(session_.mula_device());
+  const auto t_loop_end = Clock::now();  // after_frames_s counts from here
   outputs.drain();
   for (size_t i = 0; i < songs.size(); ++i) {
     out[i]->timings.peak_mula_bytes = peak;
     out[i]->timings.frames_s = fr[i].frame_seconds;  // the whole batch's loop
+    out[i]->timings.graph_capture_s = fr[i].capture_seconds;
   }
-  return outputs.finish();
+  std::vector<SongOutcome> outcomes = outputs.finish();
+  for (size_t i = 0; i < songs.size() && i < outcomes.size(); ++i)
+    out[i]->timings.after_frames_s =
+        std::max(0.0, std::chrono::duration<double>(outcomes[i].done_at - t_loop_end).count());
+  return outcomes;
 }
 
 void SongScheduler::decode_codes_in(const SongRequest& r, SongResult& res) {
@@ -170,7 +176,7 @@ void SongScheduler::decode_codes_in(const SongRequest& r, SongResult& res) {
 }
 
 void SongScheduler::close_timings(Timings& tm, Clock::time_point t_start, double load_before, Clock::time_point t_end) {
-  tm.load_s = session_.take_unreported_load();
+  tm.load_s = session_.take_unreported_load(&tm);
   tm.total_s = std::chrono::duration<double>(t_end - t_start).count() + load_before;
 }
 

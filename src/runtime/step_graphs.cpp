@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "codec/flow_matching.h"
-#include "io/env.h"
+#include "io/switches.h"
 
 namespace heartmula::runtime {
 
@@ -23,7 +23,7 @@ std::unique_ptr<StepGraphs> make_xpu_step_graphs(c10::Device, const std::vector<
 }  // namespace detail
 
 bool graphs_supported(c10::Device device) {
-  if (std::getenv("HEARTMULA_NO_GRAPHS") != nullptr) return false;
+  if (io::switch_on(io::Switch::kNoGraphs)) return false;
 #ifdef HEARTMULA_WITH_CUDA
   if (device.is_cuda()) return true;
 #endif
@@ -44,7 +44,7 @@ std::unique_ptr<StepGraphs> make_step_graphs(c10::Device device, const std::vect
 std::shared_ptr<codec::SolverGraphs> make_codec_graphs(c10::Device device) {
   // CUDA only: the capture beside the frame loop relies on CUDA's thread-local capture mode;
   // XPU graphs of the codec have not been run anywhere yet.
-  if (!device.is_cuda() || io::env_flag("HEARTMULA_NO_CODEC_GRAPHS")) return nullptr;
+  if (!device.is_cuda() || io::switch_on(io::Switch::kNoCodecGraphs)) return nullptr;
   StepGraphOptions o;
   o.eager_first = false;
   o.exclusive = false;

@@ -136,5 +136,37 @@ TEST(CudaKernels, FusedSamplerPicksTheCompositeSamplersTokens) {
   }
 }
 
+// A temperature schedule: the kernel reads each song's 1 / temperature from a device array when
+// it runs, so a graph captured once replays with the values written before each replay.
+TEST(CudaKernels, FusedSamplerReadsEachSongsTemperatureFromTheDevice) {
+  at::manual_seed(4);
+  const int64_t v = 8197, padded = 8256, songs = 2, topk = 50;
+  std::vector<at::Generator> fused_gens, ref_gens;
+  for (int64_t s = 0; s < songs; ++s) {
+    fused_gens.push_back(runtime::make_generator(at::Device(at::kCUDA), 200 + s));
+    ref_gens.push_back(runtime::make_generator(at::Device(at::kCUDA), 200 + s));
+  }
+  at::Tensor q = at::empty({songs, v}, cuda(at::kFloat)), tokens = at::zeros({songs, 1}, cuda(at::kLong));
+  at::Tensor frame = at::zeros({songs, 8}, cuda(at::kLong));
+  runtime::FusedSampleArgs a;
+  a.vocab = v, a.songs = songs, a.cfg = false, a.topk = topk;
+  a.inv_temperature = at::empty({songs}, cuda(at::kFloat));
+  int64_t agree = 0, draws = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    const double t[2] = {0.3 + 0.05 * trial, 2.0 - 0.05 * trial};
+    for (int64_t s = 0; s < songs; ++s)
+      a.inv_temperature.narrow(0, s, 1).fill_(static_cast<double>(1.0f / static_cast<float>(t[s])));
+    at::Tensor logits = at::randn({songs, padded}, cuda(at::kBFloat16)).mul(3);
+    ASSERT_TRUE(runtime::fused_sample_topk(logits, a, fused_gens, q, tokens, frame, 1));
+    at::Tensor lf = logits.narrow(-1, 0, v).to(at::kFloat);
+    for (int64_t s = 0; s < songs; ++s) {
+      agree += tokens[s][0].item<int64_t>() ==
+               runtime::sample_topk(lf.narrow(0, s, 1), topk, t[s], ref_gens[s]).item<int64_t>();
+      ++draws;
+    }
+  }
+  EXPECT_EQ(agree, draws);
+}
+
 }  // namespace
 }  // namespace heartmula

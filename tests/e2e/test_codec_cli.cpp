@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -166,6 +168,18 @@ TEST_F(CodecCli, ErrorsAndExitCodes) {
   // Usage: missing flags, bad values -> 2.
   EXPECT_EQ(run("--codes " + quote(kT200)).code, 2);
   EXPECT_EQ(run("--codec " + quote(kCodec) + " --codes " + quote(kT200) + " --steps 0 -o " + quote(out)).code, 2);
+  // The limits of heartmula-gen's table, written as people write them (it printed "Value 101 not
+  // in range 0.000000 to 100.000000").
+  for (const auto& [flag, value, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"--guidance", "101", "must be a number in [0, 100]. Given: 101"},
+           {"--steps", "0", "must be an integer in [1, 1000]. Given: 0"},
+           {"--mp3-bitrate", "7", "must be an integer in [8, 320]. Given: 7"}}) {
+    const Result v = run("--codec " + quote(kCodec) + " --codes " + quote(kT200) + " " + flag + " " + value + " -o " +
+                         quote(out));
+    EXPECT_EQ(v.code, 2) << v.err;
+    EXPECT_NE(v.err.find("error: " + flag + ": " + message + "\n"), std::string::npos) << v.err;
+  }
   Result r = run("--codec " + quote(kCodec) + " --codes " + quote(kT200) + " --dtype fp8 -o " + quote(out));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("error: --dtype"), std::string::npos) << r.err;

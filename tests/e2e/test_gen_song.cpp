@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <sndfile.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -177,6 +178,36 @@ TEST_F(GenSong, SidecarHoldsSeedTextsSettingsTimingsAndPath) {
   EXPECT_NE(result("a").err.find("seed = 11"), std::string::npos) << result("a").err;
   EXPECT_NE(result("a").err.find("Saved to " + song("a", "a.wav")), std::string::npos) << result("a").err;
   EXPECT_NE(result("a").err.find("frames time"), std::string::npos) << result("a").err;
+}
+
+// The wall-time breakdown (scripts/wall-time.sh): every phase in --json, none negative, the
+// phases in order within the process's life up to its report, which is within the measured run.
+TEST_F(GenSong, JsonTimingsBreakTheWallTimeDown) {
+  ASSERT_TRUE(succeeded("a"));
+  const Json t = Json::parse(result("a").out)["timings"];
+  ASSERT_FALSE(t.is_null()) << result("a").out;
+  for (const char* k : {"process_s", "setup_s", "device_init_s", "lm_load_s", "codec_load_s", "graph_capture_s",
+                        "after_frames_s", "reported_at_s", "load_s", "prompt_s", "frames_s"}) {
+    ASSERT_TRUE(t.contains(k)) << k;
+    EXPECT_GE(t[k].get<double>(), 0.0) << k;
+  }
+  auto v = [&](const char* k) { return t[k].get<double>(); };
+  EXPECT_GT(v("lm_load_s"), 0.0);
+  EXPECT_GT(v("codec_load_s"), 0.0);
+  EXPECT_EQ(v("device_init_s"), 0.0) << "no device context on the CPU";
+  EXPECT_EQ(v("graph_capture_s"), 0.0) << "no graphs on the CPU";
+  EXPECT_LE(v("device_init_s") + v("lm_load_s") + v("codec_load_s"), v("load_s") + 1e-9);
+  EXPECT_LE(v("graph_capture_s"), v("frames_s"));
+  // The phases follow each other within [process start, report].
+  const double phases =
+      v("process_s") + v("setup_s") + v("load_s") + v("prompt_s") + v("frames_s") + v("after_frames_s");
+  EXPECT_LE(phases, v("reported_at_s") + 1e-6);
+  // The process's start is known to one clock tick (the kernel's starttime): the report may seem
+  // that much later than the run measured from outside (fork to exit).
+  const double tick = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  EXPECT_LE(v("reported_at_s"), result("a").seconds + tick);
+  EXPECT_GT(v("reported_at_s"), v("total_s")) << "the report comes after loading and the song";
+  EXPECT_NE(result("a").err.find("after frames ="), std::string::npos) << result("a").err;
 }
 
 TEST_F(GenSong, JsonPrintsOneObjectOnStdoutEqualToTheSidecar) {

@@ -1,6 +1,7 @@
 // heartmula-gen --stream: the codec decodes each window while the language model goes on and
-// the file grows; the audio must equal the non-streamed run's bit for bit (same seed). Also
-// with --num-songs (each song streamed in a batch), -o - (stdout, WAV), and Ctrl-C.
+// the file grows; the audio must equal the non-streamed run's (--no-stream) bit for bit (same
+// seed). Also with --num-songs (each song streamed in a batch), -o - (stdout, WAV), and Ctrl-C.
+// Streaming is the default for audio: the default file equals --no-stream's byte for byte.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -64,8 +65,8 @@ TEST_F(GenStream, StreamedEqualsNotStreamedBitForBit) {
   // batch of two and the stream to stdout.
   std::vector<GenResult> r;
   {
-    GenProcess ref(common({"-o", dir_.file("ref.wav"), "--codes-out", dir_.file("ref.safetensors")}), dir_.path(),
-                   logs_.path());
+    GenProcess ref(common({"--no-stream", "-o", dir_.file("ref.wav"), "--codes-out", dir_.file("ref.safetensors")}),
+                   dir_.path(), logs_.path());
     GenProcess st(common({"--stream", "-o", dir_.file("st.wav"), "--codes-out", dir_.file("st.safetensors")}),
                   dir_.path(), logs_.path());
     r.push_back(ref.wait());
@@ -103,9 +104,56 @@ TEST_F(GenStream, StreamedEqualsNotStreamedBitForBit) {
   EXPECT_GT(first, 0.0);
   EXPECT_LT(first, js["timings"]["total_s"].get<double>());
   EXPECT_EQ(js["settings"]["stream"], true);
+  EXPECT_EQ(jr["settings"]["stream"], false);
   EXPECT_GT(jr["timings"]["first_audio_s"].get<double>(), 0.0);
   std::printf("first audio after %.2f s streamed, %.2f s not streamed\n", first,
               jr["timings"]["first_audio_s"].get<double>());
+}
+
+// Without --stream or --no-stream a song with audio is streamed, and the files are those of the
+// old path (--no-stream: the whole song decoded and encoded after the last frame) byte for byte:
+// MP3 and WAV, 35 s (438 frames: the first window is decoded beside the loop).
+TEST_F(GenStream, DefaultIsStreamedAndEqualsNoStreamByteForByte) {
+  for (const char* ext : {"mp3", "wav"}) {
+    SCOPED_TRACE(ext);
+    const std::string e = ext;
+    GenProcess def(common({"--duration", "35", "-o", dir_.file("default." + e)}), dir_.path(), logs_.path());
+    GenProcess old(common({"--duration", "35", "--no-stream", "-o", dir_.file("old." + e)}), dir_.path(), logs_.path());
+    const GenResult d = def.wait(), o = old.wait();
+    ASSERT_EQ(d.code, 0) << d.err;
+    ASSERT_EQ(o.code, 0) << o.err;
+    EXPECT_EQ(last_json_line(d.out)["settings"]["stream"], true);
+    EXPECT_EQ(last_json_line(o.out)["settings"]["stream"], false);
+    const std::string a = read_file(dir_.file("default." + e)), b = read_file(dir_.file("old." + e));
+    EXPECT_GT(a.size(), 10000u);
+    EXPECT_EQ(a.size(), b.size());
+    EXPECT_TRUE(a == b) << "the default (streamed) file differs from --no-stream's";
+  }
+}
+
+// What is not streamed by default: no audio (--no-audio), --lazy-load (the codec loads after
+// the LM is freed), --codes-in (no LM). --stream=off is --no-stream; the last of them wins.
+TEST_F(GenStream, WhatTheDefaultDoesNotStream) {
+  const GenResult noaudio = run_gen(common({"--duration", "1", "--no-audio", "--codes-out", dir_.file("n.safetensors")}),
+                                    dir_.path(), logs_.path());
+  ASSERT_EQ(noaudio.code, 0) << noaudio.err;
+  EXPECT_EQ(last_json_line(noaudio.out)["settings"]["stream"], false);
+  const GenResult lazy = run_gen(common({"--duration", "1", "--lazy-load", "-o", dir_.file("l.wav")}), dir_.path(),
+                                 logs_.path());
+  ASSERT_EQ(lazy.code, 0) << lazy.err;
+  EXPECT_EQ(last_json_line(lazy.out)["settings"]["stream"], false);
+  const GenResult codes = run_gen(common({"--codes-in", dir_.file("n.safetensors"), "-o", dir_.file("c.wav")}),
+                                  dir_.path(), logs_.path());
+  ASSERT_EQ(codes.code, 0) << codes.err;
+  EXPECT_EQ(last_json_line(codes.out)["settings"]["stream"], false);
+  const GenResult off = run_gen(common({"--duration", "1", "--stream", "--stream=off", "-o", dir_.file("o.wav")}),
+                                dir_.path(), logs_.path());
+  ASSERT_EQ(off.code, 0) << off.err;
+  EXPECT_EQ(last_json_line(off.out)["settings"]["stream"], false);
+  const GenResult on = run_gen(common({"--duration", "1", "--no-stream", "--stream", "-o", dir_.file("s.wav")}),
+                               dir_.path(), logs_.path());
+  ASSERT_EQ(on.code, 0) << on.err;
+  EXPECT_EQ(last_json_line(on.out)["settings"]["stream"], true);
 }
 
 TEST_F(GenStream, SigintSavesWhatExists) {

@@ -112,6 +112,27 @@ TEST(SongParams, ValidateRefusesTemperatureBelowTheLimit) {
   EXPECT_NO_THROW(r.validate());
 }
 
+// A temperature schedule's START and END have the table's temperature limits on every path.
+TEST(SongParams, TemperatureScheduleEndsAreCheckedThroughTheTable) {
+  ht::ScratchDir dir("song-params-schedule"), logs("song-params-schedule-logs");
+  const std::string core = "must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. Given: 1:150";
+  const ht::GenResult cli = ht::run_gen({"--temperature", "1:150"}, dir.path(), logs.path());
+  EXPECT_EQ(cli.code, 2) << cli.err;
+  EXPECT_EQ(cli.err, "error: --temperature " + core + "\n");
+  EXPECT_EQ(usage_error_of([&] {
+              heartmula::runtime::parse_batch_line(R"({"temperature": "1:150"})", {}, "b.jsonl:1", verbatim);
+            }),
+            "b.jsonl:1: 'temperature' " + core);
+  SongRequest r;
+  r.no_audio = true;
+  r.codes_out = dir.file("c.safetensors");
+  r.temperature_end = 0.5;
+  EXPECT_NO_THROW(r.validate());
+  r.temperature_end = 150;  // the library gets the table's message for the END value
+  EXPECT_EQ(usage_error_of([&] { r.validate(); }), "--temperature must be a number in [0.01, 100]. Given: 150");
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{});
+}
+
 // Limits are printed as people write them.
 TEST(SongParams, NumbersArePrintedAsPeopleWriteThem) {
   using heartmula::runtime::format_number;

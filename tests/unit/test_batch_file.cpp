@@ -147,6 +147,41 @@ TEST(BatchFile, WrongTypesAndRangesNameThePlaceAndTheKey) {
   }
 }
 
+// "temperature" takes a number or the text --temperature takes (START:END[:linear|cosine]).
+TEST(BatchFile, TemperatureScheduleAsText) {
+  SongRequest s = parse(R"({"temperature": "1.2:0.8:cosine"})");
+  EXPECT_EQ(s.temperature, 1.2);
+  ASSERT_TRUE(s.temperature_end.has_value());
+  EXPECT_EQ(*s.temperature_end, 0.8);
+  EXPECT_EQ(s.temperature_shape, heartmula::TemperatureShape::cosine);
+  s = parse(R"({"temperature": "1:0.5"})");  // linear unless given
+  EXPECT_EQ(s.temperature_shape, heartmula::TemperatureShape::linear);
+  EXPECT_EQ(*s.temperature_end, 0.5);
+  s = parse(R"({"temperature": "0.7"})");  // one number as text: constant
+  EXPECT_EQ(s.temperature, 0.7);
+  EXPECT_FALSE(s.temperature_end.has_value());
+  // A number on the line replaces a schedule of the base (the command line's) as a whole.
+  SongRequest base;
+  base.temperature = 1.3, base.temperature_end = 0.6, base.temperature_shape = heartmula::TemperatureShape::cosine;
+  s = parse(R"({"temperature": 0.9})", base);
+  EXPECT_EQ(s.temperature, 0.9);
+  EXPECT_FALSE(s.temperature_end.has_value());
+  EXPECT_EQ(s.temperature_shape, heartmula::TemperatureShape::linear);
+  s = parse(R"({"topk": 3})", base);  // no temperature on the line: the base's schedule
+  EXPECT_EQ(*s.temperature_end, 0.6);
+  // Errors name the place once, the key and the text.
+  EXPECT_EQ(error_of(R"({"temperature": "1:2:cubic"})"),
+            kWhere + ": 'temperature' must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. "
+                     "Given: 1:2:cubic");
+  EXPECT_EQ(error_of(R"({"temperature": "1:200"})"),
+            kWhere + ": 'temperature' must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. "
+                     "Given: 1:200");
+  EXPECT_EQ(error_of(R"({"temperature": "warm"})"),
+            kWhere + ": 'temperature' must be a number in [0.01, 100]. Given: warm");
+  EXPECT_EQ(error_of(R"({"temperature": true})"),
+            kWhere + ": 'temperature' must be a number in [0.01, 100]. Given: true");
+}
+
 TEST(BatchFile, DuplicateKeysTakeTheLastValue) {
   EXPECT_EQ(parse(R"({"topk": 1, "topk": 2})").topk, 2);
 }

@@ -91,6 +91,61 @@ TEST(Sampler, TopkOneIsGreedyAndSeedsReproduce) {
   EXPECT_FALSE(sa.equal(sc));
 }
 
+// --temperature START:END[:linear|cosine]: the temperature of frame t by progress
+// p = t / (frame limit - 1), clamped to [0, 1].
+TEST(Sampler, TemperatureScheduleEndpointsMidpointAndCosine) {
+  using heartmula::TemperatureShape;
+  const auto lin = TemperatureShape::linear, cos = TemperatureShape::cosine;
+  // 11 frames: frame 0 is START, frame 10 END, frame 5 halfway.
+  EXPECT_DOUBLE_EQ(hr::scheduled_temperature(1.2, 0.7, lin, 0, 11), 1.2);
+  EXPECT_DOUBLE_EQ(hr::scheduled_temperature(1.2, 0.7, lin, 10, 11), 0.7);
+  EXPECT_DOUBLE_EQ(hr::scheduled_temperature(1.2, 0.7, lin, 5, 11), 0.95);
+  EXPECT_DOUBLE_EQ(hr::scheduled_temperature(0.5, 1.5, lin, 2, 11), 0.7);
+  // Past the limit (a batch's longer songs go on) and before the start: clamped.
+  EXPECT_DOUBLE_EQ(hr::scheduled_temperature(1.2, 0.7, lin, 25, 11), 0.7);
+  EXPECT_DOUBLE_EQ(hr::scheduled_temperature(1.2, 0.7, lin, -3, 11), 1.2);
+  // A song of one frame: START.
+  EXPECT_DOUBLE_EQ(hr::scheduled_temperature(1.2, 0.7, lin, 0, 1), 1.2);
+  // Cosine: the same endpoints and midpoint, slower at both ends than linear.
+  EXPECT_DOUBLE_EQ(hr::scheduled_temperature(1.2, 0.7, cos, 0, 11), 1.2);
+  EXPECT_NEAR(hr::scheduled_temperature(1.2, 0.7, cos, 10, 11), 0.7, 1e-15);
+  EXPECT_NEAR(hr::scheduled_temperature(1.2, 0.7, cos, 5, 11), 0.95, 1e-15);
+  // p = 0.1: end + (start - end) * (1 + cos(0.1 pi)) / 2.
+  EXPECT_NEAR(hr::scheduled_temperature(1.2, 0.7, cos, 1, 11), 0.7 + 0.5 * (1 + std::cos(0.1 * M_PI)) / 2, 1e-15);
+  EXPECT_GT(hr::scheduled_temperature(1.2, 0.7, cos, 1, 11), hr::scheduled_temperature(1.2, 0.7, lin, 1, 11));
+  EXPECT_LT(hr::scheduled_temperature(1.2, 0.7, cos, 9, 11), hr::scheduled_temperature(1.2, 0.7, lin, 9, 11));
+
+  // SamplingParams: without END (or END == START) every frame is START itself.
+  hr::SamplingParams p;
+  p.temperature = 0.9;
+  EXPECT_FALSE(p.temperature_varies());
+  EXPECT_EQ(p.temperature_at(7, 11), 0.9);
+  p.temperature_end = 0.9;
+  EXPECT_FALSE(p.temperature_varies());
+  EXPECT_EQ(p.temperature_at(7, 11), 0.9);
+  p.temperature_end = 0.4;
+  p.temperature_shape = cos;
+  EXPECT_TRUE(p.temperature_varies());
+  EXPECT_EQ(p.temperature_at(7, 11), hr::scheduled_temperature(0.9, 0.4, cos, 7, 11));
+  EXPECT_NO_THROW(p.validate());
+  p.temperature_end = 101;  // END has the same limits as START
+  try {
+    p.validate();
+    ADD_FAILURE() << "END 101 accepted";
+  } catch (const heartmula::UsageError& e) {
+    EXPECT_STREQ(e.what(), "--temperature must be a number in [0.01, 100]. Given: 101");
+  }
+}
+
+// The temperature given as a one-element tensor samples exactly as the same number.
+TEST(Sampler, TemperatureTensorSamplesAsTheNumber) {
+  const at::Tensor logits = at::randn({1, 300}, at::TensorOptions().dtype(at::kFloat));
+  const at::Tensor t = at::full({1}, 0.75, at::TensorOptions().dtype(at::kFloat));
+  EXPECT_TRUE(hr::sampling_probs(logits, 40, t).allclose(hr::sampling_probs(logits, 40, 0.75), 1e-6, 1e-7));
+  at::Generator a = hr::make_generator(at::kCPU, 5), b = hr::make_generator(at::kCPU, 5);
+  EXPECT_TRUE(hr::sample_topk(logits, 40, t, a).equal(hr::sample_topk(logits, 40, 0.75, b)));
+}
+
 TEST(Sampler, ParamsValidateNamesTheFlag) {
   hr::SamplingParams p;
   EXPECT_NO_THROW(p.validate());

@@ -10,9 +10,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 
 #include "codec/windows.h"
 #include "io/page_cache.h"
+#include "io/switches.h"
 #include "model/heartmula.h"
 #include "runtime/device.h"
 
@@ -55,8 +57,8 @@ std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, 
   c10::InferenceMode guard;
   // HEARTMULA_PROFILE_CODEC_FRAMES=N profiles N frames of codes (several windows: how they
   // overlap) instead of one window's 372; the figures stay per window.
-  const char* env = std::getenv("HEARTMULA_PROFILE_CODEC_FRAMES");
-  const int64_t frames = env && std::atoll(env) > 0 ? std::atoll(env) : 372;
+  const std::optional<int64_t> asked = io::switch_int(io::Switch::kProfileCodecFrames);
+  const int64_t frames = asked && *asked > 0 ? *asked : 372;
   const at::Tensor codes = random_codes(codec, frames, seed);
   codec::DetokenizeOptions opts;
   opts.seed = seed;

@@ -16,6 +16,7 @@
 
 #include "bench/kernel_profile.h"
 #include "heartmula/error.h"
+#include "io/switches.h"
 
 namespace heartmula::tools {
 
@@ -50,7 +51,8 @@ KernelTrace stop_kernel_profiler() {
     trace = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   }
   // HEARTMULA_PROFILE_TRACE=FILE keeps the Chrome trace (chrome://tracing, Perfetto).
-  if (const char* keep = std::getenv("HEARTMULA_PROFILE_TRACE"); keep && *keep) {
+  if (const std::string keep_path = io::switch_string(io::Switch::kProfileTrace); !keep_path.empty()) {
+    const char* keep = keep_path.c_str();
     if (std::rename(path.c_str(), keep) != 0) {
       std::ifstream src(path, std::ios::binary);
       std::ofstream dst(keep, std::ios::binary);

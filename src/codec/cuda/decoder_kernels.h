@@ -1,8 +1,13 @@
-// Plain-pointer launcher of the scalar decoder's fused elementwise kernel (decoder_kernels.cu,
-// compiled by nvcc without LibTorch headers; codec/cuda/fused_ops_cuda.cpp checks the tensors
-// and calls it). dtype: 0 float32, 1 bfloat16, 2 float16 (model/cuda/dtype_code.h). Launches on
-// `stream`; returns a cudaError_t value, or -1 when the sizes do not suit (the caller then runs
-// the composite ATen code).
+// Plain-pointer launchers of the scalar decoder's kernels (nvcc-compiled without LibTorch
+// headers; codec/cuda/fused_ops_cuda.cpp checks the tensors and calls them), one .cu each:
+//   launch_bias_prelu      bias_prelu.cu      the fused bias + PReLU (+ residual) epilogue
+//   launch_conv64          conv64.cu          a 64-channel residual unit / the PostProcessor's
+//                                             conv (its rep-2 form: post64_poly.cu)
+//   launch_pointwise_unit  pointwise_unit.cu  the pointwise half of a 128-channel residual unit
+//   launch_out_conv64      out_conv64.cu      the output convolution, 64 channels to one
+// (decoder_common.cuh: what the tensor-core kernels share.) dtype: 0 float32, 1 bfloat16,
+// 2 float16 (io/cuda/dtype_code.h). Each launches on `stream` and returns a cudaError_t value,
+// or -1 when the arguments do not suit (the caller then runs the composite ATen code).
 #pragma once
 
 #include <cstdint>
@@ -19,14 +24,8 @@ namespace heartmula::codec::cuda {
 int launch_bias_prelu(int dtype, void* x, const void* bias, const void* slope, const void* residual, int64_t n,
                       int64_t channels, int64_t inner, void* stream);
 
-}  // namespace heartmula::codec::cuda
-
-namespace heartmula::codec::cuda {
-
-// The scalar decoder's 64-channel stage on tensor cores with float32 accumulation. fp16_operands
-// false: TF32 (mma.sync m16n8k8; inputs and weights rounded to TF32 as cuDNN's TF32 convolutions
-// round them). true (the default of the callers): fp16 operands with power-of-two scales
-// (m16n8k16, twice the depth per instruction): the weights scaled once per block, a tile's
+// The scalar decoder's 64-channel stage on tensor cores with float32 accumulation: fp16
+// operands with power-of-two scales (m16n8k16): the weights scaled once per block, a tile's
 // input rows and its hidden activations each by their maximum into [2^14, 2^15), so every value
 // within 2^-28 of its tile's maximum keeps TF32's 11-bit significand; the products accumulate in
 // float32 and are scaled back exactly. All float32,
@@ -42,7 +41,7 @@ namespace heartmula::codec::cuda {
 // cudaError_t value, or -1 when the arguments do not suit (the caller runs the composite).
 int launch_conv64(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
                   const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
-                  int dilation, int rep, bool residual, bool fp16_operands, void* stream);
+                  int dilation, int rep, bool residual, void* stream);
 // The pointwise half of a residual unit of `channels` = 128 (else -1): per row r < rows
 // (channels-last rows), y[r] = PReLU_a2(b2 + W2 PReLU_a1(h[r] + b1)) + x[r], h the unit's first
 // convolution without its bias; w2 [channels out][channels in], b1, b2 [channels], a1, a2 one
@@ -52,7 +51,6 @@ int launch_conv64(const float* x, float* y, const float* w1, const float* b1, co
 // arguments do not suit.
 int launch_pointwise_unit(int channels, const float* h, const float* x, float* y, const float* b1, const float* a1,
                           const float* w2, const float* b2, const float* a2, int64_t rows, void* stream);
-
 
 // The decoder's output convolution from 64 channels to one, kernel 7, causal, dilation 1, in
 // exact float32: out[t] = b + sum_{k<7} sum_c w[k][c] h[t + k][c] for t < n, h [n + 6][64]

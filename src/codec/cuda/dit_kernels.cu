@@ -10,15 +10,15 @@
 #include <cstdint>
 
 #include "codec/cuda/dit_kernels.h"
-#include "model/cuda/convert.cuh"
+#include "io/cuda/convert.cuh"
 
 namespace heartmula::codec::cuda {
 
 namespace {
 
-using model::cuda::from_f;
-using model::cuda::Pack;
-using model::cuda::to_f;
+using io::cuda::from_f;
+using io::cuda::Pack;
+using io::cuda::to_f;
 
 bool aligned(const void* p, int64_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 

@@ -1,6 +1,6 @@
 // Plain-pointer launchers of the DiT block's fused kernels (dit_kernels.cu, compiled by nvcc
 // without LibTorch headers; codec/cuda/fused_ops_cuda.cpp checks the tensors and calls them).
-// dtype: 0 float32, 1 bfloat16, 2 float16 (model/cuda/dtype_code.h). Each launches on `stream`
+// dtype: 0 float32, 1 bfloat16, 2 float16 (io/cuda/dtype_code.h). Each launches on `stream`
 // and returns a cudaError_t value, or -1 when the shape/alignment does not suit the kernel (the
 // caller then runs the composite ATen code).
 #pragma once

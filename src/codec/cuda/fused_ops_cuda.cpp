@@ -13,17 +13,17 @@
 #include "codec/cuda/dit_kernels.h"
 #include "codec/fused_ops.h"
 #include "heartmula/error.h"
-#include "io/env.h"
-#include "model/cuda/dtype_code.h"
+#include "io/cuda/dtype_code.h"
+#include "io/switches.h"
 
 namespace heartmula::codec {
 
 namespace {
 
-using model::cuda::dtype_code;
+using io::cuda::dtype_code;
 
 std::atomic<bool>& enabled_flag() {
-  static std::atomic<bool> on{std::getenv("HEARTMULA_NO_FUSED") == nullptr};
+  static std::atomic<bool> on{!io::switch_on(io::Switch::kNoFused)};
   return on;
 }
 
@@ -79,18 +79,10 @@ bool gated_residual_applies(const at::Tensor& x, const at::Tensor& mod, int64_t 
          usable(y, x, y.scalar_type()) && y.sizes().equals(x.sizes());
 }
 
-// The 64-channel stage's GEMM operands: fp16 with per-tile scales unless
-// HEARTMULA_CODEC_CONV64_TF32=1 (TF32, for A/B); both round to an 11-bit significand.
-bool conv64_fp16() {
-  static const bool tf32 = io::env_flag("HEARTMULA_CODEC_CONV64_TF32");
-  return !tf32;
-}
-
 // The 64-channel stage's kernels (fused_residual_unit64, fused_post_and_out64): float32 with
 // TF32 allowed, not switched off.
 bool conv64_enabled(const at::Tensor& x) {
-  static const bool cudnn = io::env_flag("HEARTMULA_CODEC_CONV64_CUDNN");
-  return !cudnn && enabled_flag().load() && at::globalContext().allowTF32CuDNN() && x.defined() && x.is_cuda() &&
+  return enabled_flag().load() && at::globalContext().allowTF32CuDNN() && x.defined() && x.is_cuda() &&
          x.scalar_type() == at::kFloat && x.dim() == 4 && x.size(1) == 64 && x.size(2) == 1 && x.size(3) > 0 &&
          x.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
@@ -231,7 +223,7 @@ bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::
   if (!launched(cuda::launch_conv64(x.data_ptr<float>(), y.data_ptr<float>(), w1.data_ptr<float>(),
                                     b1.data_ptr<float>(), a1.data_ptr<float>(), w2.data_ptr<float>(),
                                     b2.data_ptr<float>(), a2.data_ptr<float>(), x.size(0), t, t, 0,
-                                    static_cast<int>(dilation), 1, true, conv64_fp16(), stream()),
+                                    static_cast<int>(dilation), 1, true, stream()),
                 "conv64 (residual unit)"))
     return false;
   out = y;
@@ -240,8 +232,7 @@ bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::
 
 bool fused_pointwise_unit(const at::Tensor& h, const at::Tensor& b1, const at::Tensor& a1, const at::Tensor& w2,
                           const at::Tensor& b2, const at::Tensor& a2, const at::Tensor& x, at::Tensor& out) {
-  static const bool composite = io::env_flag("HEARTMULA_CODEC_POINTWISE_CUDNN");
-  if (composite || !enabled_flag().load() || !at::globalContext().allowTF32CuDNN() || !h.defined() || !h.is_cuda() ||
+  if (!enabled_flag().load() || !at::globalContext().allowTF32CuDNN() || !h.defined() || !h.is_cuda() ||
       h.scalar_type() != at::kFloat || h.dim() != 4 || h.size(2) != 1 || h.size(3) <= 0)
     return false;
   const int64_t c = h.size(1);
@@ -278,8 +269,7 @@ bool fused_post_and_out64(const at::Tensor& x, int64_t rep, const at::Tensor& wp
   at::Tensor h = at::empty({n + kContext, 64}, x.options());
   if (!launched(cuda::launch_conv64(x.data_ptr<float>(), h.data_ptr<float>(), wp.data_ptr<float>(),
                                     bp.data_ptr<float>(), ap.data_ptr<float>(), nullptr, nullptr, nullptr, 1,
-                                    x.size(3), n + kContext, from - kContext, 1, static_cast<int>(rep), false,
-                                    conv64_fp16(), stream()),
+                                    x.size(3), n + kContext, from - kContext, 1, static_cast<int>(rep), false, stream()),
                 "conv64 (post conv)"))
     return false;
   at::Tensor y = at::empty({1, 1, n}, x.options());

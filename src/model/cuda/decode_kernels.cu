@@ -6,12 +6,16 @@
 #include <cfloat>
 #include <cstdint>
 
-#include "convert.cuh"
-#include "decode_kernels.h"
+#include "io/cuda/convert.cuh"
+#include "model/cuda/decode_kernels.h"
 
 namespace heartmula::model::cuda {
 
 namespace {
+
+using io::cuda::from_f;
+using io::cuda::Pack;
+using io::cuda::to_f;
 
 // 16 bytes of T as one access.
 template <typename T>

@@ -3,12 +3,16 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include "convert.cuh"
-#include "fused_kernels.h"
+#include "io/cuda/convert.cuh"
+#include "model/cuda/fused_kernels.h"
 
 namespace heartmula::model::cuda {
 
 namespace {
+
+using io::cuda::from_f;
+using io::cuda::Pack;
+using io::cuda::to_f;
 
 constexpr int kNormThreads = 256;
 

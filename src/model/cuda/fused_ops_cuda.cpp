@@ -13,22 +13,21 @@
 #include <string>
 
 #include "heartmula/error.h"
+#include "io/cuda/dtype_code.h"
+#include "io/switches.h"
 #include "model/cuda/decode_kernels.h"
-#include "model/cuda/dtype_code.h"
 #include "model/cuda/fused_kernels.h"
 #include "model/cuda/int8_linear.h"
-#include "io/env.h"
 #include "model/fused_ops.h"
 
 namespace heartmula::model {
 
 namespace {
 
-using cuda::dtype_code;
+using io::cuda::dtype_code;
 
 bool fused_enabled() {
-  static const bool on = std::getenv("HEARTMULA_NO_FUSED") == nullptr;
-  return on;
+  return !io::switch_on(io::Switch::kNoFused);
 }
 
 void check_launch(int err, const char* what) {
@@ -135,8 +134,7 @@ bool fused_rope_qk_(at::Tensor& qkv, int64_t heads_to_rotate, int64_t head_dim, 
 }
 
 bool fused_attention_enabled() {
-  static const bool on = fused_enabled() && std::getenv("HEARTMULA_NO_FUSED_ATTENTION") == nullptr;
-  return on;
+  return fused_enabled() && !io::switch_on(io::Switch::kNoFusedAttention);
 }
 
 bool fused_decode_attention_available(c10::ScalarType dtype, c10::Device device) {
@@ -183,12 +181,12 @@ namespace {
 
 // HEARTMULA_PDL=1: the int8 kernel is launched with programmatic dependent launch (docs/performance.md).
 bool int8_pdl() {
-  static const bool on = io::env_flag("HEARTMULA_PDL");
+  static const bool on = io::switch_on(io::Switch::kPdl);
   return on;
 }
 
 std::atomic<bool>& int8_fusion_flag() {
-  static std::atomic<bool> on{io::env_flag("HEARTMULA_INT8_FUSION")};  // off until measured
+  static std::atomic<bool> on{io::switch_on(io::Switch::kInt8Fusion)};  // off until measured
   return on;
 }
 

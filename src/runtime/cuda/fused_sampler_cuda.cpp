@@ -1,5 +1,5 @@
 // The CUDA side of runtime/fused_sampler.h: draws the race's noise with each song's generator
-// and launches model/cuda/sampling_kernels.cu on the current stream (captured with the graphs).
+// and launches runtime/cuda/sampling_kernels.cu on the current stream (captured with the graphs).
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -8,8 +8,9 @@
 #include <string>
 
 #include "heartmula/error.h"
-#include "model/cuda/dtype_code.h"
-#include "model/cuda/sampling_kernels.h"
+#include "io/cuda/dtype_code.h"
+#include "io/switches.h"
+#include "runtime/cuda/sampling_kernels.h"
 #include "runtime/fused_sampler.h"
 
 namespace heartmula::runtime {
@@ -17,12 +18,12 @@ namespace heartmula::runtime {
 namespace {
 constexpr int64_t kMaxVocab = 16384;  // sampling_kernels.cu: 1024 threads x 16 values
 
-using model::cuda::dtype_code;
+using io::cuda::dtype_code;
 }  // namespace
 
 bool fused_sample_topk(const at::Tensor& logits, const FusedSampleArgs& a, std::vector<at::Generator>& gens,
                        at::Tensor& q, at::Tensor& tokens, at::Tensor& frame, int64_t codebook) {
-  static const bool enabled = std::getenv("HEARTMULA_NO_FUSED") == nullptr;
+  const bool enabled = !io::switch_on(io::Switch::kNoFused);
   const int64_t rows = a.cfg ? 2 * a.songs : a.songs;
   const int code = dtype_code(logits.scalar_type());
   if (!enabled || !logits.is_cuda() || code < 0 || logits.dim() != 2 || logits.size(0) != rows ||
@@ -33,12 +34,20 @@ bool fused_sample_topk(const at::Tensor& logits, const FusedSampleArgs& a, std::
       frame.scalar_type() != at::kLong || frame.dim() != 2 || frame.size(0) != rows || codebook < 0 ||
       codebook >= frame.size(1))
     return false;
+  if (a.inv_temperature.defined() &&
+      (a.inv_temperature.device() != logits.device() || a.inv_temperature.scalar_type() != at::kFloat ||
+       !a.inv_temperature.is_contiguous() || a.inv_temperature.numel() != a.songs))
+    return false;
   c10::cuda::CUDAGuard guard(logits.device());
   for (int64_t s = 0; s < a.songs; ++s) q.narrow(0, s, 1).exponential_(1.0, gens[static_cast<size_t>(s)]);
-  const float inv_t = 1.0f / static_cast<float>(a.temperature);
-  const int err = model::cuda::launch_sample_topk(
+  // The same float as before the pointer: 1.0f / float(temperature).
+  const at::Tensor inv_t = a.inv_temperature.defined()
+                               ? a.inv_temperature
+                               : at::full({a.songs}, static_cast<double>(1.0f / static_cast<float>(a.temperature)),
+                                          q.options());
+  const int err = cuda::launch_sample_topk(
       code, logits.data_ptr(), logits.stride(0), a.songs, a.cfg, static_cast<float>(a.cfg_scale), a.vocab, a.topk,
-      inv_t, q.data_ptr<float>(), tokens.data_ptr<int64_t>(), frame.data_ptr<int64_t>() + codebook, frame.size(1),
+      inv_t.data_ptr<float>(), q.data_ptr<float>(), tokens.data_ptr<int64_t>(), frame.data_ptr<int64_t>() + codebook, frame.size(1),
       at::cuda::getCurrentCUDAStream().stream());
   if (err != 0)
     throw Error(std::string("CUDA kernel sample_topk failed: ") + cudaGetErrorString(static_cast<cudaError_t>(err)));

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 
+#include "io/switches.h"
 #include "runtime/device.h"
 #include "runtime/step_graphs.h"
 
@@ -21,7 +22,7 @@ class CudaStepGraphs final : public StepGraphs {
       : device_(device),
         gens_(std::move(gens)),
         options_(options),
-        stats_(std::getenv("HEARTMULA_GRAPH_STATS") != nullptr) {}
+        stats_(io::switch_on(io::Switch::kGraphStats)) {}
 
   void run(int64_t key, const std::function<void()>& body) override {
     auto it = graphs_.find(key);

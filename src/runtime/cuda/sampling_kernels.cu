@@ -7,9 +7,9 @@
 #include <cfloat>
 #include <cstdint>
 
-#include "sampling_kernels.h"
+#include "runtime/cuda/sampling_kernels.h"
 
-namespace heartmula::model::cuda {
+namespace heartmula::runtime::cuda {
 
 namespace {
 
@@ -32,12 +32,13 @@ __device__ __forceinline__ float key_value(unsigned k) {
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) sample_topk_kernel(const T* __restrict__ logits, int64_t row_stride, int64_t songs, bool cfg,
-                                   float cfg_scale, int64_t vocab, int64_t topk, float inv_temperature,
+                                   float cfg_scale, int64_t vocab, int64_t topk, const float* __restrict__ inv_temperature,
                                    const float* __restrict__ q, int64_t* __restrict__ tokens,
                                    int64_t* __restrict__ frame, int64_t frame_stride) {
   const int64_t song = blockIdx.x;
   const T* cond = logits + song * row_stride;
   const T* uncond = cfg ? logits + (song + songs) * row_stride : nullptr;
+  const float inv_t = inv_temperature[song];
   unsigned key[kPerThread];  // the scaled logits, as order keys (key_value() gives them back)
   float local_max = -FLT_MAX;
 #pragma unroll
@@ -49,7 +50,7 @@ __global__ void __launch_bounds__(kThreads) sample_topk_kernel(const T* __restri
         const float u = load_f(uncond + i);
         g = __fadd_rn(u, __fmul_rn(__fsub_rn(g, u), cfg_scale));
       }
-      const float x = __fmul_rn(g, inv_temperature);
+      const float x = __fmul_rn(g, inv_t);
       key[j] = order_key(x);
       local_max = fmaxf(local_max, x);
     } else {
@@ -143,7 +144,7 @@ __global__ void __launch_bounds__(kThreads) sample_topk_kernel(const T* __restri
 
 template <typename T>
 int launch_typed(const void* logits, int64_t row_stride, int64_t songs, bool cfg, float cfg_scale, int64_t vocab,
-                 int64_t topk, float inv_temperature, const float* q, int64_t* tokens, int64_t* frame,
+                 int64_t topk, const float* inv_temperature, const float* q, int64_t* tokens, int64_t* frame,
                  int64_t frame_stride, cudaStream_t stream) {
   sample_topk_kernel<T><<<static_cast<unsigned>(songs), kThreads, 0, stream>>>(
       static_cast<const T*>(logits), row_stride, songs, cfg, cfg_scale, vocab, topk, inv_temperature, q, tokens, frame,
@@ -154,7 +155,7 @@ int launch_typed(const void* logits, int64_t row_stride, int64_t songs, bool cfg
 }  // namespace
 
 int launch_sample_topk(int logits_dtype, const void* logits, int64_t row_stride, int64_t songs, bool cfg,
-                       float cfg_scale, int64_t vocab, int64_t topk, float inv_temperature, const float* q,
+                       float cfg_scale, int64_t vocab, int64_t topk, const float* inv_temperature, const float* q,
                        int64_t* tokens, int64_t* frame, int64_t frame_stride, void* stream) {
   if (vocab < 1 || vocab > static_cast<int64_t>(kThreads) * kPerThread || topk < 1 || songs < 1) return -1;
   auto s = static_cast<cudaStream_t>(stream);
@@ -166,4 +167,4 @@ int launch_sample_topk(int logits_dtype, const void* logits, int64_t row_stride,
   }
 }
 
-}  // namespace heartmula::model::cuda
+}  // namespace heartmula::runtime::cuda

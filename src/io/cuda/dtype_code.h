@@ -1,11 +1,11 @@
-// The dtype code the plain-pointer kernel launchers take (fused_kernels.h, decode_kernels.h,
-// sampling_kernels.h): 0 float32, 1 bfloat16, 2 float16. Host side only (the .cu files are
-// compiled without LibTorch headers).
+// The dtype code the plain-pointer kernel launchers of every layer take (model/cuda/*.h,
+// codec/cuda/*.h, runtime/cuda/sampling_kernels.h): 0 float32, 1 bfloat16, 2 float16. Host side
+// only (the .cu files are compiled without LibTorch headers).
 #pragma once
 
 #include <c10/core/ScalarType.h>
 
-namespace heartmula::model::cuda {
+namespace heartmula::io::cuda {
 
 // The launchers' code for `t`; -1 for a dtype no kernel takes (the caller falls back to ATen).
 inline int dtype_code(c10::ScalarType t) {
@@ -17,4 +17,4 @@ inline int dtype_code(c10::ScalarType t) {
   }
 }
 
-}  // namespace heartmula::model::cuda
+}  // namespace heartmula::io::cuda

@@ -1,12 +1,12 @@
 // Element <-> float32 conversions and the vector access type shared by the .cu kernels (float,
-// __nv_bfloat16, __half).
-// nvcc only, no LibTorch headers: include it by its relative name ("convert.cuh").
+// __nv_bfloat16, __half), for every layer's kernels (src/<layer>/cuda/*.cu).
+// nvcc only, no LibTorch headers: #include "io/cuda/convert.cuh".
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-namespace heartmula::model::cuda {
+namespace heartmula::io::cuda {
 
 template <typename T> __device__ __forceinline__ float to_f(T v);
 template <> __device__ __forceinline__ float to_f<float>(float v) { return v; }
@@ -25,4 +25,4 @@ struct alignas(N * sizeof(T)) Pack {
   T v[N];
 };
 
-}  // namespace heartmula::model::cuda
+}  // namespace heartmula::io::cuda
