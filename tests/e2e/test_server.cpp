@@ -188,7 +188,9 @@ TEST_F(ServerTest, BadRequestsNameTheField) {
   };
   const std::vector<Case> cases = {
       {R"({"topk": 0})", 400, "topk", "'topk' must be an integer in [1, 1000000]. Given: 0"},
-      {R"({"temperature": "hot"})", 400, "temperature", "'temperature' must be a number in [0.01, 100]. Given: \"hot\""},
+      // A string is read as --temperature's START[:END[:linear|cosine]] (batch files' rule), so the
+      // message shows the text itself, without JSON quotes.
+      {R"({"temperature": "hot"})", 400, "temperature", "'temperature' must be a number in [0.01, 100]. Given: hot"},
       {R"({"duration": [1, 2]})", 400, "duration", "'duration' must be a number in [0.08, 3600]. Given: an array"},
       {R"({"seed": -1})", 400, "seed", "'seed' must be an integer"},
       {R"({"save_path": "/etc/passwd"})", 400, "save_path", "unknown field 'save_path'"},

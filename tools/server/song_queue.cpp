@@ -80,7 +80,7 @@ SongQueue::Submit SongQueue::submit(SongRequest song, const std::string& format,
   if (!song.seed) song.seed = random_u64() & 0x7fffffffffffffffull;  // heartmula-gen's range
   song.save_path = path_of(new_id);
   song.overwrite = false;
-  song.stream = false;
+  song.stream = StreamMode::off;  // the file is served once complete (docs/server.md: not streamed)
   song.validate();  // throws UsageError
   if (check_) check_(song);
   std::lock_guard<std::mutex> lock(mu_);
