@@ -494,8 +494,8 @@ if want int8; then
         -o "$OUTDIR/gemm_pdl$pdl.md" && { echo "--- HEARTMULA_PDL=$pdl"; cat "$OUTDIR/gemm_pdl$pdl.md"; } || note "gemm bench (PDL $pdl): FAILED"
     done
   fi
-  # Frame rows, one per variant NAME[:ENV=VALUE]: bf16, int8 (fused norm / silu·mul / residual in the
-  # int8 kernel), int8 without those fusions (the path before), int8 with PDL.
+  # Frame rows, one per variant NAME[:ENV=VALUE]: bf16, int8 (the default: norm / silu·mul / residual as
+  # kernels of their own), int8 with those fusions in the int8 kernel (HEARTMULA_INT8_FUSION=1), int8 with PDL.
   for v in ${INT8_FRAME_VARIANTS-bf16 int8 int8-fused:HEARTMULA_INT8_FUSION=1 int8-pdl:HEARTMULA_PDL=1}; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     dt=${name%%-*}

@@ -56,7 +56,7 @@ bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tenso
 enum class LinearPrologue { None, RmsNorm, SiluMul };
 bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
                           const at::Tensor& norm_scale, double eps, const at::Tensor& residual, at::Tensor& out);
-// Turns those fusions off / on (tests compare the two paths; default: on unless
+// Turns those fusions off / on (tests compare the two paths; default: off unless
 // HEARTMULA_INT8_FUSION=1). The plain int8 product is not affected.
 void set_int8_fusion_enabled(bool on);
 

@@ -126,6 +126,7 @@ TEST(Int8LinearCuda, FusedNeighboursEqualTheUnfusedKernels) {
                                            at::randn({2, 64}, cuda(at::kBFloat16)), out));  // x is not [.., 2K]
   EXPECT_FALSE(model::fused_int8_linear_ex(x, lin.weight, lin.scale, model::LinearPrologue::RmsNorm,
                                            at::ones({64}, cuda(at::kBFloat16)), 1e-5, at::Tensor(), out));  // wrong width
+  model::set_int8_fusion_enabled(false);  // the default, for the tests after this one
 }
 
 // Programmatic dependent launch changes when a kernel starts, not what it computes: a chain of
