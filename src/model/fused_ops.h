@@ -51,14 +51,28 @@ bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tenso
 // T(T(silu(x[..., :K])) · x[..., K:]) as fused_silu_mul (SiluMul, x [..., 2K]); with `residual`
 // defined ([..., N]) out = T(T(product) + residual) as fused_add_rms_norm's `sum`. Bit for bit
 // the unfused sequence of those kernels. False where it does not apply (then run the unfused
-// sequence): not CUDA, not int8, more rows than the kernel takes, fusion off (the default until
-// its speed is measured: HEARTMULA_INT8_FUSION=1 turns it on; docs/performance.md).
+// sequence): not CUDA, not int8, more rows than the kernel takes, that fusion off (see
+// Int8Fusion below; all off by default until measured, docs/performance.md).
 enum class LinearPrologue { None, RmsNorm, SiluMul };
 bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
                           const at::Tensor& norm_scale, double eps, const at::Tensor& residual, at::Tensor& out);
-// Turns those fusions off / on (tests compare the two paths; default: on unless
-// HEARTMULA_INT8_FUSION=1). The plain int8 product is not affected.
-void set_int8_fusion_enabled(bool on);
+// The w13 product with silu·mul in its epilogue: q [2N, K] (gate rows, then up rows), out [..., N] =
+// T(T(silu(gate)) · up) with gate and up the bf16 products fused_int8_linear writes (bit for bit
+// fused_silu_mul after it). prologue: None (x normed already) or RmsNorm (as above).
+bool fused_int8_glu(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
+                    const at::Tensor& norm_scale, double eps, at::Tensor& out);
+
+// Which of the int8 fusions run: HEARTMULA_INT8_FUSION, a comma list of the names below ("1":
+// norm,silu, the set session 9 measured; unset, "" or "0": none, the default until measured).
+enum Int8Fusion : unsigned {
+  kInt8FuseNorm = 1,          // "norm": RMSNorm in the qkv / w13 prologue, the residual add in wo / w2's epilogue
+  kInt8FuseSiluPrologue = 2,  // "silu": silu·mul in w2's prologue
+  kInt8FuseGlu = 4,           // "glu": silu·mul in w13's epilogue (takes precedence over "silu")
+};
+// Throws UsageError naming the variable and the value for an unknown name.
+unsigned parse_int8_fusions(const char* value);
+// Sets the fusions that run (tests compare the paths). The plain int8 product is not affected.
+void set_int8_fusions(unsigned mask);
 
 // Whether fused_decode_attention runs for this dtype and device (and HEARTMULA_NO_FUSED is unset).
 bool fused_decode_attention_available(c10::ScalarType dtype, c10::Device device);

@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <string>
+
 #include "heartmula/error.h"
 #include "io/weight_binder.h"
 #include "model/config.h"
@@ -17,6 +20,26 @@ std::string LmPrecision::name() const {
     case c10::ScalarType::Half: return "fp16";
     default: return c10::toString(compute);
   }
+}
+
+unsigned parse_int8_fusions(const char* value) {
+  const std::string v = value ? value : "";
+  if (v.empty() || v == "0") return 0;
+  if (v == "1") return kInt8FuseNorm | kInt8FuseSiluPrologue;
+  unsigned mask = 0;
+  size_t start = 0;
+  while (start <= v.size()) {
+    const size_t end = std::min(v.find(',', start), v.size());
+    const std::string name = v.substr(start, end - start);
+    if (name == "norm") mask |= kInt8FuseNorm;
+    else if (name == "silu") mask |= kInt8FuseSiluPrologue;
+    else if (name == "glu") mask |= kInt8FuseGlu;
+    else
+      throw UsageError("HEARTMULA_INT8_FUSION='" + v + "': unknown fusion '" + name +
+                       "' (a comma list of norm, silu, glu; or 1 for norm,silu; or 0)");
+    start = end + 1;
+  }
+  return mask;
 }
 
 LmPrecision parse_lm_precision(const std::string& name) {

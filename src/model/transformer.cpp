@@ -72,6 +72,15 @@ at::Tensor norm_linear(const Linear& lin, const at::Tensor& residual, at::Tensor
   return lin(normed);
 }
 
+// silu(gate) · up of the MLP's input (normed, or the residual stream to normalise) in the w13
+// product's epilogue (int8 on CUDA with the "glu" fusion), else false.
+bool mlp_glu(const Linear& w13, const at::Tensor& residual, const at::Tensor& normed, const at::Tensor& scale,
+             double eps, at::Tensor& out) {
+  if (!w13.quantized()) return false;
+  return normed.defined() ? fused_int8_glu(normed, w13.weight, w13.scale, LinearPrologue::None, at::Tensor(), 0.0, out)
+                          : fused_int8_glu(residual, w13.weight, w13.scale, LinearPrologue::RmsNorm, scale, eps, out);
+}
+
 // residual + lin(prologue(x)) as the new residual stream; when no fused kernel applies, the
 // unfused sequence, which also yields the next norm (`normed`, with `next_scale`).
 at::Tensor linear_add(const Linear& lin, const at::Tensor& x, LinearPrologue prologue, const at::Tensor& residual,
@@ -126,9 +135,15 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
     at::Tensor heads = attn.reshape({b, s, h * hd});
     if (l.wo.quantized()) heads = heads.contiguous();  // the fused int8 kernel takes contiguous rows
     out = linear_add(l.wo, heads, LinearPrologue::None, out, normed, l.mlp_norm, cfg.norm_eps);
-    at::Tensor gu = norm_linear(l.w13, out, normed, l.mlp_norm, cfg.norm_eps);
+    // act: silu(gate) · up, or gate | up with silu·mul left to w2's prologue (or its fallback).
+    at::Tensor act;
+    LinearPrologue w2_in = LinearPrologue::None;
+    if (!mlp_glu(l.w13, out, normed, l.mlp_norm, cfg.norm_eps, act)) {
+      act = norm_linear(l.w13, out, normed, l.mlp_norm, cfg.norm_eps);
+      w2_in = LinearPrologue::SiluMul;
+    }
     const at::Tensor& next_scale = i + 1 < layers.size() ? layers[i + 1].sa_norm : norm;
-    out = linear_add(l.w2, gu, LinearPrologue::SiluMul, out, normed, next_scale, cfg.norm_eps);
+    out = linear_add(l.w2, act, w2_in, out, normed, next_scale, cfg.norm_eps);
   }
   if (!normed.defined()) normed = add_rms_norm(out, at::Tensor(), norm, cfg.norm_eps).second;
   return normed;

@@ -187,12 +187,12 @@ bool int8_pdl() {
   return on;
 }
 
-std::atomic<bool>& int8_fusion_flag() {
-  static std::atomic<bool> on{io::env_flag("HEARTMULA_INT8_FUSION")};  // off until measured
-  return on;
+std::atomic<unsigned>& int8_fusion_mask() {
+  static std::atomic<unsigned> mask{parse_int8_fusions(std::getenv("HEARTMULA_INT8_FUSION"))};  // off until measured
+  return mask;
 }
 
-bool int8_fusion_enabled() { return int8_fusion_flag().load(std::memory_order_relaxed); }
+bool int8_fusion_on(unsigned which) { return (int8_fusion_mask().load(std::memory_order_relaxed) & which) != 0; }
 
 bool bf16_cuda_contiguous(const at::Tensor& t, const at::Tensor& like) {
   return t.is_cuda() && t.scalar_type() == at::kBFloat16 && t.is_contiguous() && t.device() == like.device();
@@ -200,16 +200,21 @@ bool bf16_cuda_contiguous(const at::Tensor& t, const at::Tensor& like) {
 
 }  // namespace
 
-bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
-                          const at::Tensor& norm_scale, double eps, const at::Tensor& residual, at::Tensor& out) {
+namespace {
+
+bool int8_linear_impl(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
+                      const at::Tensor& norm_scale, double eps, const at::Tensor& residual, bool glu, at::Tensor& out) {
   if (!fused_enabled() || !x.is_cuda() || x.scalar_type() != at::kBFloat16 || q.scalar_type() != at::kChar ||
       scale.scalar_type() != at::kFloat || q.dim() != 2 || x.dim() < 1 || scale.dim() != 1 ||
       scale.size(0) != q.size(0) || !x.is_contiguous() || !q.is_contiguous() || !scale.is_contiguous() ||
       q.device() != x.device() || scale.device() != x.device())
     return false;
-  const bool fused = prologue != LinearPrologue::None || residual.defined();
-  if (fused && !int8_fusion_enabled()) return false;
-  const int64_t k = q.size(1), n = q.size(0);
+  if (((prologue == LinearPrologue::RmsNorm || residual.defined()) && !int8_fusion_on(kInt8FuseNorm)) ||
+      (prologue == LinearPrologue::SiluMul && !int8_fusion_on(kInt8FuseSiluPrologue)) ||
+      (glu && (!int8_fusion_on(kInt8FuseGlu) || residual.defined() || prologue == LinearPrologue::SiluMul ||
+               q.size(0) % 2 != 0)))
+    return false;
+  const int64_t k = q.size(1), n = glu ? q.size(0) / 2 : q.size(0);
   const int64_t x_cols = prologue == LinearPrologue::SiluMul ? 2 * k : k;
   if (x.size(-1) != x_cols) return false;
   const int64_t rows = x.numel() / std::max<int64_t>(x_cols, 1);
@@ -237,15 +242,28 @@ bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Te
   a.norm_weight = prologue == LinearPrologue::RmsNorm ? norm_scale.data_ptr() : nullptr;
   a.eps = static_cast<float>(eps);
   a.residual = residual.defined() ? residual.data_ptr() : nullptr;
+  a.glu = glu;
   a.pdl = int8_pdl();
   const int err = cuda::launch_int8_linear(a, at::cuda::getCurrentCUDAStream().stream());
   if (err == -1) return false;
-  check_launch(err, "int8_linear");
+  check_launch(err, glu ? "int8_linear (glu)" : "int8_linear");
   out = o;
   return true;
 }
 
-void set_int8_fusion_enabled(bool on) { int8_fusion_flag().store(on); }
+}  // namespace
+
+bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
+                          const at::Tensor& norm_scale, double eps, const at::Tensor& residual, at::Tensor& out) {
+  return int8_linear_impl(x, q, scale, prologue, norm_scale, eps, residual, false, out);
+}
+
+bool fused_int8_glu(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
+                    const at::Tensor& norm_scale, double eps, at::Tensor& out) {
+  return int8_linear_impl(x, q, scale, prologue, norm_scale, eps, at::Tensor(), true, out);
+}
+
+void set_int8_fusions(unsigned mask) { int8_fusion_mask().store(mask); }
 
 bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, at::Tensor& out) {
   return fused_int8_linear_ex(x, q, scale, LinearPrologue::None, at::Tensor(), 0.0, at::Tensor(), out);
