@@ -24,19 +24,19 @@ std::string LmPrecision::name() const {
 
 unsigned parse_int8_fusions(const char* value) {
   const std::string v = value ? value : "";
+  if (value == nullptr) return kInt8FusionDefault;
   if (v.empty() || v == "0") return 0;
-  if (v == "1") return kInt8FuseNorm | kInt8FuseSiluPrologue;
+  if (v == "1") return kInt8FuseNorm | kInt8FuseGlu;
   unsigned mask = 0;
   size_t start = 0;
   while (start <= v.size()) {
     const size_t end = std::min(v.find(',', start), v.size());
     const std::string name = v.substr(start, end - start);
     if (name == "norm") mask |= kInt8FuseNorm;
-    else if (name == "silu") mask |= kInt8FuseSiluPrologue;
     else if (name == "glu") mask |= kInt8FuseGlu;
     else
       throw UsageError("HEARTMULA_INT8_FUSION='" + v + "': unknown fusion '" + name +
-                       "' (a comma list of norm, silu, glu; or 1 for norm,silu; or 0)");
+                       "' (a comma list of norm and glu; 1 for all, 0 for none)");
     start = end + 1;
   }
   return mask;

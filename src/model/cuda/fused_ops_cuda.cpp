@@ -166,6 +166,12 @@ bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   // spends its time in one warp's serial dot products there (H100 profile, docs/performance.md).
   if (hd > 128) return false;
   c10::cuda::CUDAGuard guard(q.device());
+  static const bool all_chunks = [] {
+    const bool all = io::env_flag("HEARTMULA_ATTN_ALL_CHUNKS");
+    cuda::set_decode_attention_skip_empty(!all);
+    return all;
+  }();
+  (void)all_chunks;
   at::Tensor o = at::empty({b, 1, h, hd}, q.options());
   at::Tensor scratch =
       at::empty({cuda::decode_attention_scratch_floats(b, h, hd, kv_len)}, q.options().dtype(at::kFloat));
@@ -210,14 +216,11 @@ bool int8_linear_impl(const at::Tensor& x, const at::Tensor& q, const at::Tensor
       q.device() != x.device() || scale.device() != x.device())
     return false;
   if (((prologue == LinearPrologue::RmsNorm || residual.defined()) && !int8_fusion_on(kInt8FuseNorm)) ||
-      (prologue == LinearPrologue::SiluMul && !int8_fusion_on(kInt8FuseSiluPrologue)) ||
-      (glu && (!int8_fusion_on(kInt8FuseGlu) || residual.defined() || prologue == LinearPrologue::SiluMul ||
-               q.size(0) % 2 != 0)))
+      (glu && (!int8_fusion_on(kInt8FuseGlu) || residual.defined() || q.size(0) % 2 != 0)))
     return false;
   const int64_t k = q.size(1), n = glu ? q.size(0) / 2 : q.size(0);
-  const int64_t x_cols = prologue == LinearPrologue::SiluMul ? 2 * k : k;
-  if (x.size(-1) != x_cols) return false;
-  const int64_t rows = x.numel() / std::max<int64_t>(x_cols, 1);
+  if (x.size(-1) != k) return false;
+  const int64_t rows = x.numel() / std::max<int64_t>(k, 1);
   if (rows < 1 || rows > cuda::kInt8LinearMaxRows) return false;
   if (prologue == LinearPrologue::RmsNorm &&
       (!bf16_cuda_contiguous(norm_scale, x) || norm_scale.numel() != k || !aligned16(norm_scale.data_ptr())))
@@ -237,7 +240,6 @@ bool int8_linear_impl(const at::Tensor& x, const at::Tensor& q, const at::Tensor
   a.n_out = n;
   a.k = k;
   a.prologue = prologue == LinearPrologue::RmsNorm   ? cuda::Int8Prologue::RmsNorm
-               : prologue == LinearPrologue::SiluMul ? cuda::Int8Prologue::SiluMul
                                                      : cuda::Int8Prologue::None;
   a.norm_weight = prologue == LinearPrologue::RmsNorm ? norm_scale.data_ptr() : nullptr;
   a.eps = static_cast<float>(eps);

@@ -54,7 +54,7 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], uint32_t a0, uint32_t a1
 
 // Activations as the MMA takes them: two bf16 of row m (one 32-bit word), after the prologue.
 // kPlain: x as stored. kNorm: T(T(x · rinv[m]) · w[k]) — the `out` of fused_kernels.cu's
-// add_rms_norm_kernel, element for element. kSiluMul: T(T(silu(g)) · u) of silu_mul_kernel.
+// add_rms_norm_kernel, element for element.
 __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   const __nv_bfloat16 a = __float2bfloat16_rn(lo), b = __float2bfloat16_rn(hi);
   return static_cast<uint32_t>(__bfloat16_as_ushort(a)) | (static_cast<uint32_t>(__bfloat16_as_ushort(b)) << 16);
@@ -68,9 +68,6 @@ __device__ __forceinline__ uint32_t norm_word(uint32_t xw, uint32_t sw, float r)
   return pack_bf16x2(__fmul_rn(n0, lo_f(sw)), __fmul_rn(n1, hi_f(sw)));
 }
 __device__ __forceinline__ float silu_bf16(float a) { return __bfloat162float(__float2bfloat16_rn(a / (1.0f + expf(-a)))); }
-__device__ __forceinline__ uint32_t silu_mul_word(uint32_t gw, uint32_t uw) {
-  return pack_bf16x2(__fmul_rn(silu_bf16(lo_f(gw)), lo_f(uw)), __fmul_rn(silu_bf16(hi_f(gw)), hi_f(uw)));
-}
 
 // Activations: through L1 (blocks on one SM share them: at 16–32 rows they are a large part of
 // the traffic), or with programmatic dependent launch through L2 only (ld.global.cg): they were
@@ -115,7 +112,7 @@ struct KernelArgs {
   float eps;
 };
 
-constexpr int kPlain = 0, kNorm = 1, kSiluMul = 2;
+constexpr int kPlain = 0, kNorm = 1;
 constexpr int kNormVecs = 4;  // add_rms_norm_kernel's kMaxVecs: 8-element vectors per thread
 
 // kTiles: n8 tiles of activation rows (rows ≤ 8 · kTiles); kUnroll: chunks whose loads are in
@@ -126,7 +123,7 @@ constexpr int kNormVecs = 4;  // add_rms_norm_kernel's kMaxVecs: 8-element vecto
 // T(T(silu(T(gate))) · T(up)): silu_mul_kernel applied to the unfused product, bit for bit.
 template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl, bool kGlu>
 __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs a) {
-  static_assert(!(kGlu && (kResidual || kPro == kSiluMul)), "GLU epilogue: no residual, no silu prologue");
+  static_assert(!(kGlu && kResidual), "GLU epilogue: no residual");
   __shared__ float red[kWarps * kTiles * 4 * 32];
   __shared__ float norm_part[kPro == kNorm ? kTiles * 8 * kWarps : 1];
   __shared__ float rinv[kPro == kNorm ? kTiles * 8 : 1];
@@ -203,7 +200,7 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
   for (int c0 = warp, it = 0; c0 < chunks; c0 += kWarps * kUnroll, ++it) {
     if (it > 0) load_weights(c0);
     uint4 xs[kUnroll][kTiles][2];
-    uint4 ws[kPro == kPlain ? 1 : kUnroll][kPro == kSiluMul ? kTiles : 1][2];
+    uint4 ws[kPro == kPlain ? 1 : kUnroll][2];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = c0 + u * kWarps;
@@ -214,15 +211,11 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
         const __nv_bfloat16* p = xr[j] + off;
         xs[u][j][0] = in && xv[j] ? load_act<kPdl>(p) : zero;
         xs[u][j][1] = in && xv[j] ? load_act<kPdl>(p + 8) : zero;
-        if constexpr (kPro == kSiluMul) {  // u = gu[m, K + k]
-          ws[u][j][0] = in && xv[j] ? load_act<kPdl>(p + k) : zero;
-          ws[u][j][1] = in && xv[j] ? load_act<kPdl>(p + k + 8) : zero;
-        }
       }
       if constexpr (kPro == kNorm) {
         const uint4* sp = reinterpret_cast<const uint4*>(a.norm_w + off + t * 16);
-        ws[u][0][0] = in ? __ldg(sp) : zero;
-        ws[u][0][1] = in ? __ldg(sp + 1) : zero;
+        ws[u][0] = in ? __ldg(sp) : zero;
+        ws[u][1] = in ? __ldg(sp + 1) : zero;
       }
     }
 #pragma unroll
@@ -234,14 +227,9 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             uint4& xw = xs[u][j][h];
-            const uint4& sw = ws[u][kPro == kSiluMul ? j : 0][h];
-            if constexpr (kPro == kNorm) {
-              xw = make_uint4(norm_word(xw.x, sw.x, r[j]), norm_word(xw.y, sw.y, r[j]), norm_word(xw.z, sw.z, r[j]),
-                              norm_word(xw.w, sw.w, r[j]));
-            } else {
-              xw = make_uint4(silu_mul_word(xw.x, sw.x), silu_mul_word(xw.y, sw.y), silu_mul_word(xw.z, sw.z),
-                              silu_mul_word(xw.w, sw.w));
-            }
+            const uint4& sw = ws[u][h];
+            xw = make_uint4(norm_word(xw.x, sw.x, r[j]), norm_word(xw.y, sw.y, r[j]), norm_word(xw.z, sw.z, r[j]),
+                            norm_word(xw.w, sw.w, r[j]));
           }
       }
       const uint32_t wa_w[4] = {wa[u].x, wa[u].y, wa[u].z, wa[u].w};
@@ -284,8 +272,7 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
         a.out[static_cast<size_t>(m) * a.n_out + n] = __float2bfloat16_rn(__fmul_rn(silu_bf16(gv), uv));
       }
     }
-    return;
-  }
+  } else {
   for (int idx = threadIdx.x; idx < kTiles * 4 * 32; idx += kThreads) {
     float sum = 0.f;
 #pragma unroll
@@ -303,6 +290,7 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
       a.out[o] = y;
     }
   }
+  }  // kGlu
 }
 
 template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl, bool kGlu>
@@ -329,10 +317,9 @@ int launch_rows(const KernelArgs& a, cudaStream_t stream) {
 }
 
 template <bool kPdl>
-int launch_kind(const KernelArgs& a, bool norm, bool silu, bool residual, bool glu, cudaStream_t stream) {
+int launch_kind(const KernelArgs& a, bool norm, bool residual, bool glu, cudaStream_t stream) {
   if (glu) return norm ? launch_rows<kNorm, false, kPdl, true>(a, stream) : launch_rows<kPlain, false, kPdl, true>(a, stream);
   return norm       ? launch_rows<kNorm, false, kPdl>(a, stream)
-         : silu     ? launch_rows<kSiluMul, true, kPdl>(a, stream)
          : residual ? launch_rows<kPlain, true, kPdl>(a, stream)
                     : launch_rows<kPlain, false, kPdl>(a, stream);
 }
@@ -343,18 +330,18 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 int launch_int8_linear(const Int8LinearArgs& args, void* stream_ptr) {
   const int64_t rows = args.rows, n_out = args.n_out, k = args.k;
-  const bool norm = args.prologue == Int8Prologue::RmsNorm, silu = args.prologue == Int8Prologue::SiluMul;
+  const bool norm = args.prologue == Int8Prologue::RmsNorm;
   const bool residual = args.residual != nullptr, glu = args.glu;
   // The fused combinations the frame step has: norm -> qkv / w13, attention -> wo + residual,
   // silu·mul -> w2 + residual, and the plain product.
   if (rows < 1 || rows > kInt8LinearMaxRows || n_out < 1 || k < kChunk || k % kChunk != 0 || n_out > (1 << 30) ||
       k > (1 << 24) || !aligned16(args.x) || !aligned16(args.q) || !aligned16(args.out) ||
       (norm && (residual || !args.norm_weight || !aligned16(args.norm_weight) || k / 8 > kThreads * kNormVecs)) ||
-      (silu && !residual) || (residual && !aligned16(args.residual)) || (glu && (residual || silu)) ||
+      (residual && !aligned16(args.residual)) || (glu && residual) ||
       (glu && n_out > (1 << 29)))
     return -1;
   auto stream = static_cast<cudaStream_t>(stream_ptr);
-  const int64_t x_stride = silu ? 2 * k : k;
+  const int64_t x_stride = k;
   for (int64_t r0 = 0; r0 < rows; r0 += 32) {  // 32 rows per pass over the weights
     KernelArgs a;
     a.x = static_cast<const __nv_bfloat16*>(args.x) + r0 * x_stride;
@@ -368,8 +355,8 @@ int launch_int8_linear(const Int8LinearArgs& args, void* stream_ptr) {
     a.k = static_cast<int>(k);
     a.x_stride = static_cast<int>(x_stride);
     a.eps = args.eps;
-    const int err = args.pdl ? launch_kind<true>(a, norm, silu, residual, glu, stream)
-                             : launch_kind<false>(a, norm, silu, residual, glu, stream);
+    const int err = args.pdl ? launch_kind<true>(a, norm, residual, glu, stream)
+                             : launch_kind<false>(a, norm, residual, glu, stream);
     if (err != 0) return err;
   }
   return 0;
