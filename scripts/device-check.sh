@@ -176,10 +176,14 @@ PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/bench_summary.txt)
 fi
 # 4b. Where the frame time goes: kernel profile (Kineto/CUPTI) of 64 frames per CFG scale.
+# PROFILE_VARIANTS: NAME[:ENV=VALUE] as INT8_FRAME_VARIANTS below (default bf16); PROFILE_CFG.
 if want profile; then
-  timeout 300 $B/heartmula-bench --device cuda --dtype bf16 --cfg 1.5,1.0 --positions 226 --frames 64 --reps 2 \
-    --profile "$OUTDIR/profile.md" --json -o "$OUTDIR/bench_profile.json" -q \
-    && note "profile: $(grep -m2 'frames profiled' "$OUTDIR/profile.md" | tr '\n' ' ')" || note "profile: FAILED"
+  for v in ${PROFILE_VARIANTS:-bf16}; do
+    name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
+    env "${envs[@]}" timeout 300 $B/heartmula-bench --device cuda --dtype ${name%%-*} --cfg ${PROFILE_CFG:-1.5,1.0} \
+      --positions 226 --frames 64 --reps 2 --profile "$OUTDIR/profile_$name.md" --json -o "$OUTDIR/bench_profile_$name.json" -q \
+      && note "profile $name: $(grep -m2 'frames profiled' "$OUTDIR/profile_$name.md" | tr '\n' ' ')" || note "profile $name: FAILED"
+  done
 fi
 # 4c. Upstream on the same card (the oracle kit in .oracle/, carried; see ../shared/reference/ORACLE.md).
 if want oracle; then
@@ -494,9 +498,10 @@ if want int8; then
         -o "$OUTDIR/gemm_pdl$pdl.md" && { echo "--- HEARTMULA_PDL=$pdl"; cat "$OUTDIR/gemm_pdl$pdl.md"; } || note "gemm bench (PDL $pdl): FAILED"
     done
   fi
-  # Frame rows, one per variant NAME[:ENV=VALUE]: bf16, int8 (the default: norm / silu·mul / residual as
-  # kernels of their own), int8 with those fusions in the int8 kernel (HEARTMULA_INT8_FUSION=1), int8 with PDL.
-  for v in ${INT8_FRAME_VARIANTS-bf16 int8 int8-fused:HEARTMULA_INT8_FUSION=1 int8-pdl:HEARTMULA_PDL=1}; do
+  # Frame rows, one per variant NAME[:ENV=VALUE]: bf16, int8 (the default fusion set, "glu"), int8
+  # without fusions, int8 with the norm fusion too (HEARTMULA_INT8_FUSION, src/model/fused_ops.h),
+  # and bf16 / int8 with the attention's empty chunks run whole (HEARTMULA_ATTN_ALL_CHUNKS=1).
+  for v in ${INT8_FRAME_VARIANTS-bf16 bf16-allchunks:HEARTMULA_ATTN_ALL_CHUNKS=1 int8 int8-nofuse:HEARTMULA_INT8_FUSION=0 int8-normglu:HEARTMULA_INT8_FUSION=norm,glu int8-allchunks:HEARTMULA_ATTN_ALL_CHUNKS=1}; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     dt=${name%%-*}
     env "${envs[@]}" timeout 240 $B/heartmula-bench --device cuda --dtype $dt --cfg 1.5,1.0 --positions ${INT8_POSITIONS:-226,1000} \
@@ -520,14 +525,14 @@ PY
   timeout 100 $B/heartmula-bench --device cuda --model-path $CK --frames 0 --positions 200 --compare-dtype bf16,int8 \
     --compare-frames 64 -q -o "$OUTDIR/fidelity_tiny.md" && grep -A12 '^fidelity' "$OUTDIR/fidelity_tiny.md" \
     || note "fidelity (tiny): FAILED"
-  for v in cpu cuda cuda_fused:HEARTMULA_INT8_FUSION=1 cuda_pdl:HEARTMULA_PDL=1; do
+  for v in cpu cuda cuda_nofuse:HEARTMULA_INT8_FUSION=0 cuda_normglu:HEARTMULA_INT8_FUSION=norm,glu cuda_pdl:HEARTMULA_PDL=1; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     env "${envs[@]}" $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 1 --cfg-scale 1.5 \
       --device ${name%%_*} --mula-dtype int8 --codes-out $W/int8_$name.safetensors --no-audio --seed 1 --quiet --ignore-eos \
       --max-audio-length-ms 5040 || note "gen int8 $name: FAILED"
   done
   # Sampled (top-k 50) int8 frames: the fused kernels and PDL must give the unfused path's frames exactly.
-  for v in unfused fused:HEARTMULA_INT8_FUSION=1 pdl:HEARTMULA_PDL=1; do
+  for v in unfused:HEARTMULA_INT8_FUSION=0 glu normglu:HEARTMULA_INT8_FUSION=norm,glu pdl:HEARTMULA_PDL=1; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     env "${envs[@]}" $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 50 --cfg-scale 1.5 \
       --device cuda --mula-dtype int8 --codes-out $W/int8s_$name.safetensors --no-audio --seed 7 --quiet --ignore-eos \
@@ -543,7 +548,8 @@ try:
           + ("" if eq.all() else f", first difference at frame {int((~eq.all(1)).nonzero()[0])}"))
 except Exception as e:
     print(f">>> int8 tiny cuda vs cpu: missing ({e})")
-for ref, others in (("int8_cuda", ("int8_cuda_fused", "int8_cuda_pdl")), ("int8s_unfused", ("int8s_fused", "int8s_pdl"))):
+for ref, others in (("int8_cuda_nofuse", ("int8_cuda", "int8_cuda_normglu", "int8_cuda_pdl")),
+                    ("int8s_unfused", ("int8s_glu", "int8s_normglu", "int8s_pdl"))):
     for o in others:
         try:
             a = load_file(f"/tmp/hm/{ref}.safetensors")["frames"]; b = load_file(f"/tmp/hm/{o}.safetensors")["frames"]

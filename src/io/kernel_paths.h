@@ -18,7 +18,8 @@ enum class KernelPath : int {
   kLmRope,               // model: RoPE in place (when the cache write did not fuse)
   kLmAttention,          // model: single-query attention over the KV cache
   kInt8Linear,           // model: int8 weights x bf16 activations
-  kInt8Fused,            // model: the int8 product with its RMSNorm / SiLU·mul / residual add fused
+  kInt8Fused,            // model: the int8 product with its RMSNorm / residual add fused
+  kInt8Glu,              // model: the int8 w13 product with SiLU·mul in its epilogue
   kSampler,              // runtime: CFG + top-k sampling of a codebook
   kCodecModRmsNorm,      // codec DiT: modulated RMSNorm
   kCodecGatedResidual,   // codec DiT: gated residual (+ the next modulated RMSNorm where it fuses)

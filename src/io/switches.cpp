@@ -25,9 +25,13 @@ const std::vector<SwitchInfo> kTable = {
      "int8 GEMM, sampler; codec: DiT block and decoder kernels): the correctness fallback"},
     {Switch::kNoFusedAttention, "HEARTMULA_NO_FUSED_ATTENTION", K::kFlag, R::kDiagnostic, "off", nullptr,
      "ATen SDPA (one graph per 256-position bucket) instead of the single-query attention kernel"},
-    {Switch::kInt8Fusion, "HEARTMULA_INT8_FUSION", K::kFlag, R::kAbTiming, "off", nullptr,
-     "int8 on CUDA: RMSNorm, SiLU*mul and the residual add in the int8 GEMM's prologue / epilogue instead of "
-     "kernels of their own (the same bytes; off until its speed is measured against the unfused path)"},
+    {Switch::kAttnAllChunks, "HEARTMULA_ATTN_ALL_CHUNKS", K::kFlag, R::kAbTiming, "off", nullptr,
+     "single-query attention: run the cache's chunks with no visible position whole instead of returning at once "
+     "(the same bytes)"},
+    {Switch::kInt8Fusion, "HEARTMULA_INT8_FUSION", K::kString, R::kAbTiming, "glu", nullptr,
+     "int8 on CUDA, which neighbours run inside the int8 GEMM (a comma list; 1 all, 0 none): glu = SiLU*mul in "
+     "w13's epilogue, norm = RMSNorm in the qkv / w13 prologue with the residual add in wo / w2's epilogue "
+     "(the same bytes; an unknown name is an error)"},
     {Switch::kPdl, "HEARTMULA_PDL", K::kFlag, R::kAbTiming, "off", nullptr,
      "int8 on CUDA (sm_90): launch the int8 GEMM with programmatic dependent launch (its weight loads start while "
      "the kernel before it finishes; activations then read through L2 only)"},

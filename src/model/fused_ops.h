@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <cstdint>
+#include <string>
 
 #include "model/rope.h"
 
@@ -47,18 +48,33 @@ bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
 bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, at::Tensor& out);
 
 // The frame step's int8 linear with its neighbours in the same kernel (model/cuda/int8_linear.h):
-// the input is x (None), RMSNorm(x) · norm_scale as fused_add_rms_norm's `out` (RmsNorm), or
-// T(T(silu(x[..., :K])) · x[..., K:]) as fused_silu_mul (SiluMul, x [..., 2K]); with `residual`
-// defined ([..., N]) out = T(T(product) + residual) as fused_add_rms_norm's `sum`. Bit for bit
-// the unfused sequence of those kernels. False where it does not apply (then run the unfused
-// sequence): not CUDA, not int8, more rows than the kernel takes, fusion off (the default until
-// its speed is measured: HEARTMULA_INT8_FUSION=1 turns it on; docs/performance.md).
-enum class LinearPrologue { None, RmsNorm, SiluMul };
+// the input is x (None) or RMSNorm(x) · norm_scale as fused_add_rms_norm's `out` (RmsNorm); with
+// `residual` defined ([..., N]) out = T(T(product) + residual) as fused_add_rms_norm's `sum`. Bit
+// for bit the unfused sequence of those kernels. False where it does not apply (then run the
+// unfused sequence): not CUDA, not int8, more rows than the kernel takes, that fusion off (see
+// Int8Fusion below).
+enum class LinearPrologue { None, RmsNorm };
 bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
                           const at::Tensor& norm_scale, double eps, const at::Tensor& residual, at::Tensor& out);
-// Turns those fusions off / on (tests compare the two paths; default: off unless
-// HEARTMULA_INT8_FUSION=1). The plain int8 product is not affected.
-void set_int8_fusion_enabled(bool on);
+// The w13 product with silu·mul in its epilogue: q [2N, K] (gate rows, then up rows), out [..., N] =
+// T(T(silu(gate)) · up) with gate and up the bf16 products fused_int8_linear writes (bit for bit
+// fused_silu_mul after it). prologue: None (x normed already) or RmsNorm (as above).
+bool fused_int8_glu(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
+                    const at::Tensor& norm_scale, double eps, at::Tensor& out);
+
+// Which of the int8 fusions run: HEARTMULA_INT8_FUSION (io/switches.h), a comma list of the names
+// below, "1" (all) or "0" (none); unset: kInt8FusionDefault, the set measured fastest (docs/performance.md, "int8
+// fusions": "norm" measured slower on an H100, silu·mul in w2's prologue much slower and retired).
+enum Int8Fusion : unsigned {
+  kInt8FuseNorm = 1,  // "norm": RMSNorm in the qkv / w13 prologue, the residual add in wo / w2's epilogue
+  kInt8FuseGlu = 4,   // "glu": silu·mul in w13's epilogue
+};
+constexpr unsigned kInt8FusionDefault = kInt8FuseGlu;
+// The value of HEARTMULA_INT8_FUSION ("" = unset: the default); throws UsageError naming the
+// variable and the value for an unknown name.
+unsigned parse_int8_fusions(const std::string& value);
+// Sets the fusions that run (tests compare the paths). The plain int8 product is not affected.
+void set_int8_fusions(unsigned mask);
 
 // Whether fused_decode_attention runs for this dtype and device (and HEARTMULA_NO_FUSED is unset).
 bool fused_decode_attention_available(c10::ScalarType dtype, c10::Device device);

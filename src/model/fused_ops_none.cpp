@@ -24,7 +24,11 @@ bool fused_int8_linear_ex(const at::Tensor&, const at::Tensor&, const at::Tensor
                           double, const at::Tensor&, at::Tensor&) {
   return false;
 }
-void set_int8_fusion_enabled(bool) {}
+bool fused_int8_glu(const at::Tensor&, const at::Tensor&, const at::Tensor&, LinearPrologue, const at::Tensor&, double,
+                    at::Tensor&) {
+  return false;
+}
+void set_int8_fusions(unsigned) {}
 bool fused_decode_attention_available(c10::ScalarType, c10::Device) { return false; }
 
 }  // namespace heartmula::model

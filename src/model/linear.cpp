@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <string>
+
 #include "heartmula/error.h"
 #include "io/kernel_paths.h"
 #include "io/weight_binder.h"
@@ -18,6 +21,25 @@ std::string LmPrecision::name() const {
     case c10::ScalarType::Half: return "fp16";
     default: return c10::toString(compute);
   }
+}
+
+unsigned parse_int8_fusions(const std::string& v) {
+  if (v.empty()) return kInt8FusionDefault;
+  if (v == "0") return 0;
+  if (v == "1") return kInt8FuseNorm | kInt8FuseGlu;
+  unsigned mask = 0;
+  size_t start = 0;
+  while (start <= v.size()) {
+    const size_t end = std::min(v.find(',', start), v.size());
+    const std::string name = v.substr(start, end - start);
+    if (name == "norm") mask |= kInt8FuseNorm;
+    else if (name == "glu") mask |= kInt8FuseGlu;
+    else
+      throw UsageError("HEARTMULA_INT8_FUSION='" + v + "': unknown fusion '" + name +
+                       "' (a comma list of norm and glu; 1 for all, 0 for none)");
+    start = end + 1;
+  }
+  return mask;
 }
 
 LmPrecision parse_lm_precision(const std::string& name) {

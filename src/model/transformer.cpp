@@ -76,18 +76,29 @@ at::Tensor norm_linear(const Linear& lin, const at::Tensor& residual, at::Tensor
   return lin(normed);
 }
 
-// residual + lin(prologue(x)) as the new residual stream; when no fused kernel applies, the
+// silu(gate) · up of the MLP's input (normed, or the residual stream to normalise) in the w13
+// product's epilogue (int8 on CUDA with the "glu" fusion), else false.
+bool mlp_glu(const Linear& w13, const at::Tensor& residual, const at::Tensor& normed, const at::Tensor& scale,
+             double eps, at::Tensor& out) {
+  if (!w13.quantized()) return false;
+  return io::record_path(
+      io::KernelPath::kInt8Glu,
+      normed.defined() ? fused_int8_glu(normed, w13.weight, w13.scale, LinearPrologue::None, at::Tensor(), 0.0, out)
+                       : fused_int8_glu(residual, w13.weight, w13.scale, LinearPrologue::RmsNorm, scale, eps, out));
+}
+
+// residual + lin(x) as the new residual stream; when no fused kernel applies, the
 // unfused sequence, which also yields the next norm (`normed`, with `next_scale`).
-at::Tensor linear_add(const Linear& lin, const at::Tensor& x, LinearPrologue prologue, const at::Tensor& residual,
+at::Tensor linear_add(const Linear& lin, const at::Tensor& x, const at::Tensor& residual,
                       at::Tensor& normed, const at::Tensor& next_scale, double eps) {
   at::Tensor out;
   if (lin.quantized() &&
       io::record_path(io::KernelPath::kInt8Fused,
-                      fused_int8_linear_ex(x, lin.weight, lin.scale, prologue, at::Tensor(), 0.0, residual, out))) {
+                      fused_int8_linear_ex(x, lin.weight, lin.scale, LinearPrologue::None, at::Tensor(), 0.0, residual, out))) {
     normed = at::Tensor();
     return out;
   }
-  const at::Tensor a = lin(prologue == LinearPrologue::SiluMul ? silu_mul(x) : x);
+  const at::Tensor a = lin(x);
   at::Tensor sum;
   std::tie(sum, normed) = add_rms_norm(residual, a, next_scale, eps);
   return sum;
@@ -130,10 +141,12 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
                  .transpose(1, 2);
     at::Tensor heads = attn.reshape({b, s, h * hd});
     if (l.wo.quantized()) heads = heads.contiguous();  // the fused int8 kernel takes contiguous rows
-    out = linear_add(l.wo, heads, LinearPrologue::None, out, normed, l.mlp_norm, cfg.norm_eps);
-    at::Tensor gu = norm_linear(l.w13, out, normed, l.mlp_norm, cfg.norm_eps);
+    out = linear_add(l.wo, heads, out, normed, l.mlp_norm, cfg.norm_eps);
+    at::Tensor act;  // silu(gate) · up
+    if (!mlp_glu(l.w13, out, normed, l.mlp_norm, cfg.norm_eps, act))
+      act = silu_mul(norm_linear(l.w13, out, normed, l.mlp_norm, cfg.norm_eps));
     const at::Tensor& next_scale = i + 1 < layers.size() ? layers[i + 1].sa_norm : norm;
-    out = linear_add(l.w2, gu, LinearPrologue::SiluMul, out, normed, next_scale, cfg.norm_eps);
+    out = linear_add(l.w2, act, out, normed, next_scale, cfg.norm_eps);
   }
   if (!normed.defined()) normed = add_rms_norm(out, at::Tensor(), norm, cfg.norm_eps).second;
   return normed;

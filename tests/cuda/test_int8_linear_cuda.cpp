@@ -78,11 +78,12 @@ at::Tensor add_rounded(const at::Tensor& a, const at::Tensor& b) {
   return a.to(at::kFloat).add(b.to(at::kFloat)).to(at::kBFloat16);
 }
 
-// The fused prologues (RMSNorm, SiLU·mul) and the residual epilogue give the bytes of the unfused
-// kernel sequence they replace (fused_add_rms_norm / fused_silu_mul around fused_int8_linear).
+// The fused RMSNorm prologue, the residual epilogue and the silu·mul (GLU) epilogue give the bytes
+// of the unfused kernel sequence they replace (fused_add_rms_norm / fused_silu_mul around
+// fused_int8_linear).
 TEST(Int8LinearCuda, FusedNeighboursEqualTheUnfusedKernels) {
   at::manual_seed(6);
-  model::set_int8_fusion_enabled(true);  // off by default until measured (HEARTMULA_INT8_FUSION)
+  model::set_int8_fusions(model::kInt8FuseNorm | model::kInt8FuseGlu);  // all of them
   const double eps = 1e-5;
   struct Shape { int64_t n, k; };
   for (Shape s : std::vector<Shape>{{5120, 3072}, {3072, 3072}, {3072, 8192}, {37, 64}, {100, 1024}})
@@ -106,27 +107,42 @@ TEST(Int8LinearCuda, FusedNeighboursEqualTheUnfusedKernels) {
       ASSERT_TRUE(model::fused_int8_linear_ex(x, lin.weight, lin.scale, model::LinearPrologue::None, at::Tensor(), 0.0,
                                               residual, fused)) << what;
       EXPECT_TRUE(fused.equal(sum)) << "residual " << what;
-      // SiLU·mul -> product + residual.
-      const at::Tensor gu = at::randn({rows, 2 * s.k}, cuda(at::kFloat)).mul(4).to(at::kBFloat16);
-      at::Tensor act;
-      ASSERT_TRUE(model::fused_silu_mul(gu, act));
-      ASSERT_TRUE(model::fused_int8_linear(act, lin.weight, lin.scale, plain)) << what;
-      sum = add_rounded(residual, plain);
-      ASSERT_TRUE(model::fused_int8_linear_ex(gu, lin.weight, lin.scale, model::LinearPrologue::SiluMul, at::Tensor(),
-                                              0.0, residual, fused)) << what;
-      EXPECT_TRUE(fused.equal(sum)) << "SiluMul " << what;
+      // product -> silu·mul (the GLU epilogue of w13: the weight is gate rows then up rows), on x
+      // normed already and with the RMSNorm prologue.
+      const model::Linear lin2 = model::quantize_int8(at::randn({2 * s.n, s.k}, cuda(at::kFloat)).mul(0.05));
+      for (bool norm : {false, true}) {
+        at::Tensor in = x;
+        if (norm) ASSERT_TRUE(model::fused_add_rms_norm(x, at::Tensor(), w, eps, sum, in)) << what;
+        at::Tensor gu2, ref;
+        ASSERT_TRUE(model::fused_int8_linear(in, lin2.weight, lin2.scale, gu2)) << what;
+        ASSERT_TRUE(model::fused_silu_mul(gu2, ref));
+        ASSERT_TRUE(model::fused_int8_glu(x, lin2.weight, lin2.scale,
+                                          norm ? model::LinearPrologue::RmsNorm : model::LinearPrologue::None, w, eps,
+                                          fused)) << what;
+        ASSERT_EQ(fused.sizes(), ref.sizes()) << what;
+        EXPECT_TRUE(fused.equal(ref)) << "GLU" << (norm ? " + RmsNorm " : " ") << what << ": max diff "
+                                      << (fused.to(at::kFloat) - ref.to(at::kFloat)).abs().max().item<float>();
+      }
     }
   // Combinations the kernel does not take fall back (false), never a wrong result.
   const model::Linear lin = model::quantize_int8(at::randn({64, 128}, cuda(at::kFloat)));
   at::Tensor out;
   const at::Tensor x = at::randn({2, 128}, cuda(at::kBFloat16));
-  EXPECT_FALSE(model::fused_int8_linear_ex(x, lin.weight, lin.scale, model::LinearPrologue::SiluMul, at::Tensor(), 0.0,
-                                           at::Tensor(), out));  // SiluMul without a residual
-  EXPECT_FALSE(model::fused_int8_linear_ex(x, lin.weight, lin.scale, model::LinearPrologue::SiluMul, at::Tensor(), 0.0,
-                                           at::randn({2, 64}, cuda(at::kBFloat16)), out));  // x is not [.., 2K]
+  EXPECT_FALSE(model::fused_int8_linear_ex(at::randn({2, 256}, cuda(at::kBFloat16)), lin.weight, lin.scale,
+                                           model::LinearPrologue::None, at::Tensor(), 0.0,
+                                           at::randn({2, 64}, cuda(at::kBFloat16)), out));  // x is not [.., K]
   EXPECT_FALSE(model::fused_int8_linear_ex(x, lin.weight, lin.scale, model::LinearPrologue::RmsNorm,
                                            at::ones({64}, cuda(at::kBFloat16)), 1e-5, at::Tensor(), out));  // wrong width
-  model::set_int8_fusion_enabled(false);  // the default, for the tests after this one
+  const model::Linear odd_rows = model::quantize_int8(at::randn({63, 128}, cuda(at::kFloat)));
+  EXPECT_FALSE(model::fused_int8_glu(x, odd_rows.weight, odd_rows.scale, model::LinearPrologue::None, at::Tensor(), 0.0,
+                                     out));  // gate and up need an even row count
+  // A fusion that is off falls back.
+  model::set_int8_fusions(model::kInt8FuseNorm);
+  EXPECT_FALSE(model::fused_int8_glu(x, lin.weight, lin.scale, model::LinearPrologue::None, at::Tensor(), 0.0, out));
+  model::set_int8_fusions(0);
+  EXPECT_FALSE(model::fused_int8_linear_ex(x, lin.weight, lin.scale, model::LinearPrologue::None, at::Tensor(), 0.0,
+                                           at::randn({2, 64}, cuda(at::kBFloat16)), out));
+  model::set_int8_fusions(model::kInt8FusionDefault);
 }
 
 // Programmatic dependent launch changes when a kernel starts, not what it computes: a chain of
@@ -177,9 +193,9 @@ TEST(Int8LinearCuda, ProgrammaticDependentLaunchKeepsTheBytes) {
 }
 
 // A whole int8 stack (real widths: D 3072, F 8192, 24 heads / 8 kv heads, two layers) on CUDA:
-// the fused kernels (norm and silu·mul in the product's prologue, the residual add in its
-// epilogue) give the bytes of the unfused sequence, for one song with CFG (2 rows), the depth
-// decoder's first step (2 positions) and 16 songs with CFG (32 rows).
+// each set of fused kernels (the norm in the product's prologue with the residual add in its
+// epilogue, silu·mul in w13's epilogue) gives the bytes of the unfused sequence, for one song with
+// CFG (2 rows), the depth decoder's first step (2 positions) and 16 songs with CFG (32 rows).
 TEST(Int8LinearCuda, FusedStackEqualsTheUnfusedStack) {
   at::manual_seed(8);
   model::TransformerStack st;
@@ -206,9 +222,10 @@ TEST(Int8LinearCuda, FusedStackEqualsTheUnfusedStack) {
   const model::RopeTable rope = model::RopeTable::build(st.cfg, 64, at::Device(at::kCUDA));
   for (auto [batch, seq] : std::vector<std::pair<int64_t, int64_t>>{{2, 1}, {2, 2}, {32, 1}}) {
     const at::Tensor x = at::randn({batch, seq, d}, cuda(at::kFloat)).to(at::kBFloat16);
-    at::Tensor outs[2];
-    for (int fused = 0; fused < 2; ++fused) {
-      model::set_int8_fusion_enabled(fused == 1);
+    const unsigned sets[] = {0, model::kInt8FuseNorm, model::kInt8FuseGlu, model::kInt8FuseNorm | model::kInt8FuseGlu};
+    at::Tensor outs[4];
+    for (int fused = 0; fused < 4; ++fused) {
+      model::set_int8_fusions(sets[fused]);
       model::KVCache cache = model::KVCache::allocate(st.cfg, batch, 64, at::kBFloat16, at::Device(at::kCUDA));
       model::StepContext c;
       const at::Tensor slots = at::arange(seq, cuda(at::kLong));
@@ -218,9 +235,11 @@ TEST(Int8LinearCuda, FusedStackEqualsTheUnfusedStack) {
       if (seq > 1) c.mask = model::attention_mask(slots, seq, at::Tensor());
       outs[fused] = st.forward(x, c, cache);
     }
-    model::set_int8_fusion_enabled(false);  // the default
-    EXPECT_TRUE(outs[1].equal(outs[0])) << "batch " << batch << " seq " << seq << ": max diff "
-                                        << (outs[1].to(at::kFloat) - outs[0].to(at::kFloat)).abs().max().item<float>();
+    model::set_int8_fusions(model::kInt8FusionDefault);
+    for (int fused = 1; fused < 4; ++fused)
+      EXPECT_TRUE(outs[fused].equal(outs[0]))
+          << "fusion set " << sets[fused] << ", batch " << batch << " seq " << seq << ": max diff "
+          << (outs[fused].to(at::kFloat) - outs[0].to(at::kFloat)).abs().max().item<float>();
   }
 }
 

@@ -12,6 +12,8 @@
 #include "bench/fidelity.h"
 #include "io/checkpoint.h"
 #include "io/torch_tensors.h"
+#include "heartmula/error.h"
+#include "model/fused_ops.h"
 #include "model/heartmula.h"
 #include "model/prompt.h"
 
@@ -121,6 +123,26 @@ TEST(Int8Model, CloseToBf16OnTheFixture) {
   }
   EXPECT_EQ(same.greedy_agreement, 1.0);
   EXPECT_EQ(same.greedy_first_difference, -1);
+}
+
+// HEARTMULA_INT8_FUSION: which fused int8 kernels run; an unknown name is an error naming it.
+TEST(Int8Model, FusionSwitchParsesItsNames) {
+  EXPECT_EQ(hm::parse_int8_fusions(""), hm::kInt8FusionDefault);  // unset
+  EXPECT_EQ(hm::kInt8FusionDefault, hm::kInt8FuseGlu);  // measured fastest (docs/performance.md)
+  EXPECT_EQ(hm::parse_int8_fusions("0"), 0u);
+  EXPECT_EQ(hm::parse_int8_fusions("1"), hm::kInt8FuseNorm | hm::kInt8FuseGlu);
+  EXPECT_EQ(hm::parse_int8_fusions("glu"), hm::kInt8FuseGlu);
+  EXPECT_EQ(hm::parse_int8_fusions("norm,glu"), hm::kInt8FuseNorm | hm::kInt8FuseGlu);
+  EXPECT_EQ(hm::parse_int8_fusions("glu,norm"), hm::kInt8FuseNorm | hm::kInt8FuseGlu);
+  EXPECT_THROW(hm::parse_int8_fusions("silu"), heartmula::UsageError);  // retired
+  try {
+    hm::parse_int8_fusions("norm,gelu");
+    FAIL() << "no error for an unknown fusion";
+  } catch (const heartmula::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("'gelu'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("HEARTMULA_INT8_FUSION"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(hm::parse_int8_fusions("norm,"), heartmula::UsageError);
 }
 
 }  // namespace

@@ -164,6 +164,12 @@ bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   // spends its time in one warp's serial dot products there (H100 profile, docs/performance.md).
   if (hd > 128) return false;
   c10::cuda::CUDAGuard guard(q.device());
+  static const bool all_chunks = [] {
+    const bool all = io::switch_on(io::Switch::kAttnAllChunks);
+    cuda::set_decode_attention_skip_empty(!all);
+    return all;
+  }();
+  (void)all_chunks;
   at::Tensor o = at::empty({b, 1, h, hd}, q.options());
   at::Tensor scratch =
       at::empty({cuda::decode_attention_scratch_floats(b, h, hd, kv_len)}, q.options().dtype(at::kFloat));
@@ -185,12 +191,12 @@ bool int8_pdl() {
   return on;
 }
 
-std::atomic<bool>& int8_fusion_flag() {
-  static std::atomic<bool> on{io::switch_on(io::Switch::kInt8Fusion)};  // off until measured
-  return on;
+std::atomic<unsigned>& int8_fusion_mask() {
+  static std::atomic<unsigned> mask{parse_int8_fusions(io::switch_string(io::Switch::kInt8Fusion))};
+  return mask;
 }
 
-bool int8_fusion_enabled() { return int8_fusion_flag().load(std::memory_order_relaxed); }
+bool int8_fusion_on(unsigned which) { return (int8_fusion_mask().load(std::memory_order_relaxed) & which) != 0; }
 
 bool bf16_cuda_contiguous(const at::Tensor& t, const at::Tensor& like) {
   return t.is_cuda() && t.scalar_type() == at::kBFloat16 && t.is_contiguous() && t.device() == like.device();
@@ -198,19 +204,21 @@ bool bf16_cuda_contiguous(const at::Tensor& t, const at::Tensor& like) {
 
 }  // namespace
 
-bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
-                          const at::Tensor& norm_scale, double eps, const at::Tensor& residual, at::Tensor& out) {
+namespace {
+
+bool int8_linear_impl(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
+                      const at::Tensor& norm_scale, double eps, const at::Tensor& residual, bool glu, at::Tensor& out) {
   if (!fused_enabled() || !x.is_cuda() || x.scalar_type() != at::kBFloat16 || q.scalar_type() != at::kChar ||
       scale.scalar_type() != at::kFloat || q.dim() != 2 || x.dim() < 1 || scale.dim() != 1 ||
       scale.size(0) != q.size(0) || !x.is_contiguous() || !q.is_contiguous() || !scale.is_contiguous() ||
       q.device() != x.device() || scale.device() != x.device())
     return false;
-  const bool fused = prologue != LinearPrologue::None || residual.defined();
-  if (fused && !int8_fusion_enabled()) return false;
-  const int64_t k = q.size(1), n = q.size(0);
-  const int64_t x_cols = prologue == LinearPrologue::SiluMul ? 2 * k : k;
-  if (x.size(-1) != x_cols) return false;
-  const int64_t rows = x.numel() / std::max<int64_t>(x_cols, 1);
+  if (((prologue == LinearPrologue::RmsNorm || residual.defined()) && !int8_fusion_on(kInt8FuseNorm)) ||
+      (glu && (!int8_fusion_on(kInt8FuseGlu) || residual.defined() || q.size(0) % 2 != 0)))
+    return false;
+  const int64_t k = q.size(1), n = glu ? q.size(0) / 2 : q.size(0);
+  if (x.size(-1) != k) return false;
+  const int64_t rows = x.numel() / std::max<int64_t>(k, 1);
   if (rows < 1 || rows > cuda::kInt8LinearMaxRows) return false;
   if (prologue == LinearPrologue::RmsNorm &&
       (!bf16_cuda_contiguous(norm_scale, x) || norm_scale.numel() != k || !aligned16(norm_scale.data_ptr())))
@@ -230,20 +238,32 @@ bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Te
   a.n_out = n;
   a.k = k;
   a.prologue = prologue == LinearPrologue::RmsNorm   ? cuda::Int8Prologue::RmsNorm
-               : prologue == LinearPrologue::SiluMul ? cuda::Int8Prologue::SiluMul
                                                      : cuda::Int8Prologue::None;
   a.norm_weight = prologue == LinearPrologue::RmsNorm ? norm_scale.data_ptr() : nullptr;
   a.eps = static_cast<float>(eps);
   a.residual = residual.defined() ? residual.data_ptr() : nullptr;
+  a.glu = glu;
   a.pdl = int8_pdl();
   const int err = cuda::launch_int8_linear(a, at::cuda::getCurrentCUDAStream().stream());
   if (err == -1) return false;
-  check_launch(err, "int8_linear");
+  check_launch(err, glu ? "int8_linear (glu)" : "int8_linear");
   out = o;
   return true;
 }
 
-void set_int8_fusion_enabled(bool on) { int8_fusion_flag().store(on); }
+}  // namespace
+
+bool fused_int8_linear_ex(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
+                          const at::Tensor& norm_scale, double eps, const at::Tensor& residual, at::Tensor& out) {
+  return int8_linear_impl(x, q, scale, prologue, norm_scale, eps, residual, false, out);
+}
+
+bool fused_int8_glu(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, LinearPrologue prologue,
+                    const at::Tensor& norm_scale, double eps, at::Tensor& out) {
+  return int8_linear_impl(x, q, scale, prologue, norm_scale, eps, at::Tensor(), true, out);
+}
+
+void set_int8_fusions(unsigned mask) { int8_fusion_mask().store(mask); }
 
 bool fused_int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale, at::Tensor& out) {
   return fused_int8_linear_ex(x, q, scale, LinearPrologue::None, at::Tensor(), 0.0, at::Tensor(), out);

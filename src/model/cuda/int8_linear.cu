@@ -54,7 +54,7 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], uint32_t a0, uint32_t a1
 
 // Activations as the MMA takes them: two bf16 of row m (one 32-bit word), after the prologue.
 // kPlain: x as stored. kNorm: T(T(x · rinv[m]) · w[k]) — the `out` of fused_kernels.cu's
-// add_rms_norm_kernel, element for element. kSiluMul: T(T(silu(g)) · u) of silu_mul_kernel.
+// add_rms_norm_kernel, element for element.
 __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   const __nv_bfloat16 a = __float2bfloat16_rn(lo), b = __float2bfloat16_rn(hi);
   return static_cast<uint32_t>(__bfloat16_as_ushort(a)) | (static_cast<uint32_t>(__bfloat16_as_ushort(b)) << 16);
@@ -68,9 +68,6 @@ __device__ __forceinline__ uint32_t norm_word(uint32_t xw, uint32_t sw, float r)
   return pack_bf16x2(__fmul_rn(n0, lo_f(sw)), __fmul_rn(n1, hi_f(sw)));
 }
 __device__ __forceinline__ float silu_bf16(float a) { return __bfloat162float(__float2bfloat16_rn(a / (1.0f + expf(-a)))); }
-__device__ __forceinline__ uint32_t silu_mul_word(uint32_t gw, uint32_t uw) {
-  return pack_bf16x2(__fmul_rn(silu_bf16(lo_f(gw)), lo_f(uw)), __fmul_rn(silu_bf16(hi_f(gw)), hi_f(uw)));
-}
 
 // Activations: through L1 (blocks on one SM share them: at 16–32 rows they are a large part of
 // the traffic), or with programmatic dependent launch through L2 only (ld.global.cg): they were
@@ -115,23 +112,28 @@ struct KernelArgs {
   float eps;
 };
 
-constexpr int kPlain = 0, kNorm = 1, kSiluMul = 2;
+constexpr int kPlain = 0, kNorm = 1;
 constexpr int kNormVecs = 4;  // add_rms_norm_kernel's kMaxVecs: 8-element vectors per thread
 
 // kTiles: n8 tiles of activation rows (rows ≤ 8 · kTiles); kUnroll: chunks whose loads are in
 // flight together per warp; kPro: the prologue on the activations; kResidual: out = T(T(acc ·
-// scale) + residual), the residual add of add_rms_norm_kernel.
-template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl>
+// scale) + residual), the residual add of add_rms_norm_kernel. kGlu: the weight is [2 n_out, k]
+// (gate rows, then up rows); the block's tile rows g are gate features n0 + g and rows g + 8 the up
+// features of the same n0 + g, so one lane holds both halves of an output and the epilogue writes
+// T(T(silu(T(gate))) · T(up)): silu_mul_kernel applied to the unfused product, bit for bit.
+template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl, bool kGlu>
 __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs a) {
+  static_assert(!(kGlu && kResidual), "GLU epilogue: no residual");
   __shared__ float red[kWarps * kTiles * 4 * 32];
   __shared__ float norm_part[kPro == kNorm ? kTiles * 8 * kWarps : 1];
   __shared__ float rinv[kPro == kNorm ? kTiles * 8 : 1];
   if constexpr (kPdl) pdl_launch_dependents();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const int n0 = blockIdx.x * 16, k = a.k, rows = a.rows;
-  const bool va = n0 + g < a.n_out, vb = n0 + g + 8 < a.n_out;
+  const int n0 = blockIdx.x * (kGlu ? 8 : 16), k = a.k, rows = a.rows;
+  const bool va = n0 + g < a.n_out, vb = kGlu ? va : n0 + g + 8 < a.n_out;
+  const int rb = kGlu ? a.n_out + n0 + g : n0 + g + 8;  // the tile's rows g + 8
   const int8_t* qa = a.q + static_cast<size_t>(va ? n0 + g : 0) * k + t * 16;
-  const int8_t* qb = a.q + static_cast<size_t>(vb ? n0 + g + 8 : 0) * k + t * 16;
+  const int8_t* qb = a.q + static_cast<size_t>(vb ? rb : 0) * k + t * 16;
   const __nv_bfloat16* xr[kTiles];
   bool xv[kTiles];
 #pragma unroll
@@ -198,7 +200,7 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
   for (int c0 = warp, it = 0; c0 < chunks; c0 += kWarps * kUnroll, ++it) {
     if (it > 0) load_weights(c0);
     uint4 xs[kUnroll][kTiles][2];
-    uint4 ws[kPro == kPlain ? 1 : kUnroll][kPro == kSiluMul ? kTiles : 1][2];
+    uint4 ws[kPro == kPlain ? 1 : kUnroll][2];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = c0 + u * kWarps;
@@ -209,15 +211,11 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
         const __nv_bfloat16* p = xr[j] + off;
         xs[u][j][0] = in && xv[j] ? load_act<kPdl>(p) : zero;
         xs[u][j][1] = in && xv[j] ? load_act<kPdl>(p + 8) : zero;
-        if constexpr (kPro == kSiluMul) {  // u = gu[m, K + k]
-          ws[u][j][0] = in && xv[j] ? load_act<kPdl>(p + k) : zero;
-          ws[u][j][1] = in && xv[j] ? load_act<kPdl>(p + k + 8) : zero;
-        }
       }
       if constexpr (kPro == kNorm) {
         const uint4* sp = reinterpret_cast<const uint4*>(a.norm_w + off + t * 16);
-        ws[u][0][0] = in ? __ldg(sp) : zero;
-        ws[u][0][1] = in ? __ldg(sp + 1) : zero;
+        ws[u][0] = in ? __ldg(sp) : zero;
+        ws[u][1] = in ? __ldg(sp + 1) : zero;
       }
     }
 #pragma unroll
@@ -229,14 +227,9 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             uint4& xw = xs[u][j][h];
-            const uint4& sw = ws[u][kPro == kSiluMul ? j : 0][h];
-            if constexpr (kPro == kNorm) {
-              xw = make_uint4(norm_word(xw.x, sw.x, r[j]), norm_word(xw.y, sw.y, r[j]), norm_word(xw.z, sw.z, r[j]),
-                              norm_word(xw.w, sw.w, r[j]));
-            } else {
-              xw = make_uint4(silu_mul_word(xw.x, sw.x), silu_mul_word(xw.y, sw.y), silu_mul_word(xw.z, sw.z),
-                              silu_mul_word(xw.w, sw.w));
-            }
+            const uint4& sw = ws[u][h];
+            xw = make_uint4(norm_word(xw.x, sw.x, r[j]), norm_word(xw.y, sw.y, r[j]), norm_word(xw.z, sw.z, r[j]),
+                            norm_word(xw.w, sw.w, r[j]));
           }
       }
       const uint32_t wa_w[4] = {wa[u].x, wa[u].y, wa[u].z, wa[u].w};
@@ -262,6 +255,24 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
 #pragma unroll
     for (int q4 = 0; q4 < 4; ++q4) red[((warp * kTiles + j) * 4 + q4) * 32 + lane] = acc[j][q4];
   __syncthreads();
+  if constexpr (kGlu) {
+    // One thread per (row m, feature n0 + l/4): c0/c1 (gate) and c2/c3 (up) of the same lane.
+    for (int idx = threadIdx.x; idx < kTiles * 2 * 32; idx += kThreads) {
+      const int l = idx % 32, q2 = (idx / 32) % 2, j = idx / 64;
+      const int ig = (j * 4 + q2) * 32 + l, iu = ig + 2 * 32;
+      float sg = 0.f, su = 0.f;  // the same order as the plain epilogue's sum
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) sg += red[w * kTiles * 4 * 32 + ig];
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) su += red[w * kTiles * 4 * 32 + iu];
+      const int n = n0 + l / 4, m = 8 * j + 2 * (l % 4) + q2;
+      if (n < a.n_out && m < rows) {
+        const float gv = __bfloat162float(__float2bfloat16_rn(sg * a.scale[n]));
+        const float uv = __bfloat162float(__float2bfloat16_rn(su * a.scale[a.n_out + n]));
+        a.out[static_cast<size_t>(m) * a.n_out + n] = __float2bfloat16_rn(__fmul_rn(silu_bf16(gv), uv));
+      }
+    }
+  } else {
   for (int idx = threadIdx.x; idx < kTiles * 4 * 32; idx += kThreads) {
     float sum = 0.f;
 #pragma unroll
@@ -279,12 +290,13 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
       a.out[o] = y;
     }
   }
+  }  // kGlu
 }
 
-template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl>
+template <int kTiles, int kUnroll, int kPro, bool kResidual, bool kPdl, bool kGlu>
 int launch(const KernelArgs& a, cudaStream_t stream) {
   cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(static_cast<unsigned>((a.n_out + 15) / 16));
+  config.gridDim = dim3(static_cast<unsigned>(kGlu ? (a.n_out + 7) / 8 : (a.n_out + 15) / 16));
   config.blockDim = dim3(kThreads);
   config.stream = stream;
   cudaLaunchAttribute attr[1];
@@ -292,22 +304,22 @@ int launch(const KernelArgs& a, cudaStream_t stream) {
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   config.attrs = attr;
   config.numAttrs = kPdl ? 1 : 0;
-  return static_cast<int>(cudaLaunchKernelEx(&config, int8_linear_kernel<kTiles, kUnroll, kPro, kResidual, kPdl>, a));
+  return static_cast<int>(cudaLaunchKernelEx(&config, int8_linear_kernel<kTiles, kUnroll, kPro, kResidual, kPdl, kGlu>, a));
 }
 
-template <int kPro, bool kResidual, bool kPdl>
+template <int kPro, bool kResidual, bool kPdl, bool kGlu = false>
 int launch_rows(const KernelArgs& a, cudaStream_t stream) {
   const int m = a.rows;
-  return m <= 8    ? launch<1, 4, kPro, kResidual, kPdl>(a, stream)
-         : m <= 16 ? launch<2, 2, kPro, kResidual, kPdl>(a, stream)
-         : m <= 24 ? launch<3, 2, kPro, kResidual, kPdl>(a, stream)
-                   : launch<4, 2, kPro, kResidual, kPdl>(a, stream);
+  return m <= 8    ? launch<1, 4, kPro, kResidual, kPdl, kGlu>(a, stream)
+         : m <= 16 ? launch<2, 2, kPro, kResidual, kPdl, kGlu>(a, stream)
+         : m <= 24 ? launch<3, 2, kPro, kResidual, kPdl, kGlu>(a, stream)
+                   : launch<4, 2, kPro, kResidual, kPdl, kGlu>(a, stream);
 }
 
 template <bool kPdl>
-int launch_kind(const KernelArgs& a, bool norm, bool silu, bool residual, cudaStream_t stream) {
+int launch_kind(const KernelArgs& a, bool norm, bool residual, bool glu, cudaStream_t stream) {
+  if (glu) return norm ? launch_rows<kNorm, false, kPdl, true>(a, stream) : launch_rows<kPlain, false, kPdl, true>(a, stream);
   return norm       ? launch_rows<kNorm, false, kPdl>(a, stream)
-         : silu     ? launch_rows<kSiluMul, true, kPdl>(a, stream)
          : residual ? launch_rows<kPlain, true, kPdl>(a, stream)
                     : launch_rows<kPlain, false, kPdl>(a, stream);
 }
@@ -318,17 +330,18 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 int launch_int8_linear(const Int8LinearArgs& args, void* stream_ptr) {
   const int64_t rows = args.rows, n_out = args.n_out, k = args.k;
-  const bool norm = args.prologue == Int8Prologue::RmsNorm, silu = args.prologue == Int8Prologue::SiluMul;
-  const bool residual = args.residual != nullptr;
+  const bool norm = args.prologue == Int8Prologue::RmsNorm;
+  const bool residual = args.residual != nullptr, glu = args.glu;
   // The fused combinations the frame step has: norm -> qkv / w13, attention -> wo + residual,
   // silu·mul -> w2 + residual, and the plain product.
   if (rows < 1 || rows > kInt8LinearMaxRows || n_out < 1 || k < kChunk || k % kChunk != 0 || n_out > (1 << 30) ||
       k > (1 << 24) || !aligned16(args.x) || !aligned16(args.q) || !aligned16(args.out) ||
       (norm && (residual || !args.norm_weight || !aligned16(args.norm_weight) || k / 8 > kThreads * kNormVecs)) ||
-      (silu && !residual) || (residual && !aligned16(args.residual)))
+      (residual && !aligned16(args.residual)) || (glu && residual) ||
+      (glu && n_out > (1 << 29)))
     return -1;
   auto stream = static_cast<cudaStream_t>(stream_ptr);
-  const int64_t x_stride = silu ? 2 * k : k;
+  const int64_t x_stride = k;
   for (int64_t r0 = 0; r0 < rows; r0 += 32) {  // 32 rows per pass over the weights
     KernelArgs a;
     a.x = static_cast<const __nv_bfloat16*>(args.x) + r0 * x_stride;
@@ -342,8 +355,8 @@ int launch_int8_linear(const Int8LinearArgs& args, void* stream_ptr) {
     a.k = static_cast<int>(k);
     a.x_stride = static_cast<int>(x_stride);
     a.eps = args.eps;
-    const int err = args.pdl ? launch_kind<true>(a, norm, silu, residual, stream)
-                             : launch_kind<false>(a, norm, silu, residual, stream);
+    const int err = args.pdl ? launch_kind<true>(a, norm, residual, glu, stream)
+                             : launch_kind<false>(a, norm, residual, glu, stream);
     if (err != 0) return err;
   }
   return 0;

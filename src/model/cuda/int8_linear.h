@@ -23,11 +23,10 @@ enum class Int8Prologue {
   None,     // x [rows, k]
   RmsNorm,  // x [rows, k] -> T(T(x * rsqrt(mean(x^2) + eps)) * norm_weight): fused_kernels.cu's
             // add_rms_norm output, element for element (same float operations, same order)
-  SiluMul,  // x [rows, 2k] (gate | up) -> T(T(silu(gate)) * up): silu_mul_kernel's output
 };
 
 // The product with its neighbours fused (each combination the frame step has):
-// RmsNorm -> product (qkv, w13), product + residual (wo), SiluMul -> product + residual (w2).
+// RmsNorm -> product (qkv, w13), product + residual (wo, w2), product -> silu·mul (w13, `glu`).
 // With `residual` [rows, n_out] bf16: out = T(T(product) + residual), the residual add of
 // add_rms_norm (bit for bit). `pdl`: launched with programmatic stream serialization (sm_90):
 // the weights' first loads start while the previous kernel finishes.
@@ -40,7 +39,11 @@ struct Int8LinearArgs {
   Int8Prologue prologue = Int8Prologue::None;
   const void* norm_weight = nullptr;  // RmsNorm: [k] bf16
   float eps = 0.f;
-  const void* residual = nullptr;     // [rows, n_out] bf16, or null; SiluMul needs it
+  const void* residual = nullptr;     // [rows, n_out] bf16, or null
+  // GLU epilogue (w13 of the MLP): q [2 n_out, k] = gate rows then up rows, scale [2 n_out];
+  // out[m, n] = T(T(silu(gate[m, n])) * up[m, n]) with gate and up the bf16 products the plain
+  // kernel writes: silu_mul_kernel after the product, bit for bit. Not with a residual.
+  bool glu = false;
   bool pdl = false;
 };
 // -1 when the kernel does not take these arguments (the caller runs the unfused sequence).
