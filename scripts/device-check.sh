@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
 #   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load,
-#                                       batch,stream,codecq,codecg,codecl,codecab,int8,memory,verify
+#                                       batch,stream,codecq,codecg,codecl,codecab,int8,memory,walltime,verify
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 #   scripts/device-check.sh verify      the GPU evidence for docs/gpu-verification.md: ctest, parity and graphs,
 #                                       and every CUDA test binary, with a dated pass/fail table written to
@@ -587,6 +587,52 @@ for r in rows:
           f"(freed {r['lazy_freed_bytes']/G:.2f}); KV cache {r['kv_cache_bytes_per_minute']/G:.3f} GB/min")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/memory_summary.txt)
+fi
+
+# 8b. The song's wall time as a person sees it (scripts/wall-time.sh, issue #20) on the real-size random
+#     checkpoint (/tmp/rckpt, made once): bf16 and int8, 30 s and 240 s songs; the quantized checkpoint
+#     (heartmula-quantize) against quantizing at load, cold page cache; the attention's empty-chunk
+#     skip A/B over a whole 240 s song (HEARTMULA_ATTN_ALL_CHUNKS=1 runs the chunks whole).
+if want walltime; then
+  t0=$(date +%s)
+  [ -f /tmp/rckpt/HeartMuLa-oss-3B/config.json ] || $B/make-random-checkpoint --out /tmp/rckpt --size real --what all \
+    --tokenizer .cache/llama3/tokenizer.json >"$OUTDIR/mkckpt_all.log" 2>&1 || note "make-random-checkpoint (all): FAILED"
+  cp .cache/llama3/tokenizer.json /tmp/rckpt/tokenizer.json 2>/dev/null || true
+  note "random real-size checkpoint: $(( $(date +%s) - t0 )) s, $(du -sh /tmp/rckpt | cut -f1)"
+  for dt in ${WALL_DTYPES:-bf16 int8}; do
+    HEARTMULA_GEN=$B/heartmula-gen WALL_TIME_DIR=/tmp/wall_$dt DURATIONS="${WALL_DURATIONS:-30 240}" \
+      timeout 240 bash scripts/wall-time.sh /tmp/rckpt cuda $dt >"$OUTDIR/wall_time_$dt.txt" 2>&1 \
+      && { echo "--- wall time, $dt"; cat "$OUTDIR/wall_time_$dt.txt"; \
+           note "wall time $dt: $(grep 'whole process' "$OUTDIR/wall_time_$dt.txt" | tr -s ' ')"; } \
+      || { note "wall time $dt: FAILED"; tail -5 "$OUTDIR/wall_time_$dt.txt"; }
+  done
+  t0=$(date +%s)
+  rm -rf /tmp/qckpt
+  if timeout 200 $B/heartmula-quantize --model-path /tmp/rckpt --dtype int8 -o /tmp/qckpt >"$OUTDIR/quantize.log" 2>&1; then
+    note "heartmula-quantize: $(( $(date +%s) - t0 )) s; $(du -sh /tmp/rckpt/HeartMuLa-oss-3B | cut -f1) -> $(du -shL /tmp/qckpt/HeartMuLa-oss-3B | cut -f1)"
+    for d in qckpt rckpt; do
+      timeout 200 $B/heartmula-bench --device cuda --dtype int8 --frames 0 --load /tmp/$d --load-cold --reps 2 \
+        -o "$OUTDIR/load_int8_$d.md" -q && { echo "--- load int8 from /tmp/$d"; cat "$OUTDIR/load_int8_$d.md"; } \
+        || note "load bench int8 /tmp/$d: FAILED"
+    done
+  else note "heartmula-quantize: FAILED"; tail -5 "$OUTDIR/quantize.log"; fi
+  for v in int8 int8-allchunks:HEARTMULA_ATTN_ALL_CHUNKS=1; do
+    name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
+    env "${envs[@]}" timeout 200 $B/heartmula-bench --device cuda --dtype int8 --frames 0 --cfg 1.5 --song-seconds 240 \
+      --song-lazy-load $([ $name = int8 ] && echo off,on || echo on) --json -o "$OUTDIR/song_$name.json" -q \
+      || note "song bench $name: FAILED"
+    python3 - "$OUTDIR/song_$name.json" "$name" <<'PY' | tee -a /tmp/walltime_summary.txt
+import json, sys
+try:
+    for r in json.load(open(sys.argv[1]))["rows"]:
+        if r.get("test") == "song":
+            print(f">>> song 240 s {sys.argv[2]}, lazy load {'on' if r['lazy_load'] else 'off'}: frames {r['lm_seconds']:.2f} s "
+                  f"({r['frames_per_second']:.1f}/s), total {r['total_seconds']:.1f} s, peak {r['peak_bytes']/1e9:.2f} GB")
+except Exception as e:
+    print(f">>> song {sys.argv[2]}: no report ({e})")
+PY
+  done
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/walltime_summary.txt 2>/dev/null)
 fi
 
 # 9. GPU evidence (verify): every CUDA test binary, then the dated table of pass/fail per check.
