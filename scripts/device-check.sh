@@ -499,9 +499,8 @@ if want int8; then
     done
   fi
   # Frame rows, one per variant NAME[:ENV=VALUE]: bf16, int8 (the default fusion set, "glu"), int8
-  # without fusions, int8 with the norm fusion too (HEARTMULA_INT8_FUSION, src/model/fused_ops.h),
-  # and bf16 / int8 with the attention's empty chunks run whole (HEARTMULA_ATTN_ALL_CHUNKS=1).
-  for v in ${INT8_FRAME_VARIANTS-bf16 bf16-allchunks:HEARTMULA_ATTN_ALL_CHUNKS=1 int8 int8-nofuse:HEARTMULA_INT8_FUSION=0 int8-normglu:HEARTMULA_INT8_FUSION=norm,glu int8-allchunks:HEARTMULA_ATTN_ALL_CHUNKS=1}; do
+  # without fusions, int8 with the norm fusion too (HEARTMULA_INT8_FUSION, src/model/fused_ops.h).
+  for v in ${INT8_FRAME_VARIANTS-bf16 int8 int8-nofuse:HEARTMULA_INT8_FUSION=0 int8-normglu:HEARTMULA_INT8_FUSION=norm,glu}; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     dt=${name%%-*}
     env "${envs[@]}" timeout 240 $B/heartmula-bench --device cuda --dtype $dt --cfg 1.5,1.0 --positions ${INT8_POSITIONS:-226,1000} \
@@ -591,8 +590,8 @@ fi
 
 # 8b. The song's wall time as a person sees it (scripts/wall-time.sh, issue #20) on the real-size random
 #     checkpoint (/tmp/rckpt, made once): bf16 and int8, 30 s and 240 s songs; the quantized checkpoint
-#     (heartmula-quantize) against quantizing at load, cold page cache; the attention's empty-chunk
-#     skip A/B over a whole 240 s song (HEARTMULA_ATTN_ALL_CHUNKS=1 runs the chunks whole).
+#     (heartmula-quantize) against quantizing at load, cold page cache; int8 240 s songs with and
+#     without lazy load (peak memory).
 if want walltime; then
   t0=$(date +%s)
   [ -f /tmp/rckpt/HeartMuLa-oss-3B/config.json ] || $B/make-random-checkpoint --out /tmp/rckpt --size real --what all \
@@ -616,7 +615,7 @@ if want walltime; then
         || note "load bench int8 /tmp/$d: FAILED"
     done
   else note "heartmula-quantize: FAILED"; tail -5 "$OUTDIR/quantize.log"; fi
-  for v in int8 int8-allchunks:HEARTMULA_ATTN_ALL_CHUNKS=1; do
+  for v in int8; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     env "${envs[@]}" timeout 200 $B/heartmula-bench --device cuda --dtype int8 --frames 0 --cfg 1.5 --song-seconds 240 \
       --song-lazy-load $([ $name = int8 ] && echo off,on || echo on) --json -o "$OUTDIR/song_$name.json" -q \

@@ -25,9 +25,6 @@ const std::vector<SwitchInfo> kTable = {
      "int8 GEMM, sampler; codec: DiT block and decoder kernels): the correctness fallback"},
     {Switch::kNoFusedAttention, "HEARTMULA_NO_FUSED_ATTENTION", K::kFlag, R::kDiagnostic, "off", nullptr,
      "ATen SDPA (one graph per 256-position bucket) instead of the single-query attention kernel"},
-    {Switch::kAttnAllChunks, "HEARTMULA_ATTN_ALL_CHUNKS", K::kFlag, R::kAbTiming, "off", nullptr,
-     "single-query attention: run the cache's chunks with no visible position whole instead of returning at once "
-     "(the same bytes)"},
     {Switch::kInt8Fusion, "HEARTMULA_INT8_FUSION", K::kString, R::kAbTiming, "glu", nullptr,
      "int8 on CUDA, which neighbours run inside the int8 GEMM (a comma list; 1 all, 0 none): glu = SiLU*mul in "
      "w13's epilogue, norm = RMSNorm in the qkv / w13 prologue with the residual add in wo / w2's epilogue "

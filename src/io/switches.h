@@ -31,7 +31,6 @@ enum class SwitchRole { kSetting, kDiagnostic, kAbTiming, kTest };
 enum class Switch : int {
   kNoFused,
   kNoFusedAttention,
-  kAttnAllChunks,
   kInt8Fusion,
   kPdl,
   kNoGraphs,

@@ -62,23 +62,18 @@ TEST(CudaKernels, DecodeAttentionMatchesTheReference) {
                                  .transpose(1, 2);
       EXPECT_LT(rel(out, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "kv " << kv << " unmasked";
     }
-    // The graphs' whole-cache attention: every position past the song masked, whole chunks of
-    // them. Chunks with nothing visible return at once; the bytes are those of running them whole.
+    // The graphs' whole-cache attention: every position past the song masked, whole chunks of them.
     at::Tensor q = at::randn({b, 1, h, hd}, cuda(dtype));
     at::Tensor kc = at::randn({b, hkv, len, hd}, cuda(dtype)), vc = at::randn({b, hkv, len, hd}, cuda(dtype));
     for (int64_t visible : {1, 128, 129, 300}) {
       const at::Tensor mask = model::attention_mask(at::full({1}, visible - 1, cuda(at::kLong)), len, at::Tensor());
       ASSERT_EQ(mask.size(-1), len);
-      at::Tensor skipped, whole;
-      model::cuda::set_decode_attention_skip_empty(false);
-      ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, len, mask, whole));
-      model::cuda::set_decode_attention_skip_empty(true);  // the default
-      ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, len, mask, skipped));
-      EXPECT_TRUE(skipped.equal(whole)) << "visible " << visible;
+      at::Tensor got;
+      ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, len, mask, got));
       const at::Tensor ref = model::grouped_attention_reference(
           q.transpose(1, 2).to(at::kFloat), kc.narrow(2, 0, visible).to(at::kFloat),
           vc.narrow(2, 0, visible).to(at::kFloat), at::Tensor()).transpose(1, 2);
-      EXPECT_LT(rel(skipped, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "visible " << visible;
+      EXPECT_LT(rel(got, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "visible " << visible;
     }
   }
 }

@@ -24,8 +24,6 @@ struct alignas(16) Pack16 {
   T v[N];
 };
 
-bool g_skip_empty_chunks = true;
-
 // ---- single-query attention, split over the cache length (flash decoding) -------------------
 // Phase 1: block (chunk c, row b, kv head h) of kChunk threads for the G query heads of h.
 // Scores: thread t owns position j = c * kChunk + t (its K row read in 16-byte packs, all in
@@ -42,7 +40,7 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
                                                               float* __restrict__ pm, float* __restrict__ pl,
                                                               float* __restrict__ pacc, int64_t batch, int64_t heads,
                                                               int64_t kv_heads, int64_t cache_len, int64_t kv_len,
-                                                              float scale, bool skip_empty) {
+                                                              float scale) {
   using P = Pack16<T>;
   constexpr int N = P::N, NP = HD / N, GROUPS = kChunk / NP;  // threads t >= GROUPS * NP idle for V
   static_assert(GROUPS >= 1, "head_dim too large for one chunk of threads");
@@ -65,17 +63,6 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
   __syncthreads();
   if (visible) atomicMax(&s_last, t);
   __syncthreads();
-  const int64_t part = (c * batch + b) * heads + h * g_count;  // + g
-  // A chunk with no visible position (the cache past the song's length, attended whole by the
-  // graphs) only marks itself empty: the combine skips chunks whose max is -inf, and the scores
-  // of such a chunk are all -inf, so the result is the same bytes.
-  if (skip_empty && s_last < 0) {
-    if (t < g_count) {
-      pm[part + t] = -INFINITY;
-      pl[part + t] = 0.f;
-    }
-    return;
-  }
   float s[kMaxGroup];
 #pragma unroll
   for (int g = 0; g < kMaxGroup; ++g) s[g] = (visible && g < g_count) ? 0.f : -INFINITY;
@@ -126,6 +113,7 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
     if (lane == 0) red[g][warp] = v;
   }
   __syncthreads();
+  const int64_t part = (c * batch + b) * heads + h * g_count;  // + g
   if (t < g_count) {
     float sum = 0.f;
     for (int w = 0; w < kChunk / 32; ++w) sum += red[t][w];
@@ -208,8 +196,7 @@ int decode_attention_hd(const void* q, int64_t q_bstride, const void* kc, const 
   const dim3 grid1(static_cast<unsigned>(chunks), static_cast<unsigned>(batch), static_cast<unsigned>(kv_heads));
   attn_partial_kernel<T, HD><<<grid1, kChunk, 0, s>>>(static_cast<const T*>(q), q_bstride, static_cast<const T*>(kc),
                                                       static_cast<const T*>(vc), mask, mask_bstride, pm, pl, pacc,
-                                                      batch, heads, kv_heads, cache_len, kv_len, scale,
-                                                      g_skip_empty_chunks);
+                                                      batch, heads, kv_heads, cache_len, kv_len, scale);
   attn_combine_kernel<T><<<static_cast<unsigned>(batch * heads), HD < 128 ? 64 : 128, 0, s>>>(
       pm, pl, pacc, static_cast<T*>(out), chunks, batch, heads, HD);
   return static_cast<int>(cudaGetLastError());
@@ -231,8 +218,6 @@ int decode_attention_typed(const void* q, int64_t q_bstride, const void* kc, con
 }
 
 }  // namespace
-
-void set_decode_attention_skip_empty(bool on) { g_skip_empty_chunks = on; }
 
 int64_t decode_attention_scratch_floats(int64_t batch, int64_t heads, int64_t head_dim, int64_t kv_len) {
   const int64_t chunks = (kv_len + kChunk - 1) / kChunk;

@@ -17,8 +17,5 @@ int launch_decode_attention(int dtype, const void* q, int64_t q_batch_stride, co
                             const bool* mask, int64_t mask_batch_stride, void* out, float* scratch, int64_t batch,
                             int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t cache_len, int64_t kv_len,
                             float scale, void* stream);
-// Chunks of the cache with no visible position return at once (default) or run whole, as before
-// (HEARTMULA_ATTN_ALL_CHUNKS=1, for the A/B measurement in docs/performance.md); same bytes.
-void set_decode_attention_skip_empty(bool on);
 
 }  // namespace heartmula::model::cuda

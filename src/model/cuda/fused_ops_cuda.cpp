@@ -164,12 +164,6 @@ bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   // spends its time in one warp's serial dot products there (H100 profile, docs/performance.md).
   if (hd > 128) return false;
   c10::cuda::CUDAGuard guard(q.device());
-  static const bool all_chunks = [] {
-    const bool all = io::switch_on(io::Switch::kAttnAllChunks);
-    cuda::set_decode_attention_skip_empty(!all);
-    return all;
-  }();
-  (void)all_chunks;
   at::Tensor o = at::empty({b, 1, h, hd}, q.options());
   at::Tensor scratch =
       at::empty({cuda::decode_attention_scratch_floats(b, h, hd, kv_len)}, q.options().dtype(at::kFloat));
