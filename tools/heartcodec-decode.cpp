@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "codec/compare.h"
+#include "cli_defaults.h"
 #include "codec/heartcodec.h"
 #include "heartmula/error.h"
 #include "tool_main.h"
@@ -214,14 +215,7 @@ int run(int argc, char** argv) {
   CLI::App app{"heartcodec-decode: audio codes -> 48 kHz stereo with HeartCodec (LibTorch)"};
   Cli c;
   add_options(app, c);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "error: %s\nRun with --help for the options.\n", e.what());
-    return kExitUsage;
-  }
+  if (const auto code = tools::parse_command_line(app, argc, argv)) return *code;
   c.opts.validate();
   const c10::Device device = parse_device(c.device);
   const codec::CodecLoad load = codec::CodecLoad::parse(c.dtype, device, "--dtype");

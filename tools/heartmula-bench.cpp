@@ -418,12 +418,8 @@ int main(int argc, char** argv) {
   CLI::App app{"heartmula-bench: language-model frames/s, codec and loading speed"};
   Cli c;
   add_options(app, c);
-  try {
-    heartmula::tools::last_value_wins(app);
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
-  }
+  heartmula::tools::last_value_wins(app);
+  if (const auto code = heartmula::tools::parse_command_line(app, argc, argv)) return *code;
   if (c.tiny && app.count("--positions") == 0) c.positions = "226,900";  // the tiny context is 1024
   return heartmula::tools::run_tool([&] { return run(c); }, [](const std::exception& e) {
     if (!runtime::is_out_of_memory(e)) return;

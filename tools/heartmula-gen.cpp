@@ -23,6 +23,7 @@
 #include "default_texts.h"
 #include "heartmula/error.h"
 #include "cli_defaults.h"
+#include "model_options.h"
 #include "tool_main.h"
 #include "heartmula/generator.h"
 #include "io/kernel_paths.h"
@@ -205,16 +206,8 @@ void parse_song_numbers(const CLI::App& app, Cli& c) {
 }
 
 void add_options(CLI::App& app, Cli& c) {
-  auto* model = app.add_option_group("Model");
-  model->add_option("--model-path,--model_path", c.model.model_path,
-                    "checkpoint folder (HeartMuLa-oss-<version>/, HeartCodec-oss/, tokenizer.json, gen_config.json)")
-      ->capture_default_str();
   // --version VALUE picks the model (upstream's flag); --version alone or -V prints ours.
-  // No default_str: CLI11 gives a bare "--version" the default string, which would hide "alone".
-  model->add_option("--version", c.version_arg,
-                    "model version, default 3B (folder HeartMuLa-oss-<version>); alone: print the program version")
-      ->expected(0, 1);
-  model->add_flag("--lazy-load,--lazy_load", c.model.lazy_load, "free the language model before the codec runs");
+  tools::add_model_group(app, c.model, c.version_arg);
 
   auto* text = app.add_option_group("Song");
   text->add_option("--lyrics", c.lyrics_arg, "lyrics: a file, or the text itself (default: a sample lyric)");
@@ -244,14 +237,7 @@ void add_options(CLI::App& app, Cli& c) {
   add_song_number(codec, c, "codec_steps");
   add_song_number(codec, c, "codec_guidance");
 
-  auto* dev = app.add_option_group("Device");
-  dev->add_option("--device", c.model.device, "device for both models: auto|cpu|cuda[:N]|xpu[:N]")->capture_default_str();
-  dev->add_option("--mula-device,--mula_device", c.model.mula_device, "device of the language model (default: --device)");
-  dev->add_option("--codec-device,--codec_device", c.model.codec_device, "device of the codec (default: --device)");
-  dev->add_option("--mula-dtype,--mula_dtype", c.model.mula_dtype, "LM precision fp32|bf16|fp16|int8 (int8: 8-bit weights, bf16 compute; default: bf16 on GPUs, fp32 on CPU)");
-  dev->add_option("--codec-dtype,--codec_dtype", c.model.codec_dtype,
-                  "codec precision auto|fp32|tf32|bf16|fp16, or ESTIMATOR/DECODER (auto: bf16/tf32 on CUDA, fp32 on CPU)")->capture_default_str();
-  dev->add_option("--threads", c.model.threads, "CPU threads (0: all cores)")->capture_default_str()->check(CLI::Range(0, 4096));
+  auto* dev = tools::add_device_group(app, c.model);
   dev->add_flag("--list-devices,--list_devices", c.list_devices, "list the devices and exit");
   dev->add_flag("--validate", c.validate, "report the LibTorch build and devices, check the checkpoint folder, exit");
 
@@ -501,18 +487,7 @@ int run(int argc, char** argv) {
   add_options(app, c);
   tools::last_value_wins(app);
   app.get_formatter()->column_width(40);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "error: %s\nRun with --help for the options.\n", e.what());
-    return kExitUsage;
-  }
+  if (const auto code = tools::parse_command_line(app, argc, argv)) return *code;
   parse_song_numbers(app, c);
   if (app.count("--stream") > 0) c.song.stream = c.stream ? StreamMode::on : StreamMode::off;
 
@@ -521,14 +496,11 @@ int run(int argc, char** argv) {
       std::printf("%-8s %s%s\n", d.device.str().c_str(), d.name.c_str(),
                   d.total_memory ? (" (" + std::to_string(d.total_memory >> 20) + " MiB)").c_str() : "");
   };
-  if (app.count("--version") > 0) {
-    if (c.version_arg.empty()) {  // the build, and the devices it sees
-      std::printf("heartmula-gen %s (%s)\n", HEARTMULA_VERSION, runtime::build_info().c_str());
-      print_devices();
-      if (c.verbose) std::printf("switches (docs/switches.md):\n%s", io::describe_switches().c_str());
-      return kExitOk;
-    }
-    c.model.version = c.version_arg;
+  if (tools::wants_program_version(app, c.version_arg, c.model)) {  // the build, and the devices it sees
+    std::printf("heartmula-gen %s (%s)\n", HEARTMULA_VERSION, runtime::build_info().c_str());
+    print_devices();
+    if (c.verbose) std::printf("switches (docs/switches.md):\n%s", io::describe_switches().c_str());
+    return kExitOk;
   }
   if (c.list_devices) {
     std::printf("%s\n", runtime::build_info().c_str());

@@ -204,12 +204,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", c.threads, "CPU threads (0: all)")->capture_default_str();
   app.add_flag("--copy", c.copy, "copy HeartCodec-oss/, tokenizer.json and gen_config.json instead of linking them");
   app.add_flag("--overwrite", c.overwrite, "replace an existing quantized checkpoint in the output folder");
-  try {
-    heartmula::tools::last_value_wins(app);
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
-  }
+  heartmula::tools::last_value_wins(app);
+  if (const auto code = heartmula::tools::parse_command_line(app, argc, argv)) return *code;
   return heartmula::tools::run_tool([&] {
     run(c);
     return static_cast<int>(kExitOk);

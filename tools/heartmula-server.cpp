@@ -14,6 +14,8 @@
 
 #include "cli_defaults.h"
 #include "default_texts.h"
+#include "model_options.h"
+#include "runtime/device.h"
 #include "heartmula/error.h"
 #include "heartmula/generator.h"
 #include "server/http_api.h"
@@ -29,6 +31,7 @@ void on_signal(int) { g_stop.store(true); }
 
 struct Options {
   ModelSettings model;
+  std::string version_arg;  // --version VALUE (tools/model_options.h)
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string api_key;
@@ -37,26 +40,6 @@ struct Options {
   std::string output_dir = "./songs";
   bool quiet = false;
 };
-
-// The model and device options, spelled and explained as heartmula-gen's (tools/heartmula-gen.cpp).
-void add_model_options(CLI::App& app, Options& o) {
-  auto* model = app.add_option_group("Model");
-  model->add_option("--model-path,--model_path", o.model.model_path,
-                    "checkpoint folder (HeartMuLa-oss-<version>/, HeartCodec-oss/, tokenizer.json, gen_config.json)")
-      ->capture_default_str();
-  model->add_option("--version", o.model.version, "model version (folder HeartMuLa-oss-<version>)")->capture_default_str();
-  model->add_flag("--lazy-load,--lazy_load", o.model.lazy_load, "free the language model before the codec runs");
-  auto* dev = app.add_option_group("Device");
-  dev->add_option("--device", o.model.device, "device for both models: auto|cpu|cuda[:N]|xpu[:N]")->capture_default_str();
-  dev->add_option("--mula-device,--mula_device", o.model.mula_device, "device of the language model (default: --device)");
-  dev->add_option("--codec-device,--codec_device", o.model.codec_device, "device of the codec (default: --device)");
-  dev->add_option("--mula-dtype,--mula_dtype", o.model.mula_dtype,
-                  "LM precision fp32|bf16|fp16|int8 (int8: 8-bit weights, bf16 compute; default: bf16 on GPUs, fp32 on CPU)");
-  dev->add_option("--codec-dtype,--codec_dtype", o.model.codec_dtype,
-                  "codec precision auto|fp32|tf32|bf16|fp16, or ESTIMATOR/DECODER (auto: bf16/tf32 on CUDA, fp32 on CPU)")
-      ->capture_default_str();
-  dev->add_option("--threads", o.model.threads, "CPU threads (0: all cores)")->capture_default_str()->check(CLI::Range(0, 4096));
-}
 
 void add_server_options(CLI::App& app, Options& o) {
   auto* srv = app.add_option_group("Server");
@@ -87,19 +70,15 @@ int run(int argc, char** argv) {
   CLI::App app{"heartmula-server: the HeartMuLa model behind an HTTP API and a web page (docs/server.md)"};
   app.set_version_flag("-V", std::string("heartmula-server ") + HEARTMULA_VERSION);
   Options o;
-  add_model_options(app, o);
+  tools::add_model_group(app, o.model, o.version_arg);
+  tools::add_device_group(app, o.model);
   add_server_options(app, o);
   tools::last_value_wins(app);
   app.get_formatter()->column_width(40);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "error: %s\nRun with --help for the options.\n", e.what());
-    return kExitUsage;
+  if (const auto code = tools::parse_command_line(app, argc, argv)) return *code;
+  if (tools::wants_program_version(app, o.version_arg, o.model)) {
+    std::printf("heartmula-server %s (%s)\n", HEARTMULA_VERSION, runtime::build_info().c_str());
+    return kExitOk;
   }
   if (!server::is_loopback_host(o.host) && o.api_key.empty())
     throw UsageError("--host " + o.host +

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_defaults.h"
 #include "heartmula/error.h"
 #include "text/tokenizer.h"
 
@@ -125,14 +126,10 @@ int main(int argc, char** argv) {
                "encode: do not add the post-processor's special tokens; decode: skip special tokens");
   app.add_option("--bench", o.bench, "also time N further encodes of the text (printed on stderr)")
       ->default_val(0)->check(CLI::NonNegativeNumber);
+  if (const auto code = heartmula::tools::parse_command_line(app, argc, argv)) return *code;
   try {
-    app.parse(argc, argv);
     if (text->count() + file->count() != 1) throw UsageError("give exactly one of --text and --text-file");
     return run(o);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "error: " << e.what() << "\nRun with --help for usage.\n";
-    return heartmula::kExitUsage;
   } catch (const UsageError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return heartmula::kExitUsage;

@@ -18,6 +18,7 @@
 
 #include "bench/model_configs.h"
 #include "bench/random_checkpoint.h"
+#include "cli_defaults.h"
 #include "codec/heartcodec.h"
 #include "heartmula/error.h"
 #include "tool_main.h"
@@ -188,11 +189,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", c.threads, "CPU threads for drawing values (0: all)")->capture_default_str();
   app.add_flag("--overwrite", c.overwrite, "replace safetensors already in the folders");
   app.add_flag("--dry-run", c.dry_run, "print the tensors, parameters and shard sizes; write nothing");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
-  }
+  if (const auto code = heartmula::tools::parse_command_line(app, argc, argv)) return *code;
   return heartmula::tools::run_tool([&] {
     run(c);
     return static_cast<int>(kExitOk);
