@@ -20,6 +20,7 @@
 #include "tool_main.h"
 #include "io/audio_writer.h"
 #include "io/torch_tensors.h"
+#include "runtime/device.h"
 #include "runtime/song_params.h"
 #include "runtime/step_graphs.h"
 
@@ -63,18 +64,6 @@ bool is_safetensors(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return ext == ".safetensors";
-}
-
-c10::Device parse_device(const std::string& s) {
-  c10::Device d = at::kCPU;
-  try {
-    d = c10::Device(s);
-  } catch (const std::exception&) {
-    throw UsageError("--device must be cpu, cuda, cuda:N or xpu. Given: " + s);
-  }
-  if (d.is_cuda() && !at::hasCUDA())
-    throw UsageError("--device " + s + ": this build or machine has no CUDA device");
-  return d;
 }
 
 // Checks OUT before any work: a known extension, an existing writable folder, no file there
@@ -217,7 +206,7 @@ int run(int argc, char** argv) {
   add_options(app, c);
   if (const auto code = tools::parse_command_line(app, argc, argv)) return *code;
   c.opts.validate();
-  const c10::Device device = parse_device(c.device);
+  const c10::Device device = runtime::parse_device(c.device);
   const codec::CodecLoad load = codec::CodecLoad::parse(c.dtype, device, "--dtype");
   codec::CodecLoad compare;
   if (!c.compare_dtype.empty()) compare = codec::CodecLoad::parse(c.compare_dtype, device, "--compare-dtype");

@@ -49,39 +49,58 @@ std::string lowercase(std::string s) {
 
 }  // namespace
 
-c10::Device parse_device(const std::string& spec_in, const std::string& flag) {
-  const std::string spec = lowercase(spec_in);
+UsageError device_usage_error(const std::string& flag, const std::string& value, const std::string& why) {
+  return UsageError(
+      flag + " " + value + ": " + why +
+      " (use auto, cpu, cuda[:N] or xpu[:N]; --device also takes a list: cpu,cpu, cuda:0,cuda:1, cuda:all)");
+}
+
+DeviceEntry parse_device_entry(const std::string& entry) {
+  const std::string spec = lowercase(entry);
+  DeviceEntry out;
   auto bad = [&](const std::string& why) {
-    throw UsageError(flag + " " + spec_in + ": " + why + " (use auto, cpu, cuda[:N] or xpu[:N])");
+    out.error = why;
+    return out;
   };
+  if (spec.empty()) return bad("an empty device");
   if (spec == "auto") {
     for (auto t : {c10::kCUDA, c10::kXPU}) {
       const auto* b = backend_for(t);
-      if (b && b->available() && b->count() > 0) return c10::Device(t, 0);
+      if (b && b->available() && b->count() > 0) return {{c10::Device(t, 0)}, ""};
     }
-    return c10::Device(c10::kCPU);
+    return {{c10::Device(c10::kCPU)}, ""};
   }
-  if (spec == "cpu") return c10::Device(c10::kCPU);
+  if (spec == "cpu") return {{c10::Device(c10::kCPU)}, ""};
   std::string kind = spec, index;
   auto colon = spec.find(':');
   if (colon != std::string::npos) {
     kind = spec.substr(0, colon);
     index = spec.substr(colon + 1);
   }
-  c10::DeviceType type;
-  if (kind == "cuda") type = c10::kCUDA;
-  else if (kind == "xpu") type = c10::kXPU;
-  else bad("unknown device");
+  if (kind != "cuda" && kind != "xpu") return bad("unknown device");
+  const c10::DeviceType type = kind == "cuda" ? c10::kCUDA : c10::kXPU;
+  const bool all = index == "all";
   int idx = 0;
-  if (!index.empty()) {
-    if (index.size() > 3 || index.find_first_not_of("0123456789") != std::string::npos) bad("bad device index");
+  if (!index.empty() && !all) {
+    if (index.size() > 3 || index.find_first_not_of("0123456789") != std::string::npos) return bad("bad device index");
     idx = std::stoi(index);
   }
   const auto* b = backend_for(type);
-  if (b == nullptr) bad("this build of heartmula-gen has no " + kind + " support (LibTorch " + TORCH_VERSION + ")");
-  if (!b->available() || idx >= b->count())
-    bad("no such device here (" + std::to_string(b->available() ? b->count() : 0) + " " + kind + " device(s) found)");
-  return c10::Device(type, static_cast<c10::DeviceIndex>(idx));
+  if (b == nullptr) return bad("this build has no " + kind + " support (LibTorch " + TORCH_VERSION + ")");
+  const int n = b->available() ? b->count() : 0;
+  if (all && n == 0) return bad("no " + kind + " device here");
+  if (!all && idx >= n) return bad("no such device here (" + std::to_string(n) + " " + kind + " device(s) found)");
+  for (int i = all ? 0 : idx; i < (all ? n : idx + 1); ++i)
+    out.devices.emplace_back(type, static_cast<c10::DeviceIndex>(i));
+  return out;
+}
+
+c10::Device parse_device(const std::string& spec, const std::string& flag) {
+  const DeviceEntry e = parse_device_entry(spec);
+  if (!e.error.empty()) throw device_usage_error(flag, spec, e.error);
+  if (lowercase(spec).find(":all") != std::string::npos)
+    throw device_usage_error(flag, spec, "one device here, not a list");
+  return e.devices.front();
 }
 
 std::vector<DeviceInfo> list_devices() {

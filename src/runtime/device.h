@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "heartmula/error.h"
+
 namespace at {
 class Tensor;
 }
@@ -24,9 +26,23 @@ struct DeviceInfo {
   bool bf16_supported = true;
 };
 
-// Parses "auto", "cpu", "cuda", "cuda:1", "xpu", "xpu:0". "auto" picks CUDA, then XPU, then
-// CPU. Throws UsageError naming `flag` and the value for anything else or an absent device.
+// The one parser of a device name. Parses "auto", "cpu", "cuda", "cuda:1", "xpu", "xpu:0".
+// "auto" picks CUDA, then XPU, then CPU. Throws device_usage_error(flag, spec, ...) for anything
+// else (a list or "TYPE:all" included: runtime/multi_device.h) or an absent device.
 c10::Device parse_device(const std::string& spec, const std::string& flag = "--device");
+
+// One entry of a --device value: the devices it names, or none and `error` saying why. An entry
+// is one parse_device() value, or "cuda:all" / "xpu:all" (every device of that type here).
+// parse_device and parse_device_list (runtime/multi_device.h) both read entries with it.
+struct DeviceEntry {
+  std::vector<c10::Device> devices;
+  std::string error;  // empty: parsed
+};
+DeviceEntry parse_device_entry(const std::string& entry);
+
+// The one form of a bad --device value, one device or a list: "<flag> <value>: <why> (<the forms
+// --device takes>)", a UsageError.
+UsageError device_usage_error(const std::string& flag, const std::string& value, const std::string& why);
 
 // Every device this build and machine can use.
 std::vector<DeviceInfo> list_devices();

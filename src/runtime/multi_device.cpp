@@ -25,10 +25,6 @@ std::string trim(const std::string& s) {
   return s.substr(a, s.find_last_not_of(" \t") - a + 1);
 }
 
-const char* type_name(c10::DeviceType t) {
-  return t == c10::kCUDA ? "cuda" : t == c10::kXPU ? "xpu" : "cpu";
-}
-
 // Runs `body(i)` for i in [0, n) on n threads at once and joins them; the first exception (in
 // order of i) is rethrown after all have ended.
 void on_threads(size_t n, const std::function<void(size_t)>& body) {
@@ -68,44 +64,27 @@ bool is_device_list(const std::string& spec) {
 }
 
 std::vector<c10::Device> parse_device_list(const std::string& spec, const std::string& flag) {
-  auto bad = [&](const std::string& why) {
-    return UsageError(flag + " " + spec + ": " + why +
-                      " (a list is cpu,cpu or cuda:0,cuda:1,... or cuda:all / xpu:all)");
-  };
+  // Each entry is read by parse_device_entry (runtime/device.h), and every error has the form
+  // of parse_device's: the same bad value gives the same message through either.
+  const bool several = spec.find(',') != std::string::npos;
+  auto bad = [&](const std::string& why) { return device_usage_error(flag, spec, why); };
   std::vector<c10::Device> out;
   size_t start = 0;
   while (true) {
     const size_t comma = spec.find(',', start);
     const std::string entry = trim(spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    const std::string e = lowercase(entry);
-    if (e.empty()) throw bad("an empty entry in the list");
-    if (e == "auto") throw bad("'auto' is one device; a list names its devices");
-    const size_t colon = e.find(':');
-    if (colon != std::string::npos && e.substr(colon + 1) == "all") {
-      const std::string kind = e.substr(0, colon);
-      c10::DeviceType type;
-      if (kind == "cuda") type = c10::kCUDA;
-      else if (kind == "xpu") type = c10::kXPU;
-      else throw bad("'" + entry + "': only cuda:all and xpu:all");
-      const auto* b = detail::backend_for(type);
-      if (b == nullptr) throw bad("this build of heartmula-gen has no " + kind + " support");
-      const int n = b->available() ? b->count() : 0;
-      if (n == 0) throw bad("no " + kind + " device here");
-      for (int i = 0; i < n; ++i) out.emplace_back(type, static_cast<c10::DeviceIndex>(i));
-    } else {
-      try {
-        out.push_back(parse_device(entry, flag));
-      } catch (const UsageError& x) {
-        throw bad(std::string("entry ") + x.what());
-      }
-    }
+    if (entry.empty()) throw bad("an empty entry in the list");
+    if (several && lowercase(entry) == "auto") throw bad("'auto' is one device; a list names its devices");
+    const DeviceEntry e = parse_device_entry(entry);
+    if (!e.error.empty()) throw bad(several ? "'" + entry + "': " + e.error : e.error);
+    out.insert(out.end(), e.devices.begin(), e.devices.end());
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
   for (const auto& d : out)
     if (d.type() != out.front().type())
-      throw bad(std::string("mixes device types (") + type_name(out.front().type()) + " and " + type_name(d.type()) +
-                "); the devices of a list must be of one type");
+      throw bad("mixes device types (" + c10::DeviceTypeName(out.front().type(), true) + " and " +
+                c10::DeviceTypeName(d.type(), true) + "); the devices of a list must be of one type");
   return out;
 }
 

@@ -24,10 +24,11 @@ namespace heartmula::runtime {
 bool is_device_list(const std::string& spec);
 
 // The devices of a --device list, in the order given (a device may repeat: two workers on it).
-// Each entry is one parse_device() value except "auto"; "TYPE:all" is every device of that type
-// here. Throws UsageError naming `flag` and the whole value for an empty entry, a bad or absent
-// device, "auto" in a list, or a list mixing device types (cpu with cuda: different precisions,
-// so different songs).
+// Each entry is read by parse_device_entry (runtime/device.h: one parse_device() value, or
+// "TYPE:all", every device of that type here); "auto" only alone. Throws device_usage_error
+// naming `flag` and the whole value (a bad entry of several also named) for an empty entry, a
+// bad or absent device, "auto" in a list, or a list mixing device types (cpu with cuda:
+// different precisions, so different songs); a value of one entry fails as parse_device does.
 std::vector<c10::Device> parse_device_list(const std::string& spec, const std::string& flag = "--device");
 
 // Names of the pool's devices, each unique: "cuda:0", "cuda:1"; a device given twice gets its
