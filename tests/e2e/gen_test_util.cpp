@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -23,12 +24,41 @@ namespace fs = std::filesystem;
 
 namespace heartmula::test {
 
-namespace {
-
 double now_s() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
+
+bool poll_until(const std::function<bool()>& done, double timeout_s, double interval_s) {
+  const double until = now_s() + timeout_s;
+  while (now_s() < until) {
+    if (done()) return true;
+    if (interval_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
+  }
+  return false;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+nlohmann::json last_json_line(const std::string& text) {
+  std::istringstream in(text);
+  nlohmann::json last;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line.front() == '{') last = nlohmann::json::parse(line);
+  return last;
+}
+
+namespace {
 
 std::string make_temp_dir(const std::string& tag) {
   const char* base = std::getenv("TMPDIR");
@@ -133,18 +163,20 @@ std::string GenProcess::current_stderr() const { return read_file(err_path_); }
 std::string GenProcess::current_stdout() const { return read_file(out_path_); }
 
 bool GenProcess::wait_for_stderr(const std::string& needle, double timeout_s) {
-  const double until = now_s() + timeout_s;
-  while (now_s() < until) {
-    if (current_stderr().find(needle) != std::string::npos) return true;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {  // ended: keep the status for wait()
-      done_ = true;
-      status_ = status;
-      return current_stderr().find(needle) != std::string::npos;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
+  bool found = false;
+  poll_until(
+      [&] {
+        found = contains(current_stderr(), needle);
+        if (found || done_) return true;
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+        done_ = true;  // ended: keep the status for wait()
+        status_ = status;
+        found = contains(current_stderr(), needle);
+        return true;
+      },
+      timeout_s, 0.005);
+  return found;
 }
 
 void GenProcess::send_signal(int sig) {
@@ -169,6 +201,18 @@ GenResult GenProcess::wait() {
 GenResult run_gen(const std::vector<std::string>& args, const std::string& cwd, const std::string& log_dir) {
   GenProcess p(args, cwd, log_dir);
   return p.wait();
+}
+
+std::vector<GenResult> run_together(const std::vector<std::vector<std::string>>& runs,
+                                    const std::vector<std::string>& cwds, const std::string& log_dir, size_t at_once) {
+  std::vector<GenResult> out;
+  for (size_t i = 0; i < runs.size(); i += at_once) {
+    std::vector<std::unique_ptr<GenProcess>> procs;
+    for (size_t k = i; k < std::min(runs.size(), i + at_once); ++k)
+      procs.push_back(std::make_unique<GenProcess>(runs[k], cwds[std::min(k, cwds.size() - 1)], log_dir));
+    for (auto& p : procs) out.push_back(p->wait());
+  }
+  return out;
 }
 
 // ---- files ----
@@ -205,6 +249,34 @@ std::string read_file(const std::string& path) {
 
 void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::vector<std::string> files_with_extension(const std::string& dir, const std::vector<std::string>& extensions) {
+  std::vector<std::string> out;
+  for (const auto& name : ScratchDir::entries_of(dir))
+    if (std::find(extensions.begin(), extensions.end(), fs::path(name).extension().string()) != extensions.end())
+      out.push_back(name);
+  return out;
+}
+
+std::map<std::string, std::string> file_bytes(const std::string& dir, const std::vector<std::string>& extensions) {
+  std::map<std::string, std::string> out;
+  for (const auto& name : files_with_extension(dir, extensions)) out[name] = read_file(dir + "/" + name);
+  return out;
+}
+
+void expect_same_files(const std::map<std::string, std::string>& got, const std::map<std::string, std::string>& want,
+                       const std::string& what) {
+  std::vector<std::string> got_names, want_names;
+  for (const auto& [name, bytes] : got) got_names.push_back(name);
+  for (const auto& [name, bytes] : want) want_names.push_back(name);
+  EXPECT_EQ(got_names, want_names) << what;
+  for (const auto& [name, bytes] : want) {
+    const auto it = got.find(name);
+    if (it != got.end())
+      EXPECT_TRUE(it->second == bytes) << what << ": " << name << " differs (" << it->second.size() << " vs "
+                                       << bytes.size() << " bytes)";
+  }
 }
 
 CodesTensor read_safetensors_tensor(const std::string& path, const std::string& name) {

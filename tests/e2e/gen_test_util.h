@@ -1,11 +1,15 @@
 // Helpers for the heartmula-gen end-to-end tests: running the real binary (fork/exec, stdout and
-// stderr captured to files), a complete checkpoint folder for the tiny fixture, reading back the
-// codes file, and listing a folder.
+// stderr captured to files; several at once), a complete checkpoint folder for the tiny fixture,
+// polling with a limit, reading back the codes file and --json output, and listing and comparing
+// folders. One home for what the e2e tests share: a test file keeps only what is its own.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -59,6 +63,27 @@ class GenProcess {
 // Runs heartmula-gen to completion.
 GenResult run_gen(const std::vector<std::string>& args, const std::string& cwd, const std::string& log_dir);
 
+// Runs heartmula-gen with each argument list, `at_once` processes at a time (2 cores: 2 for real
+// songs; more for runs that only start, check and exit), run k in folder cwds[k] (or the last
+// folder given); the results in the order of `runs`.
+std::vector<GenResult> run_together(const std::vector<std::vector<std::string>>& runs,
+                                    const std::vector<std::string>& cwds, const std::string& log_dir,
+                                    size_t at_once = 2);
+
+// Seconds on the steady clock.
+double now_s();
+
+// The one poll loop of the e2e tests: calls `done` until it returns true (then true) or
+// `timeout_s` passed (then false), sleeping `interval_s` between calls.
+bool poll_until(const std::function<bool()>& done, double timeout_s, double interval_s = 0.05);
+
+bool contains(const std::string& haystack, const std::string& needle);
+
+// Each non-empty line of `text` (heartmula-gen --json's stdout) as JSON.
+std::vector<nlohmann::json> json_lines(const std::string& text);
+// The last line of `text` that starts with '{', as JSON; null when there is none.
+nlohmann::json last_json_line(const std::string& text);
+
 // A fresh folder under $TMPDIR (or /tmp), removed with its contents on destruction.
 class ScratchDir {
  public:
@@ -79,6 +104,15 @@ std::vector<std::string> part_files(const std::string& dir);
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
+
+// Names in `dir`, sorted, whose extension is one of `extensions` (".wav", ".json").
+std::vector<std::string> files_with_extension(const std::string& dir, const std::vector<std::string>& extensions);
+// Those files -> their bytes.
+std::map<std::string, std::string> file_bytes(const std::string& dir, const std::vector<std::string>& extensions);
+// The same names with the same bytes (gtest expectations; a failure names the files and `what`,
+// not their bytes).
+void expect_same_files(const std::map<std::string, std::string>& got, const std::map<std::string, std::string>& want,
+                       const std::string& what);
 
 // A tensor from a .safetensors file, read with a parser of its own (8-byte header length,
 // JSON header, raw little-endian data).

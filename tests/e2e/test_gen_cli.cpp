@@ -22,10 +22,6 @@ using namespace heartmula::test;
 
 constexpr int64_t kSamplesPerFrame = 3840;  // 80 ms at 48 kHz
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 class GenCli : public ::testing::Test {
  protected:
   void SetUp() override {

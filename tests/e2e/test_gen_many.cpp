@@ -21,27 +21,11 @@ using namespace heartmula::test;
 constexpr int64_t kSamplesPerFrame = 3840;  // 80 ms at 48 kHz
 constexpr int64_t kFrames = 26;             // --duration 2 with --ignore-eos: 2000 / 80 + 1
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 class GenMany : public ::testing::Test {
  protected:
   void SetUp() override {
     ckpt_ = gen_checkpoint();
     if (ckpt_.empty()) GTEST_SKIP() << "no checkpoint folder (tokenizer.json missing)";
-  }
-  // Runs the argument lists two at a time (2 cores), run k in folder cwds[k] (or the last one
-  // given); results in the same order.
-  std::vector<GenResult> run_all(const std::vector<std::vector<std::string>>& runs, const std::vector<std::string>& cwds) {
-    std::vector<GenResult> out;
-    for (size_t i = 0; i < runs.size(); i += 2) {
-      std::vector<std::unique_ptr<GenProcess>> procs;
-      for (size_t k = i; k < std::min(runs.size(), i + 2); ++k)
-        procs.push_back(std::make_unique<GenProcess>(runs[k], cwds[std::min(k, cwds.size() - 1)], logs_.path()));
-      for (auto& p : procs) out.push_back(p->wait());
-    }
-    return out;
   }
   std::string ckpt_;
   ScratchDir dir_{"e2e-many"};
@@ -53,14 +37,6 @@ void expect_same_audio(const std::string& a_path, const std::string& b_path) {
   ASSERT_GT(a.frames(), 0u) << a_path;
   EXPECT_EQ(a.sample_rate, b.sample_rate) << a_path << " vs " << b_path;
   EXPECT_EQ(a.planes, b.planes) << a_path << " and " << b_path << " differ";
-}
-
-std::vector<Json> json_lines(const std::string& text) {
-  std::vector<Json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(Json::parse(line));
-  return out;
 }
 
 TEST_F(GenMany, NumSongsInOneBatchEqualSingleRuns) {
@@ -76,7 +52,7 @@ TEST_F(GenMany, NumSongsInOneBatchEqualSingleRuns) {
   for (const char* seed : {"11", "12", "13"})
     runs.push_back(with({"--seed", seed, "-o", dir_.file(std::string("S") + seed + ".wav"), "--codes-out",
                          dir_.file(std::string("S") + seed + ".safetensors")}));
-  const std::vector<GenResult> r = run_all(runs, {dir_.path()});
+  const std::vector<GenResult> r = run_together(runs, {dir_.path()}, logs_.path());
   for (const auto& x : r) ASSERT_EQ(x.code, 0) << x.err;
   std::printf("num-songs 3: %.1f s; single songs: %.1f, %.1f, %.1f s\n", r[0].seconds, r[1].seconds, r[2].seconds,
               r[3].seconds);
@@ -124,7 +100,7 @@ TEST_F(GenMany, BatchFileBatchSizesGiveTheSameSongs) {
     runs.push_back({"--model-path", ckpt_, "--batch", batch, "--batch-size", k, "--duration", "1", "--ignore-eos",
                     "--codec-steps", "1", "--threads", "1"});
   }
-  const std::vector<GenResult> r = run_all(runs, cwds);
+  const std::vector<GenResult> r = run_together(runs, cwds, logs_.path());
   for (size_t i = 0; i < r.size(); ++i) {
     SCOPED_TRACE("--batch-size " + sizes[i]);
     EXPECT_EQ(r[i].code, 1) << r[i].err;
@@ -165,7 +141,7 @@ TEST_F(GenMany, SongsOfOneBatchAreSavedInTheOrderTheyEnd) {
     runs.push_back({"--model-path", ckpt_, "--batch", batch, "--batch-size", k, "--ignore-eos", "--codec-steps", "1",
                     "--threads", "1", "--tags", "piano"});
   }
-  const std::vector<GenResult> r = run_all(runs, cwds);
+  const std::vector<GenResult> r = run_together(runs, cwds, logs_.path());
   for (const auto& x : r) ASSERT_EQ(x.code, 0) << x.err;
   const std::string& err = r[1].err;
   const size_t second = err.find("song 2 of 3"), third = err.find("song 3 of 3"), first = err.find("song 1 of 3");

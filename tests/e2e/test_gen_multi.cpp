@@ -21,26 +21,6 @@ namespace {
 using Json = nlohmann::json;
 using namespace heartmula::test;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::vector<Json> json_lines(const std::string& text) {
-  std::vector<Json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(Json::parse(line));
-  return out;
-}
-
-// Names in `dir` with the extension `ext` (".wav", ".safetensors", ".json").
-std::vector<std::string> with_extension(const std::string& dir, const std::string& ext) {
-  std::vector<std::string> out;
-  for (const auto& name : ScratchDir::entries_of(dir))
-    if (std::filesystem::path(name).extension() == ext) out.push_back(name);
-  return out;
-}
-
 class GenMulti : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -50,26 +30,18 @@ class GenMulti : public ::testing::Test {
   // Runs two heartmula-gen processes side by side (2 cores), each in its own folder.
   std::pair<GenResult, GenResult> run_pair(const std::vector<std::string>& a, const std::string& cwd_a,
                                            const std::vector<std::string>& b, const std::string& cwd_b) {
-    GenProcess pa(a, cwd_a, logs_.path());
-    GenProcess pb(b, cwd_b, logs_.path());
-    GenResult ra = pa.wait();
-    GenResult rb = pb.wait();
-    return {ra, rb};
+    const std::vector<GenResult> r = run_together({a, b}, {cwd_a, cwd_b}, logs_.path());
+    return {r[0], r[1]};
   }
   // The audio, codes and sidecar files of both folders: the same names, the audio and codes
   // the same bytes.
-  void expect_same_files(const std::string& one, const std::string& two, size_t songs) {
+  void expect_same_songs(const std::string& one, const std::string& two, size_t songs) {
     EXPECT_EQ(ScratchDir::entries_of(one), ScratchDir::entries_of(two));
-    const std::vector<std::string> wavs = with_extension(one, ".wav");
-    EXPECT_EQ(wavs.size(), songs);
-    EXPECT_EQ(with_extension(one, ".json").size(), songs);
-    for (const std::string& ext : {std::string(".wav"), std::string(".safetensors")})
-      for (const auto& name : with_extension(one, ext)) {
-        SCOPED_TRACE(name);
-        const std::string a = read_file(one + "/" + name), b = read_file(two + "/" + name);
-        EXPECT_FALSE(a.empty());
-        EXPECT_TRUE(a == b) << name << " differs between --device cpu and --device cpu,cpu";
-      }
+    EXPECT_EQ(files_with_extension(one, {".wav"}).size(), songs);
+    EXPECT_EQ(files_with_extension(one, {".json"}).size(), songs);
+    const auto want = file_bytes(one, {".wav", ".safetensors"});
+    for (const auto& [name, bytes] : want) EXPECT_FALSE(bytes.empty()) << name;
+    expect_same_files(file_bytes(two, {".wav", ".safetensors"}), want, "--device cpu,cpu vs --device cpu");
   }
   std::string ckpt_;
   ScratchDir dir_{"e2e-multi"};
@@ -89,7 +61,7 @@ TEST_F(GenMulti, NumSongsOnTwoCpuWorkersEqualOneDevice) {
   const auto [r1, r2] = run_pair(args("cpu", one), one, args("cpu,cpu", two), two);
   ASSERT_EQ(r1.code, 0) << r1.err;
   ASSERT_EQ(r2.code, 0) << r2.err;
-  expect_same_files(one, two, 4);
+  expect_same_songs(one, two, 4);
 
   // One device: no "device" key (its output as before). Two: each song once, with its worker.
   for (const Json& j : json_lines(r1.out)) EXPECT_FALSE(j.contains("device")) << j.dump();
@@ -145,7 +117,7 @@ TEST_F(GenMulti, BatchFileOnTwoCpuWorkersEqualsOneDevice) {
     EXPECT_TRUE(contains(r->err, batch + ":2")) << r->err;
     EXPECT_TRUE(contains(r->err, "4 songs done, 1 failed")) << r->err;
   }
-  expect_same_files(one, two, 4);
+  expect_same_songs(one, two, 4);
   const std::vector<Json> lines = json_lines(r2.out);
   ASSERT_EQ(lines.size(), 4u) << r2.out;
   std::set<std::string> outputs;
@@ -193,22 +165,20 @@ TEST_F(GenMulti, BadDeviceListsAreUsageErrors) {
       {"--device", "cpu,cuda:0"},  {"--device", "auto,cpu"},      {"--device", "cpu,"},
       {"--device", "tpu:all"},     {"--device", "cuda:all"},
       {"--device", "cpu,cpu", "--mula-device", "cpu"}};
-  for (size_t i = 0; i < cases.size(); i += 2) {
-    std::vector<std::unique_ptr<GenProcess>> procs;
-    for (size_t k = i; k < std::min(cases.size(), i + 2); ++k) {
-      std::vector<std::string> args = {"--model-path", ckpt_, "-o", dir_.file("x.wav")};
-      args.insert(args.end(), cases[k].begin(), cases[k].end());
-      procs.push_back(std::make_unique<GenProcess>(args, dir_.path(), logs_.path()));
-    }
-    for (size_t k = 0; k < procs.size(); ++k) {
-      const GenResult r = procs[k]->wait();
-      const std::vector<std::string>& c = cases[i + k];
-      SCOPED_TRACE(c[1]);
-      EXPECT_EQ(r.code, 2) << r.err;
-      const std::string& named = c.size() > 2 ? c[2] : c[0];
-      EXPECT_TRUE(contains(r.err, named)) << r.err;
-      EXPECT_TRUE(contains(r.err, c[1])) << r.err;
-    }
+  std::vector<std::vector<std::string>> runs;
+  for (const auto& c : cases) {
+    runs.push_back({"--model-path", ckpt_, "-o", dir_.file("x.wav")});
+    runs.back().insert(runs.back().end(), c.begin(), c.end());
+  }
+  const std::vector<GenResult> results = run_together(runs, {dir_.path()}, logs_.path());
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const GenResult& r = results[k];
+    const std::vector<std::string>& c = cases[k];
+    SCOPED_TRACE(c[1]);
+    EXPECT_EQ(r.code, 2) << r.err;
+    const std::string& named = c.size() > 2 ? c[2] : c[0];
+    EXPECT_TRUE(contains(r.err, named)) << r.err;
+    EXPECT_TRUE(contains(r.err, c[1])) << r.err;
   }
   EXPECT_EQ(dir_.entries(), std::vector<std::string>{});
 }

@@ -19,39 +19,10 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using namespace heartmula::test;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 // Audio files (not sidecars, whose timings differ from run to run) of a folder -> their bytes.
-std::map<std::string, std::string> audio_files(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& name : ScratchDir::entries_of(dir))
-    if (fs::path(name).extension() == ".mp3" || fs::path(name).extension() == ".wav")
-      out[name] = read_file(dir + "/" + name);
-  return out;
-}
+std::map<std::string, std::string> audio_files(const std::string& dir) { return file_bytes(dir, {".mp3", ".wav"}); }
 
-// The same files with the same bytes (a failure names the files, not their bytes).
-void expect_same_files(const std::map<std::string, std::string>& got, const std::map<std::string, std::string>& want,
-                       const std::string& what) {
-  std::vector<std::string> got_names, want_names;
-  for (const auto& [name, bytes] : got) got_names.push_back(name);
-  for (const auto& [name, bytes] : want) want_names.push_back(name);
-  EXPECT_EQ(got_names, want_names) << what;
-  for (const auto& [name, bytes] : want) {
-    const auto it = got.find(name);
-    if (it != got.end()) EXPECT_TRUE(it->second == bytes) << what << ": " << name << " differs (" << it->second.size()
-                                                          << " vs " << bytes.size() << " bytes)";
-  }
-}
-
-std::vector<std::string> sidecars(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& name : ScratchDir::entries_of(dir))
-    if (fs::path(name).extension() == ".json") out.push_back(name);
-  return out;
-}
+std::vector<std::string> sidecars(const std::string& dir) { return files_with_extension(dir, {".json"}); }
 
 class GenShard : public ::testing::Test {
  protected:
@@ -125,9 +96,7 @@ TEST_F(GenShard, ShardsTogetherGiveTheUnshardedRunAndSkipExistingCompletesAParti
   for (const auto& [name, t] : mtimes) EXPECT_EQ(fs::last_write_time(resumed + "/" + name), t) << name;
   // --json: a line per song, the skipped ones marked.
   int skipped = 0, made = 0;
-  std::istringstream lines(r.out);
-  for (std::string line; std::getline(lines, line);) {
-    const Json j = Json::parse(line);
+  for (const Json& j : json_lines(r.out)) {
     if (j.value("skipped", false)) ++skipped;
     else ++made;
   }
@@ -168,17 +137,15 @@ TEST_F(GenShard, BadShardValuesAreUsageErrors) {
   const std::string d = out("bad");
   // Each process only starts, checks and exits: four at a time.
   const std::vector<std::string> values = {"2/2", "0/0", "-1/2", "a/b", "1", "1/2/3", "", " 0/2", "0/ 2", "3/2"};
-  for (size_t first = 0; first < values.size(); first += 4) {
-    std::vector<std::unique_ptr<GenProcess>> procs;
-    for (size_t i = first; i < std::min(values.size(), first + 4); ++i)
-      procs.push_back(std::make_unique<GenProcess>(args(d, {"--shard", values[i]}), dir_.path(), logs_.path()));
-    for (size_t i = first; i < std::min(values.size(), first + 4); ++i) {
-      SCOPED_TRACE("--shard '" + values[i] + "'");
-      const GenResult r = procs[i - first]->wait();
-      EXPECT_EQ(r.code, 2) << r.err;
-      EXPECT_TRUE(contains(r.err, "--shard")) << r.err;
-      EXPECT_TRUE(contains(r.err, "'" + values[i] + "'")) << r.err;
-    }
+  std::vector<std::vector<std::string>> runs;
+  for (const auto& v : values) runs.push_back(args(d, {"--shard", v}));
+  const std::vector<GenResult> results = run_together(runs, {dir_.path()}, logs_.path(), 4);
+  for (size_t i = 0; i < values.size(); ++i) {
+    SCOPED_TRACE("--shard '" + values[i] + "'");
+    const GenResult& r = results[i];
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_TRUE(contains(r.err, "--shard")) << r.err;
+    EXPECT_TRUE(contains(r.err, "'" + values[i] + "'")) << r.err;
   }
   const GenResult no_seed = run_gen({"--model-path", ckpt_, "--num-songs", "2", "--shard", "0/2", "-o", d + "/x.wav"},
                                     dir_.path(), logs_.path());

@@ -24,18 +24,6 @@ constexpr int64_t kSamplesPerFrame = 3840;  // 80 ms at 48 kHz
 // first two are complete (and independent of the final length) while the LM still runs.
 constexpr int64_t kFrames = 751;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-Json last_json_line(const std::string& text) {
-  std::istringstream in(text);
-  Json last;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty() && line.front() == '{') last = Json::parse(line);
-  return last;
-}
-
 class GenStream : public ::testing::Test {
  protected:
   void SetUp() override {

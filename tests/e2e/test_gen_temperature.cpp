@@ -17,13 +17,7 @@ namespace {
 namespace ht = heartmula::test;
 using Json = nlohmann::json;
 
-Json last_json_line(const std::string& text) {
-  std::istringstream in(text);
-  Json last;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty() && line.front() == '{') last = Json::parse(line);
-  return last;
-}
+using ht::last_json_line;
 
 class GenTemperature : public ::testing::Test {
  protected:

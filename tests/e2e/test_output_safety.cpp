@@ -28,15 +28,6 @@ constexpr int64_t kSamplesPerFrame = 3840;  // 80 ms at 48 kHz
 constexpr int kSampleRate = 48000;
 constexpr int64_t kFrames20s = 251;  // --duration 20: 20000 / 80 frames + the first one
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
 class OutputSafety : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -79,13 +70,13 @@ TEST_F(OutputSafety, KillNineWhileWritingLeavesTheOldFile) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     write_file(out, old_bytes);
     GenProcess p(song_args(out, "3"), dir_.path(), logs_.path());
-    const double until = now_s() + 240;
     bool saw_temp = false;
-    while (now_s() < until && !saw_temp) {
-      saw_temp = !part_files(dir_.path()).empty();
-      if (!saw_temp) std::this_thread::sleep_for(std::chrono::microseconds(200));
-      if (contains(p.current_stderr(), "Saved to")) break;
-    }
+    poll_until(
+        [&] {
+          saw_temp = !part_files(dir_.path()).empty();
+          return saw_temp || contains(p.current_stderr(), "Saved to");
+        },
+        240, 0.0002);
     p.send_signal(SIGKILL);
     const GenResult r = p.wait();
     if (r.signal != SIGKILL) continue;  // finished before the kill: try again

@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -21,10 +22,6 @@ using namespace heartmula::test;
 
 std::string server_binary() { return std::string(HEARTMULA_BIN_DIR) + "/heartmula-server"; }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 // The long song of the cancel and queue tests: as many frames as the tiny model's context
 // (1024 positions) leaves beside a short prompt, without stopping at an end token.
 const Json kLongSong = {{"lyrics", "la la la"}, {"tags", "piano"}, {"duration", 60}, {"ignore_eos", true},
@@ -39,16 +36,17 @@ class Server {
     args.insert(args.end(), extra.begin(), extra.end());
     proc_ = std::make_unique<GenProcess>(args, log_dir, log_dir, server_binary());
     const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
-    const double until = now_s() + 120;
-    std::smatch m;
-    while (now_s() < until) {
-      const std::string out = proc_->current_stdout();
-      if (std::regex_search(out, m, listening)) {
-        port_ = std::stoi(m[1]);
-        break;
-      }
-      if (proc_->wait_for_stderr("error:", 0.05)) break;
-    }
+    poll_until(
+        [&] {
+          const std::string out = proc_->current_stdout();
+          std::smatch m;
+          if (std::regex_search(out, m, listening)) {
+            port_ = std::stoi(m[1]);
+            return true;
+          }
+          return proc_->wait_for_stderr("error:", 0.05);  // which also waits between looks
+        },
+        120, 0);
     if (port_ > 0) {
       client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
       client_->set_connection_timeout(10);
@@ -69,15 +67,15 @@ class Server {
   }
   // Polls the song until its state is one of `states`; the last status (null on timeout).
   Json wait_state(const std::string& id, const std::vector<std::string>& states, double timeout_s = 300) {
-    const double until = now_s() + timeout_s;
-    while (now_s() < until) {
-      Json s = status(id);
-      if (s.is_object())
-        for (const auto& st : states)
-          if (s["state"] == st) return s;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return Json();
+    Json s;
+    const bool reached = poll_until(
+        [&] {
+          s = status(id);
+          return s.is_object() &&
+                 std::any_of(states.begin(), states.end(), [&](const std::string& st) { return s["state"] == st; });
+        },
+        timeout_s, 0.05);
+    return reached ? s : Json();
   }
 
  private:
