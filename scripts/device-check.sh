@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: build, run the CPU test tiers, check CUDA against the fixtures, benchmark.
 #   scripts/device-check.sh [PARTS]     PARTS: comma list of ctest,parity,graphs,bench,profile,oracle,codec,load,
-#                                       batch,stream,codecq,codecg,codecl,codecab,int8,memory,walltime,verify
+#                                       batch,stream,codecq,codecg,codecl,codecab,int8,memory,walltime,multi,verify
 #                                       (default parity,graphs,bench); results under ${OUT:-/tmp/heartmula-out}
 #   scripts/device-check.sh verify      the GPU evidence for docs/gpu-verification.md: ctest, parity and graphs,
 #                                       and every CUDA test binary, with a dated pass/fail table written to
@@ -632,6 +632,32 @@ except Exception as e:
 PY
   done
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/walltime_summary.txt 2>/dev/null)
+fi
+
+# 8c. Several devices on one GPU (issue #21): --device cuda:0,cuda:0 (two workers, each with its own
+#     model copy, frame loop, graphs and codec worker) against --device cuda on the tiny checkpoint:
+#     the same songs byte for byte (audio and codes), each song reported once with its worker.
+if want multi; then
+  for dev in cuda cuda:0,cuda:0; do
+    d=/tmp/multi_${dev//[:,]/_}; rm -rf $d; mkdir -p $d
+    timeout 200 $B/heartmula-gen --model-path $CK --device $dev --tags "Piano,Happy" --lyrics /tmp/lyrics.txt \
+      --ignore-eos --duration 4 --codec-steps 2 --seed 21 --num-songs 6 -o $d/x.wav --codes-out $d/x.safetensors \
+      --json >$d/report.jsonl 2>$d/stderr.txt || { note "multi $dev: FAILED"; tail -5 $d/stderr.txt; }
+  done
+  python3 - <<'PY' | tee /tmp/multi_summary.txt
+import glob, json, os
+a, b = "/tmp/multi_cuda", "/tmp/multi_cuda_0_cuda_0"
+files = sorted(os.path.basename(f) for f in glob.glob(a + "/*.wav") + glob.glob(a + "/*.safetensors"))
+same = [f for f in files if os.path.exists(f"{b}/{f}") and open(f"{a}/{f}", "rb").read() == open(f"{b}/{f}", "rb").read()]
+try:
+    devs = [json.loads(l).get("device") for l in open(b + "/report.jsonl") if l.startswith("{")]
+except Exception as e:
+    devs = [f"no report ({e})"]
+print(f">>> multi cuda:0,cuda:0 vs cuda: {len(same)} of {len(files)} files equal "
+      f"({'EQUAL' if files and len(same) == len(files) else 'DIFFERENT'}); songs per worker: "
+      + ", ".join(f"{d}: {devs.count(d)}" for d in sorted(set(map(str, devs)))))
+PY
+  while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/multi_summary.txt)
 fi
 
 # 9. GPU evidence (verify): every CUDA test binary, then the dated table of pass/fail per check.

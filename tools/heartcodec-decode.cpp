@@ -110,8 +110,10 @@ at::Tensor read_codes(const std::string& path) {
 void check_noise_recorded_for(const std::string& noise_path, const std::map<std::string, at::Tensor>& noise,
                               const at::Tensor& codes) {
   int64_t recorded = -1;
-  if (noise.count("codes") && noise.at("codes").dim() == 2) recorded = noise.at("codes").size(1);
-  else if (noise.count("frames") && noise.at("frames").dim() == 2) recorded = noise.at("frames").size(0);
+  if (noise.count("codes") && noise.at("codes").dim() == 2)
+    recorded = noise.at("codes").size(1);
+  else if (noise.count("frames") && noise.at("frames").dim() == 2)
+    recorded = noise.at("frames").size(0);
   if (recorded >= 0 && recorded != codes.size(1))
     throw Error(noise_path + ": the noise was recorded for " + std::to_string(recorded) +
                 " frames of codes (its codes tensor), but the codes to decode have " + std::to_string(codes.size(1)) +
@@ -135,7 +137,8 @@ void add_options(CLI::App& app, Cli& c) {
   in->add_option("--codes", c.codes_path, "codes: tensor 'codes' int [8, T] or 'frames' [T, 8]")->required();
   in->add_option("--noise", c.noise_path, "recorded noise: tensors noise_0..noise_k (default: --seed)");
   auto* cod = app.add_option_group("Codec");
-  song_param_range(cod->add_option("--steps", c.opts.steps, "Euler steps per window")->capture_default_str(), "codec_steps");
+  song_param_range(cod->add_option("--steps", c.opts.steps, "Euler steps per window")->capture_default_str(),
+                   "codec_steps");
   song_param_range(cod->add_option("--guidance", c.opts.guidance, "classifier-free guidance scale (<= 1: none)")
                        ->capture_default_str(),
                    "codec_guidance");
@@ -147,7 +150,8 @@ void add_options(CLI::App& app, Cli& c) {
       ->capture_default_str();
   dev->add_option("--compare-dtype", c.compare_dtype,
                   "decode again in this precision (e.g. fp32) with the same codes and noise; print the SNR");
-  dev->add_option("--threads", c.threads, "CPU threads (0: LibTorch's default)")->capture_default_str()
+  dev->add_option("--threads", c.threads, "CPU threads (0: LibTorch's default)")
+      ->capture_default_str()
       ->check(CLI::Range(0, 4096));
   auto* out = app.add_option_group("Output");
   out->add_option("-o,--output", c.out_path, "output: .safetensors (tensor 'wav' f32 [2, N]) or .wav .mp3 .flac .ogg")

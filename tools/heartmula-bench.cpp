@@ -50,10 +50,10 @@ struct Cli {
   double temperature = 1.0, mem_bw = 0;
   uint64_t seed = 0;
   int threads = 0;
-  bool gemm = false;                       // --gemm: per-shape rows of the linear layers
-  std::string gemm_rows = "1,2,4,16,32";   // --gemm-rows
-  std::string compare_dtype;               // --compare-dtype REF,TEST: fidelity rows
-  int64_t compare_frames = 64;             // --compare-frames
+  bool gemm = false;                      // --gemm: per-shape rows of the linear layers
+  std::string gemm_rows = "1,2,4,16,32";  // --gemm-rows
+  std::string compare_dtype;              // --compare-dtype REF,TEST: fidelity rows
+  int64_t compare_frames = 64;            // --compare-frames
 };
 
 template <typename T>
@@ -112,22 +112,27 @@ model::HeartMuLaModel random_model(const Cli& c, const model::LmPrecision& prec,
 model::GenConfig gen_config(const Cli& c) {
   if (!c.model_path.empty() && fs::exists(c.model_path + "/gen_config.json"))
     return model::GenConfig::from_file(c.model_path + "/gen_config.json");
-  return model::GenConfig::from_json(tools::gen_config_json(c.tiny ? tools::ModelSize::Tiny : tools::ModelSize::Real).dump(),
-                                     "<built-in gen config>");
+  return model::GenConfig::from_json(
+      tools::gen_config_json(c.tiny ? tools::ModelSize::Tiny : tools::ModelSize::Real).dump(), "<built-in gen config>");
 }
 
-void frame_rows(const Cli& c, c10::Device dev, const model::LmPrecision& dtype, double mem_bw, tools::BenchReport& rep) {
+void frame_rows(const Cli& c, c10::Device dev, const model::LmPrecision& dtype, double mem_bw,
+                tools::BenchReport& rep) {
   const auto cfgs = parse_list<double>(c.cfgs, "--cfg");
   const auto positions = parse_list<int64_t>(c.positions, "--positions");
   auto t0 = std::chrono::steady_clock::now();
-  model::HeartMuLaModel m = c.model_path.empty()
-                                ? random_model(c, dtype, dev)
-                                : model::HeartMuLaModel::load(resolve_dir(c.model_path, "HeartMuLa-oss-3B"), dtype, dev);
+  model::HeartMuLaModel m =
+      c.model_path.empty() ? random_model(c, dtype, dev)
+                           : model::HeartMuLaModel::load(resolve_dir(c.model_path, "HeartMuLa-oss-3B"), dtype, dev);
   runtime::synchronize(dev);
   const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const model::GenConfig gen = gen_config(c);
   const tools::FrameBytes bytes = tools::frame_weight_bytes(m.config, dtype);
-  rep.info["lm"] = c.model_path.empty() ? std::string("random weights, ") + (c.tiny ? "tiny test shapes" : "real architecture (" + m.config.backbone_flavor + " / " + m.config.decoder_flavor + ")") : c.model_path;
+  rep.info["lm"] = c.model_path.empty()
+                       ? std::string("random weights, ") + (c.tiny ? "tiny test shapes"
+                                                                   : "real architecture (" + m.config.backbone_flavor +
+                                                                         " / " + m.config.decoder_flavor + ")")
+                       : c.model_path;
   rep.info["lm_dtype"] = dtype.name();
   rep.info["lm_parameters"] = bytes.parameters;
   rep.info["lm_build_seconds"] = build_s;
@@ -135,8 +140,9 @@ void frame_rows(const Cli& c, c10::Device dev, const model::LmPrecision& dtype, 
   rep.info["weight_bytes_backbone"] = bytes.backbone;
   rep.info["weight_bytes_decoder_x7"] = bytes.decoder;
   rep.info["weight_bytes_heads"] = bytes.heads;
-  if (!c.quiet) std::fprintf(stderr, "LM ready in %.2f s: %.3f B parameters, %.2f GB of weights read per frame\n",
-                             build_s, static_cast<double>(bytes.parameters) / 1e9, static_cast<double>(bytes.total()) / 1e9);
+  if (!c.quiet)
+    std::fprintf(stderr, "LM ready in %.2f s: %.3f B parameters, %.2f GB of weights read per frame\n", build_s,
+                 static_cast<double>(bytes.parameters) / 1e9, static_cast<double>(bytes.total()) / 1e9);
   tools::FrameBenchOptions o;
   o.frames = c.frames, o.warmup = c.warmup, o.reps = c.reps, o.topk = c.topk;
   o.temperature = c.temperature, o.seed = c.seed, o.mem_bw_gbps = mem_bw, o.quiet = c.quiet;
@@ -184,7 +190,8 @@ void frame_rows(const Cli& c, c10::Device dev, const model::LmPrecision& dtype, 
 
 void codec_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
   std::string dir = !c.codec_path.empty() ? c.codec_path : c.model_path;
-  if (dir.empty()) throw UsageError("--codec needs --codec-path DIR (or --model-path): write one with make-random-checkpoint");
+  if (dir.empty())
+    throw UsageError("--codec needs --codec-path DIR (or --model-path): write one with make-random-checkpoint");
   dir = resolve_dir(dir, "HeartCodec-oss");
   const codec::CodecLoad load = codec::CodecLoad::parse(c.codec_dtype, dev);
   auto t0 = std::chrono::steady_clock::now();
@@ -222,21 +229,23 @@ void song_rows(const Cli& c, c10::Device dev, const model::LmPrecision& dtype, t
   const codec::HeartCodecConfig random_cfg =
       tools::bench_codec_config(c.tiny ? tools::ModelSize::Tiny : tools::ModelSize::Real);
   auto make_lm = [&] {
-    return c.model_path.empty() ? random_model(c, dtype, dev)
-                                : model::HeartMuLaModel::load(resolve_dir(c.model_path, "HeartMuLa-oss-3B"), dtype, dev);
+    return c.model_path.empty()
+               ? random_model(c, dtype, dev)
+               : model::HeartMuLaModel::load(resolve_dir(c.model_path, "HeartMuLa-oss-3B"), dtype, dev);
   };
   auto make_codec = [&] {
     return codec_dir.empty() ? codec::HeartCodec::random(random_cfg, cl, c.seed)
                              : codec::HeartCodec::load(resolve_dir(codec_dir, "HeartCodec-oss"), cl);
   };
-  rep.info["song_codec"] = codec_dir.empty() ? std::string("random weights (") + (c.tiny ? "tiny" : "real") + " shapes)"
-                                             : codec_dir;
+  rep.info["song_codec"] =
+      codec_dir.empty() ? std::string("random weights (") + (c.tiny ? "tiny" : "real") + " shapes)" : codec_dir;
   tools::SongBenchOptions o;
   o.song_seconds = c.song_seconds, o.cfg = parse_list<double>(c.cfgs, "--cfg").front();
   o.topk = c.topk, o.temperature = c.temperature, o.seed = c.seed, o.quiet = c.quiet;
   o.use_graphs = !c.no_graphs;
   for (const std::string& mode : parse_words(c.song_lazy, "--song-lazy-load")) {
-    if (mode != "off" && mode != "on") throw UsageError("--song-lazy-load takes off, on or off,on. Given: " + c.song_lazy);
+    if (mode != "off" && mode != "on")
+      throw UsageError("--song-lazy-load takes off, on or off,on. Given: " + c.song_lazy);
     o.lazy_load = mode == "on";
     rep.rows.push_back(tools::bench_song(make_lm, gen, make_codec, dev, o));
     runtime::release_cached_memory(dev);
@@ -254,7 +263,8 @@ void load_rows(const Cli& c, c10::Device dev, const model::LmPrecision& dtype, t
   if (fs::exists(c.load_dir + "/HeartCodec-oss/config.json")) {
     const codec::CodecLoad cl = codec::CodecLoad::parse(c.codec_dtype, dev);
     rep.rows.push_back(tools::bench_load_codec(c.load_dir + "/HeartCodec-oss", cl, c.reps, c.quiet, false));
-    if (c.load_cold) rep.rows.push_back(tools::bench_load_codec(c.load_dir + "/HeartCodec-oss", cl, c.reps, c.quiet, true));
+    if (c.load_cold)
+      rep.rows.push_back(tools::bench_load_codec(c.load_dir + "/HeartCodec-oss", cl, c.reps, c.quiet, true));
     any = true;
   }
   if (!any) throw Error("--load '" + c.load_dir + "': no HeartMuLa-oss-3B/ or HeartCodec-oss/ checkpoint there");
@@ -278,7 +288,8 @@ void gemm_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
 // frames the first one sampled, and greedy (tools/bench/fidelity.h).
 void fidelity_rows(const Cli& c, c10::Device dev, tools::BenchReport& rep) {
   const auto names = parse_words(c.compare_dtype, "--compare-dtype");
-  if (names.size() != 2) throw UsageError("--compare-dtype takes two precisions, e.g. bf16,int8. Given: '" + c.compare_dtype + "'");
+  if (names.size() != 2)
+    throw UsageError("--compare-dtype takes two precisions, e.g. bf16,int8. Given: '" + c.compare_dtype + "'");
   const model::LmPrecision ref = model::parse_lm_precision(names[0]), test = model::parse_lm_precision(names[1]);
   auto make = [&](const model::LmPrecision& p) {
     return c.model_path.empty() ? random_model(c, p, dev)
@@ -314,8 +325,8 @@ int run(const Cli& c) {
       c.dtype.empty() ? model::LmPrecision{runtime::default_lm_dtype(dev)} : model::parse_lm_precision(c.dtype);
   const runtime::DeviceInfo info = runtime::device_info(dev);
   const double mem_bw = c.mem_bw > 0 ? c.mem_bw : default_mem_bw(info);
-  tools::OutputFormat format = c.json ? tools::OutputFormat::Json
-                               : !c.format.empty() ? tools::parse_output_format(c.format, "--format")
+  tools::OutputFormat format = c.json                ? tools::OutputFormat::Json
+                               : !c.format.empty()   ? tools::parse_output_format(c.format, "--format")
                                : !c.out_path.empty() ? tools::format_from_path(c.out_path)
                                                      : tools::OutputFormat::Markdown;
   tools::BenchReport rep;
@@ -374,24 +385,29 @@ void add_options(CLI::App& app, Cli& c) {
                  "backbone attention length rounded up to a multiple of this (0: the filled length, as heartmula-gen)")
       ->capture_default_str();
   auto* q = app.add_option_group("Weights");
-  q->add_flag("--gemm", c.gemm, "add per-shape rows of the linear layers: int8 and bf16 GEMM time and GB/s of weights "
+  q->add_flag("--gemm", c.gemm,
+              "add per-shape rows of the linear layers: int8 and bf16 GEMM time and GB/s of weights "
               "against the device's copy bandwidth");
   q->add_option("--gemm-rows", c.gemm_rows, "activation rows of the --gemm rows (2 = one song with CFG)")
       ->capture_default_str();
   q->add_option("--compare-dtype", c.compare_dtype,
                 "REF,TEST (e.g. bf16,int8): fidelity rows of TEST against REF on the same frames (first --cfg and "
                 "--positions): per codebook KL, top-1/top-k agreement, logit error; greedy agreement");
-  q->add_option("--compare-frames", c.compare_frames, "frames of the --compare-dtype comparison")->capture_default_str();
+  q->add_option("--compare-frames", c.compare_frames, "frames of the --compare-dtype comparison")
+      ->capture_default_str();
   auto* cod = app.add_option_group("Codec");
   cod->add_flag("--codec", c.codec, "add codec rows (detokenize random codes)");
   cod->add_option("--codec-path,--codec_path", c.codec_path, "codec checkpoint (default: --model-path)");
   cod->add_option("--codec-seconds", c.codec_seconds, "audio lengths to detokenize")->capture_default_str();
-  cod->add_option("--codec-dtype,--codec_dtype", c.codec_dtype,
-                 "codec precision auto|fp32|tf32|bf16|fp16 or ESTIMATOR/DECODER (auto: bf16/tf32 on CUDA, fp32 on CPU)")->capture_default_str();
+  cod->add_option(
+         "--codec-dtype,--codec_dtype", c.codec_dtype,
+         "codec precision auto|fp32|tf32|bf16|fp16 or ESTIMATOR/DECODER (auto: bf16/tf32 on CUDA, fp32 on CPU)")
+      ->capture_default_str();
   auto* song = app.add_option_group("Song");
   song->add_option("--song-seconds", c.song_seconds,
                    "add whole-song rows: load, this many seconds of frames (first --cfg), codec, MP3; seconds and "
-                   "peak memory per phase (0: none)")->capture_default_str();
+                   "peak memory per phase (0: none)")
+      ->capture_default_str();
   song->add_option("--song-lazy-load", c.song_lazy, "song rows without (off) and/or with (on) --lazy-load")
       ->capture_default_str();
   auto* load = app.add_option_group("Loading");
@@ -401,7 +417,9 @@ void add_options(CLI::App& app, Cli& c) {
                  "(posix_fadvise; the row reports how much stayed cached)");
   auto* dev = app.add_option_group("Device");
   dev->add_option("--device", c.device, "auto|cpu|cuda[:N]|xpu[:N]")->capture_default_str();
-  dev->add_option("--dtype", c.dtype, "LM precision fp32|bf16|fp16|int8 (int8: 8-bit weights, bf16 compute; default: bf16 on GPUs, fp32 on CPU)");
+  dev->add_option(
+      "--dtype", c.dtype,
+      "LM precision fp32|bf16|fp16|int8 (int8: 8-bit weights, bf16 compute; default: bf16 on GPUs, fp32 on CPU)");
   dev->add_option("--threads", c.threads, "CPU threads (0: all cores)")->capture_default_str();
   dev->add_option("--mem-bw", c.mem_bw, "device memory bandwidth in GB/s for the floor (0: known cards)")
       ->capture_default_str();
@@ -421,10 +439,15 @@ int main(int argc, char** argv) {
   heartmula::tools::last_value_wins(app);
   if (const auto code = heartmula::tools::parse_command_line(app, argc, argv)) return *code;
   if (c.tiny && app.count("--positions") == 0) c.positions = "226,900";  // the tiny context is 1024
-  return heartmula::tools::run_tool([&] { return run(c); }, [](const std::exception& e) {
-    if (!runtime::is_out_of_memory(e)) return;
-    std::fprintf(stderr, "%s", runtime::out_of_memory_report(e, "", {"--dtype bf16", "shorter --positions",
-                                                                      "one --cfg", "--song-lazy-load on"}).c_str());
-    std::fprintf(stderr, "hint: the device ran out of memory; try --dtype bf16, shorter --positions, or one --cfg\n");
-  });
+  return heartmula::tools::run_tool(
+      [&] { return run(c); },
+      [](const std::exception& e) {
+        if (!runtime::is_out_of_memory(e)) return;
+        std::fprintf(stderr, "%s",
+                     runtime::out_of_memory_report(
+                         e, "", {"--dtype bf16", "shorter --positions", "one --cfg", "--song-lazy-load on"})
+                         .c_str());
+        std::fprintf(stderr,
+                     "hint: the device ran out of memory; try --dtype bf16, shorter --positions, or one --cfg\n");
+      });
 }

@@ -45,10 +45,10 @@ void print_out_of_memory(const std::string& message, const std::string& phase) {
   const std::runtime_error e(message);
   if (!runtime::is_out_of_memory(e)) return;
   std::fprintf(stderr, "%s",
-               runtime::out_of_memory_report(e, phase,
-                                             {"--lazy-load (frees the language model before the codec)",
-                                              "a shorter song (--duration / --max-audio-length-ms)",
-                                              "--codec-device cpu", "--mula-dtype bf16"})
+               runtime::out_of_memory_report(
+                   e, phase,
+                   {"--lazy-load (frees the language model before the codec)",
+                    "a shorter song (--duration / --max-audio-length-ms)", "--codec-device cpu", "--mula-dtype bf16"})
                    .c_str());
 }
 
@@ -79,7 +79,8 @@ void on_sigint(int) {
     (void)ignored;
     std::_Exit(kExitInterrupted);
   }
-  const char msg[] = "\nheartmula-gen: interrupted; finishing the current frame, then saving what exists (Ctrl-C again to abort)\n";
+  const char msg[] =
+      "\nheartmula-gen: interrupted; finishing the current frame, then saving what exists (Ctrl-C again to abort)\n";
   ssize_t ignored = ::write(2, msg, sizeof msg - 1);
   (void)ignored;
 }
@@ -96,8 +97,8 @@ struct Cli {
   std::string batch_file;
   std::string version_arg;
   int num_songs = 1;
-  int batch_size = 1;  // --batch: lines run together
-  std::string shard_arg;             // --shard K/N as typed
+  int batch_size = 1;                 // --batch: lines run together
+  std::string shard_arg;              // --shard K/N as typed
   uint64_t shard_k = 0, shard_n = 1;  // this process takes songs i with i % shard_n == shard_k
   bool skip_existing = false;
   bool stream = false;  // --stream / --no-stream, when given (else SongRequest's automatic)
@@ -150,8 +151,10 @@ void report_skipped(const Cli& c, const std::string& where, const SongRequest& s
   const std::string& out = song.no_audio ? song.codes_out : song.save_path;
   if (!c.quiet) std::fprintf(stderr, "[%s] skipped: %s exists (--skip-existing)\n", where.c_str(), out.c_str());
   if (c.json) {
-    nlohmann::json j = {{"output", song.no_audio ? "" : song.save_path}, {"codes_out", song.codes_out},
-                        {"skipped", true}, {"where", where}};
+    nlohmann::json j = {{"output", song.no_audio ? "" : song.save_path},
+                        {"codes_out", song.codes_out},
+                        {"skipped", true},
+                        {"where", where}};
     if (song.seed) j["seed"] = *song.seed;
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
@@ -200,8 +203,10 @@ void parse_song_numbers(const CLI::App& app, Cli& c) {
   for (const runtime::SongParam& p : runtime::song_params()) {
     const auto it = c.numbers.find(p.key);
     if (it == c.numbers.end() || app.count(p.flag()) == 0) continue;
-    if (p.set_text) p.set_text(c.song, it->second, p.flag());  // --temperature START:END[:SHAPE] too
-    else p.set(c.song, p.parse(it->second));
+    if (p.set_text)
+      p.set_text(c.song, it->second, p.flag());  // --temperature START:END[:SHAPE] too
+    else
+      p.set(c.song, p.parse(it->second));
   }
 }
 
@@ -214,12 +219,15 @@ void add_options(CLI::App& app, Cli& c) {
   text->add_option("--tags", c.tags_arg, "style tags: a file, or the text itself (default: piano,happy)");
   add_song_number(text, c, "max_audio_length_ms");
   add_song_number(text, c, "duration");
-  text->add_option("--batch", c.batch_file, "JSON Lines file: one song per line (lyrics, tags, seed, save_path, any option)");
+  text->add_option("--batch", c.batch_file,
+                   "JSON Lines file: one song per line (lyrics, tags, seed, save_path, any option)");
   text->add_option("--num-songs,--num_songs", c.num_songs, "songs from the same text with seeds seed, seed+1, ...")
-      ->capture_default_str()->check(CLI::Range(1, 1024));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   text->add_option("--batch-size,--batch_size", c.batch_size,
                    "--batch: lines generated together in one batch (1: one song at a time)")
-      ->capture_default_str()->check(CLI::Range(1, 1024));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   text->add_option("--shard", c.shard_arg,
                    "K/N: with --batch / --num-songs, only the songs whose index i (from 0) has i mod N = K")
       ->type_name("K/N");
@@ -242,18 +250,22 @@ void add_options(CLI::App& app, Cli& c) {
   dev->add_flag("--validate", c.validate, "report the LibTorch build and devices, check the checkpoint folder, exit");
 
   auto* out = app.add_option_group("Output");
-  out->add_option("-o,--save-path,--save_path", c.save_arg, "output file (.mp3 .wav .flac .ogg) or folder (timestamped name)")
+  out->add_option("-o,--save-path,--save_path", c.save_arg,
+                  "output file (.mp3 .wav .flac .ogg) or folder (timestamped name)")
       ->capture_default_str();
   out->add_flag("--overwrite", c.song.overwrite, "replace an existing output file");
   add_song_number(out, c, "mp3_bitrate");
-  out->add_option("--codes-out,--codes_out", c.song.codes_out, "also save the audio codes (.safetensors, tensor frames [T, 8])");
-  out->add_option("--codes-in,--codes_in", c.song.codes_in, "decode these saved codes instead of running the language model");
+  out->add_option("--codes-out,--codes_out", c.song.codes_out,
+                  "also save the audio codes (.safetensors, tensor frames [T, 8])");
+  out->add_option("--codes-in,--codes_in", c.song.codes_in,
+                  "decode these saved codes instead of running the language model");
   out->add_flag("--no-audio,--no_audio", c.song.no_audio, "run the language model only (with --codes-out)");
   out->add_flag("--stream,!--no-stream", c.stream,
                 "decode and encode each 29.76 s window while the language model goes on (the default for audio; "
                 "--no-stream: the whole song after the last frame, the same bytes)");
   out->add_option("--format", c.song.stdout_format, "audio format for -o - (stdout): mp3 or wav")
-      ->capture_default_str()->check(CLI::IsMember({"mp3", "wav"}));
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mp3", "wav"}));
   out->add_flag("--no-metadata,--no_metadata", c.no_metadata, "do not write the <song>.json sidecar");
   out->add_flag("-q,--quiet", c.quiet, "no progress or timings on stderr");
   out->add_flag("-v,--verbose", c.verbose, "more detail on stderr");
@@ -283,7 +295,8 @@ int report_song(Generator& gen, const Cli& c, const SongRequest& song, const Son
                    to_stdout ? "<stdout>" : res.save_path.c_str());
     if (!res.codes_path.empty()) std::fprintf(stderr, "Codes saved to %s\n", res.codes_path.c_str());
   }
-  if (c.json) std::fprintf(to_stdout ? stderr : stdout, "%s\n", runtime::result_json(gen.settings(), song, res, false).c_str());
+  if (c.json)
+    std::fprintf(to_stdout ? stderr : stdout, "%s\n", runtime::result_json(gen.settings(), song, res, false).c_str());
   std::fflush(stdout);
   return res.interrupted ? kExitInterrupted : kExitOk;
 }
@@ -309,8 +322,8 @@ std::vector<SongResult> run_songs(Generator& gen, const Cli& c, std::vector<Song
   // Each song's file is complete as soon as it ends (the codec worker): say so in that order.
   auto saved = [&c, n = songs.size()](size_t i, const SongResult& r) {
     if (!c.quiet)
-      std::fprintf(stderr, "%ssong %zu of %zu (seed %llu, %lld frames) saved to %s\n", ::isatty(2) ? "\n" : "",
-                   i + 1, n, static_cast<unsigned long long>(r.seed), static_cast<long long>(r.timings.frames),
+      std::fprintf(stderr, "%ssong %zu of %zu (seed %llu, %lld frames) saved to %s\n", ::isatty(2) ? "\n" : "", i + 1,
+                   n, static_cast<unsigned long long>(r.seed), static_cast<long long>(r.timings.frames),
                    r.save_path.c_str());
   };
   std::vector<SongResult> res = gen.generate_many(
@@ -411,9 +424,12 @@ int run_batch(Generator& gen, const Cli& c, runtime::DevicePool* pool = nullptr)
     try {
       const std::vector<SongResult> res = run_songs(gen, c, group);
       for (size_t i = 0; i < res.size(); ++i) {
-        if (!res[i].error.empty()) fail(wheres[i] + ": " + res[i].error);
-        else if (res[i].interrupted) ++interrupted;
-        else ++ok;
+        if (!res[i].error.empty())
+          fail(wheres[i] + ": " + res[i].error);
+        else if (res[i].interrupted)
+          ++interrupted;
+        else
+          ++ok;
       }
     } catch (const std::exception& e) {  // the batch itself failed (e.g. out of memory)
       for (const auto& w : wheres) fail(w + ": " + e.what());
@@ -456,7 +472,10 @@ int run_batch(Generator& gen, const Cli& c, runtime::DevicePool* pool = nullptr)
         wheres.push_back(where);
       } else {
         int rc = run_song(gen, c, s);
-        if (rc == kExitInterrupted) ++interrupted; else ++ok;
+        if (rc == kExitInterrupted)
+          ++interrupted;
+        else
+          ++ok;
       }
     } catch (const std::exception& e) {
       fail(where + ": " + e.what());
@@ -515,8 +534,10 @@ int run(int argc, char** argv) {
   std::unique_ptr<runtime::DevicePool> pool;
   if (runtime::is_device_list(c.model.device)) {
     const std::vector<c10::Device> devices = runtime::parse_device_list(c.model.device);
-    if (devices.size() == 1) c.model.device = devices.front().str();
-    else pool = std::make_unique<runtime::DevicePool>(c.model, devices);
+    if (devices.size() == 1)
+      c.model.device = devices.front().str();
+    else
+      pool = std::make_unique<runtime::DevicePool>(c.model, devices);
   }
   if (c.validate) {
     std::printf("%s\n", runtime::build_info().c_str());
@@ -537,12 +558,14 @@ int run(int argc, char** argv) {
     if (c.batch_file.empty() && c.num_songs == 1)
       throw UsageError("--shard " + c.shard_arg + " applies to --batch files and --num-songs (several songs)");
     if (c.batch_file.empty() && !c.song.seed)
-      throw UsageError("--shard " + c.shard_arg + " with --num-songs needs --seed: every shard must count the same seeds");
+      throw UsageError("--shard " + c.shard_arg +
+                       " with --num-songs needs --seed: every shard must count the same seeds");
   }
   if (c.skip_existing && c.batch_file.empty() && !c.song.no_audio &&
       (c.save_arg == "-" || resolve_save_path(c.save_arg) != c.save_arg))
-    throw UsageError("--skip-existing needs output names that stay the same between runs: give -o a file name "
-                     "(a folder gets a new timestamped name each run), or use --batch");
+    throw UsageError(
+        "--skip-existing needs output names that stay the same between runs: give -o a file name "
+        "(a folder gets a new timestamped name each run), or use --batch");
   if (c.batch_file.empty()) {
     if (c.batch_size > 1 && !pool)
       throw UsageError("--batch-size applies to --batch files (--num-songs N runs its N songs as one batch)");
@@ -565,13 +588,16 @@ int run(int argc, char** argv) {
   std::unique_ptr<Generator> single;
   if (!pool) single = std::make_unique<Generator>(c.model);
   Generator& gen = pool ? pool->generator(0) : *single;
-  if (c.batch_file.empty()) gen.check(c.song);  // context length etc., before loading weights
+  if (c.batch_file.empty()) gen.check(c.song);      // context length etc., before loading weights
   g_clock.load = std::chrono::steady_clock::now();  // setup_s ends, loading (load_s) begins
-  if (pool) pool->load();
-  else gen.load();
+  if (pool)
+    pool->load();
+  else
+    gen.load();
   if (c.verbose) {
     if (!pool) say(c, gen.describe());
-    for (size_t d = 0; pool && d < pool->size(); ++d) say(c, "[" + pool->label(d) + "]\n" + pool->generator(d).describe());
+    for (size_t d = 0; pool && d < pool->size(); ++d)
+      say(c, "[" + pool->label(d) + "]\n" + pool->generator(d).describe());
   }
   // --verbose: which fused kernels or fallbacks ran (io/kernel_paths.h), once the songs are done.
   struct PathsAtEnd {
@@ -622,7 +648,8 @@ int run(int argc, char** argv) {
   int rc = kExitOk;
   for (const SongResult& r : run_songs(gen, c, songs)) {
     if (!r.error.empty()) {
-      std::fprintf(stderr, "error: song with seed %llu: %s\n", static_cast<unsigned long long>(r.seed), r.error.c_str());
+      std::fprintf(stderr, "error: song with seed %llu: %s\n", static_cast<unsigned long long>(r.seed),
+                   r.error.c_str());
       print_out_of_memory(r.error, "codec or audio step");
       rc = kExitRuntimeError;
     } else if (r.interrupted && rc == kExitOk) {
@@ -637,11 +664,12 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   g_clock.at_main = std::max(0.0, runtime::seconds_since_process_start());
   g_clock.main = g_clock.load = std::chrono::steady_clock::now();
-  return tools::run_tool([&] { return run(argc, argv); }, [](const std::exception& e) {
-    print_out_of_memory(e.what(), "");
-    if (runtime::is_out_of_memory(e))
-      std::fprintf(stderr,
-                   "hint: the device ran out of memory. Try --lazy-load, a shorter song "
-                   "(--duration), --codec-device cpu, or --mula-dtype bf16.\n");
-  });
+  return tools::run_tool([&] { return run(argc, argv); },
+                         [](const std::exception& e) {
+                           print_out_of_memory(e.what(), "");
+                           if (runtime::is_out_of_memory(e))
+                             std::fprintf(stderr,
+                                          "hint: the device ran out of memory. Try --lazy-load, a shorter song "
+                                          "(--duration), --codec-device cpu, or --mula-dtype bf16.\n");
+                         });
 }

@@ -92,8 +92,10 @@ void link_or_copy(const fs::path& from, const fs::path& to, bool copy) {
     std::fprintf(stderr, "warning: %s does not exist; not in the output either\n", from.c_str());
     return;
   }
-  if (copy) fs::copy(from, to, fs::copy_options::recursive);
-  else fs::create_symlink(fs::absolute(from), to);
+  if (copy)
+    fs::copy(from, to, fs::copy_options::recursive);
+  else
+    fs::create_symlink(fs::absolute(from), to);
   std::printf("  %-60s %s\n", to.c_str(), copy ? "(copied)" : ("-> " + fs::absolute(from).string()).c_str());
 }
 
@@ -152,24 +154,28 @@ void run(const Cli& c) {
     Quantizer quantizer(ckpt);
     size_t total = 0;
     std::printf("%s -> %s\n", src.c_str(), dst.c_str());
-    const auto files = tools::write_sharded_checkpoint(tmp.string(), specs, c.shards, [&](size_t i, void* buf, size_t n) {
-      const Part& p = parts[i];
-      at::Tensor t;
-      if (p.kind == Part::Dense) t = io::load_tensor(ckpt.at(p.source_key), at::kBFloat16, c10::Device(c10::kCPU));
-      else if (p.kind == Part::Values) t = quantizer.get(p.source_key).weight;
-      else t = quantizer.get(p.source_key).scale;
-      t = t.contiguous();
-      if (static_cast<size_t>(t.numel()) * t.element_size() != n)
-        throw Error("heartmula-quantize: internal size mismatch for '" + specs[i].name + "'");
-      std::memcpy(buf, t.data_ptr(), n);
-    });
-    config["quantization"] = {
-        {"method", model::QuantScheme::kMethod},
-        {"version", model::QuantScheme::kVersion},
-        {"weights", "int8 values, one float32 scale per output row (<key>_scale): scale = max|w| / 127, "
-                    "q = round_half_even(w / scale)"},
-        {"other_tensors", "bfloat16"},
-        {"source", fs::absolute(src).string()}};
+    const auto files =
+        tools::write_sharded_checkpoint(tmp.string(), specs, c.shards, [&](size_t i, void* buf, size_t n) {
+          const Part& p = parts[i];
+          at::Tensor t;
+          if (p.kind == Part::Dense)
+            t = io::load_tensor(ckpt.at(p.source_key), at::kBFloat16, c10::Device(c10::kCPU));
+          else if (p.kind == Part::Values)
+            t = quantizer.get(p.source_key).weight;
+          else
+            t = quantizer.get(p.source_key).scale;
+          t = t.contiguous();
+          if (static_cast<size_t>(t.numel()) * t.element_size() != n)
+            throw Error("heartmula-quantize: internal size mismatch for '" + specs[i].name + "'");
+          std::memcpy(buf, t.data_ptr(), n);
+        });
+    config["quantization"] = {{"method", model::QuantScheme::kMethod},
+                              {"version", model::QuantScheme::kVersion},
+                              {"weights",
+                               "int8 values, one float32 scale per output row (<key>_scale): scale = max|w| / 127, "
+                               "q = round_half_even(w / scale)"},
+                              {"other_tensors", "bfloat16"},
+                              {"source", fs::absolute(src).string()}};
     const std::string text = config.dump(2) + "\n";
     io::write_file_atomically((tmp / "config.json").string(), text.data(), text.size());
     for (const auto& f : files) total += f.bytes;
@@ -177,8 +183,8 @@ void run(const Cli& c) {
     fs::rename(tmp, dst);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("  %zu tensors (%zu quantized), %zu files, %.3f GB (from %.3f GB) in %.1f s\n", specs.size(),
-                static_cast<size_t>(std::count_if(parts.begin(), parts.end(),
-                                                  [](const Part& p) { return p.kind == Part::Values; })),
+                static_cast<size_t>(
+                    std::count_if(parts.begin(), parts.end(), [](const Part& p) { return p.kind == Part::Values; })),
                 files.size(), static_cast<double>(total) / 1e9, static_cast<double>(ckpt.total_bytes()) / 1e9, secs);
   } catch (...) {
     fs::remove_all(tmp, ec);
@@ -200,7 +206,9 @@ int main(int argc, char** argv) {
   app.add_option("-o,--out", c.out_dir, "output checkpoint folder")->required();
   app.add_option("--dtype", c.dtype, "weight format: int8")->capture_default_str();
   app.add_option("--version", c.version, "model version (HeartMuLa-oss-<version>)")->capture_default_str();
-  app.add_option("--shards", c.shards, "safetensors shards of the output")->capture_default_str()->check(CLI::Range(1, 99));
+  app.add_option("--shards", c.shards, "safetensors shards of the output")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 99));
   app.add_option("--threads", c.threads, "CPU threads (0: all)")->capture_default_str();
   app.add_flag("--copy", c.copy, "copy HeartCodec-oss/, tokenizer.json and gen_config.json instead of linking them");
   app.add_flag("--overwrite", c.overwrite, "replace an existing quantized checkpoint in the output folder");

@@ -43,14 +43,18 @@ struct Options {
 
 void add_server_options(CLI::App& app, Options& o) {
   auto* srv = app.add_option_group("Server");
-  srv->add_option("--host", o.host, "address to listen on (anything but loopback needs --api-key)")->capture_default_str();
+  srv->add_option("--host", o.host, "address to listen on (anything but loopback needs --api-key)")
+      ->capture_default_str();
   srv->add_option("--port", o.port, "port to listen on (0: any free port, printed at start)")
-      ->capture_default_str()->check(CLI::Range(0, 65535));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   srv->add_option("--api-key,--api_key", o.api_key, "key clients send as \"Authorization: Bearer KEY\"");
   srv->add_option("--max-queue,--max_queue", o.max_queue, "songs waiting at most (more: 429)")
-      ->capture_default_str()->check(CLI::Range(1, 100000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   srv->add_option("--max-batch,--max_batch", o.max_batch, "songs generated together at most")
-      ->capture_default_str()->check(CLI::Range(1, 1024));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   srv->add_option("--output-dir,--output_dir", o.output_dir, "folder of the songs (<id>.mp3|wav and <id>.json)")
       ->capture_default_str();
   srv->add_flag("-q,--quiet", o.quiet, "only errors on stderr");
@@ -88,7 +92,8 @@ int run(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(o.output_dir, ec);
   if (ec || !std::filesystem::is_directory(o.output_dir))
-    throw UsageError("--output-dir " + o.output_dir + ": cannot create the folder" + (ec ? " (" + ec.message() + ")" : ""));
+    throw UsageError("--output-dir " + o.output_dir + ": cannot create the folder" +
+                     (ec ? " (" + ec.message() + ")" : ""));
   check_model_folder(o.model);
 
   std::signal(SIGPIPE, SIG_IGN);
@@ -148,7 +153,8 @@ int run(int argc, char** argv) {
   };
   if (!bound) {
     stop_worker();
-    throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not an address of this machine)");
+    throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) +
+                " (in use, or not an address of this machine)");
   }
   // Stops the server on SIGINT / SIGTERM (a flag from the handler, acted on here).
   std::thread watcher([&] {
@@ -162,7 +168,8 @@ int run(int argc, char** argv) {
   watcher.join();
   std::vector<std::string> queued, running;
   queue.shutdown(queued, running);
-  if (!running.empty()) say(o, "stopping the running songs at their next frame (what exists is kept): " + join(running));
+  if (!running.empty())
+    say(o, "stopping the running songs at their next frame (what exists is kept): " + join(running));
   worker.join();
   say(o, "shut down; cancelled in the queue: " + join(queued) + "; stopped while running: " + join(running));
   return kExitOk;
@@ -170,4 +177,6 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return tools::run_tool([&] { return run(argc, argv); }); }
+int main(int argc, char** argv) {
+  return tools::run_tool([&] { return run(argc, argv); });
+}

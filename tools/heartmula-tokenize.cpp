@@ -78,13 +78,12 @@ std::vector<int32_t> parse_ids(const std::string& s) {
   return ids;
 }
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 // Times encode(text): the first (cold-cache) call, then the mean over `runs` further calls.
 void bench(const heartmula::text::Tokenizer& tok, const std::string& text, bool special, int runs) {
-  const size_t lines = std::max<size_t>(1, std::count(text.begin(), text.end(), '\n') + (text.empty() || text.back() != '\n'));
+  const size_t lines =
+      std::max<size_t>(1, std::count(text.begin(), text.end(), '\n') + (text.empty() || text.back() != '\n'));
   auto t0 = Clock::now();
   size_t n_ids = tok.encode(text, special).size();
   const double first = ms_since(t0);
@@ -101,7 +100,8 @@ int run(const Options& o) {
   const std::string input = o.text_file.empty() ? o.text : read_file(o.text_file);
   const auto t0 = Clock::now();
   const auto tok = heartmula::text::Tokenizer::from_file(o.tokenizer);
-  if (o.bench > 0) std::fprintf(stderr, "load: %.1f ms (%s, %zu tokens)\n", ms_since(t0), o.tokenizer.c_str(), tok.vocab_size());
+  if (o.bench > 0)
+    std::fprintf(stderr, "load: %.1f ms (%s, %zu tokens)\n", ms_since(t0), o.tokenizer.c_str(), tok.vocab_size());
   if (o.decode) {
     const std::string text = tok.decode(parse_ids(input), o.no_special);
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -125,7 +125,8 @@ int main(int argc, char** argv) {
   app.add_flag("--no-special", o.no_special,
                "encode: do not add the post-processor's special tokens; decode: skip special tokens");
   app.add_option("--bench", o.bench, "also time N further encodes of the text (printed on stderr)")
-      ->default_val(0)->check(CLI::NonNegativeNumber);
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
   if (const auto code = heartmula::tools::parse_command_line(app, argc, argv)) return *code;
   try {
     if (text->count() + file->count() != 1) throw UsageError("give exactly one of --text and --text-file");

@@ -55,9 +55,12 @@ std::set<std::string> parse_what(const std::string& s) {
   std::set<std::string> out;
   std::stringstream ss(s);
   for (std::string part; std::getline(ss, part, ',');) {
-    if (part == "all") out.insert({"lm", "codec"});
-    else if (part == "lm" || part == "codec") out.insert(part);
-    else throw UsageError("--what takes lm, codec or all (comma-separated). Given: '" + s + "'");
+    if (part == "all")
+      out.insert({"lm", "codec"});
+    else if (part == "lm" || part == "codec")
+      out.insert(part);
+    else
+      throw UsageError("--what takes lm, codec or all (comma-separated). Given: '" + s + "'");
   }
   if (out.empty()) throw UsageError("--what is empty");
   return out;
@@ -153,7 +156,9 @@ void run(const Cli& c) {
   if (what.count("codec")) {
     const std::string dir = c.out_dir + "/HeartCodec-oss";
     const nlohmann::json config = tools::codec_config_json(size);
-    const std::string tmp = c.dry_run ? (fs::temp_directory_path() / ("heartcodec-config-" + std::to_string(::getpid()) + ".json")).string() : dir + "/config.json";
+    const std::string tmp =
+        c.dry_run ? (fs::temp_directory_path() / ("heartcodec-config-" + std::to_string(::getpid()) + ".json")).string()
+                  : dir + "/config.json";
     if (!c.dry_run) fs::create_directories(dir);
     write_model(dir, config, codec_declarations(config, tmp), c.shards_codec, c, t);
     if (c.dry_run) fs::remove(tmp);
@@ -181,9 +186,11 @@ int main(int argc, char** argv) {
   app.add_option("--size", c.size, "real (3B LM 14.7 GB + codec, fp32) or tiny (test shapes)")->capture_default_str();
   app.add_option("--seed", c.seed, "random seed")->capture_default_str();
   app.add_option("--shards-lm,--shards_lm", c.shards_lm, "LM safetensors shards")
-      ->capture_default_str()->check(CLI::Range(1, 99));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 99));
   app.add_option("--shards-codec,--shards_codec", c.shards_codec, "codec safetensors shards")
-      ->capture_default_str()->check(CLI::Range(1, 99));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 99));
   app.add_option("--dtype", c.dtype, "stored dtype: fp32, bf16 or fp16")->capture_default_str();
   app.add_option("--tokenizer", c.tokenizer, "tokenizer.json to copy into the folder");
   app.add_option("--threads", c.threads, "CPU threads for drawing values (0: all)")->capture_default_str();

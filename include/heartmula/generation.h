@@ -12,19 +12,20 @@ namespace heartmula {
 
 // What stays fixed while a model is loaded: where it is, where it runs, in which precision.
 struct ModelSettings {
-  std::string model_path = "./ckpt";  // holds HeartMuLa-oss-<version>/, HeartCodec-oss/, tokenizer.json, gen_config.json
+  std::string model_path =
+      "./ckpt";  // holds HeartMuLa-oss-<version>/, HeartCodec-oss/, tokenizer.json, gen_config.json
   std::string version = "3B";
-  std::string device = "auto";        // default for both models: auto|cpu|cuda[:N]|xpu[:N]
-  std::string mula_device;            // empty: same as device
-  std::string codec_device;           // empty: same as device
-  std::string mula_dtype;             // fp32|bf16|fp16|int8 (int8 weights, bf16 compute); empty: bf16 on GPUs, fp32 on CPU
-  std::string codec_dtype = "auto";   // auto|fp32|tf32|bf16|fp16[/DECODER] (codec::CodecLoad::parse)
-  bool lazy_load = false;             // free the LM (and its caches) before the codec runs
-  int threads = 0;                    // CPU threads; 0: LibTorch's default
-  bool need_lm = true;                // false with --codes-in
-  bool need_codec = true;             // false with --no-audio
+  std::string device = "auto";  // default for both models: auto|cpu|cuda[:N]|xpu[:N]
+  std::string mula_device;      // empty: same as device
+  std::string codec_device;     // empty: same as device
+  std::string mula_dtype;       // fp32|bf16|fp16|int8 (int8 weights, bf16 compute); empty: bf16 on GPUs, fp32 on CPU
+  std::string codec_dtype = "auto";  // auto|fp32|tf32|bf16|fp16[/DECODER] (codec::CodecLoad::parse)
+  bool lazy_load = false;            // free the LM (and its caches) before the codec runs
+  int threads = 0;                   // CPU threads; 0: LibTorch's default
+  bool need_lm = true;               // false with --codes-in
+  bool need_codec = true;            // false with --no-audio
 
-  void validate() const;              // throws UsageError naming the flag
+  void validate() const;  // throws UsageError naming the flag
 };
 
 // Whether a song's audio is decoded and written window by window beside the frame loop
@@ -38,11 +39,11 @@ enum class TemperatureShape { linear, cosine };
 
 // One song. The numbers' limits are in one table, src/runtime/song_params.cpp (validate() uses it).
 struct SongRequest {
-  std::string lyrics;                 // the text itself (files are read by the caller)
+  std::string lyrics;  // the text itself (files are read by the caller)
   std::string tags;
-  std::optional<uint64_t> seed;       // random when absent; the one used is reported
+  std::optional<uint64_t> seed;  // random when absent; the one used is reported
   int64_t max_audio_length_ms = 240000;
-  double temperature = 1.0;           // START of --temperature START[:END[:linear|cosine]]
+  double temperature = 1.0;  // START of --temperature START[:END[:linear|cosine]]
   // END: the temperature at the song's frame limit; absent: `temperature` for every frame. The
   // temperature of frame t moves from START to END by progress t / (frame limit - 1).
   std::optional<double> temperature_end;
@@ -52,10 +53,10 @@ struct SongRequest {
   bool ignore_eos = false;
   int codec_steps = 10;
   double codec_guidance = 1.25;
-  std::string save_path;              // audio file ("" with no_audio)
-  bool no_audio = false;              // LM only
-  std::string codes_out;              // also save the frames (.safetensors, tensor `frames` [T, 8])
-  std::string codes_in;               // skip the LM: decode these frames
+  std::string save_path;  // audio file ("" with no_audio)
+  bool no_audio = false;  // LM only
+  std::string codes_out;  // also save the frames (.safetensors, tensor `frames` [T, 8])
+  std::string codes_in;   // skip the LM: decode these frames
   int mp3_bitrate_kbps = 320;
   bool overwrite = false;
   // Decode and encode each 29.76 s codec window as soon as its codes exist, while the LM goes
@@ -64,7 +65,7 @@ struct SongRequest {
   // Format of the audio when save_path is "-" (stdout): "mp3" or "wav".
   std::string stdout_format = "mp3";
 
-  void validate() const;              // throws UsageError naming the flag
+  void validate() const;  // throws UsageError naming the flag
   // The one decision whether this song is streamed, with these model settings: never without
   // audio from the LM (no_audio, codes_in); off: no; on: yes (UsageError with lazy_load, which
   // frees the LM before the codec loads); automatic: yes unless lazy_load.
@@ -73,12 +74,12 @@ struct SongRequest {
 
 struct Timings {
   double load_s = 0, prompt_s = 0, frames_s = 0, codec_s = 0, encode_s = 0, total_s = 0;
-  int64_t frames = 0;                 // frames kept
+  int64_t frames = 0;  // frames kept
   int64_t frames_planned = 0;
   int64_t prompt_len = 0;
-  double audio_s = 0;                 // seconds of audio written
+  double audio_s = 0;  // seconds of audio written
   uint64_t peak_mula_bytes = 0, peak_codec_bytes = 0;
-  int64_t batch_songs = 1;            // songs that shared the LM batch (prompt_s, frames_s are the batch's)
+  int64_t batch_songs = 1;  // songs that shared the LM batch (prompt_s, frames_s are the batch's)
   // Seconds from the start of generation (weights loaded) to the first audio written: the
   // first streamed window's samples, or (not streamed) the whole file.
   double first_audio_s = 0;
@@ -108,12 +109,12 @@ struct Timings {
 
 struct SongResult {
   uint64_t seed = 0;
-  std::string save_path;              // written audio file ("" if none)
-  std::string codes_path;             // written codes file ("" if none)
+  std::string save_path;   // written audio file ("" if none)
+  std::string codes_path;  // written codes file ("" if none)
   bool stopped_at_eos = false;
-  bool interrupted = false;           // partial song (Ctrl-C)
-  std::string error;                  // generate_many: why this song failed ("" = it did not)
-  std::string device;                 // several devices (runtime::DevicePool): the one that made it; else ""
+  bool interrupted = false;  // partial song (Ctrl-C)
+  std::string error;         // generate_many: why this song failed ("" = it did not)
+  std::string device;        // several devices (runtime::DevicePool): the one that made it; else ""
   Timings timings;
 };
 

@@ -36,8 +36,7 @@ class Generator {
   void check(const SongRequest& request);
   // Loads what the settings need (tokenizer, configs, LM, codec); idempotent.
   void load();
-  SongResult generate(const SongRequest& request, const ProgressFn& progress = {},
-                      const StopFn& stop = {});
+  SongResult generate(const SongRequest& request, const ProgressFn& progress = {}, const StopFn& stop = {});
   // Several songs, results in the order of `requests`. Songs with the same LM settings
   // (temperature, topk, cfg_scale, ignore_eos) run as one batch through
   // the frame loop, each with its own prompt and seed, and come out as each would alone; other

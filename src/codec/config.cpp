@@ -96,14 +96,22 @@ HeartCodecConfig HeartCodecConfig::from_file(const std::string& path) {
 }
 
 void HeartCodecConfig::validate(const std::string& origin) const {
-  const std::pair<const char*, int64_t> positive[] = {
-      {"dim", dim}, {"codebook_size", codebook_size}, {"codebook_dim", codebook_dim},
-      {"num_quantizers", num_quantizers}, {"attention_head_dim", attention_head_dim},
-      {"in_channels", in_channels}, {"num_attention_heads", num_attention_heads},
-      {"num_layers", num_layers}, {"out_channels", out_channels}, {"sample_rate", sample_rate},
-      {"num_samples", num_samples}, {"latent_hidden_dim", latent_hidden_dim},
-      {"default_kernel_size", default_kernel_size}, {"delay_kernel_size", delay_kernel_size},
-      {"init_channel", init_channel}, {"res_kernel_size", res_kernel_size}};
+  const std::pair<const char*, int64_t> positive[] = {{"dim", dim},
+                                                      {"codebook_size", codebook_size},
+                                                      {"codebook_dim", codebook_dim},
+                                                      {"num_quantizers", num_quantizers},
+                                                      {"attention_head_dim", attention_head_dim},
+                                                      {"in_channels", in_channels},
+                                                      {"num_attention_heads", num_attention_heads},
+                                                      {"num_layers", num_layers},
+                                                      {"out_channels", out_channels},
+                                                      {"sample_rate", sample_rate},
+                                                      {"num_samples", num_samples},
+                                                      {"latent_hidden_dim", latent_hidden_dim},
+                                                      {"default_kernel_size", default_kernel_size},
+                                                      {"delay_kernel_size", delay_kernel_size},
+                                                      {"init_channel", init_channel},
+                                                      {"res_kernel_size", res_kernel_size}};
   for (const auto& [key, v] : positive)
     require(v > 0, origin, std::string(key) + " must be positive, got " + std::to_string(v));
   require(num_layers_2 >= 0, origin, "num_layers_2 must be >= 0, got " + std::to_string(num_layers_2));
@@ -111,8 +119,8 @@ void HeartCodecConfig::validate(const std::string& origin) const {
   require(attention_head_dim % 2 == 0, origin,
           "attention_head_dim must be even (RoPE pairs), got " + std::to_string(attention_head_dim));
   require(in_channels == 2 * out_channels + dim, origin,
-          "in_channels " + std::to_string(in_channels) + " != 2 * out_channels + dim = " +
-              std::to_string(2 * out_channels + dim));
+          "in_channels " + std::to_string(in_channels) +
+              " != 2 * out_channels + dim = " + std::to_string(2 * out_channels + dim));
   require(out_channels == 2 * latent_hidden_dim, origin,
           "out_channels " + std::to_string(out_channels) + " != 2 * latent_hidden_dim (" +
               std::to_string(latent_hidden_dim) + "): the latent splits into 2 audio channels");
@@ -124,8 +132,8 @@ void HeartCodecConfig::validate(const std::string& origin) const {
   for (size_t i = 0; i < upsample_factors.size(); ++i)
     require(upsample_factors[i] > 0 && upsample_kernel_sizes[i] == 2 * upsample_factors[i], origin,
             "upsample_kernel_sizes[" + std::to_string(i) + "] = " + std::to_string(upsample_kernel_sizes[i]) +
-                " must be 2 * upsample_factors[" + std::to_string(i) + "] = " +
-                std::to_string(2 * upsample_factors[i]) + " (causal transposed convolution)");
+                " must be 2 * upsample_factors[" + std::to_string(i) +
+                "] = " + std::to_string(2 * upsample_factors[i]) + " (causal transposed convolution)");
   require(init_channel << upsample_factors.size() > 0 && upsample_factors.size() < 16, origin,
           "too many upsampling stages: " + std::to_string(upsample_factors.size()));
   require(samples_per_latent() * 25 == sample_rate, origin,

@@ -10,23 +10,23 @@ namespace heartmula::codec {
 
 struct HeartCodecConfig {
   // Residual VQ (flow_matching.vq_embed)
-  int64_t dim = 512;            // RVQ output / condition width
+  int64_t dim = 512;  // RVQ output / condition width
   int64_t codebook_size = 8192;
   int64_t codebook_dim = 32;
   int64_t num_quantizers = 8;
   // Diffusion transformer (flow_matching.estimator)
   int64_t attention_head_dim = 64;
-  int64_t in_channels = 1024;   // = 2 * out_channels + dim (x, in-context x, condition)
+  int64_t in_channels = 1024;  // = 2 * out_channels + dim (x, in-context x, condition)
   std::string norm_type = "ada_norm_single";
   int64_t num_attention_heads = 24;
   int64_t num_layers = 24;
   int64_t num_layers_2 = 6;
-  int64_t out_channels = 256;   // latent width per 25 Hz frame
+  int64_t out_channels = 256;  // latent width per 25 Hz frame
   // Scalar decoder (scalar_model)
   int64_t num_bands = 1;
   int64_t sample_rate = 48000;
   bool causal = true;
-  int64_t num_samples = 2;      // PostProcessor repeat factor
+  int64_t num_samples = 2;  // PostProcessor repeat factor
   std::vector<int64_t> upsample_factors{5, 4, 4, 4, 3};
   std::vector<int64_t> upsample_kernel_sizes{10, 8, 8, 8, 6};
   int64_t latent_hidden_dim = 128;

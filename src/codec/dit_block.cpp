@@ -58,15 +58,15 @@ int64_t dit_mlp_hidden(int64_t dim) {
   return 256 * ((h + 255) / 256);
 }
 
-void DiTBlock::declare(io::WeightBinder& b, const std::string& prefix, int64_t d, int64_t h, int64_t hd,
-                       int64_t hidden, c10::ScalarType dtype) {
+void DiTBlock::declare(io::WeightBinder& b, const std::string& prefix, int64_t d, int64_t h, int64_t hd, int64_t hidden,
+                       c10::ScalarType dtype) {
   dim = d, heads = h, head_dim = hd, mlp_hidden = hidden, compute = dtype;
   const int64_t inner = h * hd;
   b.expect(prefix + ".attn_norm.weight", {d}, &attn_norm, at::kFloat);
   b.expect(prefix + ".mlp_norm.weight", {d}, &mlp_norm, at::kFloat);
   const std::string a = prefix + ".attn.";
-  expect_fused(b, {{a + "q_proj.weight", inner}, {a + "k_proj.weight", inner}, {a + "v_proj.weight", inner}}, d,
-               &wqkv, dtype);
+  expect_fused(b, {{a + "q_proj.weight", inner}, {a + "k_proj.weight", inner}, {a + "v_proj.weight", inner}}, d, &wqkv,
+               dtype);
   o_proj.declare(b, a + "o_proj", inner, d, false, dtype);
   expect_fused(b, {{prefix + ".mlp.gate.weight", hidden}, {prefix + ".mlp.up.weight", hidden}}, d, &w_gate_up, dtype);
   down.declare(b, prefix + ".mlp.down", hidden, d, false, dtype);
@@ -88,9 +88,9 @@ at::Tensor DiTBlock::attention(const at::Tensor& h, const RopeTable& rope) const
   at::Tensor qkv = at::linear(h, wqkv).view({bsz, t, 3 * heads, head_dim});
   // [B, T, 2H, D]: rotated in place inside qkv (CUDA), else a rotated copy.
   at::Tensor qk = io::record_path(io::KernelPath::kCodecRope, fused_rope_heads_(qkv, 2 * heads, rope))
-                       ? qkv.narrow(2, 0, 2 * heads)
-                       : apply_rope(qkv.narrow(2, 0, 2 * heads), rope);
-  at::Tensor q = qk.narrow(2, 0, heads).transpose(1, 2);           // [B, H, T, D]
+                      ? qkv.narrow(2, 0, 2 * heads)
+                      : apply_rope(qkv.narrow(2, 0, 2 * heads), rope);
+  at::Tensor q = qk.narrow(2, 0, heads).transpose(1, 2);  // [B, H, T, D]
   at::Tensor k = qk.narrow(2, heads, heads).transpose(1, 2);
   at::Tensor v = qkv.narrow(2, 2 * heads, heads).transpose(1, 2);
   at::Tensor out = dit_attention(q, k, v);  // [B, H, T, D]
@@ -113,7 +113,8 @@ at::Tensor DiTBlock::forward_chained(const at::Tensor& x_in, const at::Tensor& m
   auto row = [&](int64_t i) { return mod.narrow(1, i, 1); };
   // Each step: the fused CUDA kernel where it applies (codec/fused_ops.h), else the composite.
   at::Tensor h = h_in;
-  if (!h.defined() && !io::record_path(io::KernelPath::kCodecModRmsNorm, fused_modulated_rms_norm(x_in, attn_norm, mod, 0, 1, 1e-6, compute, h)))
+  if (!h.defined() && !io::record_path(io::KernelPath::kCodecModRmsNorm,
+                                       fused_modulated_rms_norm(x_in, attn_norm, mod, 0, 1, 1e-6, compute, h)))
     h = (rms_norm(x_in, attn_norm, 1e-6) * (1 + row(1)) + row(0)).to(compute);
   at::Tensor x, y = attention(h, rope);
   h = at::Tensor();
@@ -122,7 +123,8 @@ at::Tensor DiTBlock::forward_chained(const at::Tensor& x_in, const at::Tensor& m
                                      /*in_place=*/false, x, h)) {
     if (!io::record_path(io::KernelPath::kCodecGatedResidual, fused_gated_residual(x_in, mod, 2, y, x)))
       x = x_in + row(2) * y;  // float32: the promotion happens inside the multiply
-    if (!io::record_path(io::KernelPath::kCodecModRmsNorm, fused_modulated_rms_norm(x, mlp_norm, mod, 3, 4, 1e-6, compute, h)))
+    if (!io::record_path(io::KernelPath::kCodecModRmsNorm,
+                         fused_modulated_rms_norm(x, mlp_norm, mod, 3, 4, 1e-6, compute, h)))
       h = (rms_norm(x, mlp_norm, 1e-6) * (1 + row(4)) + row(3)).to(compute);
   } else {
     io::record_path(io::KernelPath::kCodecGatedResidual, true);  // with the MLP norm

@@ -36,8 +36,8 @@ struct DiTBlock {
 
   // prefix: "flow_matching.estimator.transformer_blocks.N"; mlp_hidden from the checkpoint.
   // Projection weights are stored in `compute`, the rest in float32.
-  void declare(io::WeightBinder& b, const std::string& prefix, int64_t dim, int64_t heads,
-               int64_t head_dim, int64_t mlp_hidden, c10::ScalarType compute);
+  void declare(io::WeightBinder& b, const std::string& prefix, int64_t dim, int64_t heads, int64_t head_dim,
+               int64_t mlp_hidden, c10::ScalarType compute);
   // x float32 [B, T, dim]; timestep_mod float32 [B, 6*dim]; rope for head_dim in `compute`
   // -> float32 [B, T, dim].
   at::Tensor forward(const at::Tensor& x, const at::Tensor& timestep_mod, const RopeTable& rope) const;

@@ -120,8 +120,8 @@ void Estimator::declare(io::WeightBinder& b, const std::string& prefix, const He
   proj_out.declare(b, prefix + ".proj_out", inner2, c.out_channels, 3, dtype);
   transformer_blocks.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i)
-    transformer_blocks[i].declare(b, prefix + ".transformer_blocks." + std::to_string(i), inner,
-                                  c.num_attention_heads, c.attention_head_dim, dit_mlp_hidden(inner), dtype);
+    transformer_blocks[i].declare(b, prefix + ".transformer_blocks." + std::to_string(i), inner, c.num_attention_heads,
+                                  c.attention_head_dim, dit_mlp_hidden(inner), dtype);
   transformer_blocks_2.resize(c.num_layers_2);
   for (int64_t i = 0; i < c.num_layers_2; ++i)
     transformer_blocks_2[i].declare(b, prefix + ".transformer_blocks_2." + std::to_string(i), inner2,

@@ -65,8 +65,7 @@ struct Estimator {
   at::Tensor scale_shift_table, scale_shift_table_2;  // [2, inner], [2, 2*inner]
 
   // prefix: "flow_matching.estimator". `compute`: the dtype of the projections (see above).
-  void declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& cfg,
-               c10::ScalarType compute);
+  void declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& cfg, c10::ScalarType compute);
   EstimatorRope rope_tables(int64_t seq_len, c10::Device device) const;
   // hidden [B, T, in_channels] (float32 or the compute dtype), timestep float32 [B], rope for T
   // -> float32 [B, T, out_channels]

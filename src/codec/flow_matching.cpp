@@ -25,7 +25,7 @@ void FlowMatching::list_weights(const std::string& prefix, NamedWeights& out) co
 
 at::Tensor FlowMatching::condition(const at::Tensor& codes) const {
   at::Tensor q = cond_feature_emb(vq_embed.lookup(codes));  // [1, W, dim]
-  return q.repeat_interleave(2, 1);                          // F.interpolate(nearest, x2)
+  return q.repeat_interleave(2, 1);                         // F.interpolate(nearest, x2)
 }
 
 namespace {
@@ -48,7 +48,7 @@ at::Tensor FlowMatching::inference_codes(const at::Tensor& codes, const at::Tens
   const auto [latents, incontext] = window_inputs(mu, prefix, noise, latent_dim);
   const int64_t ic = prefix.defined() ? prefix.size(1) : 0;
   at::Tensor out = graphs ? graphs->solve(estimator, latents, incontext, ic, steps, mu, guidance)
-                         : solve_euler(estimator, latents, incontext, ic, steps, mu, guidance);
+                          : solve_euler(estimator, latents, incontext, ic, steps, mu, guidance);
   if (ic > 0) out.narrow(1, 0, ic).copy_(incontext.narrow(1, 0, ic));
   return out;
 }
@@ -60,9 +60,8 @@ void FlowMatching::prepare_graph(const at::Tensor& codes, const at::Tensor& pref
   graphs.prepare(estimator, latents, incontext, prefix.defined() ? prefix.size(1) : 0, steps, mu, guidance);
 }
 
-at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& incontext_x,
-                       int64_t incontext_length, int steps, const at::Tensor& mu, double guidance,
-                       const at::Tensor& incontext_mask) {
+at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& incontext_x, int64_t incontext_length,
+                       int steps, const at::Tensor& mu, double guidance, const at::Tensor& incontext_mask) {
   const at::Tensor t_span = at::linspace(0, 1, steps + 1, at::TensorOptions().dtype(at::kFloat).device(x.device()));
   at::Tensor t = t_span[0];
   at::Tensor dt = t_span[1] - t_span[0];
@@ -119,7 +118,7 @@ at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& inc
 }
 
 SolverGraphs::Slot& SolverGraphs::fill(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
-                                        int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
+                                       int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
   const SlotKey key{&est, x.size(1), x.size(2), mu.size(2), steps, guidance};
   auto it = slots_.find(key);
   if (it == slots_.end()) {
@@ -146,7 +145,8 @@ at::Tensor SolverGraphs::solve(const Estimator& est, const at::Tensor& x, const 
     return solve_euler(est, x, incontext_x, incontext_length, steps, mu, guidance);
   }
   Slot& s = fill(est, x, incontext_x, incontext_length, steps, mu, guidance);
-  run_(s.key, [&] { s.out = solve_euler(est, s.x, s.incontext, 0, steps, s.mu, guidance, s.mask); }, true);
+  run_(
+      s.key, [&] { s.out = solve_euler(est, s.x, s.incontext, 0, steps, s.mu, guidance, s.mask); }, true);
   return s.out.clone();
 }
 
@@ -154,7 +154,8 @@ void SolverGraphs::prepare(const Estimator& est, const at::Tensor& x, const at::
                            int64_t incontext_length, int steps, const at::Tensor& mu, double guidance) {
   if (!warmed_) return;  // the first solve must be eager
   Slot& s = fill(est, x, incontext_x, incontext_length, steps, mu, guidance);
-  run_(s.key, [&] { s.out = solve_euler(est, s.x, s.incontext, 0, steps, s.mu, guidance, s.mask); }, false);
+  run_(
+      s.key, [&] { s.out = solve_euler(est, s.x, s.incontext, 0, steps, s.mu, guidance, s.mask); }, false);
 }
 
 }  // namespace heartmula::codec

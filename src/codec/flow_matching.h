@@ -38,13 +38,13 @@ struct FlowMatching {
   // [1, 2W, latent_dim] whose first P frames equal `prefix`. Draws one noise tensor
   // [1, 2W, latent_dim]. guidance > 1 runs the CFG batch of 2, else a single pass.
   // `graphs` (may be null): run the Euler solve from a device graph (same result).
-  at::Tensor inference_codes(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise,
-                             int steps, double guidance, SolverGraphs* graphs = nullptr) const;
+  at::Tensor inference_codes(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise, int steps,
+                             double guidance, SolverGraphs* graphs = nullptr) const;
   // What inference_codes with `graphs` does up to the solve, which is only captured (a graph
   // for this window's key, made without running it; see SolverGraphs::prepare). Draws the
   // same noise. For a warm-up beside other device work: the capture costs no device time.
-  void prepare_graph(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise, int steps,
-                     double guidance, SolverGraphs& graphs) const;
+  void prepare_graph(const at::Tensor& codes, const at::Tensor& prefix, NoiseSource& noise, int steps, double guidance,
+                     SolverGraphs& graphs) const;
   void list_weights(const std::string& prefix, NamedWeights& out) const;
 };
 
@@ -55,8 +55,8 @@ struct FlowMatching {
 // pinned with at::where over the whole length instead of a copy into its first frames, so that
 // the work does not depend on the prefix length (one device graph for every window). Each
 // element gets the same value either way.
-at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& incontext_x,
-                       int64_t incontext_length, int steps, const at::Tensor& mu, double guidance,
+at::Tensor solve_euler(const Estimator& est, at::Tensor x, const at::Tensor& incontext_x, int64_t incontext_length,
+                       int steps, const at::Tensor& mu, double guidance,
                        const at::Tensor& incontext_mask = at::Tensor());
 
 // How the runtime layer runs a fixed-shape body from a device graph (runtime::StepGraphs::run
@@ -74,8 +74,8 @@ class SolverGraphs {
  public:
   explicit SolverGraphs(GraphRunFn run) : run_(std::move(run)) {}
   // solve_euler's result for these arguments (x, incontext_x, mu [1, T, *] float32 on the device).
-  at::Tensor solve(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
-                   int64_t incontext_length, int steps, const at::Tensor& mu, double guidance);
+  at::Tensor solve(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x, int64_t incontext_length,
+                   int steps, const at::Tensor& mu, double guidance);
   // Captures the graph solve() would replay for these arguments without running it (after
   // the first, eager, solve; before it nothing is captured).
   void prepare(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x, int64_t incontext_length,
@@ -89,8 +89,8 @@ class SolverGraphs {
   };
   using SlotKey = std::tuple<const Estimator*, int64_t, int64_t, int64_t, int, double>;
   // The slot of these arguments' key (made at first sight), its inputs filled in.
-  Slot& fill(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x,
-             int64_t incontext_length, int steps, const at::Tensor& mu, double guidance);
+  Slot& fill(const Estimator& est, const at::Tensor& x, const at::Tensor& incontext_x, int64_t incontext_length,
+             int steps, const at::Tensor& mu, double guidance);
   GraphRunFn run_;
   bool warmed_ = false;
   std::map<SlotKey, Slot> slots_;

@@ -29,8 +29,8 @@ bool fused_gated_residual_rms_norm(const at::Tensor&, const at::Tensor&, int64_t
                                    const at::Tensor&, int64_t, int64_t, double, bool, at::Tensor&, at::Tensor&) {
   return false;
 }
-bool fused_pointwise_unit(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                          const at::Tensor&, const at::Tensor&, const at::Tensor&, at::Tensor&) {
+bool fused_pointwise_unit(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                          const at::Tensor&, const at::Tensor&, at::Tensor&) {
   return false;
 }
 bool fused_silu_mul(const at::Tensor&, int64_t, at::Tensor&) { return false; }

@@ -35,8 +35,7 @@ struct HeartCodec::Model {
 };
 
 void DetokenizeOptions::validate() const {
-  if (steps < 1 || steps > 1000)
-    throw UsageError("codec steps must be in [1, 1000]. Given: " + std::to_string(steps));
+  if (steps < 1 || steps > 1000) throw UsageError("codec steps must be in [1, 1000]. Given: " + std::to_string(steps));
   if (!std::isfinite(guidance) || guidance < 0)
     throw UsageError("codec guidance must be a finite number >= 0. Given: " + std::to_string(guidance));
 }
@@ -98,8 +97,8 @@ HeartCodec HeartCodec::load(const std::string& dir, c10::ScalarType dtype, c10::
 
 HeartCodec HeartCodec::load(const std::string& dir, const CodecLoad& o) {
   c10::InferenceMode guard;
-  for (const auto& [what, dtype] : {std::pair<const char*, c10::ScalarType>{"estimator", o.estimator_dtype},
-                                    {"decoder", o.decoder_dtype}}) {
+  for (const auto& [what, dtype] :
+       {std::pair<const char*, c10::ScalarType>{"estimator", o.estimator_dtype}, {"decoder", o.decoder_dtype}}) {
     if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
       throw Error(std::string("codec ") + what + " dtype must be float32, bfloat16 or float16, got " +
                   c10::toString(dtype));
@@ -157,7 +156,7 @@ std::vector<io::WeightBinder::Declaration> HeartCodec::declarations(const HeartC
 // A window's audio on its way to the host. On CUDA it is copied into pinned memory on the
 // stream, without waiting, and an event marks the end of the copy; elsewhere it is already there.
 struct HeartCodec::QueuedAudio {
-  at::Tensor host;                      // float32 [2, N] on the CPU (complete after wait())
+  at::Tensor host;                     // float32 [2, N] on the CPU (complete after wait())
   std::unique_ptr<c10::Event> copied;  // null: nothing to wait for
 
   static QueuedAudio from(const at::Tensor& audio) {

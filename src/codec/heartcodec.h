@@ -25,8 +25,8 @@
 namespace heartmula::codec {
 
 struct DetokenizeOptions {
-  int steps = 10;           // Euler steps per window
-  double guidance = 1.25;   // classifier-free guidance scale; <= 1 runs without the CFG batch
+  int steps = 10;          // Euler steps per window
+  double guidance = 1.25;  // classifier-free guidance scale; <= 1 runs without the CFG batch
   // Gaussian noise: null -> a SeededNoise(seed) made for this call.
   NoiseSource* noise = nullptr;
   uint64_t seed = 0;
@@ -55,8 +55,7 @@ struct CodecLoad {
   // bf16/fp16 keep the decoder at tf32 on CUDA (fp32 elsewhere). auto: bf16/tf32 on CUDA,
   // bf16/fp32 on XPU, fp32 on the CPU. On the CPU the decoder always runs fp32 (LibTorch 1.13's
   // CPU conv_transpose1d fails in bf16) and tf32 means fp32. Throws UsageError naming `flag`.
-  static CodecLoad parse(const std::string& precision, c10::Device device,
-                         const std::string& flag = "--codec-dtype");
+  static CodecLoad parse(const std::string& precision, c10::Device device, const std::string& flag = "--codec-dtype");
   // "fp32", "bf16/tf32", ... (ESTIMATOR/DECODER, one name when they agree).
   std::string label() const;
 };

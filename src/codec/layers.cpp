@@ -73,8 +73,7 @@ void PReLU::list_weights(const std::string& prefix, NamedWeights& out) const {
   add_weight(out, prefix + ".weight", weight);
 }
 
-void Linear::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
-                     bool with_bias) {
+void Linear::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, bool with_bias) {
   b.expect(prefix + ".weight", {out, in}, &weight);
   if (with_bias) b.expect(prefix + ".bias", {out}, &bias);
 }
@@ -91,13 +90,15 @@ at::Tensor Linear::operator()(const at::Tensor& x) const { return at::linear(x, 
 // stay where it is between declare and bind (as for every other slot).
 void Conv1d::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
                      c10::ScalarType dtype) {
-  b.expect_with(prefix + ".weight", {out, in, k}, [this](at::Tensor w) { set_weight(std::move(w)); }, dtype);
+  b.expect_with(
+      prefix + ".weight", {out, in, k}, [this](at::Tensor w) { set_weight(std::move(w)); }, dtype);
   b.expect(prefix + ".bias", {out}, &bias, dtype);
 }
 
-void Conv1d::declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
-                                 int64_t k, c10::ScalarType dtype) {
-  expect_weight_norm(b, prefix, {out, in, k}, [this](at::Tensor w) { set_weight(std::move(w)); }, dtype);
+void Conv1d::declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
+                                 c10::ScalarType dtype) {
+  expect_weight_norm(
+      b, prefix, {out, in, k}, [this](at::Tensor w) { set_weight(std::move(w)); }, dtype);
   b.expect(prefix + ".bias", {out}, &bias, dtype);
 }
 
@@ -136,11 +137,12 @@ at::Tensor Conv1d::unpadded_cl(const at::Tensor& x, bool with_bias) const {
                     at::IntArrayRef(dil));
 }
 
-void CausalConvTranspose1d::declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in,
-                                                int64_t out, int64_t s, c10::ScalarType dtype) {
+void CausalConvTranspose1d::declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
+                                                int64_t s, c10::ScalarType dtype) {
   stride = s;
   op_dtype = dtype;
-  expect_weight_norm(b, prefix, {in, out, 2 * s}, [this](at::Tensor w) { set_weight(std::move(w)); }, dtype);
+  expect_weight_norm(
+      b, prefix, {in, out, 2 * s}, [this](at::Tensor w) { set_weight(std::move(w)); }, dtype);
   b.expect(prefix + ".bias", {out}, &bias, dtype);
 }
 

@@ -60,9 +60,13 @@ struct Conv1d {
   void declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
                c10::ScalarType dtype);
   // Weight-normalised weight at "<prefix>.parametrizations.weight.original{0,1}" (folded).
-  void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
-                           int64_t k, c10::ScalarType dtype);
-  void set_causal(int64_t k, int64_t dil) { dilation = dil; pad_left = dil * (k - 1); pad_right = 0; }
+  void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t k,
+                           c10::ScalarType dtype);
+  void set_causal(int64_t k, int64_t dil) {
+    dilation = dil;
+    pad_left = dil * (k - 1);
+    pad_right = 0;
+  }
   void set_centred(int64_t k) { pad_left = pad_right = k / 2; }
   at::Tensor operator()(const at::Tensor& x) const;  // [B, in, T] -> [B, out, T']
   // The same convolution on input that already carries its context (pad_left + pad_right
@@ -88,8 +92,8 @@ struct CausalConvTranspose1d {
   bool channels_last = false;  // as for Conv1d
   int64_t stride = 1;
   c10::ScalarType op_dtype = c10::ScalarType::Float;
-  void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
-                           int64_t stride, c10::ScalarType op_dtype);
+  void declare_weight_norm(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t stride,
+                           c10::ScalarType op_dtype);
   at::Tensor operator()(const at::Tensor& x) const;
   // x [B, in, 1, T] channels-last -> [B, out, 1, T*stride] channels-last (weight_mm or weight4
   // defined). With weight_mm, output block q (samples q*s .. q*s+s-1, s = stride) sees inputs q

@@ -20,8 +20,7 @@ at::Tensor SeededNoise::next(const std::vector<int64_t>& shape) {
 RecordedNoise::RecordedNoise(std::vector<at::Tensor> draws, std::string origin)
     : draws_(std::move(draws)), origin_(std::move(origin)) {}
 
-RecordedNoise RecordedNoise::from_tensors(const std::map<std::string, at::Tensor>& tensors,
-                                          const std::string& origin) {
+RecordedNoise RecordedNoise::from_tensors(const std::map<std::string, at::Tensor>& tensors, const std::string& origin) {
   std::vector<at::Tensor> draws;
   while (true) {
     auto it = tensors.find("noise_" + std::to_string(draws.size()));
@@ -40,8 +39,8 @@ RecordedNoise RecordedNoise::from_tensors(const std::map<std::string, at::Tensor
 
 at::Tensor RecordedNoise::next(const std::vector<int64_t>& shape) {
   if (used_ >= draws_.size())
-    throw Error(origin_ + ": detokenize needs noise draw #" + std::to_string(used_) + " of shape " +
-                shape_str(shape) + " but only " + std::to_string(draws_.size()) +
+    throw Error(origin_ + ": detokenize needs noise draw #" + std::to_string(used_) + " of shape " + shape_str(shape) +
+                " but only " + std::to_string(draws_.size()) +
                 " were given (the codes need more windows than the noise was recorded for)");
   const at::Tensor& t = draws_[used_];
   if (t.sizes() != at::IntArrayRef(shape))

@@ -41,8 +41,7 @@ class RecordedNoise : public NoiseSource {
   explicit RecordedNoise(std::vector<at::Tensor> draws, std::string origin = "recorded noise");
   // Collects noise_0, noise_1, ... (consecutive from 0) from a tensor map, e.g. a fixture file.
   // Error when there are none or the numbering has a gap.
-  static RecordedNoise from_tensors(const std::map<std::string, at::Tensor>& tensors,
-                                    const std::string& origin);
+  static RecordedNoise from_tensors(const std::map<std::string, at::Tensor>& tensors, const std::string& origin);
   at::Tensor next(const std::vector<int64_t>& shape) override;
   void expect_draws(const std::vector<std::vector<int64_t>>& shapes) override;
   void finish() override;

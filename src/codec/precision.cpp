@@ -15,11 +15,16 @@ struct Half {
 };
 
 bool parse_half(const std::string& s, Half& out) {
-  if (s == "fp32" || s == "float32") out = {at::kFloat, false};
-  else if (s == "tf32") out = {at::kFloat, true};
-  else if (s == "bf16" || s == "bfloat16") out = {at::kBFloat16, false};
-  else if (s == "fp16" || s == "float16") out = {at::kHalf, false};
-  else return false;
+  if (s == "fp32" || s == "float32")
+    out = {at::kFloat, false};
+  else if (s == "tf32")
+    out = {at::kFloat, true};
+  else if (s == "bf16" || s == "bfloat16")
+    out = {at::kBFloat16, false};
+  else if (s == "fp16" || s == "float16")
+    out = {at::kHalf, false};
+  else
+    return false;
   return true;
 }
 

@@ -17,14 +17,13 @@ void check_codes(const at::Tensor& codes, int64_t codebook_size) {
   at::Tensor where = at::nonzero(bad.t().contiguous());  // frame-major: the earliest frame first
   const int64_t frame = where[0][0].item<int64_t>();
   const int64_t book = where[0][1].item<int64_t>();
-  throw Error("codec code " + std::to_string(c[book][frame].item<int64_t>()) + " at codebook " +
-              std::to_string(book) + ", frame " + std::to_string(frame) + " is outside the codebook [0, " +
-              std::to_string(codebook_size) + ") (" + std::to_string(bad.sum().item<int64_t>()) +
-              " code(s) out of range)");
+  throw Error("codec code " + std::to_string(c[book][frame].item<int64_t>()) + " at codebook " + std::to_string(book) +
+              ", frame " + std::to_string(frame) + " is outside the codebook [0, " + std::to_string(codebook_size) +
+              ") (" + std::to_string(bad.sum().item<int64_t>()) + " code(s) out of range)");
 }
 
-void ResidualVQ::declare(io::WeightBinder& b, const std::string& prefix, int64_t num_quantizers,
-                         int64_t size, int64_t codebook_dim, int64_t dim) {
+void ResidualVQ::declare(io::WeightBinder& b, const std::string& prefix, int64_t num_quantizers, int64_t size,
+                         int64_t codebook_dim, int64_t dim) {
   codebook_size = size;
   codebooks.assign(num_quantizers, at::Tensor());
   for (int64_t q = 0; q < num_quantizers; ++q)

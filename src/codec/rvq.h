@@ -24,8 +24,8 @@ struct ResidualVQ {
   int64_t codebook_size = 0;
 
   // prefix: "flow_matching.vq_embed"
-  void declare(io::WeightBinder& b, const std::string& prefix, int64_t num_quantizers,
-               int64_t codebook_size, int64_t codebook_dim, int64_t dim);
+  void declare(io::WeightBinder& b, const std::string& prefix, int64_t num_quantizers, int64_t codebook_size,
+               int64_t codebook_dim, int64_t dim);
   // codes int64 [num_quantizers, T] (checked) -> [1, T, dim] in the weights' dtype.
   at::Tensor lookup(const at::Tensor& codes) const;
   void list_weights(const std::string& prefix, NamedWeights& out) const;

@@ -70,8 +70,8 @@ class CudnnBenchmarkScope {
 
 }  // namespace
 
-void ResidualUnit::declare(io::WeightBinder& b, const std::string& prefix, int64_t ch, int64_t kernel,
-                           int64_t dilation, c10::ScalarType dtype) {
+void ResidualUnit::declare(io::WeightBinder& b, const std::string& prefix, int64_t ch, int64_t kernel, int64_t dilation,
+                           c10::ScalarType dtype) {
   conv1.channels_last = conv2.channels_last = true;  // channels-last on CUDA (see the header)
   conv1.declare_weight_norm(b, prefix + ".conv1", ch, ch, kernel, dtype);
   conv1.set_causal(kernel, dilation);
@@ -93,24 +93,24 @@ at::Tensor ResidualUnit::operator()(const at::Tensor& x) const {
 at::Tensor ResidualUnit::forward_cl(const at::Tensor& x) const {
   // 64 channels, TF32 on CUDA: the whole unit in one tensor-core kernel (fused_ops.h).
   at::Tensor y;
-  if (io::record_path(io::KernelPath::kCodecConv64, fused_residual_unit64(x, conv1.weight4, conv1.bias, activation1.weight,
-                                                                 conv1.dilation, conv2.weight4, conv2.bias,
-                                                                 activation2.weight, y)))
+  if (io::record_path(io::KernelPath::kCodecConv64,
+                      fused_residual_unit64(x, conv1.weight4, conv1.bias, activation1.weight, conv1.dilation,
+                                            conv2.weight4, conv2.bias, activation2.weight, y)))
     return y;
   // The biases are added by the fused epilogues (bias + PReLU, bias + PReLU + residual).
   at::Tensor h = conv1.forward_cl(x, /*with_bias=*/false);
   // 128 channels, TF32 on CUDA: everything after the first convolution in one kernel.
-  if (io::record_path(io::KernelPath::kCodecPointwise,
-                      fused_pointwise_unit(h, conv1.bias, activation1.weight, conv2.weight4, conv2.bias,
-                                           activation2.weight, x, y)))
+  if (io::record_path(
+          io::KernelPath::kCodecPointwise,
+          fused_pointwise_unit(h, conv1.bias, activation1.weight, conv2.weight4, conv2.bias, activation2.weight, x, y)))
     return y;
   h = activation1.bias_act_(h, conv1.bias, at::Tensor());
   h = conv2.forward_cl(h, /*with_bias=*/false);
   return activation2.bias_act_(h, conv2.bias, x);
 }
 
-void ResDecoderBlock::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out,
-                              int64_t stride, int64_t res_kernel, c10::ScalarType dtype, c10::ScalarType up_dtype) {
+void ResDecoderBlock::declare(io::WeightBinder& b, const std::string& prefix, int64_t in, int64_t out, int64_t stride,
+                              int64_t res_kernel, c10::ScalarType dtype, c10::ScalarType up_dtype) {
   up_conv.channels_last = true;
   up_conv.declare_weight_norm(b, prefix + ".up_conv.layer", in, out, stride, up_dtype);
   convs.resize(std::size(kDilations));
@@ -139,8 +139,8 @@ void ScalarDecoder::declare(io::WeightBinder& b, const std::string& prefix, cons
   pre.set_centred(c.delay_kernel_size);  // the look-ahead conv is not causal
   blocks.resize(n);
   for (int64_t i = 0; i < n; ++i) {
-    blocks[i].declare(b, prefix + "." + std::to_string(i + 1), ch, ch / 2, c.upsample_factors[i],
-                      c.res_kernel_size, dtype, up_dtype);
+    blocks[i].declare(b, prefix + "." + std::to_string(i + 1), ch, ch / 2, c.upsample_factors[i], c.res_kernel_size,
+                      dtype, up_dtype);
     ch /= 2;
   }
   int64_t next = n + 1;
@@ -152,8 +152,8 @@ void ScalarDecoder::declare(io::WeightBinder& b, const std::string& prefix, cons
     post_conv.set_causal(c.default_kernel_size, 1);
     post_activation.declare(b, p + ".activation", dtype);
   }
-  out.declare_weight_norm(b, prefix + "." + std::to_string(next), c.init_channel, c.num_bands,
-                          c.default_kernel_size, dtype);
+  out.declare_weight_norm(b, prefix + "." + std::to_string(next), c.init_channel, c.num_bands, c.default_kernel_size,
+                          dtype);
   out.set_causal(c.default_kernel_size, 1);
 }
 
@@ -227,7 +227,7 @@ at::Tensor ScalarDecoder::post_and_out(const at::Tensor& x) const {
 
 at::Tensor ScalarDecoder::post_and_out_chunk(const at::Tensor& x, int64_t a, int64_t b) const {
   const int64_t kp = post_conv.pad_left, ko = out.pad_left;  // both causal: no right padding
-  if (a == 0) {  // the zeros of both paddings, as in one pass
+  if (a == 0) {                                              // the zeros of both paddings, as in one pass
     at::Tensor h = post_conv.unpadded(repeated_range(x, num_samples, 0, b, kp));  // [1, C, b]
     h = post_activation(h);
     return out(h);
@@ -240,9 +240,9 @@ at::Tensor ScalarDecoder::post_and_out_chunk(const at::Tensor& x, int64_t a, int
 
 at::Tensor ScalarDecoder::post_and_out_chunk_cl(const at::Tensor& x, int64_t a, int64_t b) const {
   at::Tensor audio;  // 64 channels, TF32 on CUDA: two kernels (fused_ops.h)
-  if (io::record_path(io::KernelPath::kCodecPostOut64, fused_post_and_out64(x, num_samples, post_conv.weight4, post_conv.bias,
-                                                                   post_activation.weight, out.weight4, out.bias, a, b,
-                                                                   audio)))
+  if (io::record_path(io::KernelPath::kCodecPostOut64,
+                      fused_post_and_out64(x, num_samples, post_conv.weight4, post_conv.bias, post_activation.weight,
+                                           out.weight4, out.bias, a, b, audio)))
     return audio;
   const int64_t kp = post_conv.pad_left, ko = out.pad_left;  // both causal: no right padding
   const int64_t from = a == 0 ? 0 : a - kp - ko, front = a == 0 ? kp : 0;

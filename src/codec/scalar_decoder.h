@@ -44,8 +44,8 @@ namespace heartmula::codec {
 struct ResidualUnit {
   Conv1d conv1, conv2;
   PReLU activation1, activation2;
-  void declare(io::WeightBinder& b, const std::string& prefix, int64_t channels, int64_t kernel,
-               int64_t dilation, c10::ScalarType dtype);
+  void declare(io::WeightBinder& b, const std::string& prefix, int64_t channels, int64_t kernel, int64_t dilation,
+               c10::ScalarType dtype);
   at::Tensor operator()(const at::Tensor& x) const;  // x + PReLU(conv2(PReLU(conv1(x))))
   at::Tensor forward_cl(const at::Tensor& x) const;  // the same, channels-last [1, C, 1, T]
   void list_weights(const std::string& prefix, NamedWeights& out) const;
@@ -63,17 +63,17 @@ struct ResDecoderBlock {
 };
 
 struct ScalarDecoder {
-  Conv1d pre;                         // decoder.0
+  Conv1d pre;                           // decoder.0
   std::vector<ResDecoderBlock> blocks;  // decoder.1 .. decoder.n
   bool has_post = false;
   int64_t num_samples = 1;
-  Conv1d post_conv;                   // decoder.<n+1>.conv
-  PReLU post_activation;              // decoder.<n+1>.activation
-  Conv1d out;                         // decoder.<last>
+  Conv1d post_conv;       // decoder.<n+1>.conv
+  PReLU post_activation;  // decoder.<n+1>.activation
+  Conv1d out;             // decoder.<last>
 
   // prefix: "scalar_model.decoder". `up_dtype`: the dtype transposed convolutions run in.
-  void declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& cfg,
-               c10::ScalarType dtype, c10::ScalarType up_dtype);
+  void declare(io::WeightBinder& b, const std::string& prefix, const HeartCodecConfig& cfg, c10::ScalarType dtype,
+               c10::ScalarType up_dtype);
   // Output samples per PostProcessor chunk (2^17: 2.7 s at 48 kHz; ~34 MB per fp32 tensor of
   // 64 channels instead of ~366 MB for a whole window's row).
   int64_t post_chunk_samples = int64_t(1) << 17;

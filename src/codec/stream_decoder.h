@@ -47,8 +47,8 @@ class StreamDecoder {
   // returns the rest of the audio. Error when no codes were pushed or finish() ran already.
   at::Tensor finish();
 
-  int64_t codes() const { return have_; }                    // frames pushed
-  int64_t samples_out() const { return emitted_; }           // per channel, handed out so far
+  int64_t codes() const { return have_; }           // frames pushed
+  int64_t samples_out() const { return emitted_; }  // per channel, handed out so far
   size_t windows_decoded() const { return decoded_; }
   bool finished() const { return finished_; }
 
@@ -60,14 +60,14 @@ class StreamDecoder {
   DetokenizeOptions opts_;
   std::unique_ptr<SeededNoise> own_noise_;
   NoiseSource* noise_ = nullptr;
-  WindowPlan consts_;                 // plan_windows(1): the window constants
+  WindowPlan consts_;  // plan_windows(1): the window constants
   std::vector<double> fade_in_;
-  std::vector<at::Tensor> chunks_;    // codes pushed, [Q, n_i] int64 CPU
-  at::Tensor all_;                    // cat of chunks_ (lazily)
+  std::vector<at::Tensor> chunks_;  // codes pushed, [Q, n_i] int64 CPU
+  at::Tensor all_;                  // cat of chunks_ (lazily)
   int64_t have_ = 0;
   size_t decoded_ = 0;
   at::Tensor prefix_;
-  std::vector<float> pending_[2];     // samples [emitted_, emitted_ + size) per channel
+  std::vector<float> pending_[2];  // samples [emitted_, emitted_ + size) per channel
   int64_t emitted_ = 0;
   bool finished_ = false;
 };

@@ -22,8 +22,8 @@ at::Tensor fold_weight_norm(const at::Tensor& g, const at::Tensor& v);
 
 // Declares `<prefix>.parametrizations.weight.original{0,1}` (v of `shape`, g of [shape[0], 1, ..])
 // and stores the folded weight, converted to `dtype`, into *slot once both are loaded.
-void expect_weight_norm(io::WeightBinder& binder, const std::string& prefix,
-                        const std::vector<int64_t>& shape, at::Tensor* slot, c10::ScalarType dtype);
+void expect_weight_norm(io::WeightBinder& binder, const std::string& prefix, const std::vector<int64_t>& shape,
+                        at::Tensor* slot, c10::ScalarType dtype);
 // Same, handing the folded weight (in `dtype`) to `store` instead.
 void expect_weight_norm(io::WeightBinder& binder, const std::string& prefix, const std::vector<int64_t>& shape,
                         std::function<void(at::Tensor)> store, c10::ScalarType dtype);

@@ -25,11 +25,11 @@ WindowPlan plan_windows(int64_t codes_len, int64_t sample_rate) {
   if (codes_len < 1) throw Error("codec: need at least one frame of codes, got " + std::to_string(codes_len));
   WindowPlan p;
   p.codes_len = codes_len;
-  p.window_codes = static_cast<int64_t>(kWindowSeconds * kCodeRate);  // 372
-  p.hop_codes = p.window_codes / 93 * 80;                              // 320
-  p.overlap_codes = p.window_codes - p.hop_codes;                      // 52
+  p.window_codes = static_cast<int64_t>(kWindowSeconds * kCodeRate);      // 372
+  p.hop_codes = p.window_codes / 93 * 80;                                 // 320
+  p.overlap_codes = p.window_codes - p.hop_codes;                         // 52
   p.window_latents = static_cast<int64_t>(kWindowSeconds * kLatentRate);  // 744
-  p.overlap_latents = p.overlap_codes * 2;                             // 104
+  p.overlap_latents = p.overlap_codes * 2;                                // 104
   p.window_samples = static_cast<int64_t>(kWindowSeconds * static_cast<double>(sample_rate));
   p.hop_samples = p.window_samples / 93 * 80;
   p.overlap_samples = p.window_samples - p.hop_samples;

@@ -23,18 +23,18 @@ static_assert(kFrameMs * kCodeRate == 1000, "a frame is a whole number of millis
 constexpr double kLatentRate = 25;  // latent frames per second
 
 struct WindowPlan {
-  int64_t codes_len = 0;            // T given
-  int64_t padded_len = 0;           // codes after repetition
-  std::vector<int64_t> starts;      // first code of each window
-  int64_t window_codes = 0;         // 372
-  int64_t hop_codes = 0;            // 320
-  int64_t overlap_codes = 0;        // 52
-  int64_t window_latents = 0;       // 744
-  int64_t overlap_latents = 0;      // 104: in-context prefix of windows after the first
-  int64_t window_samples = 0;       // int(29.76 * sample_rate)
-  int64_t hop_samples = 0;          // window_samples // 93 * 80
-  int64_t overlap_samples = 0;      // window_samples - hop_samples
-  int64_t target_samples = 0;       // int(T / 12.5 * sample_rate): the output length
+  int64_t codes_len = 0;        // T given
+  int64_t padded_len = 0;       // codes after repetition
+  std::vector<int64_t> starts;  // first code of each window
+  int64_t window_codes = 0;     // 372
+  int64_t hop_codes = 0;        // 320
+  int64_t overlap_codes = 0;    // 52
+  int64_t window_latents = 0;   // 744
+  int64_t overlap_latents = 0;  // 104: in-context prefix of windows after the first
+  int64_t window_samples = 0;   // int(29.76 * sample_rate)
+  int64_t hop_samples = 0;      // window_samples // 93 * 80
+  int64_t overlap_samples = 0;  // window_samples - hop_samples
+  int64_t target_samples = 0;   // int(T / 12.5 * sample_rate): the output length
 
   size_t windows() const { return starts.size(); }
   // Index into the original codes of padded position i (the repetition), 0 <= i < padded_len.

@@ -54,11 +54,16 @@ bool is_ascii(const std::string& s) {
 
 const char* lame_error_text(int code) {
   switch (code) {
-    case -1: return "output buffer too small";
-    case -2: return "out of memory";
-    case -3: return "encoder not initialised";
-    case -4: return "psychoacoustic model problem";
-    default: return "unknown LAME error";
+    case -1:
+      return "output buffer too small";
+    case -2:
+      return "out of memory";
+    case -3:
+      return "encoder not initialised";
+    case -4:
+      return "psychoacoustic model problem";
+    default:
+      return "unknown LAME error";
   }
 }
 
@@ -87,12 +92,10 @@ class Mp3Writer final : public AudioWriter {
     for (size_t done = 0; done < frames;) {
       const size_t n = std::min(kChunkFrames, frames - done);
       clip_samples(interleaved + done * ch, n * ch, pcm_.data());
-      const int bytes = ch == 2 ? lame_encode_buffer_interleaved_ieee_float(
-                                      lame_, pcm_.data(), static_cast<int>(n), mp3_.data(),
-                                      static_cast<int>(mp3_.size()))
-                                : lame_encode_buffer_ieee_float(
-                                      lame_, pcm_.data(), pcm_.data(), static_cast<int>(n),
-                                      mp3_.data(), static_cast<int>(mp3_.size()));
+      const int bytes = ch == 2 ? lame_encode_buffer_interleaved_ieee_float(lame_, pcm_.data(), static_cast<int>(n),
+                                                                            mp3_.data(), static_cast<int>(mp3_.size()))
+                                : lame_encode_buffer_ieee_float(lame_, pcm_.data(), pcm_.data(), static_cast<int>(n),
+                                                                mp3_.data(), static_cast<int>(mp3_.size()));
       if (bytes < 0) out_->fail(std::string("LAME encoding failed: ") + lame_error_text(bytes));
       out_->write_all(mp3_.data(), static_cast<size_t>(bytes));
       done += n;
@@ -119,7 +122,8 @@ class Mp3Writer final : public AudioWriter {
       if (r == options_.sample_rate) return;
     throw UsageError("sample_rate " + std::to_string(options_.sample_rate) +
                      " cannot be written as MP3 (rates: 8000 11025 12000 16000 22050 24000 "
-                     "32000 44100 48000); writing '" + out_->path() + "'");
+                     "32000 44100 48000); writing '" +
+                     out_->path() + "'");
   }
 
   void configure() {
@@ -141,7 +145,8 @@ class Mp3Writer final : public AudioWriter {
       out_->fail("LAME rejected the settings (" + std::to_string(options_.sample_rate) + " Hz, " +
                  std::to_string(options_.channels) + " channel(s), " +
                  (options_.mp3_vbr ? "VBR quality " + std::to_string(options_.mp3_vbr_quality)
-                                   : std::to_string(options_.mp3_bitrate_kbps) + " kbps") + ")");
+                                   : std::to_string(options_.mp3_bitrate_kbps) + " kbps") +
+                 ")");
   }
 
   void set_id3_tags() {
@@ -170,8 +175,7 @@ class Mp3Writer final : public AudioWriter {
     size_t size = lame_get_id3v2_tag(lame_, tag.data(), 0);
     if (size == 0) return;
     tag.resize(size);
-    if (lame_get_id3v2_tag(lame_, tag.data(), tag.size()) != size)
-      out_->fail("LAME could not produce the ID3v2 tag");
+    if (lame_get_id3v2_tag(lame_, tag.data(), tag.size()) != size) out_->fail("LAME could not produce the ID3v2 tag");
     out_->write_all(tag.data(), tag.size());
   }
 
@@ -194,8 +198,7 @@ class Mp3Writer final : public AudioWriter {
 
 }  // namespace
 
-std::unique_ptr<AudioWriter> make_mp3_writer(const AudioWriteOptions& options,
-                                             std::unique_ptr<AudioOutputFile> out) {
+std::unique_ptr<AudioWriter> make_mp3_writer(const AudioWriteOptions& options, std::unique_ptr<AudioOutputFile> out) {
   return std::make_unique<Mp3Writer>(options, std::move(out));
 }
 

@@ -19,8 +19,7 @@ constexpr const char* kStdoutName = "<stdout>";
 
 std::string random_suffix(size_t length) {
   static const char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  static thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                          (static_cast<uint64_t>(getpid()) << 32)};
+  static thread_local std::mt19937_64 rng{std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32)};
   std::string s(length, 'x');
   for (char& c : s) c = kChars[rng() % (sizeof(kChars) - 1)];
   return s;
@@ -42,34 +41,27 @@ void sync_folder(const std::string& dir) {
 
 }  // namespace
 
-AudioOutputFile::AudioOutputFile(int fd, std::string path, std::string temp_path, bool seekable,
-                                 bool overwrite)
-    : fd_(fd), path_(std::move(path)), temp_path_(std::move(temp_path)), seekable_(seekable),
-      overwrite_(overwrite) {}
+AudioOutputFile::AudioOutputFile(int fd, std::string path, std::string temp_path, bool seekable, bool overwrite)
+    : fd_(fd), path_(std::move(path)), temp_path_(std::move(temp_path)), seekable_(seekable), overwrite_(overwrite) {}
 
-std::unique_ptr<AudioOutputFile> AudioOutputFile::create_temp_for(const std::string& path,
-                                                                  bool overwrite) {
+std::unique_ptr<AudioOutputFile> AudioOutputFile::create_temp_for(const std::string& path, bool overwrite) {
   std::filesystem::path p(path);
   std::string name = p.filename().string();
-  if (name.empty() || name == "." || name == "..")
-    throw Error("output path '" + path + "' does not name a file");
+  if (name.empty() || name == "." || name == "..") throw Error("output path '" + path + "' does not name a file");
   std::string prefix = (p.parent_path() / ("." + name + ".part")).string();
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string temp = prefix + random_suffix(6);
     int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0)
-      return std::unique_ptr<AudioOutputFile>(new AudioOutputFile(fd, path, temp, true, overwrite));
+    if (fd >= 0) return std::unique_ptr<AudioOutputFile>(new AudioOutputFile(fd, path, temp, true, overwrite));
     if (errno != EEXIST)
-      throw Error("cannot create temp file '" + temp + "' for output '" + path +
-                  "': " + std::strerror(errno));
+      throw Error("cannot create temp file '" + temp + "' for output '" + path + "': " + std::strerror(errno));
   }
   throw Error("cannot create a temp file next to output '" + path + "': all names taken");
 }
 
 std::unique_ptr<AudioOutputFile> AudioOutputFile::stdout_stream() {
   std::fflush(stdout);  // anything the caller printed with stdio goes first
-  return std::unique_ptr<AudioOutputFile>(
-      new AudioOutputFile(STDOUT_FILENO, kStdoutName, std::string(), false, true));
+  return std::unique_ptr<AudioOutputFile>(new AudioOutputFile(STDOUT_FILENO, kStdoutName, std::string(), false, true));
 }
 
 AudioOutputFile::~AudioOutputFile() {
@@ -84,9 +76,7 @@ void AudioOutputFile::fail(const std::string& what) const {
   throw Error(where + ": " + what);
 }
 
-void AudioOutputFile::fail_errno(const std::string& what, int err) const {
-  fail(what + ": " + std::strerror(err));
-}
+void AudioOutputFile::fail_errno(const std::string& what, int err) const { fail(what + ": " + std::strerror(err)); }
 
 void AudioOutputFile::write_all(const void* data, size_t size) {
   if (fd_ < 0) fail("write after the file was closed");
@@ -149,11 +139,9 @@ void AudioOutputFile::move_into_place() {
     if (err != EPERM && err != ENOTSUP && err != EOPNOTSUPP && err != ENOSYS && err != EMLINK)
       fail_errno("cannot move the temp file into place", err);
     struct stat st;
-    if (::lstat(path_.c_str(), &st) == 0)
-      fail("the destination file exists already and overwrite is off");
+    if (::lstat(path_.c_str(), &st) == 0) fail("the destination file exists already and overwrite is off");
   }
-  if (::rename(temp_path_.c_str(), path_.c_str()) != 0)
-    fail_errno("cannot rename the temp file into place", errno);
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail_errno("cannot rename the temp file into place", errno);
 }
 
 }  // namespace heartmula::io

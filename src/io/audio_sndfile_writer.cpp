@@ -22,18 +22,21 @@ constexpr size_t kChunkFrames = 8192;
 int sndfile_format(AudioFormat format, int pcm_bits) {
   const int pcm = pcm_bits == 24 ? SF_FORMAT_PCM_24 : SF_FORMAT_PCM_16;
   switch (format) {
-    case AudioFormat::Wav: return SF_FORMAT_WAV | pcm;
-    case AudioFormat::Flac: return SF_FORMAT_FLAC | pcm;
-    case AudioFormat::Ogg: return SF_FORMAT_OGG | SF_FORMAT_VORBIS;
-    case AudioFormat::Mp3: break;
+    case AudioFormat::Wav:
+      return SF_FORMAT_WAV | pcm;
+    case AudioFormat::Flac:
+      return SF_FORMAT_FLAC | pcm;
+    case AudioFormat::Ogg:
+      return SF_FORMAT_OGG | SF_FORMAT_VORBIS;
+    case AudioFormat::Mp3:
+      break;
   }
   throw Error("internal: libsndfile writer asked for mp3");
 }
 
 class SndfileWriter final : public AudioWriter {
  public:
-  SndfileWriter(AudioFormat format, const AudioWriteOptions& options,
-                std::unique_ptr<AudioOutputFile> out)
+  SndfileWriter(AudioFormat format, const AudioWriteOptions& options, std::unique_ptr<AudioOutputFile> out)
       : AudioWriter(format, options, out->path()), out_(std::move(out)) {
     open_sndfile();
     set_strings();
@@ -54,8 +57,8 @@ class SndfileWriter final : public AudioWriter {
       const sf_count_t wrote = sf_writef_float(sf_, buffer_.data(), static_cast<sf_count_t>(n));
       check_io("writing samples");
       if (wrote != static_cast<sf_count_t>(n))
-        out_->fail(std::string("libsndfile wrote ") + std::to_string(wrote) + " of " +
-                   std::to_string(n) + " frames: " + sf_strerror(sf_));
+        out_->fail(std::string("libsndfile wrote ") + std::to_string(wrote) + " of " + std::to_string(n) +
+                   " frames: " + sf_strerror(sf_));
       done += n;
       frames_written_ += n;
     }
@@ -80,8 +83,7 @@ class SndfileWriter final : public AudioWriter {
     info.format = sndfile_format(format_, options_.pcm_bits);
     if (!sf_format_check(&info))
       out_->fail(std::string("libsndfile cannot write ") + audio_format_name(format_) + " at " +
-                 std::to_string(info.samplerate) + " Hz, " + std::to_string(info.channels) +
-                 " channel(s)");
+                 std::to_string(info.samplerate) + " Hz, " + std::to_string(info.channels) + " channel(s)");
     SF_VIRTUAL_IO io{&vio_length, &vio_seek, &vio_read, &vio_write, &vio_tell};
     sf_ = sf_open_virtual(&io, SFM_WRITE, &info, this);
     check_io("writing the header");
@@ -149,8 +151,7 @@ class SndfileWriter final : public AudioWriter {
 
 }  // namespace
 
-std::unique_ptr<AudioWriter> make_sndfile_writer(AudioFormat format,
-                                                 const AudioWriteOptions& options,
+std::unique_ptr<AudioWriter> make_sndfile_writer(AudioFormat format, const AudioWriteOptions& options,
                                                  std::unique_ptr<AudioOutputFile> out) {
   return std::make_unique<SndfileWriter>(format, options, std::move(out));
 }

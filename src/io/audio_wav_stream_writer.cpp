@@ -50,8 +50,7 @@ class WavStreamWriter final : public AudioWriter {
  public:
   WavStreamWriter(const AudioWriteOptions& options, std::unique_ptr<AudioOutputFile> out)
       : AudioWriter(AudioFormat::Wav, options, out->path()), out_(std::move(out)) {
-    const std::vector<uint8_t> header =
-        wav_header(options_.sample_rate, options_.channels, options_.pcm_bits);
+    const std::vector<uint8_t> header = wav_header(options_.sample_rate, options_.channels, options_.pcm_bits);
     out_->write_all(header.data(), header.size());
   }
 

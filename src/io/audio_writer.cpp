@@ -21,14 +21,12 @@ namespace {
 
 constexpr const char* kSupportedExtensions = ".mp3, .wav, .flac, .ogg";
 
-void require(bool ok, const std::string& option, const std::string& rule,
-             const std::string& given) {
+void require(bool ok, const std::string& option, const std::string& rule, const std::string& given) {
   if (!ok) throw UsageError(option + " must be " + rule + ". Given: " + given);
 }
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -36,10 +34,14 @@ std::string lower(std::string s) {
 
 const char* audio_format_name(AudioFormat format) {
   switch (format) {
-    case AudioFormat::Mp3: return "mp3";
-    case AudioFormat::Wav: return "wav";
-    case AudioFormat::Flac: return "flac";
-    case AudioFormat::Ogg: return "ogg";
+    case AudioFormat::Mp3:
+      return "mp3";
+    case AudioFormat::Wav:
+      return "wav";
+    case AudioFormat::Flac:
+      return "flac";
+    case AudioFormat::Ogg:
+      return "ogg";
   }
   return "?";
 }
@@ -50,16 +52,13 @@ void AudioWriteOptions::validate() const {
   require(channels == 1 || channels == 2, "channels", "1 or 2", std::to_string(channels));
   require(mp3_bitrate_kbps >= 8 && mp3_bitrate_kbps <= 320, "mp3_bitrate_kbps", "in 8..320",
           std::to_string(mp3_bitrate_kbps));
-  require(mp3_vbr_quality >= 0 && mp3_vbr_quality <= 9, "mp3_vbr_quality", "in 0..9",
-          std::to_string(mp3_vbr_quality));
+  require(mp3_vbr_quality >= 0 && mp3_vbr_quality <= 9, "mp3_vbr_quality", "in 0..9", std::to_string(mp3_vbr_quality));
   require(pcm_bits == 16 || pcm_bits == 24, "pcm_bits", "16 or 24", std::to_string(pcm_bits));
-  require(ogg_quality >= 0.0 && ogg_quality <= 1.0, "ogg_quality", "in 0.0..1.0",
-          std::to_string(ogg_quality));
+  require(ogg_quality >= 0.0 && ogg_quality <= 1.0, "ogg_quality", "in 0.0..1.0", std::to_string(ogg_quality));
 }
 
 AudioFormat format_from_path(const std::string& path) {
-  if (path == "-")
-    throw Error("output '-' (stdout) has no extension: the audio format must be given explicitly");
+  if (path == "-") throw Error("output '-' (stdout) has no extension: the audio format must be given explicitly");
   const std::string ext = lower(std::filesystem::path(path).extension().string());
   if (ext == ".mp3") return AudioFormat::Mp3;
   if (ext == ".wav") return AudioFormat::Wav;
@@ -77,13 +76,10 @@ void check_output_path(const std::string& path, bool overwrite) {
   if (dir.empty()) dir = ".";
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0)
-    throw Error("folder '" + dir + "' of output '" + path + "' does not exist (" +
-                std::strerror(errno) + ")");
-  if (!S_ISDIR(st.st_mode))
-    throw Error("'" + dir + "' (folder of output '" + path + "') is not a folder");
+    throw Error("folder '" + dir + "' of output '" + path + "' does not exist (" + std::strerror(errno) + ")");
+  if (!S_ISDIR(st.st_mode)) throw Error("'" + dir + "' (folder of output '" + path + "') is not a folder");
   if (::access(dir.c_str(), W_OK | X_OK) != 0)
-    throw Error("folder '" + dir + "' of output '" + path + "' is not writable (" +
-                std::strerror(errno) + ")");
+    throw Error("folder '" + dir + "' of output '" + path + "' is not writable (" + std::strerror(errno) + ")");
   if (::stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) throw Error("output '" + path + "' is a folder");
     if (!overwrite)
@@ -98,9 +94,7 @@ AudioWriter::AudioWriter(AudioFormat format, AudioWriteOptions options, std::str
 AudioWriter::~AudioWriter() = default;
 
 void AudioWriter::check_open(const char* what) const {
-  if (closed_)
-    throw Error(std::string(what) + "() on audio writer for '" + path_ +
-                "' after finish() was called");
+  if (closed_) throw Error(std::string(what) + "() on audio writer for '" + path_ + "' after finish() was called");
 }
 
 void AudioWriter::write_planar(const float* left, const float* right, size_t frames) {
@@ -116,8 +110,8 @@ void AudioWriter::write_planar(const float* left, const float* right, size_t fra
   }
 }
 
-std::unique_ptr<AudioWriter> AudioWriter::open(const std::string& path,
-                                               const AudioWriteOptions& options, bool overwrite) {
+std::unique_ptr<AudioWriter> AudioWriter::open(const std::string& path, const AudioWriteOptions& options,
+                                               bool overwrite) {
   options.validate();
   check_output_path(path, overwrite);
   const AudioFormat format = format_from_path(path);
@@ -126,12 +120,10 @@ std::unique_ptr<AudioWriter> AudioWriter::open(const std::string& path,
   return make_sndfile_writer(format, options, std::move(out));
 }
 
-std::unique_ptr<AudioWriter> AudioWriter::open_stdout(AudioFormat format,
-                                                      const AudioWriteOptions& options) {
+std::unique_ptr<AudioWriter> AudioWriter::open_stdout(AudioFormat format, const AudioWriteOptions& options) {
   options.validate();
   if (format == AudioFormat::Mp3) return make_mp3_writer(options, AudioOutputFile::stdout_stream());
-  if (format == AudioFormat::Wav)
-    return make_wav_stream_writer(options, AudioOutputFile::stdout_stream());
+  if (format == AudioFormat::Wav) return make_wav_stream_writer(options, AudioOutputFile::stdout_stream());
   throw UsageError(std::string("format ") + audio_format_name(format) +
                    " cannot be streamed to stdout (it needs a seekable file); use mp3 or wav");
 }

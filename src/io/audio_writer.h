@@ -18,14 +18,14 @@ enum class AudioFormat { Mp3, Wav, Flac, Ogg };
 const char* audio_format_name(AudioFormat format);
 
 struct AudioWriteOptions {
-  int sample_rate = 48000;      // Hz, 8000..384000 (MP3: one of LAME's MPEG rates, <= 48000)
-  int channels = 2;             // 1 or 2
-  int mp3_bitrate_kbps = 320;   // CBR bitrate, 8..320 (LAME rounds to a legal MPEG bitrate)
-  bool mp3_vbr = false;         // VBR instead of CBR
-  int mp3_vbr_quality = 2;      // 0 (best) .. 9 (smallest), used when mp3_vbr
-  int pcm_bits = 16;            // WAV / FLAC sample size: 16 or 24
-  double ogg_quality = 0.6;     // Vorbis VBR quality, 0.0 (smallest) .. 1.0 (best)
-  std::string title, comment;   // ID3v2 tags (MP3) or libsndfile strings (others); UTF-8
+  int sample_rate = 48000;     // Hz, 8000..384000 (MP3: one of LAME's MPEG rates, <= 48000)
+  int channels = 2;            // 1 or 2
+  int mp3_bitrate_kbps = 320;  // CBR bitrate, 8..320 (LAME rounds to a legal MPEG bitrate)
+  bool mp3_vbr = false;        // VBR instead of CBR
+  int mp3_vbr_quality = 2;     // 0 (best) .. 9 (smallest), used when mp3_vbr
+  int pcm_bits = 16;           // WAV / FLAC sample size: 16 or 24
+  double ogg_quality = 0.6;    // Vorbis VBR quality, 0.0 (smallest) .. 1.0 (best)
+  std::string title, comment;  // ID3v2 tags (MP3) or libsndfile strings (others); UTF-8
 
   // Throws UsageError naming the option and its value.
   void validate() const;
@@ -45,12 +45,10 @@ void check_output_path(const std::string& path, bool overwrite);
 class AudioWriter {
  public:
   // A writer for `path` (format from its extension). check_output_path() is applied first.
-  static std::unique_ptr<AudioWriter> open(const std::string& path, const AudioWriteOptions& options,
-                                           bool overwrite);
+  static std::unique_ptr<AudioWriter> open(const std::string& path, const AudioWriteOptions& options, bool overwrite);
   // A writer streaming to stdout: Mp3, or Wav (16/24-bit PCM with 0xFFFFFFFF "unknown" sizes
   // in its header). Other formats need a seekable file -> Error.
-  static std::unique_ptr<AudioWriter> open_stdout(AudioFormat format,
-                                                  const AudioWriteOptions& options);
+  static std::unique_ptr<AudioWriter> open_stdout(AudioFormat format, const AudioWriteOptions& options);
 
   AudioWriter(const AudioWriter&) = delete;
   AudioWriter& operator=(const AudioWriter&) = delete;

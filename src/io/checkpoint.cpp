@@ -44,8 +44,7 @@ Checkpoint Checkpoint::open(const std::string& path) {
   if (fs::exists(index, ec)) {
     json j = read_json_file(index);
     auto wm = j.find("weight_map");
-    if (!j.is_object() || wm == j.end() || !wm->is_object())
-      throw Error(index + ": no 'weight_map' object");
+    if (!j.is_object() || wm == j.end() || !wm->is_object()) throw Error(index + ": no 'weight_map' object");
     std::map<std::string, size_t> shard_of_file;
     for (auto it = wm->begin(); it != wm->end(); ++it) {
       if (!it->is_string()) throw Error(index + ": weight_map entry '" + it.key() + "' is not a string");
@@ -56,13 +55,15 @@ Checkpoint Checkpoint::open(const std::string& path) {
       if (found == shard_of_file.end()) {
         std::string shard_path = (fs::path(path) / shard).string();
         if (!fs::exists(shard_path, ec))
-          throw Error(index + ": shard '" + shard + "' (holding tensor '" + it.key() + "') is missing from '" + path + "'");
+          throw Error(index + ": shard '" + shard + "' (holding tensor '" + it.key() + "') is missing from '" + path +
+                      "'");
         c.files_.push_back(SafetensorsFile::open(shard_path));
         found = shard_of_file.emplace(shard, c.files_.size() - 1).first;
       }
       const SafetensorsFile& f = c.files_[found->second];
       if (!f.has(it.key()))
-        throw Error(index + ": tensor '" + it.key() + "' is assigned to shard '" + shard + "', which does not contain it");
+        throw Error(index + ": tensor '" + it.key() + "' is assigned to shard '" + shard +
+                    "', which does not contain it");
       c.tensors_[it.key()] = f.at(it.key());
     }
     return c;

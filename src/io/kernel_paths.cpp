@@ -10,10 +10,24 @@ namespace {
 constexpr size_t kPaths = static_cast<size_t>(KernelPath::kCount);
 
 const std::array<const char*, kPaths> kNames = {
-    "lm rms_norm",       "lm add_rms_norm",      "lm silu_mul",       "lm rope+cache",   "lm rope",
-    "lm attention",      "lm int8_linear",       "lm int8_linear+norm/residual", "lm int8_linear+glu", "sampler",           "codec mod_rms_norm",
-    "codec gated_residual", "codec silu_mul",    "codec rope",        "codec bias_prelu",
-    "codec conv64",      "codec pointwise128",   "codec post+out64",
+    "lm rms_norm",
+    "lm add_rms_norm",
+    "lm silu_mul",
+    "lm rope+cache",
+    "lm rope",
+    "lm attention",
+    "lm int8_linear",
+    "lm int8_linear+norm/residual",
+    "lm int8_linear+glu",
+    "sampler",
+    "codec mod_rms_norm",
+    "codec gated_residual",
+    "codec silu_mul",
+    "codec rope",
+    "codec bias_prelu",
+    "codec conv64",
+    "codec pointwise128",
+    "codec post+out64",
 };
 
 struct Counters {

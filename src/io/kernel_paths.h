@@ -11,24 +11,24 @@
 namespace heartmula::io {
 
 enum class KernelPath : int {
-  kLmRmsNorm,            // model: RMSNorm
-  kLmAddRmsNorm,         // model: residual add + RMSNorm
-  kLmSiluMul,            // model: SiLU(gate) * up
-  kLmRopeCache,          // model: RoPE + KV-cache write in one kernel
-  kLmRope,               // model: RoPE in place (when the cache write did not fuse)
-  kLmAttention,          // model: single-query attention over the KV cache
-  kInt8Linear,           // model: int8 weights x bf16 activations
-  kInt8Fused,            // model: the int8 product with its RMSNorm / residual add fused
-  kInt8Glu,              // model: the int8 w13 product with SiLU·mul in its epilogue
-  kSampler,              // runtime: CFG + top-k sampling of a codebook
-  kCodecModRmsNorm,      // codec DiT: modulated RMSNorm
-  kCodecGatedResidual,   // codec DiT: gated residual (+ the next modulated RMSNorm where it fuses)
-  kCodecSiluMul,         // codec DiT: SiLU(gate) * up
-  kCodecRope,            // codec DiT: RoPE on q and k
-  kCodecBiasPrelu,       // codec decoder: bias + PReLU (+ residual)
-  kCodecConv64,          // codec decoder: the 64-channel residual unit
-  kCodecPointwise,       // codec decoder: the 128-channel unit's pointwise half
-  kCodecPostOut64,       // codec decoder: PostProcessor + output conv
+  kLmRmsNorm,           // model: RMSNorm
+  kLmAddRmsNorm,        // model: residual add + RMSNorm
+  kLmSiluMul,           // model: SiLU(gate) * up
+  kLmRopeCache,         // model: RoPE + KV-cache write in one kernel
+  kLmRope,              // model: RoPE in place (when the cache write did not fuse)
+  kLmAttention,         // model: single-query attention over the KV cache
+  kInt8Linear,          // model: int8 weights x bf16 activations
+  kInt8Fused,           // model: the int8 product with its RMSNorm / residual add fused
+  kInt8Glu,             // model: the int8 w13 product with SiLU·mul in its epilogue
+  kSampler,             // runtime: CFG + top-k sampling of a codebook
+  kCodecModRmsNorm,     // codec DiT: modulated RMSNorm
+  kCodecGatedResidual,  // codec DiT: gated residual (+ the next modulated RMSNorm where it fuses)
+  kCodecSiluMul,        // codec DiT: SiLU(gate) * up
+  kCodecRope,           // codec DiT: RoPE on q and k
+  kCodecBiasPrelu,      // codec decoder: bias + PReLU (+ residual)
+  kCodecConv64,         // codec decoder: the 64-channel residual unit
+  kCodecPointwise,      // codec decoder: the 128-channel unit's pointwise half
+  kCodecPostOut64,      // codec decoder: PostProcessor + output conv
   kCount
 };
 

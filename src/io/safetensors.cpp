@@ -17,9 +17,7 @@ using json = nlohmann::json;
 // The safetensors reference implementation refuses headers above 100 MB; so do we.
 constexpr uint64_t kMaxHeaderBytes = 100ull * 1000 * 1000;
 
-[[noreturn]] void fail(const std::string& origin, const std::string& what) {
-  throw Error(origin + ": " + what);
-}
+[[noreturn]] void fail(const std::string& origin, const std::string& what) { throw Error(origin + ": " + what); }
 
 uint64_t read_u64_le(const uint8_t* p) {
   uint64_t v = 0;
@@ -27,8 +25,7 @@ uint64_t read_u64_le(const uint8_t* p) {
   return v;
 }
 
-TensorInfo parse_entry(const std::string& origin, const std::string& name, const json& e,
-                       size_t data_size) {
+TensorInfo parse_entry(const std::string& origin, const std::string& name, const json& e, size_t data_size) {
   auto where = [&](const std::string& what) { fail(origin, "tensor '" + name + "': " + what); };
   if (!e.is_object()) where("entry is not a JSON object");
   TensorInfo t;
@@ -62,11 +59,11 @@ TensorInfo parse_entry(const std::string& origin, const std::string& name, const
   uint64_t begin = (*off)[0].get<uint64_t>(), end = (*off)[1].get<uint64_t>();
   if (begin > end) where("data_offsets " + off->dump() + " are reversed");
   if (end > data_size)
-    where("data " + off->dump() + " is not within the file's data section of " +
-          std::to_string(data_size) + " bytes; the file is truncated or corrupt");
+    where("data " + off->dump() + " is not within the file's data section of " + std::to_string(data_size) +
+          " bytes; the file is truncated or corrupt");
   if (end - begin != nbytes)
-    where("shape " + t.shape_str() + " x " + dtype_name(t.dtype) + " needs " +
-          std::to_string(nbytes) + " bytes but data_offsets span " + std::to_string(end - begin));
+    where("shape " + t.shape_str() + " x " + dtype_name(t.dtype) + " needs " + std::to_string(nbytes) +
+          " bytes but data_offsets span " + std::to_string(end - begin));
   t.data = reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(begin));  // fixed up by caller
   t.nbytes = static_cast<size_t>(nbytes);
   return t;
@@ -87,13 +84,14 @@ std::string TensorInfo::shape_str() const {
 }
 
 void parse_safetensors_header(const std::string& origin, const uint8_t* bytes, size_t size,
-                              std::map<std::string, TensorInfo>& out,
-                              std::map<std::string, std::string>& metadata) {
+                              std::map<std::string, TensorInfo>& out, std::map<std::string, std::string>& metadata) {
   if (size < 8) fail(origin, "file is " + std::to_string(size) + " bytes, too short for a safetensors header");
   uint64_t n = read_u64_le(bytes);
-  if (n > kMaxHeaderBytes) fail(origin, "header length " + std::to_string(n) + " is absurd (max 100 MB); not a safetensors file?");
+  if (n > kMaxHeaderBytes)
+    fail(origin, "header length " + std::to_string(n) + " is absurd (max 100 MB); not a safetensors file?");
   if (n > size - 8)
-    fail(origin, "header length " + std::to_string(n) + " exceeds the file size " + std::to_string(size) + "; the file is truncated");
+    fail(origin, "header length " + std::to_string(n) + " exceeds the file size " + std::to_string(size) +
+                     "; the file is truncated");
   const char* hdr = reinterpret_cast<const char*>(bytes + 8);
   json j = json::parse(hdr, hdr + n, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) fail(origin, "header is not valid JSON");
@@ -123,8 +121,10 @@ void parse_safetensors_header(const std::string& origin, const uint8_t* bytes, s
       std::string a, b;
       for (const auto& [name, t] : out) {
         uint64_t begin = static_cast<uint64_t>(t.data - data);
-        if (begin == spans[i - 1].first && a.empty()) a = name;
-        else if (begin == spans[i].first && b.empty()) b = name;
+        if (begin == spans[i - 1].first && a.empty())
+          a = name;
+        else if (begin == spans[i].first && b.empty())
+          b = name;
       }
       fail(origin, "tensors '" + a + "' and '" + b + "' overlap in the data section");
     }
@@ -134,15 +134,12 @@ void parse_safetensors_header(const std::string& origin, const uint8_t* bytes, s
 SafetensorsFile SafetensorsFile::parse(std::shared_ptr<MmapFile> file) {
   SafetensorsFile f;
   f.file_ = std::move(file);
-  parse_safetensors_header(f.file_->path(), f.file_->data(), f.file_->size(), f.tensors_,
-                           f.metadata_);
+  parse_safetensors_header(f.file_->path(), f.file_->data(), f.file_->size(), f.tensors_, f.metadata_);
   for (auto& [name, t] : f.tensors_) t.file = f.file_;
   return f;
 }
 
-SafetensorsFile SafetensorsFile::open(const std::string& path) {
-  return parse(MmapFile::open(path));
-}
+SafetensorsFile SafetensorsFile::open(const std::string& path) { return parse(MmapFile::open(path)); }
 
 const TensorInfo& SafetensorsFile::at(const std::string& name) const {
   auto it = tensors_.find(name);
@@ -150,30 +147,27 @@ const TensorInfo& SafetensorsFile::at(const std::string& name) const {
   return it->second;
 }
 
-void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape,
-                            const void* data, size_t nbytes) {
+void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data,
+                            size_t nbytes) {
   if (name.empty() || name == "__metadata__") throw Error("safetensors writer: invalid tensor name '" + name + "'");
   size_t expect = dtype_size(dtype);
   for (auto d : shape) expect *= static_cast<size_t>(d);
   if (expect != nbytes)
-    throw Error("safetensors writer: tensor '" + name + "' has " + std::to_string(nbytes) +
-                " bytes, shape needs " + std::to_string(expect));
+    throw Error("safetensors writer: tensor '" + name + "' has " + std::to_string(nbytes) + " bytes, shape needs " +
+                std::to_string(expect));
   Entry e{dtype, std::move(shape), std::string(static_cast<const char*>(data), nbytes)};
   entries_[name] = std::move(e);
 }
 
-void SafetensorsWriter::set_metadata(const std::string& key, const std::string& value) {
-  metadata_[key] = value;
-}
+void SafetensorsWriter::set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
 
 std::string SafetensorsWriter::serialize() const {
   json header = json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   size_t offset = 0;
   for (const auto& [name, e] : entries_) {
-    header[name] = {{"dtype", dtype_name(e.dtype)},
-                    {"shape", e.shape},
-                    {"data_offsets", {offset, offset + e.bytes.size()}}};
+    header[name] = {
+        {"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.bytes.size()}}};
     offset += e.bytes.size();
   }
   std::string h = header.dump();
@@ -200,8 +194,8 @@ void write_safetensors_streaming(const std::string& path, const std::vector<Tens
   if (!metadata.empty()) header["__metadata__"] = metadata;
   size_t offset = 0, largest = 0;
   for (const auto& t : specs) {
-    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.nbytes()}}};
+    header[t.name] = {
+        {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes()}}};
     offset += t.nbytes();
     largest = std::max(largest, t.nbytes());
   }

@@ -53,15 +53,13 @@ class SafetensorsFile {
 // Validates a raw header + data span; the core of parse(), free of any file system access.
 // `data_size` is the size of the data section. Fills `out` entries with offsets in `data`.
 void parse_safetensors_header(const std::string& origin, const uint8_t* bytes, size_t size,
-                              std::map<std::string, TensorInfo>& out,
-                              std::map<std::string, std::string>& metadata);
+                              std::map<std::string, TensorInfo>& out, std::map<std::string, std::string>& metadata);
 
 // Collects tensors and writes them as one safetensors file (tensors sorted by name, data
 // aligned to 8 bytes as HF does). The file is written to a temporary name and renamed.
 class SafetensorsWriter {
  public:
-  void add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data,
-           size_t nbytes);
+  void add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data, size_t nbytes);
   void set_metadata(const std::string& key, const std::string& value);
   void write(const std::string& path) const;
   // The complete file contents (tests build corrupt files from it).

@@ -43,8 +43,8 @@ const std::vector<SwitchInfo> kTable = {
      "decoder seconds"},
     {Switch::kProfileTrace, "HEARTMULA_PROFILE_TRACE", K::kString, R::kDiagnostic, "no trace file", nullptr,
      "heartmula-bench --profile keeps the Kineto Chrome trace in this file"},
-    {Switch::kProfileCodecFrames, "HEARTMULA_PROFILE_CODEC_FRAMES", K::kInteger, R::kDiagnostic, "one window",
-     nullptr, "heartmula-bench --profile --codec profiles this many frames of codes instead of one window"},
+    {Switch::kProfileCodecFrames, "HEARTMULA_PROFILE_CODEC_FRAMES", K::kInteger, R::kDiagnostic, "one window", nullptr,
+     "heartmula-bench --profile --codec profiles this many frames of codes instead of one window"},
     {Switch::kCodecSmFree, "HEARTMULA_CODEC_SM_FREE", K::kInteger, R::kSetting, "30 % of the SMs", nullptr,
      "while the codec streams beside the frame loop, its cuBLAS GEMMs leave this many SMs free (0: none)"},
     {Switch::kCodecCudnnBenchmark, "HEARTMULA_CODEC_CUDNN_BENCHMARK", K::kFlag, R::kSetting, "off", nullptr,
@@ -125,19 +125,26 @@ const SwitchInfo& switch_info(Switch s) {
 
 const char* to_string(SwitchKind k) {
   switch (k) {
-    case SwitchKind::kFlag: return "flag";
-    case SwitchKind::kInteger: return "integer";
-    case SwitchKind::kString: return "string";
+    case SwitchKind::kFlag:
+      return "flag";
+    case SwitchKind::kInteger:
+      return "integer";
+    case SwitchKind::kString:
+      return "string";
   }
   return "?";
 }
 
 const char* to_string(SwitchRole r) {
   switch (r) {
-    case SwitchRole::kSetting: return "setting";
-    case SwitchRole::kDiagnostic: return "diagnostic";
-    case SwitchRole::kAbTiming: return "A/B timing";
-    case SwitchRole::kTest: return "test";
+    case SwitchRole::kSetting:
+      return "setting";
+    case SwitchRole::kDiagnostic:
+      return "diagnostic";
+    case SwitchRole::kAbTiming:
+      return "A/B timing";
+    case SwitchRole::kTest:
+      return "test";
   }
   return "?";
 }
@@ -215,7 +222,8 @@ const SwitchValues& switch_values() {
     if (!v.unknown().empty()) {
       std::string names;
       for (const std::string& n : v.unknown()) names += (names.empty() ? "" : ", ") + n;
-      std::fprintf(stderr, "warning: unknown HEARTMULA_ environment variable%s (no such switch, ignored): %s; the "
+      std::fprintf(stderr,
+                   "warning: unknown HEARTMULA_ environment variable%s (no such switch, ignored): %s; the "
                    "switches: docs/switches.md or heartmula-gen --version --verbose\n",
                    v.unknown().size() > 1 ? "s" : "", names.c_str());
     }

@@ -62,7 +62,7 @@ enum class Switch : int {
 
 struct SwitchInfo {
   Switch id;
-  const char* name;           // HEARTMULA_...
+  const char* name;  // HEARTMULA_...
   SwitchKind kind;
   SwitchRole role;
   const char* default_value;  // what unset means, in words
@@ -82,11 +82,11 @@ class SwitchValues {
  public:
   explicit SwitchValues(const std::vector<std::pair<std::string, std::string>>& env);
 
-  bool on(Switch s) const;                     // a flag (Error for another kind)
+  bool on(Switch s) const;                         // a flag (Error for another kind)
   std::optional<int64_t> integer(Switch s) const;  // an integer switch; nullopt when unset or ""
-  std::string string(Switch s) const;          // a string switch; "" when unset
-  bool set(Switch s) const;                    // present in the environment with a non-empty value
-  const std::string& raw(Switch s) const;      // the value as given ("" when unset)
+  std::string string(Switch s) const;              // a string switch; "" when unset
+  bool set(Switch s) const;                        // present in the environment with a non-empty value
+  const std::string& raw(Switch s) const;          // the value as given ("" when unset)
   // Throws the Error of the first switch whose value its kind does not take (integers, choices).
   void validate() const;
   // HEARTMULA_* variables of the environment that are no switch, sorted.

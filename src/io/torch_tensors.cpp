@@ -10,33 +10,54 @@ namespace heartmula::io {
 
 c10::ScalarType to_scalar_type(DType dt) {
   switch (dt) {
-    case DType::F64: return at::kDouble;
-    case DType::F32: return at::kFloat;
-    case DType::F16: return at::kHalf;
-    case DType::BF16: return at::kBFloat16;
-    case DType::I64: return at::kLong;
-    case DType::I32: return at::kInt;
-    case DType::I16: return at::kShort;
-    case DType::I8: return at::kChar;
-    case DType::U8: return at::kByte;
-    case DType::BOOL: return at::kBool;
+    case DType::F64:
+      return at::kDouble;
+    case DType::F32:
+      return at::kFloat;
+    case DType::F16:
+      return at::kHalf;
+    case DType::BF16:
+      return at::kBFloat16;
+    case DType::I64:
+      return at::kLong;
+    case DType::I32:
+      return at::kInt;
+    case DType::I16:
+      return at::kShort;
+    case DType::I8:
+      return at::kChar;
+    case DType::U8:
+      return at::kByte;
+    case DType::BOOL:
+      return at::kBool;
   }
   throw Error("unknown dtype");
 }
 
 DType from_scalar_type(c10::ScalarType st) {
   switch (st) {
-    case at::kDouble: return DType::F64;
-    case at::kFloat: return DType::F32;
-    case at::kHalf: return DType::F16;
-    case at::kBFloat16: return DType::BF16;
-    case at::kLong: return DType::I64;
-    case at::kInt: return DType::I32;
-    case at::kShort: return DType::I16;
-    case at::kChar: return DType::I8;
-    case at::kByte: return DType::U8;
-    case at::kBool: return DType::BOOL;
-    default: throw Error(std::string("safetensors cannot store dtype ") + c10::toString(st));
+    case at::kDouble:
+      return DType::F64;
+    case at::kFloat:
+      return DType::F32;
+    case at::kHalf:
+      return DType::F16;
+    case at::kBFloat16:
+      return DType::BF16;
+    case at::kLong:
+      return DType::I64;
+    case at::kInt:
+      return DType::I32;
+    case at::kShort:
+      return DType::I16;
+    case at::kChar:
+      return DType::I8;
+    case at::kByte:
+      return DType::U8;
+    case at::kBool:
+      return DType::BOOL;
+    default:
+      throw Error(std::string("safetensors cannot store dtype ") + c10::toString(st));
   }
 }
 
@@ -50,7 +71,8 @@ at::Tensor view_tensor(const TensorInfo& t) {
     return out;
   }
   auto keep = t.file;  // the deleter holds the mapping
-  return at::from_blob(const_cast<uint8_t*>(t.data), t.shape, [keep](void*) {}, options);
+  return at::from_blob(
+      const_cast<uint8_t*>(t.data), t.shape, [keep](void*) {}, options);
 }
 
 at::Tensor load_tensor(const TensorInfo& t, c10::ScalarType dtype, c10::Device device) {

@@ -41,8 +41,7 @@ BindStats WeightBinder::bind_random(uint64_t seed, double stddev) {
   auto t0 = std::chrono::steady_clock::now();
   BindStats stats;
   for (const auto& s : slots_) {
-    const bool is_scale = s.shape.size() == 1 &&
-                          (ends_with(s.key, ".scale") || ends_with(s.key, "norm.weight"));
+    const bool is_scale = s.shape.size() == 1 && (ends_with(s.key, ".scale") || ends_with(s.key, "norm.weight"));
     at::Tensor t;
     if (is_scale) {
       t = at::ones(s.shape, at::TensorOptions().dtype(s.dtype).device(s.device.value_or(device_)));
@@ -91,8 +90,8 @@ void WeightBinder::expect_on(const std::string& key, std::vector<int64_t> shape,
   slots_.push_back({key, std::move(shape), dtype, [slot](at::Tensor t) { *slot = std::move(t); }, device});
 }
 
-void WeightBinder::expect_with(const std::string& key, std::vector<int64_t> shape,
-                               std::function<void(at::Tensor)> post, c10::ScalarType dtype_override) {
+void WeightBinder::expect_with(const std::string& key, std::vector<int64_t> shape, std::function<void(at::Tensor)> post,
+                               c10::ScalarType dtype_override) {
   slots_.push_back({key, std::move(shape), dtype_override, std::move(post)});
 }
 
@@ -107,8 +106,8 @@ void WeightBinder::check() const {
     }
     const TensorInfo& t = ckpt.at(s.key);
     if (t.shape != s.shape)
-      problems.push_back("tensor '" + s.key + "' has wrong shape in " + t.file->path() + ": got " +
-                         t.shape_str() + ", expected " + shape_str(s.shape));
+      problems.push_back("tensor '" + s.key + "' has wrong shape in " + t.file->path() + ": got " + t.shape_str() +
+                         ", expected " + shape_str(s.shape));
     if (!numeric(t.dtype))
       problems.push_back("tensor '" + s.key + "' has non-numeric dtype " + dtype_name(t.dtype));
     else if (!floating(t.dtype) && at::isFloatingType(s.dtype))
@@ -119,8 +118,8 @@ void WeightBinder::check() const {
                          c10::toString(s.dtype) + " values are expected");
   }
   if (!problems.empty()) {
-    std::string msg = "checkpoint '" + ckpt.path() + "' does not match the model (" +
-                      std::to_string(problems.size()) + " problem" + (problems.size() > 1 ? "s" : "") + "):";
+    std::string msg = "checkpoint '" + ckpt.path() + "' does not match the model (" + std::to_string(problems.size()) +
+                      " problem" + (problems.size() > 1 ? "s" : "") + "):";
     const size_t shown = std::min<size_t>(problems.size(), 20);
     for (size_t i = 0; i < shown; ++i) msg += "\n  - " + problems[i];
     if (shown < problems.size()) msg += "\n  ... and " + std::to_string(problems.size() - shown) + " more";
@@ -156,8 +155,8 @@ BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
     s.store(std::move(loaded));
   }
   if (!non_finite.empty()) {
-    std::string msg = "checkpoint '" + ckpt.path() + "' has non-finite weights (" +
-                      std::to_string(non_finite.size()) + " tensor" + (non_finite.size() > 1 ? "s" : "") + "):";
+    std::string msg = "checkpoint '" + ckpt.path() + "' has non-finite weights (" + std::to_string(non_finite.size()) +
+                      " tensor" + (non_finite.size() > 1 ? "s" : "") + "):";
     const size_t shown = std::min<size_t>(non_finite.size(), 20);
     for (size_t i = 0; i < shown; ++i) msg += "\n  - " + non_finite[i];
     if (shown < non_finite.size()) msg += "\n  ... and " + std::to_string(non_finite.size() - shown) + " more";

@@ -2,8 +2,8 @@
 //
 // A model declares each parameter (key, expected shape, slot) with expect(); bind() then checks
 // every declaration against the checkpoint in one pass and reports ALL problems together
-// (missing tensors, wrong shapes, non-numeric dtypes, integer tensors for float slots), before loading anything. Loading converts
-// from the stored dtype to the compute dtype on the target device.
+// (missing tensors, wrong shapes, non-numeric dtypes, integer tensors for float slots), before loading anything.
+// Loading converts from the stored dtype to the compute dtype on the target device.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -20,8 +20,8 @@ namespace heartmula::io {
 
 struct BindStats {
   size_t tensors = 0;
-  size_t bytes_read = 0;     // bytes in the checkpoint
-  size_t bytes_loaded = 0;   // bytes after conversion
+  size_t bytes_read = 0;    // bytes in the checkpoint
+  size_t bytes_loaded = 0;  // bytes after conversion
   double seconds = 0.0;
   std::vector<std::string> unexpected;  // checkpoint keys under the prefix nobody asked for
 };
@@ -35,14 +35,13 @@ class WeightBinder {
   // Declares parameter `key` of `shape`, to be stored into *slot in the compute dtype.
   void expect(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot);
   // Same, but the tensor keeps its own dtype class: float stays in `dtype_override`.
-  void expect(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot,
-              c10::ScalarType dtype_override);
+  void expect(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot, c10::ScalarType dtype_override);
   // Same, kept on `device` instead of the binder's (e.g. a table only gathered from on the host).
   void expect_on(const std::string& key, std::vector<int64_t> shape, at::Tensor* slot, c10::ScalarType dtype,
                  c10::Device device);
   // A tensor that is loaded and then transformed (e.g. weight-norm folding) by `post`.
-  void expect_with(const std::string& key, std::vector<int64_t> shape,
-                   std::function<void(at::Tensor)> post, c10::ScalarType dtype_override);
+  void expect_with(const std::string& key, std::vector<int64_t> shape, std::function<void(at::Tensor)> post,
+                   c10::ScalarType dtype_override);
 
   // Checks every declaration against the checkpoint (presence, shape, dtype) without loading;
   // throws one Error listing every problem.

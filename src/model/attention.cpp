@@ -10,8 +10,8 @@ namespace heartmula::model {
 #define HEARTMULA_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
-KVCache KVCache::allocate(const TransformerConfig& cfg, int64_t batch, int64_t max_len,
-                          c10::ScalarType dtype, c10::Device device) {
+KVCache KVCache::allocate(const TransformerConfig& cfg, int64_t batch, int64_t max_len, c10::ScalarType dtype,
+                          c10::Device device) {
   // Zeros, not garbage: masked slots still meet a 0 weight in probs @ v (0 * NaN = NaN).
   auto opts = at::TensorOptions().dtype(dtype).device(device);
   KVCache c;
@@ -31,23 +31,22 @@ at::Tensor attention_mask(const at::Tensor& slots, int64_t kv_len, const at::Ten
 }
 
 at::Tensor grouped_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            const at::Tensor& mask) {
+                                       const at::Tensor& mask) {
   const int64_t b = q.size(0), h = q.size(1), s = q.size(2), hd = q.size(3);
   const int64_t hkv = k.size(1), t = k.size(2), g = h / hkv;
   at::Tensor qg = q.reshape({b, hkv, g * s, hd});
   at::Tensor scores = at::matmul(qg, k.transpose(-2, -1)).mul(1.0 / std::sqrt(static_cast<double>(hd)));
   if (mask.defined()) {
-    scores = scores.view({b, hkv, g, s, t})
-                 .masked_fill(mask.logical_not().view({mask.size(0), 1, 1, s, t}),
-                              -std::numeric_limits<double>::infinity())
-                 .view({b, hkv, g * s, t});
+    scores =
+        scores.view({b, hkv, g, s, t})
+            .masked_fill(mask.logical_not().view({mask.size(0), 1, 1, s, t}), -std::numeric_limits<double>::infinity())
+            .view({b, hkv, g * s, t});
   }
   at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   return at::matmul(probs, v).view({b, h, s, hd});
 }
 
-at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                             const at::Tensor& mask) {
+at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
 #if HEARTMULA_TORCH_AT_LEAST(2, 5)
   c10::optional<at::Tensor> m;
   if (mask.defined()) m = mask;

@@ -17,18 +17,18 @@ struct KVCache {
   at::Tensor k;
   at::Tensor v;
 
-  static KVCache allocate(const TransformerConfig& cfg, int64_t batch, int64_t max_len,
-                          c10::ScalarType dtype, c10::Device device);
+  static KVCache allocate(const TransformerConfig& cfg, int64_t batch, int64_t max_len, c10::ScalarType dtype,
+                          c10::Device device);
   int64_t batch() const { return k.size(1); }
   int64_t max_len() const { return k.size(3); }
 };
 
 // What a forward pass over S new positions needs; built once and shared by all layers.
 struct StepContext {
-  RopeRows rope;      // cos, sin [B, S, 1, head_dim/2] for the new positions
-  at::Tensor slots;   // [S] int64: cache slots the new keys/values go to (same for every row)
-  int64_t kv_len = 0; // attend over cache slots [0, kv_len)
-  at::Tensor mask;    // [B or 1, 1, S, kv_len] bool, true = may attend; undefined = attend to all
+  RopeRows rope;       // cos, sin [B, S, 1, head_dim/2] for the new positions
+  at::Tensor slots;    // [S] int64: cache slots the new keys/values go to (same for every row)
+  int64_t kv_len = 0;  // attend over cache slots [0, kv_len)
+  at::Tensor mask;     // [B or 1, 1, S, kv_len] bool, true = may attend; undefined = attend to all
 };
 
 // Mask for queries in cache slots `slots` [S] over cache slots [0, kv_len): slot j is visible
@@ -41,8 +41,7 @@ at::Tensor attention_mask(const at::Tensor& slots, int64_t kv_len, const at::Ten
 // q [B, H, S, hd], k/v [B, Hkv, T, hd] (H % Hkv == 0; query head h reads kv head h / (H/Hkv)),
 // mask [B or 1, 1, S, T] bool or undefined. Returns [B, H, S, hd] in q's dtype.
 // LibTorch >= 2.0 uses at::scaled_dot_product_attention, older ones matmul + softmax.
-at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                             const at::Tensor& mask);
+at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
 // The same computed with matmul + softmax (softmax in float32); what LibTorch < 2.0 runs.
 at::Tensor grouped_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                        const at::Tensor& mask);

@@ -34,8 +34,7 @@ json parse_object(const std::string& text, const std::string& source) {
 }
 
 // An integer field; absent -> `fallback` (or Error when `required`).
-int64_t get_int(const json& j, const char* key, const std::string& where, int64_t fallback,
-                bool required = false) {
+int64_t get_int(const json& j, const char* key, const std::string& where, int64_t fallback, bool required = false) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
     if (required) throw Error(where + ": missing field '" + key + "'");
@@ -65,8 +64,8 @@ std::string get_str(const json& j, const char* key, const std::string& where, co
 
 void check_range(const std::string& where, const char* field, int64_t v, int64_t lo, int64_t hi) {
   if (v < lo || v > hi)
-    throw Error(where + ": " + field + " = " + std::to_string(v) + " is out of range [" +
-                std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    throw Error(where + ": " + field + " = " + std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
+                std::to_string(hi) + "]");
 }
 
 TransformerConfig parse_transformer(const json& j, const std::string& where) {
@@ -87,11 +86,10 @@ TransformerConfig parse_transformer(const json& j, const std::string& where) {
   return c;
 }
 
-TransformerConfig resolve(const json& j, const char* flavor_key, const char* config_key,
-                          const std::string& flavor, const std::string& source) {
+TransformerConfig resolve(const json& j, const char* flavor_key, const char* config_key, const std::string& flavor,
+                          const std::string& source) {
   auto it = j.find(config_key);
-  if (it != j.end() && !it->is_null())
-    return parse_transformer(*it, "'" + source + "' " + config_key);
+  if (it != j.end() && !it->is_null()) return parse_transformer(*it, "'" + source + "' " + config_key);
   TransformerConfig c;
   if (flavor_config(flavor, &c)) return c;
   throw Error("'" + source + "': unknown " + flavor_key + " '" + flavor +
@@ -102,7 +100,9 @@ TransformerConfig resolve(const json& j, const char* flavor_key, const char* con
 
 bool flavor_config(const std::string& flavor, TransformerConfig* out) {
   // name -> layers, heads, kv heads, dim, mlp, max_seq (MODEL_NOTES / upstream FLAVORS)
-  struct Row { int64_t layers, heads, kv, dim, mlp, max_seq; };
+  struct Row {
+    int64_t layers, heads, kv, dim, mlp, max_seq;
+  };
   static const std::map<std::string, Row> table = {
       {"llama-3B", {28, 24, 8, 3072, 8192, 8192}},
       {"llama-300M", {3, 8, 4, 3072, 8192, 2048}},
@@ -138,7 +138,8 @@ void TransformerConfig::validate(const std::string& where) const {
                 std::to_string(num_kv_heads));
   if (head_dim() % 2 != 0)
     throw Error(where + ": head_dim " + std::to_string(head_dim()) + " must be even (RoPE rotates pairs)");
-  if (!(norm_eps > 0.0 && norm_eps < 1.0)) throw Error(where + ": norm_eps " + std::to_string(norm_eps) + " must be in (0, 1)");
+  if (!(norm_eps > 0.0 && norm_eps < 1.0))
+    throw Error(where + ": norm_eps " + std::to_string(norm_eps) + " must be in (0, 1)");
   if (!(rope_base > 1.0 && std::isfinite(rope_base))) throw Error(where + ": rope_base must be > 1");
   if (!(scale_factor > 0.0 && std::isfinite(scale_factor))) throw Error(where + ": scale_factor must be > 0");
 }
@@ -155,14 +156,14 @@ HeartMuLaConfig HeartMuLaConfig::from_json(const std::string& text, const std::s
   c.muq_dim = get_int(j, "muq_dim", where, c.muq_dim);
   if (j.contains("quantization")) {
     const json& q = j["quantization"];
-    const std::string method = q.is_object() && q.contains("method") && q["method"].is_string()
-                                   ? q["method"].get<std::string>() : q.dump();
-    const int64_t version = q.is_object() && q.contains("version") && q["version"].is_number_integer()
-                                ? q["version"].get<int64_t>() : -1;
+    const std::string method =
+        q.is_object() && q.contains("method") && q["method"].is_string() ? q["method"].get<std::string>() : q.dump();
+    const int64_t version =
+        q.is_object() && q.contains("version") && q["version"].is_number_integer() ? q["version"].get<int64_t>() : -1;
     if (method != QuantScheme::kMethod || version != QuantScheme::kVersion)
       throw Error(where + ": checkpoint quantized as '" + method + "' version " + std::to_string(version) +
-                  "; this build reads '" + QuantScheme::kMethod + "' version " +
-                  std::to_string(QuantScheme::kVersion) + " (heartmula-quantize) or float checkpoints");
+                  "; this build reads '" + QuantScheme::kMethod + "' version " + std::to_string(QuantScheme::kVersion) +
+                  " (heartmula-quantize) or float checkpoints");
     c.quantization = method;
   }
   c.backbone = resolve(j, "backbone_flavor", "backbone_config", c.backbone_flavor, source);
@@ -171,9 +172,7 @@ HeartMuLaConfig HeartMuLaConfig::from_json(const std::string& text, const std::s
   return c;
 }
 
-HeartMuLaConfig HeartMuLaConfig::from_file(const std::string& path) {
-  return from_json(read_text_file(path), path);
-}
+HeartMuLaConfig HeartMuLaConfig::from_file(const std::string& path) { return from_json(read_text_file(path), path); }
 
 void HeartMuLaConfig::validate(const std::string& source) const {
   const std::string where = "'" + source + "'";
@@ -202,8 +201,8 @@ double HeartMuLaConfig::parameter_count() const {
   };
   const double bd = static_cast<double>(backbone.embed_dim), dd = static_cast<double>(decoder.embed_dim);
   const double v = static_cast<double>(audio_vocab_size), n = static_cast<double>(audio_num_codebooks);
-  return stack(backbone) + stack(decoder) + static_cast<double>(text_vocab_size) * bd + v * n * bd + bd +
-         bd * dd + bd * v + (n - 1) * dd * v + static_cast<double>(muq_dim) * bd + bd;
+  return stack(backbone) + stack(decoder) + static_cast<double>(text_vocab_size) * bd + v * n * bd + bd + bd * dd +
+         bd * v + (n - 1) * dd * v + static_cast<double>(muq_dim) * bd + bd;
 }
 
 GenConfig GenConfig::from_json(const std::string& text, const std::string& source) {

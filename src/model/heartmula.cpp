@@ -62,8 +62,7 @@ void HeartMuLaModel::declare(io::WeightBinder& binder, bool stored_int8) {
   decoder.declare(binder, "decoder", how);
   // Only the prompt's rows read the text table (the frames mask their text lane out): it stays in
   // host memory, 0.8 GB (bf16) that the device does not need to hold.
-  binder.expect_on("text_embeddings.weight", {c.text_vocab_size, db}, &text_embeddings, dtype,
-                   c10::Device(c10::kCPU));
+  binder.expect_on("text_embeddings.weight", {c.text_vocab_size, db}, &text_embeddings, dtype, c10::Device(c10::kCPU));
   binder.expect("audio_embeddings.weight", {v * n, db}, &audio_embeddings, dtype);
   binder.expect("unconditional_text_embedding.weight", {1, db}, &unconditional_text_embedding, dtype);
   declare_linear(binder, "projection.weight", dd, db, &projection, how);
@@ -83,28 +82,34 @@ void HeartMuLaModel::declare(io::WeightBinder& binder, bool stored_int8) {
     }
   };
   if (!int8) {
-    binder.expect_with("audio_head", {n - 1, dd, v}, [place](at::Tensor t) { place(t.transpose(1, 2), at::Tensor()); },
-                       dtype);
+    binder.expect_with(
+        "audio_head", {n - 1, dd, v}, [place](at::Tensor t) { place(t.transpose(1, 2), at::Tensor()); }, dtype);
   } else if (!stored_int8) {
-    binder.expect_with("audio_head", {n - 1, dd, v}, [this, v, vp](at::Tensor t) {
-      // One codebook at a time: the float temporaries of a head, not of all seven.
-      for (int64_t i = 0; i < t.size(0); ++i) {
-        const Linear q = quantize_int8(t.select(0, i).transpose(0, 1));
-        if (!audio_head.weight.defined()) {
-          audio_head.weight = at::zeros({t.size(0), vp, t.size(1)}, q.weight.options());
-          audio_head.scale = at::zeros({t.size(0), vp}, q.scale.options());
-        }
-        audio_head.weight.select(0, i).narrow(0, 0, v).copy_(q.weight);
-        audio_head.scale.select(0, i).narrow(0, 0, v).copy_(q.scale);
-      }
-    }, at::kFloat);
+    binder.expect_with(
+        "audio_head", {n - 1, dd, v},
+        [this, v, vp](at::Tensor t) {
+          // One codebook at a time: the float temporaries of a head, not of all seven.
+          for (int64_t i = 0; i < t.size(0); ++i) {
+            const Linear q = quantize_int8(t.select(0, i).transpose(0, 1));
+            if (!audio_head.weight.defined()) {
+              audio_head.weight = at::zeros({t.size(0), vp, t.size(1)}, q.weight.options());
+              audio_head.scale = at::zeros({t.size(0), vp}, q.scale.options());
+            }
+            audio_head.weight.select(0, i).narrow(0, 0, v).copy_(q.weight);
+            audio_head.scale.select(0, i).narrow(0, 0, v).copy_(q.scale);
+          }
+        },
+        at::kFloat);
   } else {
-    binder.expect_with("audio_head", {n - 1, dd, v}, [place](at::Tensor t) { place(t.transpose(1, 2), at::Tensor()); },
-                       at::kChar);
-    binder.expect_with(std::string("audio_head") + QuantScheme::kScaleSuffix, {n - 1, v}, [this, v, vp](at::Tensor t) {
-      if (!audio_head.scale.defined()) audio_head.scale = at::zeros({t.size(0), vp}, t.options());
-      audio_head.scale.narrow(1, 0, v).copy_(t);
-    }, at::kFloat);
+    binder.expect_with(
+        "audio_head", {n - 1, dd, v}, [place](at::Tensor t) { place(t.transpose(1, 2), at::Tensor()); }, at::kChar);
+    binder.expect_with(
+        std::string("audio_head") + QuantScheme::kScaleSuffix, {n - 1, v},
+        [this, v, vp](at::Tensor t) {
+          if (!audio_head.scale.defined()) audio_head.scale = at::zeros({t.size(0), vp}, t.options());
+          audio_head.scale.narrow(1, 0, v).copy_(t);
+        },
+        at::kFloat);
   }
   binder.expect("muq_linear.weight", {db, c.muq_dim}, &muq_linear_weight, dtype);
   binder.expect("muq_linear.bias", {db}, &muq_linear_bias, dtype);
@@ -116,7 +121,7 @@ at::Tensor HeartMuLaModel::embed_rows(const at::Tensor& tokens, const at::Tensor
   const int64_t db = text_embeddings.size(1);
   at::Tensor offsets = at::arange(n, tokens.options()).mul(v);
   at::Tensor audio = at::embedding(audio_embeddings, tokens.narrow(2, 0, n).add(offsets));  // [R,S,N,Db]
-  at::Tensor text;  // [R, S, Db]
+  at::Tensor text;                                                                          // [R, S, Db]
   if (text_lane) {
     text = at::embedding(text_embeddings, tokens.select(2, n).to(text_embeddings.device())).to(audio.device());
     if (uncond_rows.defined())

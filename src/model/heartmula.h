@@ -43,11 +43,11 @@ struct HeartMuLaModel {
   // The heads' vocabulary rows are padded with zero rows to a multiple of 64 on CUDA (Vp >= V;
   // Vp = V elsewhere): cuBLAS reads an [8197, D] weight at a fraction of the bandwidth it
   // reaches for [8256, D]. The logits of the padded rows are never looked at.
-  Linear codebook0_head;                    // [Vp, Db]           codebook0_head.weight
-  Linear audio_head;                        // [N - 1, Vp, Dd]    audio_head (stored [N-1, Dd, V]; transposed at load;
-                                            //                    int8 checkpoints: audio_head_scale [N-1, V])
-  at::Tensor muq_linear_weight;             // [Db, muq_dim]      muq_linear.weight
-  at::Tensor muq_linear_bias;               // [Db]               muq_linear.bias
+  Linear codebook0_head;         // [Vp, Db]           codebook0_head.weight
+  Linear audio_head;             // [N - 1, Vp, Dd]    audio_head (stored [N-1, Dd, V]; transposed at load;
+                                 //                    int8 checkpoints: audio_head_scale [N-1, V])
+  at::Tensor muq_linear_weight;  // [Db, muq_dim]      muq_linear.weight
+  at::Tensor muq_linear_bias;    // [Db]               muq_linear.bias
 
   // Reads <dir>/config.json and the safetensors in <dir> (single or sharded), converting every
   // tensor from its stored dtype to `dtype` (float32, bfloat16 or float16) on `device`.

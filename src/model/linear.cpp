@@ -16,10 +16,14 @@ namespace heartmula::model {
 std::string LmPrecision::name() const {
   if (weights == WeightQuant::Int8) return "int8";
   switch (compute) {
-    case c10::ScalarType::Float: return "fp32";
-    case c10::ScalarType::BFloat16: return "bf16";
-    case c10::ScalarType::Half: return "fp16";
-    default: return c10::toString(compute);
+    case c10::ScalarType::Float:
+      return "fp32";
+    case c10::ScalarType::BFloat16:
+      return "bf16";
+    case c10::ScalarType::Half:
+      return "fp16";
+    default:
+      return c10::toString(compute);
   }
 }
 
@@ -32,8 +36,10 @@ unsigned parse_int8_fusions(const std::string& v) {
   while (start <= v.size()) {
     const size_t end = std::min(v.find(',', start), v.size());
     const std::string name = v.substr(start, end - start);
-    if (name == "norm") mask |= kInt8FuseNorm;
-    else if (name == "glu") mask |= kInt8FuseGlu;
+    if (name == "norm")
+      mask |= kInt8FuseNorm;
+    else if (name == "glu")
+      mask |= kInt8FuseGlu;
     else
       throw UsageError("HEARTMULA_INT8_FUSION='" + v + "': unknown fusion '" + name +
                        "' (a comma list of norm and glu; 1 for all, 0 for none)");
@@ -86,7 +92,7 @@ Linear quantize_int8(const at::Tensor& w) {
   Linear out;
   // The scales are divided on the CPU: CUDA turns a division by a scalar into a multiplication
   // by its reciprocal, which rounds differently (and the bytes must not depend on the device).
-  const at::Tensor amax = std::get<0>(wf.abs().max(-1)).to(at::kCPU);  // exact on any device
+  const at::Tensor amax = std::get<0>(wf.abs().max(-1)).to(at::kCPU);      // exact on any device
   at::Tensor scale = amax.div(at::full_like(amax, 127.0)).to(w.device());  // [..., N]
   at::Tensor divisor = at::where(scale.eq(0), at::ones_like(scale), scale).unsqueeze(-1);
   out.weight = wf.div(divisor).round().clamp(-127, 127).to(at::kChar).contiguous();
@@ -106,8 +112,8 @@ bool is_linear_weight_key(const std::string& key) {
          ends_with(".mlp.w3.weight");
 }
 
-void declare_linear(io::WeightBinder& binder, const std::vector<std::pair<std::string, int64_t>>& pieces,
-                    int64_t cols, int64_t total_rows, Linear* slot, const LinearLoad& how) {
+void declare_linear(io::WeightBinder& binder, const std::vector<std::pair<std::string, int64_t>>& pieces, int64_t cols,
+                    int64_t total_rows, Linear* slot, const LinearLoad& how) {
   int64_t sum = 0;
   for (const auto& p : pieces) sum += p.second;
   const bool int8 = how.precision.weights == WeightQuant::Int8;
@@ -120,30 +126,35 @@ void declare_linear(io::WeightBinder& binder, const std::vector<std::pair<std::s
       slot->weight = sum == total_rows ? at::empty({total_rows, cols}, opts) : at::zeros({total_rows, cols}, opts);
       if (int8) slot->scale = at::zeros({total_rows}, opts.dtype(at::kFloat));
     }
-    return std::make_pair(slot->weight.narrow(0, offset, rows), int8 ? slot->scale.narrow(0, offset, rows) : at::Tensor());
+    return std::make_pair(slot->weight.narrow(0, offset, rows),
+                          int8 ? slot->scale.narrow(0, offset, rows) : at::Tensor());
   };
   int64_t offset = 0;
   for (const auto& [key, rows] : pieces) {
     if (pieces.size() == 1 && rows == total_rows && !int8) {  // no copy
-      binder.expect_with(key, {rows, cols}, [slot](at::Tensor t) { slot->weight = std::move(t); }, value_dtype);
+      binder.expect_with(
+          key, {rows, cols}, [slot](at::Tensor t) { slot->weight = std::move(t); }, value_dtype);
     } else if (!int8) {
-      binder.expect_with(key, {rows, cols}, [rows_of, offset, rows = rows](at::Tensor t) {
-        rows_of(offset, rows).first.copy_(t);
-      }, value_dtype);
+      binder.expect_with(
+          key, {rows, cols}, [rows_of, offset, rows = rows](at::Tensor t) { rows_of(offset, rows).first.copy_(t); },
+          value_dtype);
     } else if (!how.stored_int8) {
-      binder.expect_with(key, {rows, cols}, [rows_of, offset, rows = rows](at::Tensor t) {
-        const Linear q = quantize_int8(t);
-        auto [w, s] = rows_of(offset, rows);
-        w.copy_(q.weight);
-        s.copy_(q.scale);
-      }, at::kFloat);
+      binder.expect_with(
+          key, {rows, cols},
+          [rows_of, offset, rows = rows](at::Tensor t) {
+            const Linear q = quantize_int8(t);
+            auto [w, s] = rows_of(offset, rows);
+            w.copy_(q.weight);
+            s.copy_(q.scale);
+          },
+          at::kFloat);
     } else {
-      binder.expect_with(key, {rows, cols}, [rows_of, offset, rows = rows](at::Tensor t) {
-        rows_of(offset, rows).first.copy_(t);
-      }, at::kChar);
-      binder.expect_with(key + QuantScheme::kScaleSuffix, {rows}, [rows_of, offset, rows = rows](at::Tensor t) {
-        rows_of(offset, rows).second.copy_(t);
-      }, at::kFloat);
+      binder.expect_with(
+          key, {rows, cols}, [rows_of, offset, rows = rows](at::Tensor t) { rows_of(offset, rows).first.copy_(t); },
+          at::kChar);
+      binder.expect_with(
+          key + QuantScheme::kScaleSuffix, {rows},
+          [rows_of, offset, rows = rows](at::Tensor t) { rows_of(offset, rows).second.copy_(t); }, at::kFloat);
     }
     offset += rows;
   }

@@ -69,8 +69,8 @@ struct LinearLoad {
 // into *slot of `total_rows` rows (>= their sum; the rows past it stay zero, e.g. a head padded to
 // a multiple of 64). Dense: converted to the compute dtype. Int8 from a float checkpoint: each
 // piece quantized as it arrives (quantize_int8). Int8 checkpoint: values and "<key>_scale" copied.
-void declare_linear(io::WeightBinder& binder, const std::vector<std::pair<std::string, int64_t>>& pieces,
-                    int64_t cols, int64_t total_rows, Linear* slot, const LinearLoad& how);
+void declare_linear(io::WeightBinder& binder, const std::vector<std::pair<std::string, int64_t>>& pieces, int64_t cols,
+                    int64_t total_rows, Linear* slot, const LinearLoad& how);
 // One weight [rows, cols] under `key`.
 void declare_linear(io::WeightBinder& binder, const std::string& key, int64_t rows, int64_t cols, Linear* slot,
                     const LinearLoad& how);

@@ -70,9 +70,9 @@ bool is_cased(long cp, locale_t loc) {
 
 // Unicode Case_Ignorable, approximated: combining marks, apostrophes, dots, soft hyphen, ZW*.
 bool is_case_ignorable(long cp) {
-  return (cp >= 0x300 && cp <= 0x36F) || cp == 0x27 || cp == 0x2E || cp == 0x3A || cp == 0xB7 ||
-         cp == 0x2019 || cp == 0x2018 || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) || cp == 0x5E ||
-         cp == 0x60 || cp == 0xA8 || cp == 0xAF || cp == 0xB4 || cp == 0xB8;
+  return (cp >= 0x300 && cp <= 0x36F) || cp == 0x27 || cp == 0x2E || cp == 0x3A || cp == 0xB7 || cp == 0x2019 ||
+         cp == 0x2018 || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) || cp == 0x5E || cp == 0x60 || cp == 0xA8 ||
+         cp == 0xAF || cp == 0xB4 || cp == 0xB8;
 }
 
 // Python's Final_Sigma: a cased letter before (skipping case-ignorables), none after.
@@ -140,8 +140,8 @@ std::vector<int64_t> lyrics_ids(const std::string& lyrics, const EncodeFn& encod
   return with_bos_eos(encode_fn(lowercase_like_python(lyrics)), gen);
 }
 
-Prompt build_prompt(const std::string& tags, const std::string& lyrics, const EncodeFn& encode_fn,
-                    const GenConfig& gen, int64_t num_codebooks) {
+Prompt build_prompt(const std::string& tags, const std::string& lyrics, const EncodeFn& encode_fn, const GenConfig& gen,
+                    int64_t num_codebooks) {
   const std::vector<int64_t> t = tags_ids(tags, encode_fn, gen);
   const std::vector<int64_t> l = lyrics_ids(lyrics, encode_fn, gen);
   const int64_t len = static_cast<int64_t>(t.size() + 1 + l.size());

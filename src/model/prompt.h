@@ -39,8 +39,8 @@ std::vector<int64_t> tags_ids(const std::string& tags, const EncodeFn& encode, c
 std::vector<int64_t> lyrics_ids(const std::string& lyrics, const EncodeFn& encode, const GenConfig& gen);
 
 // Builds the prompt from the tags and lyrics text (already read from files by the caller).
-Prompt build_prompt(const std::string& tags, const std::string& lyrics, const EncodeFn& encode,
-                    const GenConfig& gen, int64_t num_codebooks = 8);
+Prompt build_prompt(const std::string& tags, const std::string& lyrics, const EncodeFn& encode, const GenConfig& gen,
+                    int64_t num_codebooks = 8);
 // Same with the project's tokenizer (tokenizer.json).
 Prompt build_prompt(const std::string& tags, const std::string& lyrics, const text::Tokenizer& tokenizer,
                     const GenConfig& gen, int64_t num_codebooks = 8);

@@ -9,7 +9,9 @@ at::Tensor llama3_rope_theta(int64_t head_dim, double base, double scale_factor)
   // Same float32 operations, in the same order, as torchtune's rope_init/apply_scaling.
   const auto f32 = at::TensorOptions().dtype(at::kFloat);
   at::Tensor exps = at::arange(0, head_dim, 2, at::TensorOptions().dtype(at::kLong))
-                        .narrow(0, 0, head_dim / 2).to(at::kFloat).div(static_cast<double>(head_dim));
+                        .narrow(0, 0, head_dim / 2)
+                        .to(at::kFloat)
+                        .div(static_cast<double>(head_dim));
   at::Tensor freqs = at::reciprocal(at::pow(at::Scalar(base), exps));
   const double low_freq_factor = 1.0, high_freq_factor = 4.0, old_context_len = 8192.0;
   const double low_freq_wavelen = old_context_len / low_freq_factor;
@@ -25,8 +27,8 @@ at::Tensor llama3_rope_theta(int64_t head_dim, double base, double scale_factor)
     } else if (w > static_cast<float>(low_freq_wavelen)) {
       v = freq.div(scale_factor);
     } else {
-      at::Tensor smooth = at::reciprocal(wavelen).mul(old_context_len).sub(low_freq_factor)
-                              .div(high_freq_factor - low_freq_factor);
+      at::Tensor smooth =
+          at::reciprocal(wavelen).mul(old_context_len).sub(low_freq_factor).div(high_freq_factor - low_freq_factor);
       at::Tensor one_minus = at::rsub(smooth, 1.0);
       v = one_minus.mul(freq).div(scale_factor).add(smooth.mul(freq));
     }

@@ -28,10 +28,10 @@ void TransformerStack::declare(io::WeightBinder& binder, const std::string& pref
     const std::string p = prefix + ".layers." + std::to_string(i) + ".";
     binder.expect(p + "sa_norm.scale", {d}, &l.sa_norm, dtype);
     const int64_t q_rows = cfg.num_heads * hd, kv_rows = cfg.num_kv_heads * hd;
-    declare_linear(binder,
-                   {{p + "attn.q_proj.weight", q_rows}, {p + "attn.k_proj.weight", kv_rows},
-                    {p + "attn.v_proj.weight", kv_rows}},
-                   d, q_rows + 2 * kv_rows, &l.wqkv, how);
+    declare_linear(
+        binder,
+        {{p + "attn.q_proj.weight", q_rows}, {p + "attn.k_proj.weight", kv_rows}, {p + "attn.v_proj.weight", kv_rows}},
+        d, q_rows + 2 * kv_rows, &l.wqkv, how);
     declare_linear(binder, p + "attn.output_proj.weight", d, q_rows, &l.wo, how);
     binder.expect(p + "mlp_norm.scale", {d}, &l.mlp_norm, dtype);
     declare_linear(binder, {{p + "mlp.w1.weight", f}, {p + "mlp.w3.weight", f}}, d, 2 * f, &l.w13, how);
@@ -67,10 +67,9 @@ at::Tensor norm_linear(const Linear& lin, const at::Tensor& residual, at::Tensor
                        double eps) {
   if (normed.defined()) return lin(normed);
   at::Tensor out;
-  if (lin.quantized() &&
-      io::record_path(io::KernelPath::kInt8Fused, fused_int8_linear_ex(residual, lin.weight, lin.scale,
-                                                                       LinearPrologue::RmsNorm, scale, eps,
-                                                                       at::Tensor(), out)))
+  if (lin.quantized() && io::record_path(io::KernelPath::kInt8Fused,
+                                         fused_int8_linear_ex(residual, lin.weight, lin.scale, LinearPrologue::RmsNorm,
+                                                              scale, eps, at::Tensor(), out)))
     return out;
   normed = add_rms_norm(residual, at::Tensor(), scale, eps).second;
   return lin(normed);
@@ -89,12 +88,12 @@ bool mlp_glu(const Linear& w13, const at::Tensor& residual, const at::Tensor& no
 
 // residual + lin(x) as the new residual stream; when no fused kernel applies, the
 // unfused sequence, which also yields the next norm (`normed`, with `next_scale`).
-at::Tensor linear_add(const Linear& lin, const at::Tensor& x, const at::Tensor& residual,
-                      at::Tensor& normed, const at::Tensor& next_scale, double eps) {
+at::Tensor linear_add(const Linear& lin, const at::Tensor& x, const at::Tensor& residual, at::Tensor& normed,
+                      const at::Tensor& next_scale, double eps) {
   at::Tensor out;
   if (lin.quantized() &&
-      io::record_path(io::KernelPath::kInt8Fused,
-                      fused_int8_linear_ex(x, lin.weight, lin.scale, LinearPrologue::None, at::Tensor(), 0.0, residual, out))) {
+      io::record_path(io::KernelPath::kInt8Fused, fused_int8_linear_ex(x, lin.weight, lin.scale, LinearPrologue::None,
+                                                                       at::Tensor(), 0.0, residual, out))) {
     normed = at::Tensor();
     return out;
   }
@@ -120,7 +119,8 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
     at::Tensor kc = cache.k.select(0, static_cast<int64_t>(i));
     at::Tensor vc = cache.v.select(0, static_cast<int64_t>(i));
     at::Tensor q;
-    if (io::record_path(io::KernelPath::kLmRopeCache, fused_rope_qk_cache_(qkv, h, hkv, hd, step.rope, step.slots, kc, vc))) {  // rotated, cached
+    if (io::record_path(io::KernelPath::kLmRopeCache,
+                        fused_rope_qk_cache_(qkv, h, hkv, hd, step.rope, step.slots, kc, vc))) {  // rotated, cached
       q = qkv.narrow(-1, 0, h * hd).view({b, s, h, hd});
     } else {
       at::Tensor k;
@@ -136,7 +136,8 @@ at::Tensor TransformerStack::forward(const at::Tensor& x, const StepContext& ste
       vc.index_copy_(2, step.slots, v.transpose(1, 2));
     }
     at::Tensor attn;  // [B, S, H, hd]
-    if (s != 1 || !io::record_path(io::KernelPath::kLmAttention, fused_decode_attention(q, kc, vc, step.kv_len, step.mask, attn)))
+    if (s != 1 ||
+        !io::record_path(io::KernelPath::kLmAttention, fused_decode_attention(q, kc, vc, step.kv_len, step.mask, attn)))
       attn = grouped_attention(q.transpose(1, 2), kc.narrow(2, 0, step.kv_len), vc.narrow(2, 0, step.kv_len), step.mask)
                  .transpose(1, 2);
     at::Tensor heads = attn.reshape({b, s, h * hd});

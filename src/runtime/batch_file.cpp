@@ -20,7 +20,8 @@ using Json = nlohmann::json;
 std::string describe(const Json& v) {
   if (v.is_array() || v.is_object()) return std::string("an ") + v.type_name();
   if (v.is_string() && v.get_ref<const std::string&>().size() > 60)
-    return Json(v.get_ref<const std::string&>().substr(0, 60)).dump(-1, ' ', false, Json::error_handler_t::replace) + "...";
+    return Json(v.get_ref<const std::string&>().substr(0, 60)).dump(-1, ' ', false, Json::error_handler_t::replace) +
+           "...";
   return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -33,9 +34,12 @@ class Reader {
   double param(const SongParam& p, const std::string& k, const Json& v) const {
     bool ok = false;
     double x = 0;
-    if (p.integer && v.is_number_unsigned()) x = static_cast<double>(v.get<uint64_t>()), ok = true;
-    else if (p.integer && v.is_number_integer()) x = static_cast<double>(v.get<int64_t>()), ok = true;
-    else if (!p.integer && v.is_number()) x = v.get<double>(), ok = true;
+    if (p.integer && v.is_number_unsigned())
+      x = static_cast<double>(v.get<uint64_t>()), ok = true;
+    else if (p.integer && v.is_number_integer())
+      x = static_cast<double>(v.get<int64_t>()), ok = true;
+    else if (!p.integer && v.is_number())
+      x = v.get<double>(), ok = true;
     if (!ok || !p.accepts(x)) throw UsageError(where_ + ": " + p.error("'" + k + "'", describe(v)));
     return x;
   }
@@ -69,23 +73,28 @@ class Reader {
 // Applies one key (not lyrics/tags) to `s`; false if the key is unknown.
 bool apply_key(const Reader& r, const std::string& k, const Json& v, SongRequest& s) {
   if (const SongParam* p = find_song_param(k)) {
-    if (p->set_text && v.is_string()) r.text_param(*p, k, v.get<std::string>(), s);  // "temperature": "1:0.5"
-    else p->set(s, r.param(*p, k, v));
-  }
-  else if (k == "seed") s.seed = r.seed(k, v);
-  else if (k == "save_path" || k == "save-path" || k == "output") s.save_path = r.string(k, v);
-  else if (k == "ignore_eos") s.ignore_eos = r.boolean(k, v);
-  else if (k == "codes_out") s.codes_out = r.string(k, v);
-  else if (k == "overwrite") s.overwrite = r.boolean(k, v);
-  else return false;
+    if (p->set_text && v.is_string())
+      r.text_param(*p, k, v.get<std::string>(), s);  // "temperature": "1:0.5"
+    else
+      p->set(s, r.param(*p, k, v));
+  } else if (k == "seed")
+    s.seed = r.seed(k, v);
+  else if (k == "save_path" || k == "save-path" || k == "output")
+    s.save_path = r.string(k, v);
+  else if (k == "ignore_eos")
+    s.ignore_eos = r.boolean(k, v);
+  else if (k == "codes_out")
+    s.codes_out = r.string(k, v);
+  else if (k == "overwrite")
+    s.overwrite = r.boolean(k, v);
+  else
+    return false;
   return true;
 }
 
 }  // namespace
 
-bool is_blank_batch_line(const std::string& line) {
-  return line.find_first_not_of(" \t\r") == std::string::npos;
-}
+bool is_blank_batch_line(const std::string& line) { return line.find_first_not_of(" \t\r") == std::string::npos; }
 
 SongRequest parse_batch_line(const std::string& line, const SongRequest& base, const std::string& where,
                              const TextArgReader& read_text) {

@@ -144,16 +144,14 @@ std::string check_bf16(c10::Device device) {
   }
 }
 
-c10::ScalarType default_lm_dtype(c10::Device device) {
-  return device.is_cpu() ? c10::kFloat : c10::kBFloat16;
-}
+c10::ScalarType default_lm_dtype(c10::Device device) { return device.is_cpu() ? c10::kFloat : c10::kBFloat16; }
 
-#define HEARTMULA_DISPATCH(device, call, cpu_value)                       \
-  do {                                                                    \
-    if ((device).is_cpu()) return cpu_value;                              \
-    const auto* b = backend_for((device).type());                         \
-    if (!b) return cpu_value;                                             \
-    return b->call((device).has_index() ? (device).index() : 0);          \
+#define HEARTMULA_DISPATCH(device, call, cpu_value)              \
+  do {                                                           \
+    if ((device).is_cpu()) return cpu_value;                     \
+    const auto* b = backend_for((device).type());                \
+    if (!b) return cpu_value;                                    \
+    return b->call((device).has_index() ? (device).index() : 0); \
   } while (0)
 
 void synchronize(c10::Device device) { HEARTMULA_DISPATCH(device, synchronize, void()); }

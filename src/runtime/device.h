@@ -21,7 +21,7 @@ namespace heartmula::runtime {
 
 struct DeviceInfo {
   c10::Device device{c10::kCPU};
-  std::string name;         // "NVIDIA H100 80GB HBM3", "CPU (16 threads)"
+  std::string name;           // "NVIDIA H100 80GB HBM3", "CPU (16 threads)"
   uint64_t total_memory = 0;  // bytes; 0 when unknown
   bool bf16_supported = true;
 };
@@ -113,16 +113,16 @@ bool is_out_of_memory(const std::exception& e);
 // A device's memory as the driver and this process's caching allocator see it (bytes; 0 where
 // the backend cannot tell). CPU: total and available RAM (/proc/meminfo) and this process's RSS.
 struct MemoryInfo {
-  uint64_t total = 0, free = 0;         // the whole device (cudaMemGetInfo)
+  uint64_t total = 0, free = 0;              // the whole device (cudaMemGetInfo)
   uint64_t reserved = 0, peak_reserved = 0;  // held by this process's allocator, now and at its peak
 };
 MemoryInfo memory_info(c10::Device device);
 
 // The figures an out-of-memory error is reported with (docs/troubleshooting.md).
 struct OutOfMemoryFacts {
-  std::string message;     // the error's text ("CUDA out of memory. Tried to allocate 2.00 GiB ...")
-  std::string device;      // "cuda:0 (NVIDIA H100 80GB HBM3)"
-  std::string phase;       // "language model", "codec", ...; empty when unknown
+  std::string message;  // the error's text ("CUDA out of memory. Tried to allocate 2.00 GiB ...")
+  std::string device;   // "cuda:0 (NVIDIA H100 80GB HBM3)"
+  std::string phase;    // "language model", "codec", ...; empty when unknown
   MemoryInfo memory;
   std::vector<std::string> hints;  // options that would help, most effective first
 };

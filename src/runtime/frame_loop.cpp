@@ -32,17 +32,18 @@ void check_context(const HeartMuLaModel& model, int64_t prompt_len, int64_t fram
 
 void check_context(int64_t max_seq, int64_t prompt_len, int64_t frames) {
   if (prompt_len > max_seq)
-    throw UsageError("the prompt has " + std::to_string(prompt_len) + " positions but the model's context (max_seq_len) is " +
-                std::to_string(max_seq) + ": shorten the lyrics/tags by at least " +
-                std::to_string(prompt_len - max_seq) + " tokens");
+    throw UsageError("the prompt has " + std::to_string(prompt_len) +
+                     " positions but the model's context (max_seq_len) is " + std::to_string(max_seq) +
+                     ": shorten the lyrics/tags by at least " + std::to_string(prompt_len - max_seq) + " tokens");
   const int64_t need = positions_needed(prompt_len, frames);
   if (need > max_seq) {
     const int64_t fit = max_seq - prompt_len + 1;  // frames that fit, the first included
     throw UsageError("the request does not fit the model's context: a prompt of " + std::to_string(prompt_len) +
-                " positions plus " + std::to_string(frames) + " frames needs " + std::to_string(need) +
-                " positions, " + std::to_string(need - max_seq) + " more than max_seq_len " + std::to_string(max_seq) +
-                "; at most " + std::to_string(fit) + " frames fit (--max-audio-length-ms " +
-                std::to_string((fit - 1) * codec::kFrameMs) + " or less), or shorten the lyrics/tags");
+                     " positions plus " + std::to_string(frames) + " frames needs " + std::to_string(need) +
+                     " positions, " + std::to_string(need - max_seq) + " more than max_seq_len " +
+                     std::to_string(max_seq) + "; at most " + std::to_string(fit) +
+                     " frames fit (--max-audio-length-ms " + std::to_string((fit - 1) * codec::kFrameMs) +
+                     " or less), or shorten the lyrics/tags");
   }
 }
 
@@ -86,8 +87,8 @@ FrameStepper::FrameStepper(const HeartMuLaModel& model, const model::GenConfig& 
     race_noise_ = at::empty({songs_, model.audio_vocab()}, i64.dtype(at::kFloat));
     tokens_ = at::zeros({rows_, 1}, i64);
     // The kernel's 1 / temperature: the same float as 1.0f / float(temperature) by value.
-    inv_temperature_ = at::full({songs_}, static_cast<double>(1.0f / static_cast<float>(params.temperature)),
-                                i64.dtype(at::kFloat));
+    inv_temperature_ =
+        at::full({songs_}, static_cast<double>(1.0f / static_cast<float>(params.temperature)), i64.dtype(at::kFloat));
   }
   if (params.temperature_varies()) temperature_ = at::full({songs_}, params.temperature, i64.dtype(at::kFloat));
 }
@@ -100,8 +101,8 @@ void FrameStepper::set_frame_temperature() {
   // Songs of one limit (the usual case) get one fill; otherwise one per song. A fill is a
   // device kernel with the value as its argument: no host synchronisation, stream-ordered
   // before the step (or its graph's replay) that reads it.
-  const bool one = std::all_of(frame_limits.begin(), frame_limits.end(),
-                               [&](int64_t l) { return l == frame_limits.front(); });
+  const bool one =
+      std::all_of(frame_limits.begin(), frame_limits.end(), [&](int64_t l) { return l == frame_limits.front(); });
   for (int64_t s = 0; s < (one ? 1 : songs_); ++s) {
     const double t = params_.temperature_at(frame_index_, frame_limits[static_cast<size_t>(s)]);
     at::Tensor temp = one ? temperature_ : temperature_.narrow(0, s, 1);
@@ -122,7 +123,8 @@ at::Tensor FrameStepper::sample(const at::Tensor& padded_logits, int64_t codeboo
     FusedSampleArgs a;
     a.vocab = m_.audio_vocab(), a.songs = songs_, a.cfg = cfg_, a.cfg_scale = params_.cfg_scale;
     a.topk = params_.topk, a.temperature = params_.temperature, a.inv_temperature = inv_temperature_;
-    if (io::record_path(io::KernelPath::kSampler, fused_sample_topk(padded_logits, a, gens_, race_noise_, tokens_, frame_, codebook)))
+    if (io::record_path(io::KernelPath::kSampler,
+                        fused_sample_topk(padded_logits, a, gens_, race_noise_, tokens_, frame_, codebook)))
       return tokens_;
   }
   const at::Tensor logits = padded_logits.narrow(-1, 0, m_.audio_vocab()).to(at::kFloat);
@@ -142,8 +144,8 @@ at::Tensor FrameStepper::sample(const at::Tensor& padded_logits, int64_t codeboo
   } else {
     std::vector<at::Tensor> per_song;
     for (int64_t s = 0; s < songs_; ++s)
-      per_song.push_back(sample_topk(guided.narrow(0, s, 1), params_.topk, params_.temperature,
-                                     gens_[static_cast<size_t>(s)]));
+      per_song.push_back(
+          sample_topk(guided.narrow(0, s, 1), params_.topk, params_.temperature, gens_[static_cast<size_t>(s)]));
     tok = at::cat(per_song, 0);
   }
   tok = cfg_ ? tok.repeat({2, 1}) : tok;  // the same token for both halves
@@ -152,7 +154,7 @@ at::Tensor FrameStepper::sample(const at::Tensor& padded_logits, int64_t codeboo
 }
 
 void FrameStepper::decode_frame(const at::Tensor& last_h) {
-  at::Tensor tok = sample(m_.codebook0_logits_padded(last_h), 0);  // [R, 1]
+  at::Tensor tok = sample(m_.codebook0_logits_padded(last_h), 0);            // [R, 1]
   at::Tensor x = at::cat({last_h.unsqueeze(1), m_.embed_audio(0, tok)}, 1);  // [R, 2, Db]
   for (int64_t i = 1; i < n_; ++i) {
     at::Tensor h = m_.decoder.forward(m_.project(x), dec_ctx_[static_cast<size_t>(i - 1)], dec_cache_);
@@ -284,10 +286,10 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
   // the whole cache: one graph per song. Otherwise one graph per kGraphAttentionBucket positions.
   // The eager loop attends the same way, so that graphs change nothing, bit for bit.
   const int64_t whole_cache = positions_needed(len, frames);
-  const int64_t bucket = options.attention_bucket > 0 ? options.attention_bucket
+  const int64_t bucket = options.attention_bucket > 0                                         ? options.attention_bucket
                          : model::fused_decode_attention_available(model.dtype, model.device) ? whole_cache
-                         : graphs_wanted ? kGraphAttentionBucket
-                                         : 0;
+                         : graphs_wanted                                                      ? kGraphAttentionBucket
+                                                                                              : 0;
   FrameStepper stepper(model, gen, params, seeds, positions_needed(len, frames), bucket);
   stepper.step_runner = options.step_runner;
   stepper.frame_limits = limit;
@@ -399,7 +401,7 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
         --live;
         ++ended_at_eos;
         end_song(s, seconds_since(t0));  // saved while the others go on
-      } else if (t + 1 == limit[i]) {  // its own length: ends here, the others go on
+      } else if (t + 1 == limit[i]) {    // its own length: ends here, the others go on
         count[i] = t + 1;
         done[i] = true;
         --live;

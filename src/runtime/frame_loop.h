@@ -82,9 +82,9 @@ struct FrameLoopResult {
   bool stopped_at_eos = false;  // a frame with a code >= audio_eos_id ended the song (not kept)
   bool interrupted = false;     // on_frame returned false
   int64_t prompt_len = 0;
-  double prefill_seconds = 0;   // prompt + first frame (of the whole batch)
-  double frame_seconds = 0;     // every later frame (of the whole batch)
-  double capture_seconds = 0;   // part of frame_seconds: steps that captured a graph
+  double prefill_seconds = 0;  // prompt + first frame (of the whole batch)
+  double frame_seconds = 0;    // every later frame (of the whole batch)
+  double capture_seconds = 0;  // part of frame_seconds: steps that captured a graph
 };
 
 // Upstream's frame limit: the first frame plus max_audio_length_ms / 80 (codec::kFrameMs) more.
@@ -164,17 +164,17 @@ class FrameStepper {
   // [songs] float32 on the device: the fused sampler's 1 / temperature (CUDA), and with a
   // schedule the composite sampler's temperature, per song, of the frame being made.
   at::Tensor inv_temperature_, temperature_;
-  at::Tensor uncond_;      // [R] bool (true on unconditional rows) or undefined
-  at::Tensor pad_;         // [R] int64 left padding per row, or undefined (none)
+  at::Tensor uncond_;  // [R] bool (true on unconditional rows) or undefined
+  at::Tensor pad_;     // [R] int64 left padding per row, or undefined (none)
   model::KVCache bb_cache_, dec_cache_;
   model::RopeTable bb_rope_, dec_rope_;
   std::vector<model::StepContext> dec_ctx_;  // decoder call i (1..N-1) -> dec_ctx_[i - 1]
-  at::Tensor row_tokens_;  // [R, 1, N+1] int64: the frame fed back, lane N = empty_id
-  at::Tensor row_mask_;    // [R, 1, N+1] bool: audio lanes only
-  at::Tensor pos_;         // [R, 1] int64: RoPE position of the row fed next (slot - pad)
-  at::Tensor slot_;        // [1] int64: its cache slot
-  at::Tensor frame_;       // [R, N] int64
-  int64_t filled_ = 0;     // backbone cache slots written (host copy)
+  at::Tensor row_tokens_;                    // [R, 1, N+1] int64: the frame fed back, lane N = empty_id
+  at::Tensor row_mask_;                      // [R, 1, N+1] bool: audio lanes only
+  at::Tensor pos_;                           // [R, 1] int64: RoPE position of the row fed next (slot - pad)
+  at::Tensor slot_;                          // [1] int64: its cache slot
+  at::Tensor frame_;                         // [R, N] int64
+  int64_t filled_ = 0;                       // backbone cache slots written (host copy)
   int64_t frame_index_ = 0;
 };
 

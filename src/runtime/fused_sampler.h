@@ -14,9 +14,9 @@
 namespace heartmula::runtime {
 
 struct FusedSampleArgs {
-  int64_t vocab = 0;        // V: the first V columns of each logits row are the vocabulary
-  int64_t songs = 0;        // S
-  bool cfg = false;         // rows are [S conditional, S unconditional]
+  int64_t vocab = 0;  // V: the first V columns of each logits row are the vocabulary
+  int64_t songs = 0;  // S
+  bool cfg = false;   // rows are [S conditional, S unconditional]
   double cfg_scale = 1.0;
   int64_t topk = 50;
   double temperature = 1.0;

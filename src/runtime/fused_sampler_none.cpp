@@ -3,8 +3,8 @@
 
 namespace heartmula::runtime {
 
-bool fused_sample_topk(const at::Tensor&, const FusedSampleArgs&, std::vector<at::Generator>&, at::Tensor&,
-                       at::Tensor&, at::Tensor&, int64_t) {
+bool fused_sample_topk(const at::Tensor&, const FusedSampleArgs&, std::vector<at::Generator>&, at::Tensor&, at::Tensor&,
+                       at::Tensor&, int64_t) {
   return false;
 }
 

@@ -20,8 +20,8 @@ namespace {
 
 bool looks_like_path(const std::string& a) {
   const auto ext = fs::path(a).extension().string();
-  return ext == ".txt" || ext == ".lrc" || ext == ".md" || a.rfind("./", 0) == 0 ||
-         a.rfind("../", 0) == 0 || a.rfind("/", 0) == 0 || a.rfind("~/", 0) == 0;
+  return ext == ".txt" || ext == ".lrc" || ext == ".md" || a.rfind("./", 0) == 0 || a.rfind("../", 0) == 0 ||
+         a.rfind("/", 0) == 0 || a.rfind("~/", 0) == 0;
 }
 
 }  // namespace
@@ -92,8 +92,8 @@ std::string read_text_arg(const std::string& arg, const std::string& flag) {
     from_file = true;
     if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // BOM
     if (text.size() > (1u << 20)) throw Error(flag + " " + arg + ": file is larger than 1 MiB; not lyrics?");
-  } else if (!arg.empty() && arg.size() < 4096 && arg.find('\n') == std::string::npos &&
-             looks_like_path(arg) && !fs::exists(arg, ec)) {
+  } else if (!arg.empty() && arg.size() < 4096 && arg.find('\n') == std::string::npos && looks_like_path(arg) &&
+             !fs::exists(arg, ec)) {
     // Looks like a path but is not there: almost surely a mistake, not the text itself.
     throw UsageError(flag + " " + arg + ": no such file");
   }
@@ -111,25 +111,37 @@ void check_model_folder(const ModelSettings& s) {
   std::vector<std::string> missing;
   std::error_code ec;
   if (s.need_lm) {
-    if (!fs::is_directory(mula, ec)) missing.push_back(mula.string() + "/");
-    else if (!fs::is_regular_file(mula / "config.json", ec)) missing.push_back((mula / "config.json").string());
+    if (!fs::is_directory(mula, ec))
+      missing.push_back(mula.string() + "/");
+    else if (!fs::is_regular_file(mula / "config.json", ec))
+      missing.push_back((mula / "config.json").string());
     if (!fs::is_regular_file(root / "tokenizer.json", ec)) missing.push_back((root / "tokenizer.json").string());
     if (!fs::is_regular_file(root / "gen_config.json", ec)) missing.push_back((root / "gen_config.json").string());
   }
   if (s.need_codec) {
-    if (!fs::is_directory(codec, ec)) missing.push_back(codec.string() + "/");
-    else if (!fs::is_regular_file(codec / "config.json", ec)) missing.push_back((codec / "config.json").string());
+    if (!fs::is_directory(codec, ec))
+      missing.push_back(codec.string() + "/");
+    else if (!fs::is_regular_file(codec / "config.json", ec))
+      missing.push_back((codec / "config.json").string());
   }
   if (missing.empty()) return;
   std::string msg = "the checkpoint folder '" + s.model_path + "' is incomplete; missing:";
   for (const auto& m : missing) msg += "\n  " + m;
   const std::string dir = s.model_path;
-  msg += "\nDownload the released checkpoints (about 21 GB) with the Hugging Face CLI (pip install -U huggingface_hub):"
-         "\n  hf download --local-dir '" + dir + "' HeartMuLa/HeartMuLaGen"
-         "\n  hf download --local-dir '" + dir + "/HeartMuLa-oss-3B' HeartMuLa/HeartMuLa-oss-3B-happy-new-year"
-         "\n  hf download --local-dir '" + dir + "/HeartCodec-oss' HeartMuLa/HeartCodec-oss-20260123"
-         "\nor from ModelScope: modelscope download --model <same names> --local_dir <same folders>."
-         "\nThen run again with --model-path '" + dir + "' (see docs/troubleshooting.md).";
+  msg +=
+      "\nDownload the released checkpoints (about 21 GB) with the Hugging Face CLI (pip install -U huggingface_hub):"
+      "\n  hf download --local-dir '" +
+      dir +
+      "' HeartMuLa/HeartMuLaGen"
+      "\n  hf download --local-dir '" +
+      dir +
+      "/HeartMuLa-oss-3B' HeartMuLa/HeartMuLa-oss-3B-happy-new-year"
+      "\n  hf download --local-dir '" +
+      dir +
+      "/HeartCodec-oss' HeartMuLa/HeartCodec-oss-20260123"
+      "\nor from ModelScope: modelscope download --model <same names> --local_dir <same folders>."
+      "\nThen run again with --model-path '" +
+      dir + "' (see docs/troubleshooting.md).";
   throw Error(msg);
 }
 

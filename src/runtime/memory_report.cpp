@@ -65,8 +65,7 @@ std::string format_out_of_memory(const OutOfMemoryFacts& f) {
   const std::string wanted = requested_allocation(f.message);
   out << "  allocation:  " << (wanted.empty() ? "size not reported" : wanted + " requested") << "\n";
   const MemoryInfo& m = f.memory;
-  if (m.total > 0)
-    out << "  device:      " << gib(m.total) << " total, " << gib(m.free) << " free now\n";
+  if (m.total > 0) out << "  device:      " << gib(m.total) << " total, " << gib(m.free) << " free now\n";
   if (m.reserved > 0 || m.peak_reserved > 0)
     out << "  this process: " << gib(m.reserved) << " held by the allocator now, " << gib(m.peak_reserved)
         << " at the peak\n";

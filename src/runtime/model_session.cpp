@@ -44,8 +44,8 @@ std::string validate_checkpoint(const ModelSettings& s) {
     auto tok = text::Tokenizer::from_file((root / "tokenizer.json").string());
     report += "language model " + dir + ": " + std::to_string(binder.declarations().size()) + " tensors, " +
               std::to_string(ckpt.files().size()) + " file(s), " + gb(ckpt.total_bytes()) + ": OK\n";
-    report += "tokenizer " + (root / "tokenizer.json").string() + ": " + std::to_string(tok.vocab_size()) +
-              " tokens: OK\n";
+    report +=
+        "tokenizer " + (root / "tokenizer.json").string() + ": " + std::to_string(tok.vocab_size()) + " tokens: OK\n";
   }
   if (s.need_codec) {
     const std::string dir = (root / "HeartCodec-oss").string();

@@ -86,7 +86,7 @@ class ModelSession {
   std::optional<codec::HeartCodec> codec_;
   std::shared_ptr<codec::SolverGraphs> codec_graphs_;
   double load_s_ = 0, load_reported_ = 0;
-  Timings loading_, loading_reported_;     // the parts of load_s_ (device_init_s, lm_load_s, codec_load_s)
+  Timings loading_, loading_reported_;      // the parts of load_s_ (device_init_s, lm_load_s, codec_load_s)
   std::vector<c10::Device> devices_ready_;  // contexts made (init_device)
   // The device's context, timed on its own (device_init_s) before the first weights go there.
   void init_device(c10::Device d);

@@ -57,8 +57,8 @@ class DevicePool {
   using DeviceProgressFn = std::function<void(size_t device, int64_t done, int64_t planned, double elapsed_s)>;
   // A group that ran (or failed: each result's `error` set, "<label>: <what>"): the indices of
   // its songs in `requests` and their results, `device` the index of the device that ran it.
-  using GroupDoneFn = std::function<void(size_t device, const std::vector<size_t>& indices,
-                                         const std::vector<SongResult>& results)>;
+  using GroupDoneFn =
+      std::function<void(size_t device, const std::vector<size_t>& indices, const std::vector<SongResult>& results)>;
 
   // Runs `requests` in groups of `group_size` consecutive songs; each group is one
   // Generator::generate_many call on whichever device is free first (songs come out as with
@@ -70,8 +70,8 @@ class DevicePool {
   // group (out of memory, ...) fails its songs only; the device goes on with the next group.
   // Returns every song's result, in the order of `requests`, each with `device` set.
   std::vector<SongResult> generate_many(const std::vector<SongRequest>& requests, size_t group_size,
-                                        const DeviceProgressFn& progress, const StopFn& stop,
-                                        const SongSavedFn& saved, const GroupDoneFn& done);
+                                        const DeviceProgressFn& progress, const StopFn& stop, const SongSavedFn& saved,
+                                        const GroupDoneFn& done);
 
  private:
   std::vector<std::string> labels_;

@@ -25,8 +25,10 @@ bool stream_trace() {
 
 void warn_replaced(int64_t replaced) {
   if (replaced > 0)
-    std::fprintf(stderr, "warning: %lld code(s) outside the codec's codebook (special ids) were replaced by the previous frame's\n",
-                 static_cast<long long>(replaced));
+    std::fprintf(
+        stderr,
+        "warning: %lld code(s) outside the codec's codebook (special ids) were replaced by the previous frame's\n",
+        static_cast<long long>(replaced));
 }
 
 // While the codec streams beside the frame loop, its GEMMs leave 30 % of the SMs to the
@@ -62,13 +64,13 @@ int64_t sanitize_codes_after(at::Tensor& frames, const at::Tensor& prev, int64_t
 struct OutputPipeline::Song {
   const SongRequest* request = nullptr;
   SongResult* result = nullptr;
-  size_t index = 0;                                // in the caller's request list
-  at::Tensor frames;                               // all its frames, once it has ended (no worker)
-  std::unique_ptr<codec::StreamDecoder> decoder;   // --stream
-  std::unique_ptr<io::AudioWriter> writer;         // --stream
-  at::Tensor last;                                 // --stream: the last frame decoded (sanitized) [1, N]
-  int64_t replaced = 0;                            // codes replaced by sanitizing
-  int64_t samples = 0;                             // written, per channel
+  size_t index = 0;                               // in the caller's request list
+  at::Tensor frames;                              // all its frames, once it has ended (no worker)
+  std::unique_ptr<codec::StreamDecoder> decoder;  // --stream
+  std::unique_ptr<io::AudioWriter> writer;        // --stream
+  at::Tensor last;                                // --stream: the last frame decoded (sanitized) [1, N]
+  int64_t replaced = 0;                           // codes replaced by sanitizing
+  int64_t samples = 0;                            // written, per channel
   SongOutcome outcome;
 
   bool streamed(const ModelSettings& s) const { return request->streamed(s); }
@@ -151,7 +153,8 @@ void OutputPipeline::stream_frames(Song& o, const at::Tensor& frames, Clock::tim
     const codec::HeartCodec& codec = session_.codec();
     if (!o.decoder) {
       o.writer = open_writer(*o.request, o.result->seed);
-      o.decoder = std::make_unique<codec::StreamDecoder>(codec, session_.detokenize_options(*o.request, o.result->seed));
+      o.decoder =
+          std::make_unique<codec::StreamDecoder>(codec, session_.detokenize_options(*o.request, o.result->seed));
     }
     at::Tensor codes = frames.clone();
     o.replaced += sanitize_codes_after(codes, o.last, codec.config().codebook_size);

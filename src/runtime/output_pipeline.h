@@ -53,8 +53,7 @@ class OutputPipeline {
   // On the calling thread: a song's frames -> its codes file (codes_out), the codec and its
   // audio file (--lazy-load frees the language model first). Fills the result's paths,
   // frames, codec/encode timings, audio_s and first_audio_s (from `t_ready`). Throws.
-  void finish_song(const SongRequest& request, const at::Tensor& frames, SongResult& result,
-                   Clock::time_point t_ready);
+  void finish_song(const SongRequest& request, const at::Tensor& frames, SongResult& result, Clock::time_point t_ready);
 
  private:
   friend class OutputBatch;

@@ -26,7 +26,7 @@ double seconds_since_process_start() {
   }
   unsigned long long start_ticks = 0;
   if (!(fields >> start_ticks)) return -1;  // field 22: starttime
-  timespec now {};
+  timespec now{};
   const long ticks = sysconf(_SC_CLK_TCK);
   if (ticks <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) != 0) return -1;
   const double since_boot = static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;

@@ -37,8 +37,8 @@ void ProgressPrinter::update(int64_t done, int64_t planned, double elapsed_s) {
   const double fps = elapsed_s > 0 ? static_cast<double>(done) / elapsed_s : 0.0;
   const double eta = fps > 0 ? static_cast<double>(planned - done) / fps : 0.0;
   char line[160];
-  std::snprintf(line, sizeof line, "%sframes %lld/%lld | %.1f frames/s | %.1f s of audio | ETA %.0f s",
-                prefix_.c_str(), static_cast<long long>(done), static_cast<long long>(planned), fps,
+  std::snprintf(line, sizeof line, "%sframes %lld/%lld | %.1f frames/s | %.1f s of audio | ETA %.0f s", prefix_.c_str(),
+                static_cast<long long>(done), static_cast<long long>(planned), fps,
                 static_cast<double>(done) * codec::kFrameSeconds, eta);
   if (tty_) {
     std::fprintf(out_, "\r\033[K%s", line);
@@ -60,8 +60,8 @@ std::string format_timings(const Timings& t) {
   line("timings:");
   line("  load time    = " + fmt("%9.2f", t.load_s * 1000) + " ms");
   line("  prompt time  = " + fmt("%9.2f", t.prompt_s * 1000) + " ms (" + std::to_string(t.prompt_len) + " positions)");
-  line("  frames time  = " + fmt("%9.2f", t.frames_s * 1000) + " ms / " + std::to_string(t.frames) +
-       " frames (" + fmt("%.2f", t.ms_per_frame()) + " ms per frame, " + fmt("%.2f", t.frames_per_s()) + " frames/s)" +
+  line("  frames time  = " + fmt("%9.2f", t.frames_s * 1000) + " ms / " + std::to_string(t.frames) + " frames (" +
+       fmt("%.2f", t.ms_per_frame()) + " ms per frame, " + fmt("%.2f", t.frames_per_s()) + " frames/s)" +
        (t.batch_songs > 1 ? ", in a batch of " + std::to_string(t.batch_songs) + " songs" : ""));
   line("  codec time   = " + fmt("%9.2f", t.codec_s * 1000) + " ms");
   line("  encode time  = " + fmt("%9.2f", t.encode_s * 1000) + " ms");
@@ -77,21 +77,33 @@ std::string format_timings(const Timings& t) {
 
 namespace {
 json timings_json(const Timings& t) {
-  return {{"load_s", t.load_s},       {"prompt_s", t.prompt_s},
-          {"frames_s", t.frames_s},   {"batch_songs", t.batch_songs},
+  return {{"load_s", t.load_s},
+          {"prompt_s", t.prompt_s},
+          {"frames_s", t.frames_s},
+          {"batch_songs", t.batch_songs},
           {"codec_s", t.codec_s},
-          {"encode_s", t.encode_s},   {"total_s", t.total_s},
-          {"first_audio_s", t.first_audio_s}, {"codec_warmup_s", t.codec_warmup_s},
-          {"frames", t.frames},       {"frames_planned", t.frames_planned},
-          {"prompt_len", t.prompt_len}, {"ms_per_frame", t.ms_per_frame()},
-          {"frames_per_s", t.frames_per_s()}, {"audio_s", t.audio_s},
-          {"rtf", t.rtf()},           {"peak_mula_bytes", t.peak_mula_bytes},
+          {"encode_s", t.encode_s},
+          {"total_s", t.total_s},
+          {"first_audio_s", t.first_audio_s},
+          {"codec_warmup_s", t.codec_warmup_s},
+          {"frames", t.frames},
+          {"frames_planned", t.frames_planned},
+          {"prompt_len", t.prompt_len},
+          {"ms_per_frame", t.ms_per_frame()},
+          {"frames_per_s", t.frames_per_s()},
+          {"audio_s", t.audio_s},
+          {"rtf", t.rtf()},
+          {"peak_mula_bytes", t.peak_mula_bytes},
           {"peak_codec_bytes", t.peak_codec_bytes},
           // The wall-time breakdown (scripts/wall-time.sh, docs/performance.md).
-          {"process_s", t.process_s},         {"setup_s", t.setup_s},
-          {"device_init_s", t.device_init_s}, {"lm_load_s", t.lm_load_s},
-          {"codec_load_s", t.codec_load_s},   {"graph_capture_s", t.graph_capture_s},
-          {"after_frames_s", t.after_frames_s}, {"reported_at_s", t.reported_at_s}};
+          {"process_s", t.process_s},
+          {"setup_s", t.setup_s},
+          {"device_init_s", t.device_init_s},
+          {"lm_load_s", t.lm_load_s},
+          {"codec_load_s", t.codec_load_s},
+          {"graph_capture_s", t.graph_capture_s},
+          {"after_frames_s", t.after_frames_s},
+          {"reported_at_s", t.reported_at_s}};
 }
 
 json result_object(const ModelSettings& m, const SongRequest& r, const SongResult& res) {
@@ -100,17 +112,25 @@ json result_object(const ModelSettings& m, const SongRequest& r, const SongResul
     streamed = r.streamed(m);
   } catch (const std::exception&) {  // --stream with --lazy-load never ran
   }
-  json settings = {{"model_path", m.model_path},   {"version", m.version},
-                   {"device", m.device},           {"mula_device", m.mula_device},
-                   {"codec_device", m.codec_device}, {"mula_dtype", m.mula_dtype},
-                   {"codec_dtype", m.codec_dtype}, {"lazy_load", m.lazy_load},
-                   {"threads", m.threads},         {"max_audio_length_ms", r.max_audio_length_ms},
+  json settings = {{"model_path", m.model_path},
+                   {"version", m.version},
+                   {"device", m.device},
+                   {"mula_device", m.mula_device},
+                   {"codec_device", m.codec_device},
+                   {"mula_dtype", m.mula_dtype},
+                   {"codec_dtype", m.codec_dtype},
+                   {"lazy_load", m.lazy_load},
+                   {"threads", m.threads},
+                   {"max_audio_length_ms", r.max_audio_length_ms},
                    {"temperature", r.temperature},
                    {"temperature_schedule", temperature_text(r)},  // "1", or START:END:SHAPE as given
                    {"topk", r.topk},
-                   {"cfg_scale", r.cfg_scale},     {"ignore_eos", r.ignore_eos},
-                   {"codec_steps", r.codec_steps}, {"codec_guidance", r.codec_guidance},
-                   {"mp3_bitrate", r.mp3_bitrate_kbps}, {"codes_in", r.codes_in},
+                   {"cfg_scale", r.cfg_scale},
+                   {"ignore_eos", r.ignore_eos},
+                   {"codec_steps", r.codec_steps},
+                   {"codec_guidance", r.codec_guidance},
+                   {"mp3_bitrate", r.mp3_bitrate_kbps},
+                   {"codes_in", r.codes_in},
                    {"stream", streamed}};  // as decided (SongRequest::streamed)
   json out = {{"output", res.save_path},
               {"codes_out", res.codes_path},

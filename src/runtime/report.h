@@ -31,8 +31,7 @@ class ProgressPrinter {
 std::string format_timings(const Timings& t);
 
 // One JSON object (as text) with the result, the settings and the timings.
-std::string result_json(const ModelSettings& m, const SongRequest& r, const SongResult& res,
-                        bool pretty);
+std::string result_json(const ModelSettings& m, const SongRequest& r, const SongResult& res, bool pretty);
 
 // Writes `<save_path minus extension>.json` (atomically) and returns its path.
 std::string write_sidecar(const ModelSettings& m, const SongRequest& r, const SongResult& res);

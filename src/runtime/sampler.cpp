@@ -18,8 +18,8 @@ constexpr double kPi = 3.14159265358979323846;
 }  // namespace
 
 double scheduled_temperature(double start, double end, TemperatureShape shape, int64_t frame, int64_t max_frames) {
-  const double p = max_frames > 1 ? std::clamp(static_cast<double>(frame) / static_cast<double>(max_frames - 1), 0.0, 1.0)
-                                  : 0.0;
+  const double p =
+      max_frames > 1 ? std::clamp(static_cast<double>(frame) / static_cast<double>(max_frames - 1), 0.0, 1.0) : 0.0;
   if (shape == TemperatureShape::cosine) return end + (start - end) * (1.0 + std::cos(kPi * p)) / 2.0;
   return start + (end - start) * p;
 }

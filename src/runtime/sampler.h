@@ -19,11 +19,11 @@ namespace heartmula::runtime {
 double scheduled_temperature(double start, double end, TemperatureShape shape, int64_t frame, int64_t max_frames);
 
 struct SamplingParams {
-  double temperature = 1.0;  // 0.01..100 (limits: runtime/song_params.h); START of a schedule
+  double temperature = 1.0;               // 0.01..100 (limits: runtime/song_params.h); START of a schedule
   std::optional<double> temperature_end;  // END of a schedule (SongRequest::temperature_end)
   TemperatureShape temperature_shape = TemperatureShape::linear;
-  int64_t topk = 50;         // 1..1000000; larger than the vocabulary = the whole vocabulary
-  double cfg_scale = 1.5;    // 0..100; classifier-free guidance; 1 = off (batch of 1)
+  int64_t topk = 50;       // 1..1000000; larger than the vocabulary = the whole vocabulary
+  double cfg_scale = 1.5;  // 0..100; classifier-free guidance; 1 = off (batch of 1)
   uint64_t seed = 0;
 
   void validate() const;  // SongParam::check of each: UsageError naming the flag (--temperature, --topk, --cfg-scale)
@@ -34,8 +34,9 @@ struct SamplingParams {
   // frame samples with `temperature`, exactly as without a schedule.
   bool temperature_varies() const { return temperature_end && *temperature_end != temperature; }
   double temperature_at(int64_t frame, int64_t max_frames) const {
-    return temperature_varies() ? scheduled_temperature(temperature, *temperature_end, temperature_shape, frame, max_frames)
-                                : temperature;
+    return temperature_varies()
+               ? scheduled_temperature(temperature, *temperature_end, temperature_shape, frame, max_frames)
+               : temperature;
   }
 };
 

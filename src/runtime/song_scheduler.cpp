@@ -60,8 +60,10 @@ std::vector<std::vector<size_t>> batch_groups(const std::vector<SongRequest>& re
       return r.codes_in.empty() && first.codes_in.empty() && same_lm_settings(first, r);
     };
     auto it = std::find_if(groups.begin(), groups.end(), joins);
-    if (it == groups.end()) groups.push_back({i});
-    else it->push_back(i);
+    if (it == groups.end())
+      groups.push_back({i});
+    else
+      it->push_back(i);
   }
   return groups;
 }

@@ -31,8 +31,8 @@ class SongScheduler {
  private:
   // One frame-loop batch of songs that share their LM settings; returns each song's outcome.
   std::vector<SongOutcome> run_batch(const std::vector<const SongRequest*>& songs, const std::vector<SongResult*>& out,
-                                     const std::vector<size_t>& indices, const ProgressFn& progress,
-                                     const StopFn& stop, const SongSavedFn& saved);
+                                     const std::vector<size_t>& indices, const ProgressFn& progress, const StopFn& stop,
+                                     const SongSavedFn& saved);
   // A --codes-in song: decoded on this thread, no LM.
   void decode_codes_in(const SongRequest& request, SongResult& result);
   // Loading time not reported yet goes to this song; total_s = time since the call began (to

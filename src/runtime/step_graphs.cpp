@@ -51,13 +51,12 @@ std::shared_ptr<codec::SolverGraphs> make_codec_graphs(c10::Device device) {
   o.what = "codec Euler-solve";
   std::shared_ptr<StepGraphs> g = make_step_graphs(device, {}, o);
   if (!g) return nullptr;
-  return std::make_shared<codec::SolverGraphs>(
-      [g](int64_t key, const std::function<void()>& body, bool replay) {
-        if (replay)
-          g->run(key, body);
-        else
-          g->capture(key, body);
-      });
+  return std::make_shared<codec::SolverGraphs>([g](int64_t key, const std::function<void()>& body, bool replay) {
+    if (replay)
+      g->run(key, body);
+    else
+      g->capture(key, body);
+  });
 }
 
 }  // namespace heartmula::runtime

@@ -9,8 +9,7 @@
 
 namespace heartmula::runtime {
 
-Worker::Worker(c10::Device device)
-    : device_(device), threads_(at::get_num_threads()), thread_([this] { loop(); }) {}
+Worker::Worker(c10::Device device) : device_(device), threads_(at::get_num_threads()), thread_([this] { loop(); }) {}
 
 Worker::~Worker() {
   {

@@ -100,8 +100,7 @@ void AddedVocabulary::build_matchers() {
   for (Matcher* m : {&raw_, &normalized_}) {
     for (auto& list : m->by_first_byte) {
       std::sort(list.begin(), list.end(), [](const AddedToken* a, const AddedToken* b) {
-        return a->content.size() != b->content.size() ? a->content.size() > b->content.size()
-                                                      : a->content < b->content;
+        return a->content.size() != b->content.size() ? a->content.size() > b->content.size() : a->content < b->content;
       });
     }
   }
@@ -168,9 +167,8 @@ const AddedToken* AddedVocabulary::find(int32_t id) const {
 }
 
 size_t AddedVocabulary::count_new(const BpeModel& model) const {
-  return static_cast<size_t>(std::count_if(by_content_.begin(), by_content_.end(), [&](const auto& kv) {
-    return !model.token_to_id(kv.first).has_value();
-  }));
+  return static_cast<size_t>(std::count_if(by_content_.begin(), by_content_.end(),
+                                           [&](const auto& kv) { return !model.token_to_id(kv.first).has_value(); }));
 }
 
 }  // namespace heartmula::text

@@ -44,8 +44,7 @@ class AddedVocabulary {
   // Reads the "added_tokens" array (null = none). Ids are assigned as HF assigns them (the
   // model's id for a token it already has, else the next id after the vocabulary); a file whose
   // recorded ids disagree is rejected.
-  static AddedVocabulary from_json(const json_util::Json& tokens, const BpeModel& model,
-                                   const json_util::Where& at);
+  static AddedVocabulary from_json(const json_util::Json& tokens, const BpeModel& model, const json_util::Where& at);
 
   // Splits `text` (valid UTF-8) into added tokens and the plain text between them.
   // Empty pieces are dropped.

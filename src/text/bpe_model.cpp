@@ -41,8 +41,7 @@ BpeModel BpeModel::from_json(const Json& model, const Where& at) {
     at.fail("unsupported model type " + type->dump() + " (only BPE is implemented)");
   }
   const auto dropout = model.find("dropout");
-  if (dropout != model.end() && !dropout->is_null() &&
-      !(dropout->is_number() && dropout->get<double>() == 0.0)) {
+  if (dropout != model.end() && !dropout->is_null() && !(dropout->is_number() && dropout->get<double>() == 0.0)) {
     (at / "dropout").fail("BPE dropout " + dropout->dump() + " is not supported (encoding would be random)");
   }
   BpeModel m;
@@ -72,8 +71,8 @@ void BpeModel::read_vocab(const Json& vocab, const Where& at) {
     const std::string_view view = strings_.back();
     vocab_.emplace(view, id);
     const auto [it, fresh] = vocab_r_.emplace(id, view);
-    if (!fresh) at.fail("id " + std::to_string(id) + " is given to both '" + std::string(it->second) +
-                        "' and '" + token + "'");
+    if (!fresh)
+      at.fail("id " + std::to_string(id) + " is given to both '" + std::string(it->second) + "' and '" + token + "'");
   }
 }
 

@@ -10,7 +10,7 @@ namespace {
 
 struct Tables {
   std::array<std::string, 256> byte_to_char;  // UTF-8 of the character for each byte
-  std::array<int16_t, 512> char_to_byte{};      // code point -> byte, -1 if not in the alphabet
+  std::array<int16_t, 512> char_to_byte{};    // code point -> byte, -1 if not in the alphabet
 
   Tables() {
     char_to_byte.fill(-1);

@@ -28,15 +28,17 @@ class Template final : public PostProcessor {
     if (!add_special_tokens) return;
     std::vector<int32_t> out;
     for (const Item& item : single_) {
-      if (item.sequence) out.insert(out.end(), ids.begin(), ids.end());
-      else out.insert(out.end(), item.ids->begin(), item.ids->end());
+      if (item.sequence)
+        out.insert(out.end(), ids.begin(), ids.end());
+      else
+        out.insert(out.end(), item.ids->begin(), item.ids->end());
     }
     ids = std::move(out);
   }
 
  private:
   struct Item {
-    bool sequence = false;                     // $A
+    bool sequence = false;                      // $A
     const std::vector<int32_t>* ids = nullptr;  // a special token's ids
   };
 
@@ -106,8 +108,8 @@ std::unique_ptr<PostProcessor> PostProcessor::from_json(const Json& j, const Whe
   if (type == "ByteLevel") return std::make_unique<ByteLevelPost>();
   if (type == "TemplateProcessing") return std::make_unique<Template>(j, at);
   if (type == "Sequence") return std::make_unique<SequencePost>(j, at);
-  (at / "type").fail("unsupported post_processor type '" + type +
-                     "' (supported: ByteLevel, TemplateProcessing, Sequence)");
+  (at / "type")
+      .fail("unsupported post_processor type '" + type + "' (supported: ByteLevel, TemplateProcessing, Sequence)");
 }
 
 }  // namespace heartmula::text

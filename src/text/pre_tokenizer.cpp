@@ -38,28 +38,35 @@ std::vector<Part> apply_behavior(std::vector<Part> m, Behavior behavior) {
   std::vector<Part> out;
   bool previous = false;
   switch (behavior) {
-    case Behavior::Removed: return m;
+    case Behavior::Removed:
+      return m;
     case Behavior::Isolated:
       for (Part& p : m) p.flag = false;
       return m;
     case Behavior::Contiguous:
       for (const Part& p : m) {
-        if (p.flag == previous && !out.empty()) out.back().span.second = p.span.second;
-        else out.push_back({p.span, false});
+        if (p.flag == previous && !out.empty())
+          out.back().span.second = p.span.second;
+        else
+          out.push_back({p.span, false});
         previous = p.flag;
       }
       return out;
     case Behavior::MergedWithPrevious:
       for (const Part& p : m) {
-        if (p.flag && !previous && !out.empty()) out.back().span.second = p.span.second;
-        else out.push_back({p.span, false});
+        if (p.flag && !previous && !out.empty())
+          out.back().span.second = p.span.second;
+        else
+          out.push_back({p.span, false});
         previous = p.flag;
       }
       return out;
     case Behavior::MergedWithNext:
       for (auto it = m.rbegin(); it != m.rend(); ++it) {
-        if (it->flag && !previous && !out.empty()) out.back().span.first = it->span.first;
-        else out.push_back({it->span, false});
+        if (it->flag && !previous && !out.empty())
+          out.back().span.first = it->span.first;
+        else
+          out.push_back({it->span, false});
         previous = it->flag;
       }
       return {out.rbegin(), out.rend()};

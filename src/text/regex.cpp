@@ -33,16 +33,25 @@ std::string onig_to_pcre2(std::string_view p) {
       const char e = p[++i];
       const std::string items = e == 'w' || e == 'W' ? kWordItems : kHexItems;
       switch (e) {
-        case 's': out += kSpace; break;
-        case 'S': out += kNotSpace; break;
+        case 's':
+          out += kSpace;
+          break;
+        case 'S':
+          out += kNotSpace;
+          break;
         case 'w':
-        case 'h': out += in_class ? items : "[" + items + "]"; break;
+        case 'h':
+          out += in_class ? items : "[" + items + "]";
+          break;
         case 'W':
         case 'H':
           if (in_class) throw Error(std::string("regex: \\") + e + " inside a character class is not supported");
           out += "[^" + items + "]";
           break;
-        default: out += c; out += e; break;
+        default:
+          out += c;
+          out += e;
+          break;
       }
       continue;
     }
@@ -82,11 +91,11 @@ std::shared_ptr<Regex::Impl> build(std::string_view pattern, uint32_t extra, con
   PCRE2_SIZE off = 0;
   // PCRE2_LITERAL admits only a few other options.
   const uint32_t opts = (extra & PCRE2_LITERAL) ? PCRE2_UTF | extra : PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE | extra;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   opts, &err, &off, nullptr);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), opts, &err, &off, nullptr);
   if (code == nullptr) {
-    throw Error(where + ": bad regex '" + std::string(shown) + "': " + pcre2_message(err) +
-                " (at offset " + std::to_string(off) + " of the PCRE2 form)");
+    throw Error(where + ": bad regex '" + std::string(shown) + "': " + pcre2_message(err) + " (at offset " +
+                std::to_string(off) + " of the PCRE2 form)");
   }
   auto impl = std::make_shared<Regex::Impl>();
   impl->code = code;
@@ -96,13 +105,11 @@ std::shared_ptr<Regex::Impl> build(std::string_view pattern, uint32_t extra, con
 
 // One pcre2_match call; falls back to the interpreter if the JIT stack runs out.
 // Returns the PCRE2 result code (> 0 on a match).
-int run_match(const Regex::Impl& re, std::string_view text, size_t start, uint32_t opts,
-              pcre2_match_data* md) {
+int run_match(const Regex::Impl& re, std::string_view text, size_t start, uint32_t opts, pcre2_match_data* md) {
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   int rc = pcre2_match(re.code, subject, text.size(), start, opts | PCRE2_NO_UTF_CHECK, md, nullptr);
   if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
-    rc = pcre2_match(re.code, subject, text.size(), start, opts | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
-                     md, nullptr);
+    rc = pcre2_match(re.code, subject, text.size(), start, opts | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
   }
   if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
     throw Error("regex match failed at byte " + std::to_string(start) + ": " + pcre2_message(rc));

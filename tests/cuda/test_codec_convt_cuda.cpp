@@ -59,8 +59,8 @@ TEST(CodecDecoderCuda, TransposedConvGemmMatchesCudnnOnRealStages) {
     bool tf32;
     double bound;  // max |gemm - cudnn| / max |cudnn|
   };
-  const std::vector<Mode> modes = {{"fp32", at::kFloat, false, 1e-5}, {"tf32", at::kFloat, true, 1e-2},
-                                   {"bf16", at::kBFloat16, false, 4e-2}};
+  const std::vector<Mode> modes = {
+      {"fp32", at::kFloat, false, 1e-5}, {"tf32", at::kFloat, true, 1e-2}, {"bf16", at::kBFloat16, false, 4e-2}};
   auto& ctx = at::globalContext();
   const bool cudnn_was = ctx.allowTF32CuDNN(), cublas_was = ctx.allowTF32CuBLAS();
   at::manual_seed(31);

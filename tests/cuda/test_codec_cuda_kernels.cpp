@@ -47,23 +47,23 @@ at::Tensor random_mod(int64_t d) { return at::randn({kB, 6, d}, cuda(at::kFloat)
 TEST(CodecCudaKernels, ModulatedRmsNormMatchesTheComposite) {
   at::manual_seed(11);
   for (const Stack& st : kStacks)
-  for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
-    const int64_t d = st.d;
-    at::Tensor x = at::randn({kB, kT, d}, cuda(at::kFloat)).mul(3), w = at::randn({d}, cuda(at::kFloat));
-    at::Tensor mod = random_mod(d), out;
-    ASSERT_TRUE(fused_modulated_rms_norm(x, w, mod, 3, 4, 1e-6, dtype, out));
-    const at::Tensor ref = (rms_norm(x, w, 1e-6) * (1 + mod.narrow(1, 4, 1)) + mod.narrow(1, 3, 1)).to(dtype);
-    ASSERT_EQ(out.scalar_type(), dtype);
-    // Only rsqrt(mean(x^2)) may differ (reduction order), by a few float ulps; after the
-    // rounding to T that is at most one ulp of T (abs 1e-5: cancellation against the shift).
-    EXPECT_LE(worst(out, ref, ulp(dtype) * (dtype == at::kFloat ? 16 : 1), 1e-5), 1.0) << dtype << " D " << d;
-    std::cout << "modulated_rms_norm D " << d << " " << dtype << ": " << differing(out, ref) << " of " << ref.numel()
-              << " elements differ from the composite\n";
-  }
+    for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
+      const int64_t d = st.d;
+      at::Tensor x = at::randn({kB, kT, d}, cuda(at::kFloat)).mul(3), w = at::randn({d}, cuda(at::kFloat));
+      at::Tensor mod = random_mod(d), out;
+      ASSERT_TRUE(fused_modulated_rms_norm(x, w, mod, 3, 4, 1e-6, dtype, out));
+      const at::Tensor ref = (rms_norm(x, w, 1e-6) * (1 + mod.narrow(1, 4, 1)) + mod.narrow(1, 3, 1)).to(dtype);
+      ASSERT_EQ(out.scalar_type(), dtype);
+      // Only rsqrt(mean(x^2)) may differ (reduction order), by a few float ulps; after the
+      // rounding to T that is at most one ulp of T (abs 1e-5: cancellation against the shift).
+      EXPECT_LE(worst(out, ref, ulp(dtype) * (dtype == at::kFloat ? 16 : 1), 1e-5), 1.0) << dtype << " D " << d;
+      std::cout << "modulated_rms_norm D " << d << " " << dtype << ": " << differing(out, ref) << " of " << ref.numel()
+                << " elements differ from the composite\n";
+    }
   // Not handled: CPU tensors, D % 4 != 0, D > 16384 (the composite runs).
   at::Tensor out;
-  EXPECT_FALSE(fused_modulated_rms_norm(at::randn({1, 3, 8}), at::ones({8}), at::zeros({1, 6, 8}), 0, 1, 1e-6,
-                                        at::kFloat, out));
+  EXPECT_FALSE(
+      fused_modulated_rms_norm(at::randn({1, 3, 8}), at::ones({8}), at::zeros({1, 6, 8}), 0, 1, 1e-6, at::kFloat, out));
   EXPECT_FALSE(fused_modulated_rms_norm(at::randn({1, 3, 6}, cuda(at::kFloat)), at::ones({6}, cuda(at::kFloat)),
                                         at::zeros({1, 6, 6}, cuda(at::kFloat)), 0, 1, 1e-6, at::kFloat, out));
   EXPECT_FALSE(fused_modulated_rms_norm(at::randn({1, 3, 16388}, cuda(at::kFloat)), at::ones({16388}, cuda(at::kFloat)),
@@ -73,19 +73,19 @@ TEST(CodecCudaKernels, ModulatedRmsNormMatchesTheComposite) {
 TEST(CodecCudaKernels, GatedResidualIsBitForBitTheComposite) {
   at::manual_seed(12);
   for (const Stack& st : kStacks)
-  for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
-    const int64_t d = st.d;
-    at::Tensor x = at::randn({kB, kT, d}, cuda(at::kFloat)), y = at::randn({kB, kT, d}, cuda(dtype));
-    at::Tensor mod = random_mod(d);
-    const at::Tensor ref = x + mod.narrow(1, 2, 1) * y;
-    at::Tensor out;
-    ASSERT_TRUE(fused_gated_residual(x, mod, 2, y, out));
-    EXPECT_TRUE(at::equal(out, ref)) << dtype;
-    at::Tensor x2 = x.clone();
-    ASSERT_TRUE(fused_gated_residual_(x2, mod, 2, y));
-    EXPECT_TRUE(at::equal(x2, ref)) << dtype;
-    EXPECT_FALSE(at::equal(x, ref));  // the out-of-place form left x alone
-  }
+    for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
+      const int64_t d = st.d;
+      at::Tensor x = at::randn({kB, kT, d}, cuda(at::kFloat)), y = at::randn({kB, kT, d}, cuda(dtype));
+      at::Tensor mod = random_mod(d);
+      const at::Tensor ref = x + mod.narrow(1, 2, 1) * y;
+      at::Tensor out;
+      ASSERT_TRUE(fused_gated_residual(x, mod, 2, y, out));
+      EXPECT_TRUE(at::equal(out, ref)) << dtype;
+      at::Tensor x2 = x.clone();
+      ASSERT_TRUE(fused_gated_residual_(x2, mod, 2, y));
+      EXPECT_TRUE(at::equal(x2, ref)) << dtype;
+      EXPECT_FALSE(at::equal(x, ref));  // the out-of-place form left x alone
+    }
 }
 
 // The gated residual and the next modulated RMSNorm in one kernel: bit for bit the two kernels
@@ -94,25 +94,25 @@ TEST(CodecCudaKernels, GatedResidualIsBitForBitTheComposite) {
 TEST(CodecCudaKernels, GatedResidualRmsNormIsTheTwoKernels) {
   at::manual_seed(16);
   for (const Stack& st : kStacks)
-  for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
-    const int64_t d = st.d;
-    const at::Tensor x = at::randn({kB, kT, d}, cuda(at::kFloat)), y = at::randn({kB, kT, d}, cuda(dtype));
-    const at::Tensor mod = random_mod(d), next_mod = random_mod(d);
-    const at::Tensor w = at::randn({d}, cuda(at::kFloat)).mul(0.1).add(1), x_copy = x.clone();
-    at::Tensor x_ref, h_ref;
-    ASSERT_TRUE(fused_gated_residual(x, mod, 5, y, x_ref));
-    ASSERT_TRUE(fused_modulated_rms_norm(x_ref, w, next_mod, 0, 1, 1e-6, dtype, h_ref));
-    at::Tensor x_out, h;
-    ASSERT_TRUE(fused_gated_residual_rms_norm(x, mod, 5, y, w, next_mod, 0, 1, 1e-6, /*in_place=*/false, x_out, h));
-    EXPECT_TRUE(at::equal(x, x_copy)) << dtype;
-    EXPECT_TRUE(at::equal(x_out, x_ref)) << dtype << " D " << d;
-    ASSERT_EQ(h.scalar_type(), dtype);
-    EXPECT_TRUE(at::equal(h, h_ref)) << dtype << " D " << d;
-    at::Tensor x2 = x.clone(), h2;
-    ASSERT_TRUE(fused_gated_residual_rms_norm(x2, mod, 5, y, w, next_mod, 0, 1, 1e-6, /*in_place=*/true, x2, h2));
-    EXPECT_TRUE(at::equal(x2, x_ref)) << dtype;
-    EXPECT_TRUE(at::equal(h2, h_ref)) << dtype;
-  }
+    for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
+      const int64_t d = st.d;
+      const at::Tensor x = at::randn({kB, kT, d}, cuda(at::kFloat)), y = at::randn({kB, kT, d}, cuda(dtype));
+      const at::Tensor mod = random_mod(d), next_mod = random_mod(d);
+      const at::Tensor w = at::randn({d}, cuda(at::kFloat)).mul(0.1).add(1), x_copy = x.clone();
+      at::Tensor x_ref, h_ref;
+      ASSERT_TRUE(fused_gated_residual(x, mod, 5, y, x_ref));
+      ASSERT_TRUE(fused_modulated_rms_norm(x_ref, w, next_mod, 0, 1, 1e-6, dtype, h_ref));
+      at::Tensor x_out, h;
+      ASSERT_TRUE(fused_gated_residual_rms_norm(x, mod, 5, y, w, next_mod, 0, 1, 1e-6, /*in_place=*/false, x_out, h));
+      EXPECT_TRUE(at::equal(x, x_copy)) << dtype;
+      EXPECT_TRUE(at::equal(x_out, x_ref)) << dtype << " D " << d;
+      ASSERT_EQ(h.scalar_type(), dtype);
+      EXPECT_TRUE(at::equal(h, h_ref)) << dtype << " D " << d;
+      at::Tensor x2 = x.clone(), h2;
+      ASSERT_TRUE(fused_gated_residual_rms_norm(x2, mod, 5, y, w, next_mod, 0, 1, 1e-6, /*in_place=*/true, x2, h2));
+      EXPECT_TRUE(at::equal(x2, x_ref)) << dtype;
+      EXPECT_TRUE(at::equal(h2, h_ref)) << dtype;
+    }
   // Shapes it does not take: nothing written, false (the caller runs the two steps).
   const at::Tensor x = at::randn({kB, kT, 1536}, cuda(at::kFloat)), y = at::randn({kB, kT, 1536}, cuda(at::kFloat));
   at::Tensor x_out, h;
@@ -131,8 +131,8 @@ TEST(CodecCudaKernels, SiluMulMatchesTheComposite) {
       ASSERT_TRUE(out.sizes().equals(ref.sizes()));
       // Same operations as ATen; allow one ulp of T in case expf differs.
       EXPECT_LE(worst(out, ref, ulp(dtype) * (dtype == at::kFloat ? 4 : 1), 1e-30), 1.0) << dtype << " " << hidden;
-      std::cout << "silu_mul " << dtype << " hidden " << hidden << ": " << differing(out, ref) << " of "
-                << ref.numel() << " elements differ from the composite\n";
+      std::cout << "silu_mul " << dtype << " hidden " << hidden << ": " << differing(out, ref) << " of " << ref.numel()
+                << " elements differ from the composite\n";
     }
   }
 }
@@ -140,20 +140,20 @@ TEST(CodecCudaKernels, SiluMulMatchesTheComposite) {
 TEST(CodecCudaKernels, RopeOnTheQkHeadsIsTheComposite) {
   at::manual_seed(14);
   for (const Stack& st : kStacks)
-  for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
-    const int64_t hd = st.head_dim;
-    const RopeTable rope = make_rope(hd, kT, dtype, at::Device(at::kCUDA));
-    at::Tensor qkv = at::randn({kB, kT, 3 * kHeads, hd}, cuda(dtype));
-    const at::Tensor ref_qk = apply_rope(qkv.narrow(2, 0, 2 * kHeads), rope);
-    const at::Tensor v = qkv.narrow(2, 2 * kHeads, kHeads).clone();
-    ASSERT_TRUE(fused_rope_heads_(qkv, 2 * kHeads, rope));
-    const at::Tensor got = qkv.narrow(2, 0, 2 * kHeads);
-    // ATen: T(x * cos), then addcmul in float rounded to T; the kernel does the same.
-    EXPECT_EQ(differing(got, ref_qk), 0) << dtype << ": max |diff| "
-                                         << (got.to(at::kFloat) - ref_qk.to(at::kFloat)).abs().max().item<float>();
-    EXPECT_LE(worst(got, ref_qk, ulp(dtype), 1e-30), 1.0) << dtype;
-    EXPECT_TRUE(at::equal(qkv.narrow(2, 2 * kHeads, kHeads), v));  // v untouched
-  }
+    for (auto dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
+      const int64_t hd = st.head_dim;
+      const RopeTable rope = make_rope(hd, kT, dtype, at::Device(at::kCUDA));
+      at::Tensor qkv = at::randn({kB, kT, 3 * kHeads, hd}, cuda(dtype));
+      const at::Tensor ref_qk = apply_rope(qkv.narrow(2, 0, 2 * kHeads), rope);
+      const at::Tensor v = qkv.narrow(2, 2 * kHeads, kHeads).clone();
+      ASSERT_TRUE(fused_rope_heads_(qkv, 2 * kHeads, rope));
+      const at::Tensor got = qkv.narrow(2, 0, 2 * kHeads);
+      // ATen: T(x * cos), then addcmul in float rounded to T; the kernel does the same.
+      EXPECT_EQ(differing(got, ref_qk), 0)
+          << dtype << ": max |diff| " << (got.to(at::kFloat) - ref_qk.to(at::kFloat)).abs().max().item<float>();
+      EXPECT_LE(worst(got, ref_qk, ulp(dtype), 1e-30), 1.0) << dtype;
+      EXPECT_TRUE(at::equal(qkv.narrow(2, 2 * kHeads, kHeads), v));  // v untouched
+    }
 }
 
 // A DiT block with random weights of the real size: the fused forward against the composite one.
@@ -175,22 +175,24 @@ DiTBlock random_block(const Stack& st, at::ScalarType dtype) {
 TEST(CodecCudaKernels, DiTBlockForwardFusedMatchesComposite) {
   at::manual_seed(15);
   for (const Stack& st : kStacks)
-  for (auto dtype : {at::kBFloat16, at::kFloat}) {
-    const int64_t d = st.d;
-    const DiTBlock block = random_block(st, dtype);
-    const RopeTable rope = make_rope(st.head_dim, kT, dtype, at::Device(at::kCUDA));
-    const at::Tensor x = at::randn({kB, kT, d}, cuda(at::kFloat)), tmod = at::randn({kB, 6 * d}, cuda(at::kFloat)).mul(0.5);
-    const at::Tensor x_copy = x.clone();
-    set_fused_ops_enabled(false);
-    const at::Tensor ref = block.forward(x, tmod, rope);
-    set_fused_ops_enabled(true);
-    const at::Tensor got = block.forward(x, tmod, rope);
-    EXPECT_TRUE(at::equal(x, x_copy));  // the input is not modified
-    const double rel = ((got - ref).abs().max() / ref.abs().max()).item<double>();
-    std::cout << "DiTBlock::forward D " << d << " " << dtype << ": max |fused - composite| / max |composite| = " << rel << "\n";
-    // fp32: float rounding only; bf16: a one-ulp flip in a normed input moves the projections.
-    EXPECT_LT(rel, dtype == at::kFloat ? 1e-5 : 2e-2) << dtype << " D " << d;
-  }
+    for (auto dtype : {at::kBFloat16, at::kFloat}) {
+      const int64_t d = st.d;
+      const DiTBlock block = random_block(st, dtype);
+      const RopeTable rope = make_rope(st.head_dim, kT, dtype, at::Device(at::kCUDA));
+      const at::Tensor x = at::randn({kB, kT, d}, cuda(at::kFloat)),
+                       tmod = at::randn({kB, 6 * d}, cuda(at::kFloat)).mul(0.5);
+      const at::Tensor x_copy = x.clone();
+      set_fused_ops_enabled(false);
+      const at::Tensor ref = block.forward(x, tmod, rope);
+      set_fused_ops_enabled(true);
+      const at::Tensor got = block.forward(x, tmod, rope);
+      EXPECT_TRUE(at::equal(x, x_copy));  // the input is not modified
+      const double rel = ((got - ref).abs().max() / ref.abs().max()).item<double>();
+      std::cout << "DiTBlock::forward D " << d << " " << dtype
+                << ": max |fused - composite| / max |composite| = " << rel << "\n";
+      // fp32: float rounding only; bf16: a one-ulp flip in a normed input moves the projections.
+      EXPECT_LT(rel, dtype == at::kFloat ? 1e-5 : 2e-2) << dtype << " D " << d;
+    }
 }
 
 // A stack of blocks with the norms chained between them (run_dit_stack, as the estimator runs

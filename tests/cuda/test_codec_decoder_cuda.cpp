@@ -45,27 +45,28 @@ TEST(CodecDecoderCuda, FusedBiasPreluIsBitForBitTheComposite) {
   };
   // Real stage shapes (1024 channels x 3720 steps, 64 x 2^17), an odd channel count (the
   // unvectorised kernel) and a contiguous [1, C, T] tensor.
-  const std::vector<Case> cases = {{1024, 3720, true}, {64, int64_t(1) << 17, true}, {3, 1001, true}, {256, 999, false}};
+  const std::vector<Case> cases = {
+      {1024, 3720, true}, {64, int64_t(1) << 17, true}, {3, 1001, true}, {256, 999, false}};
   for (const Case& cs : cases)
-  for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf})
-  for (int variant = 0; variant < 4; ++variant) {
-    const bool with_bias = variant & 1, with_residual = variant & 2;
-    auto make = [&](double scale) {
-      at::Tensor t = at::randn({1, cs.c, 1, cs.t}, cuda(at::kFloat)).mul(scale).to(dtype);
-      return cs.channels_last ? t.contiguous(at::MemoryFormat::ChannelsLast) : t.squeeze(2).contiguous();
-    };
-    const at::Tensor x = make(2.0);
-    const at::Tensor bias = with_bias ? at::randn({cs.c}, cuda(at::kFloat)).to(dtype) : at::Tensor();
-    const at::Tensor residual = with_residual ? make(1.0) : at::Tensor();
-    const at::Tensor slope = at::full({1}, 0.2371, cuda(dtype));
-    const at::Tensor ref = composite(x.clone(), bias, slope, residual);
-    at::Tensor got = cs.channels_last ? x.clone().contiguous(at::MemoryFormat::ChannelsLast) : x.clone();
-    const void* before = got.data_ptr();
-    ASSERT_TRUE(fused_bias_prelu_(got, bias, slope, residual)) << dtype << " C " << cs.c;
-    EXPECT_EQ(got.data_ptr(), before);  // in place
-    EXPECT_TRUE(at::equal(got, ref)) << dtype << " C " << cs.c << " T " << cs.t << " bias " << with_bias
-                                     << " residual " << with_residual;
-  }
+    for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf})
+      for (int variant = 0; variant < 4; ++variant) {
+        const bool with_bias = variant & 1, with_residual = variant & 2;
+        auto make = [&](double scale) {
+          at::Tensor t = at::randn({1, cs.c, 1, cs.t}, cuda(at::kFloat)).mul(scale).to(dtype);
+          return cs.channels_last ? t.contiguous(at::MemoryFormat::ChannelsLast) : t.squeeze(2).contiguous();
+        };
+        const at::Tensor x = make(2.0);
+        const at::Tensor bias = with_bias ? at::randn({cs.c}, cuda(at::kFloat)).to(dtype) : at::Tensor();
+        const at::Tensor residual = with_residual ? make(1.0) : at::Tensor();
+        const at::Tensor slope = at::full({1}, 0.2371, cuda(dtype));
+        const at::Tensor ref = composite(x.clone(), bias, slope, residual);
+        at::Tensor got = cs.channels_last ? x.clone().contiguous(at::MemoryFormat::ChannelsLast) : x.clone();
+        const void* before = got.data_ptr();
+        ASSERT_TRUE(fused_bias_prelu_(got, bias, slope, residual)) << dtype << " C " << cs.c;
+        EXPECT_EQ(got.data_ptr(), before);  // in place
+        EXPECT_TRUE(at::equal(got, ref)) << dtype << " C " << cs.c << " T " << cs.t << " bias " << with_bias
+                                         << " residual " << with_residual;
+      }
   // Not handled: CPU tensors, a residual in another memory format, a non-dense x.
   at::Tensor cpu = at::randn({1, 8, 1, 16});
   EXPECT_FALSE(fused_bias_prelu_(cpu, at::Tensor(), at::full({1}, 0.25), at::Tensor()));
@@ -166,7 +167,8 @@ TEST(CodecDecoderCuda, Conv64ResidualUnitMatchesTheComposite) {
   };
   // The real last stage (714 240 steps), lengths off the 256-step tile, a batch of 2, a
   // sequence shorter than the causal context.
-  const std::vector<Case> cases = {{1, 714240, 1}, {1, 714240, 9}, {1, 1001, 3}, {2, 4099, 5}, {1, 37, 7}, {1, 300, 11}};
+  const std::vector<Case> cases = {{1, 714240, 1}, {1, 714240, 9}, {1, 1001, 3},
+                                   {2, 4099, 5},   {1, 37, 7},     {1, 300, 11}};
   for (const Case& c : cases) {
     const at::Tensor x = at::randn({c.b, 64, 1, c.t}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
     at::Tensor ref, cudnn_tf32, got;
@@ -217,8 +219,9 @@ TEST(CodecDecoderCuda, Conv64ResidualUnitMatchesTheComposite) {
   at::Tensor out;
   const at::Tensor x = at::randn({1, 64, 1, 512}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast);
   EXPECT_FALSE(fused_residual_unit64(x.to(at::kBFloat16), w.w1, w.b1, w.a1, 1, w.w2, w.b2, w.a2, out));
-  EXPECT_FALSE(fused_residual_unit64(at::randn({1, 128, 1, 512}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast),
-                                     w.w1, w.b1, w.a1, 1, w.w2, w.b2, w.a2, out));
+  EXPECT_FALSE(
+      fused_residual_unit64(at::randn({1, 128, 1, 512}, cuda(at::kFloat)).contiguous(at::MemoryFormat::ChannelsLast),
+                            w.w1, w.b1, w.a1, 1, w.w2, w.b2, w.a2, out));
   EXPECT_FALSE(fused_residual_unit64(x.contiguous(), w.w1, w.b1, w.a1, 1, w.w2, w.b2, w.a2, out));
   EXPECT_FALSE(fused_residual_unit64(x, cl_weight(64, 64, 5), w.b1, w.a1, 1, w.w2, w.b2, w.a2, out));
   EXPECT_FALSE(fused_residual_unit64(x, w.w1, w.b1, w.a1, 64, w.w2, w.b2, w.a2, out)) << "context past shared memory";
@@ -332,7 +335,8 @@ TEST(CodecDecoderCuda, Conv64PostAndOutMatchesTheComposite) {
   cudnn_tf32 = composite();
   const double e_cudnn = rel_max_diff(cudnn_tf32, ref);
   // The whole row, a first chunk, chunks inside (their context from the input), the last one.
-  const std::vector<std::pair<int64_t, int64_t>> ranges = {{0, n}, {0, 131072}, {131072, 262144}, {5, 1000}, {n - 777, n}};
+  const std::vector<std::pair<int64_t, int64_t>> ranges = {
+      {0, n}, {0, 131072}, {131072, 262144}, {5, 1000}, {n - 777, n}};
   for (const auto& [from, to] : ranges) {
     at::Tensor got;
     ASSERT_TRUE(fused_post_and_out64(x, rep, wp, bp, ap, wo, bo, from, to, got)) << from << ".." << to;

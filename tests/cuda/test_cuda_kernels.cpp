@@ -36,46 +36,48 @@ TEST(CudaKernels, DecodeAttentionMatchesTheReference) {
   }
   // The backbone's heads (24 / 8 kv, head_dim 128) and a smaller head_dim.
   for (auto [h, hkv, hd] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{24, 8, 128}, {8, 4, 64}})
-  for (auto dtype : {at::kFloat, at::kBFloat16}) {
-    const int64_t b = 2, len = 700;
-    for (int64_t kv : {1, 5, 300, 700}) {
-      at::Tensor qkv = at::randn({b, 1, (h + 2 * hkv) * hd}, cuda(dtype));
-      at::Tensor q = qkv.narrow(-1, 0, h * hd).view({b, 1, h, hd});
-      at::Tensor kc = at::randn({b, hkv, len, hd}, cuda(dtype)), vc = at::randn({b, hkv, len, hd}, cuda(dtype));
-      at::Tensor slot = at::full({1}, kv - 1, cuda(at::kLong));
-      for (bool padded : {false, true}) {
-        at::Tensor pad;
-        if (padded) pad = at::tensor(std::vector<int64_t>{0, std::min<int64_t>(17, kv - 1)}, cuda(at::kLong));
-        at::Tensor mask = model::attention_mask(slot, kv, pad);
+    for (auto dtype : {at::kFloat, at::kBFloat16}) {
+      const int64_t b = 2, len = 700;
+      for (int64_t kv : {1, 5, 300, 700}) {
+        at::Tensor qkv = at::randn({b, 1, (h + 2 * hkv) * hd}, cuda(dtype));
+        at::Tensor q = qkv.narrow(-1, 0, h * hd).view({b, 1, h, hd});
+        at::Tensor kc = at::randn({b, hkv, len, hd}, cuda(dtype)), vc = at::randn({b, hkv, len, hd}, cuda(dtype));
+        at::Tensor slot = at::full({1}, kv - 1, cuda(at::kLong));
+        for (bool padded : {false, true}) {
+          at::Tensor pad;
+          if (padded) pad = at::tensor(std::vector<int64_t>{0, std::min<int64_t>(17, kv - 1)}, cuda(at::kLong));
+          at::Tensor mask = model::attention_mask(slot, kv, pad);
+          at::Tensor out;
+          ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, kv, mask, out));
+          const at::Tensor ref =
+              model::grouped_attention_reference(q.transpose(1, 2).to(at::kFloat), kc.narrow(2, 0, kv).to(at::kFloat),
+                                                 vc.narrow(2, 0, kv).to(at::kFloat), mask)
+                  .transpose(1, 2);
+          EXPECT_LT(rel(out, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "kv " << kv << " padded " << padded;
+        }
         at::Tensor out;
-        ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, kv, mask, out));
-        const at::Tensor ref = model::grouped_attention_reference(
-            q.transpose(1, 2).to(at::kFloat), kc.narrow(2, 0, kv).to(at::kFloat), vc.narrow(2, 0, kv).to(at::kFloat),
-            mask).transpose(1, 2);
-        EXPECT_LT(rel(out, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "kv " << kv << " padded " << padded;
+        ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, kv, at::Tensor(), out));
+        const at::Tensor ref =
+            model::grouped_attention_reference(q.transpose(1, 2).to(at::kFloat), kc.narrow(2, 0, kv).to(at::kFloat),
+                                               vc.narrow(2, 0, kv).to(at::kFloat), at::Tensor())
+                .transpose(1, 2);
+        EXPECT_LT(rel(out, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "kv " << kv << " unmasked";
       }
-      at::Tensor out;
-      ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, kv, at::Tensor(), out));
-      const at::Tensor ref = model::grouped_attention_reference(q.transpose(1, 2).to(at::kFloat),
-                                                                kc.narrow(2, 0, kv).to(at::kFloat),
-                                                                vc.narrow(2, 0, kv).to(at::kFloat), at::Tensor())
-                                 .transpose(1, 2);
-      EXPECT_LT(rel(out, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "kv " << kv << " unmasked";
+      // The graphs' whole-cache attention: every position past the song masked, whole chunks of them.
+      at::Tensor q = at::randn({b, 1, h, hd}, cuda(dtype));
+      at::Tensor kc = at::randn({b, hkv, len, hd}, cuda(dtype)), vc = at::randn({b, hkv, len, hd}, cuda(dtype));
+      for (int64_t visible : {1, 128, 129, 300}) {
+        const at::Tensor mask = model::attention_mask(at::full({1}, visible - 1, cuda(at::kLong)), len, at::Tensor());
+        ASSERT_EQ(mask.size(-1), len);
+        at::Tensor got;
+        ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, len, mask, got));
+        const at::Tensor ref = model::grouped_attention_reference(q.transpose(1, 2).to(at::kFloat),
+                                                                  kc.narrow(2, 0, visible).to(at::kFloat),
+                                                                  vc.narrow(2, 0, visible).to(at::kFloat), at::Tensor())
+                                   .transpose(1, 2);
+        EXPECT_LT(rel(got, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "visible " << visible;
+      }
     }
-    // The graphs' whole-cache attention: every position past the song masked, whole chunks of them.
-    at::Tensor q = at::randn({b, 1, h, hd}, cuda(dtype));
-    at::Tensor kc = at::randn({b, hkv, len, hd}, cuda(dtype)), vc = at::randn({b, hkv, len, hd}, cuda(dtype));
-    for (int64_t visible : {1, 128, 129, 300}) {
-      const at::Tensor mask = model::attention_mask(at::full({1}, visible - 1, cuda(at::kLong)), len, at::Tensor());
-      ASSERT_EQ(mask.size(-1), len);
-      at::Tensor got;
-      ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, len, mask, got));
-      const at::Tensor ref = model::grouped_attention_reference(
-          q.transpose(1, 2).to(at::kFloat), kc.narrow(2, 0, visible).to(at::kFloat),
-          vc.narrow(2, 0, visible).to(at::kFloat), at::Tensor()).transpose(1, 2);
-      EXPECT_LT(rel(got, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "visible " << visible;
-    }
-  }
 }
 
 TEST(CudaKernels, AddRmsNormSiluMulAndRopeCacheMatchTheComposites) {

@@ -25,9 +25,12 @@ at::TensorOptions cuda(at::ScalarType t) { return at::TensorOptions().dtype(t).d
 
 TEST(Int8LinearCuda, MatchesFloat64OnTheDequantizedWeight) {
   at::manual_seed(3);
-  struct Shape { int64_t n, k; };
+  struct Shape {
+    int64_t n, k;
+  };
   // Real shapes (qkv, out, w13, w2, heads) and small odd ones: n not a multiple of 16, k = 64.
-  for (Shape s : std::vector<Shape>{{5120, 3072}, {3072, 3072}, {3072, 8192}, {8256, 3072}, {37, 64}, {16, 128}, {1, 192}})
+  for (Shape s :
+       std::vector<Shape>{{5120, 3072}, {3072, 3072}, {3072, 8192}, {8256, 3072}, {37, 64}, {16, 128}, {1, 192}})
     for (int64_t rows : {1, 2, 3, 4, 8, 9, 16, 17, 24, 32, 33, 64}) {
       if (s.n * s.k > 3072 * 8192 && rows > 4) continue;  // keep the test short
       const model::Linear lin = model::quantize_int8(at::randn({s.n, s.k}, cuda(at::kFloat)).mul(0.02));
@@ -85,7 +88,9 @@ TEST(Int8LinearCuda, FusedNeighboursEqualTheUnfusedKernels) {
   at::manual_seed(6);
   model::set_int8_fusions(model::kInt8FuseNorm | model::kInt8FuseGlu);  // all of them
   const double eps = 1e-5;
-  struct Shape { int64_t n, k; };
+  struct Shape {
+    int64_t n, k;
+  };
   for (Shape s : std::vector<Shape>{{5120, 3072}, {3072, 3072}, {3072, 8192}, {37, 64}, {100, 1024}})
     for (int64_t rows : {1, 2, 3, 4, 8, 9, 16, 17, 24, 32, 33, 64}) {
       const std::string what = std::to_string(s.n) + "x" + std::to_string(s.k) + " rows " + std::to_string(rows);
@@ -98,14 +103,16 @@ TEST(Int8LinearCuda, FusedNeighboursEqualTheUnfusedKernels) {
       ASSERT_TRUE(model::fused_add_rms_norm(x, at::Tensor(), w, eps, sum, normed)) << what;
       ASSERT_TRUE(model::fused_int8_linear(normed, lin.weight, lin.scale, plain)) << what;
       ASSERT_TRUE(model::fused_int8_linear_ex(x, lin.weight, lin.scale, model::LinearPrologue::RmsNorm, w, eps,
-                                              at::Tensor(), fused)) << what;
+                                              at::Tensor(), fused))
+          << what;
       EXPECT_TRUE(fused.equal(plain)) << "RmsNorm " << what << ": max diff "
                                       << (fused.to(at::kFloat) - plain.to(at::kFloat)).abs().max().item<float>();
       // product + residual.
       ASSERT_TRUE(model::fused_int8_linear(x, lin.weight, lin.scale, plain)) << what;
       sum = add_rounded(residual, plain);
       ASSERT_TRUE(model::fused_int8_linear_ex(x, lin.weight, lin.scale, model::LinearPrologue::None, at::Tensor(), 0.0,
-                                              residual, fused)) << what;
+                                              residual, fused))
+          << what;
       EXPECT_TRUE(fused.equal(sum)) << "residual " << what;
       // product -> silu·mul (the GLU epilogue of w13: the weight is gate rows then up rows), on x
       // normed already and with the RMSNorm prologue.
@@ -118,7 +125,8 @@ TEST(Int8LinearCuda, FusedNeighboursEqualTheUnfusedKernels) {
         ASSERT_TRUE(model::fused_silu_mul(gu2, ref));
         ASSERT_TRUE(model::fused_int8_glu(x, lin2.weight, lin2.scale,
                                           norm ? model::LinearPrologue::RmsNorm : model::LinearPrologue::None, w, eps,
-                                          fused)) << what;
+                                          fused))
+            << what;
         ASSERT_EQ(fused.sizes(), ref.sizes()) << what;
         EXPECT_TRUE(fused.equal(ref)) << "GLU" << (norm ? " + RmsNorm " : " ") << what << ": max diff "
                                       << (fused.to(at::kFloat) - ref.to(at::kFloat)).abs().max().item<float>();
@@ -132,7 +140,8 @@ TEST(Int8LinearCuda, FusedNeighboursEqualTheUnfusedKernels) {
                                            model::LinearPrologue::None, at::Tensor(), 0.0,
                                            at::randn({2, 64}, cuda(at::kBFloat16)), out));  // x is not [.., K]
   EXPECT_FALSE(model::fused_int8_linear_ex(x, lin.weight, lin.scale, model::LinearPrologue::RmsNorm,
-                                           at::ones({64}, cuda(at::kBFloat16)), 1e-5, at::Tensor(), out));  // wrong width
+                                           at::ones({64}, cuda(at::kBFloat16)), 1e-5, at::Tensor(),
+                                           out));  // wrong width
   const model::Linear odd_rows = model::quantize_int8(at::randn({63, 128}, cuda(at::kFloat)));
   EXPECT_FALSE(model::fused_int8_glu(x, odd_rows.weight, odd_rows.scale, model::LinearPrologue::None, at::Tensor(), 0.0,
                                      out));  // gate and up need an even row count

@@ -247,9 +247,7 @@ std::string read_file(const std::string& path) {
   return buf.str();
 }
 
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_file(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 std::vector<std::string> files_with_extension(const std::string& dir, const std::vector<std::string>& extensions) {
   std::vector<std::string> out;

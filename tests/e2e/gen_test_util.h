@@ -28,9 +28,9 @@ std::string gen_checkpoint();
 std::string gen_checkpoint_without_lm_weights();
 
 struct GenResult {
-  int code = -1;          // exit status, or -1 if killed by a signal
-  int signal = 0;         // the signal that ended it, if any
-  std::string out, err;   // stdout, stderr
+  int code = -1;         // exit status, or -1 if killed by a signal
+  int signal = 0;        // the signal that ended it, if any
+  std::string out, err;  // stdout, stderr
   double seconds = 0;
 };
 
@@ -119,7 +119,7 @@ void expect_same_files(const std::map<std::string, std::string>& got, const std:
 struct CodesTensor {
   std::string dtype;
   std::vector<int64_t> shape;
-  std::vector<int64_t> values;  // I64 only
+  std::vector<int64_t> values;     // I64 only
   std::vector<std::string> names;  // every tensor in the file
 };
 CodesTensor read_safetensors_tensor(const std::string& path, const std::string& name);

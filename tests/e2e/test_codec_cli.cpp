@@ -79,7 +79,8 @@ std::vector<int16_t> wav16_samples(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   const std::string b((std::istreambuf_iterator<char>(in)), {});
   auto u32 = [&](size_t at) {
-    return static_cast<uint32_t>(static_cast<uint8_t>(b[at])) | static_cast<uint32_t>(static_cast<uint8_t>(b[at + 1])) << 8 |
+    return static_cast<uint32_t>(static_cast<uint8_t>(b[at])) |
+           static_cast<uint32_t>(static_cast<uint8_t>(b[at + 1])) << 8 |
            static_cast<uint32_t>(static_cast<uint8_t>(b[at + 2])) << 16 |
            static_cast<uint32_t>(static_cast<uint8_t>(b[at + 3])) << 24;
   };
@@ -140,22 +141,23 @@ TEST_F(CodecCli, WritesAudioFromFramesLayout) {
   const std::string codes = path("frames.safetensors");
   heartmula::io::save_tensors(codes, {{"frames", ref.at("codes").narrow(1, 0, 25).t().contiguous()}});
   const std::string out = path("song.wav");
-  const Result r = run("--codec " + quote(kCodec) + " --codes " + quote(codes) + " --steps 1 --seed 3 -q -o " +
-                       quote(out));
+  const Result r =
+      run("--codec " + quote(kCodec) + " --codes " + quote(codes) + " --steps 1 --seed 3 -q -o " + quote(out));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.err.empty()) << r.err;  // --quiet
   // The same decode to .safetensors: the WAV holds exactly those samples as 16-bit PCM,
   // round(clip(x) * 32767), 25 frames = 2 s = 96000 stereo frames, left then right.
   const std::string raw = path("song.safetensors");
-  ASSERT_EQ(run("--codec " + quote(kCodec) + " --codes " + quote(codes) + " --steps 1 --seed 3 -q -o " + quote(raw)).code, 0);
+  ASSERT_EQ(
+      run("--codec " + quote(kCodec) + " --codes " + quote(codes) + " --steps 1 --seed 3 -q -o " + quote(raw)).code, 0);
   const at::Tensor wav = heartmula::io::load_all_tensors(raw).at("wav");
   ASSERT_EQ(wav.sizes(), (std::vector<int64_t>{2, 96000}));
   EXPECT_GT(wav.abs().max().item<float>(), 1e-3f) << "a silent decode would prove nothing";
   const std::vector<int16_t> pcm = wav16_samples(out);
   ASSERT_EQ(pcm.size(), 2u * 96000u);
   const at::Tensor want = at::round(wav.clamp(-1, 1) * 32767.0).t().contiguous().view({-1});
-  const at::Tensor got = at::from_blob(const_cast<int16_t*>(pcm.data()), {static_cast<int64_t>(pcm.size())}, at::kShort)
-                             .to(at::kFloat);
+  const at::Tensor got =
+      at::from_blob(const_cast<int16_t*>(pcm.data()), {static_cast<int64_t>(pcm.size())}, at::kShort).to(at::kFloat);
   EXPECT_LE((got - want).abs().max().item<float>(), 1.0f) << "WAV samples differ from the decoded waveform";
   // An existing output is not replaced without --overwrite.
   const Result again = run("--codec " + quote(kCodec) + " --codes " + quote(codes) + " -o " + quote(out));
@@ -170,13 +172,12 @@ TEST_F(CodecCli, ErrorsAndExitCodes) {
   EXPECT_EQ(run("--codec " + quote(kCodec) + " --codes " + quote(kT200) + " --steps 0 -o " + quote(out)).code, 2);
   // The limits of heartmula-gen's table, written as people write them (it printed "Value 101 not
   // in range 0.000000 to 100.000000").
-  for (const auto& [flag, value, message] :
-       std::vector<std::tuple<std::string, std::string, std::string>>{
+  for (const auto& [flag, value, message] : std::vector<std::tuple<std::string, std::string, std::string>>{
            {"--guidance", "101", "must be a number in [0, 100]. Given: 101"},
            {"--steps", "0", "must be an integer in [1, 1000]. Given: 0"},
            {"--mp3-bitrate", "7", "must be an integer in [8, 320]. Given: 7"}}) {
-    const Result v = run("--codec " + quote(kCodec) + " --codes " + quote(kT200) + " " + flag + " " + value + " -o " +
-                         quote(out));
+    const Result v =
+        run("--codec " + quote(kCodec) + " --codes " + quote(kT200) + " " + flag + " " + value + " -o " + quote(out));
     EXPECT_EQ(v.code, 2) << v.err;
     EXPECT_NE(v.err.find("error: " + flag + ": " + message + "\n"), std::string::npos) << v.err;
   }
@@ -217,7 +218,8 @@ TEST_F(CodecCli, ErrorsAndExitCodes) {
           quote(out));
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("error: " + noise_only + ": " + std::to_string(draws.size()) + " noise tensors were given"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("recorded for other codes"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
   // A missing checkpoint folder -> 1.
@@ -235,7 +237,9 @@ TEST_F(CodecCli, CompareDtypeDecodesTwiceAndPrintsTheSnr) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("SNR of fp32 against fp32 = inf dB"), std::string::npos) << r.out;
   ASSERT_EQ(run("--codec " + quote(kCodec) + " --codes " + quote(kT200) + " --noise " + quote(kT200) +
-                " --steps 2 --dtype fp32 -q -o " + quote(path("plain.safetensors"))).code, 0);
+                " --steps 2 --dtype fp32 -q -o " + quote(path("plain.safetensors")))
+                .code,
+            0);
   const at::Tensor cmp = heartmula::io::load_all_tensors(path("cmp.safetensors")).at("wav");
   const at::Tensor plain = heartmula::io::load_all_tensors(path("plain.safetensors")).at("wav");
   EXPECT_TRUE(cmp.equal(plain)) << "--compare-dtype changed the decode written";

@@ -40,8 +40,8 @@ using GenInterrupt = GenCli;
 // A run long enough that the frame loop is still going when SIGINT comes (30 s = 376 frames;
 // short lyrics and one codec step keep the rest quick).
 std::vector<std::string> long_run(const std::string& ckpt, const std::string& out) {
-  return {"--model-path", ckpt, "--lyrics", "la la la", "--tags", "piano", "--duration", "30", "--ignore-eos",
-          "--codec-steps", "1", "--seed", "5", "-o", out};
+  return {"--model-path",  ckpt, "--lyrics", "la la la", "--tags", "piano", "--duration", "30", "--ignore-eos",
+          "--codec-steps", "1",  "--seed",   "5",        "-o",     out};
 }
 
 TEST_F(GenInterrupt, SigintSavesAPlayablePartialSongAndExits130) {
@@ -96,8 +96,9 @@ TEST_F(GenBatch, OutOfRangeOrMistypedValuesAreErrorsNamingTheKey) {
              "{\"lyrics\": \"e\", \"ignore_eos\": \"yes\", \"save_path\": \"e.wav\"}\n");
   const GenResult r = run_gen({"--model-path", ckpt_, "--batch", batch, "--duration", "1"}, dir_.path(), logs_.path());
   EXPECT_EQ(r.code, 1) << r.err;
-  for (const char* s : {":1: 'topk' must be an integer", ":2: 'duration' must be a number", ":3: 'seed' must be an integer",
-                        ":4: 'lyrics' must be a string", ":5: 'ignore_eos' must be true or false", "0 songs done, 5 failed"})
+  for (const char* s :
+       {":1: 'topk' must be an integer", ":2: 'duration' must be a number", ":3: 'seed' must be an integer",
+        ":4: 'lyrics' must be a string", ":5: 'ignore_eos' must be true or false", "0 songs done, 5 failed"})
     EXPECT_TRUE(contains(r.err, s)) << "no '" << s << "' in:\n" << r.err;
   EXPECT_EQ(dir_.entries(), std::vector<std::string>{"bad.jsonl"});
 }
@@ -131,15 +132,17 @@ TEST_F(GenBatch, EachFailedLineNamesItsPlaceOnce) {
 
 TEST_F(GenBatch, BadLinesAreReportedTheOthersSaved) {
   const std::string batch = dir_.file("songs.jsonl");
-  write_file(batch,
-             "{\"lyrics\": \"one\", \"tags\": \"pop\", \"seed\": 1, \"save_path\": \"" + dir_.file("s1.wav") + "\"}\n"
-             "{\"lyrics\": \"two\", \"seed\": 2, \"save_path\": \"s2.wav\", \"colour\": \"blue\"}\n"
-             "\n"
-             "{\"lyrics\": \"./missing-lyrics.txt\", \"seed\": 3, \"save_path\": \"s3.wav\"}\n"
-             "{\"lyrics\": \"four\", \"tags\": \"jazz\", \"seed\": 4, \"save_path\": \"s4.flac\", \"duration\": 1.5}\n");
-  const GenResult r = run_gen({"--model-path", ckpt_, "--batch", batch, "--duration", "1", "--ignore-eos",
-                               "--codec-steps", "1"},
-                              dir_.path(), logs_.path());
+  write_file(
+      batch,
+      "{\"lyrics\": \"one\", \"tags\": \"pop\", \"seed\": 1, \"save_path\": \"" + dir_.file("s1.wav") +
+          "\"}\n"
+          "{\"lyrics\": \"two\", \"seed\": 2, \"save_path\": \"s2.wav\", \"colour\": \"blue\"}\n"
+          "\n"
+          "{\"lyrics\": \"./missing-lyrics.txt\", \"seed\": 3, \"save_path\": \"s3.wav\"}\n"
+          "{\"lyrics\": \"four\", \"tags\": \"jazz\", \"seed\": 4, \"save_path\": \"s4.flac\", \"duration\": 1.5}\n");
+  const GenResult r =
+      run_gen({"--model-path", ckpt_, "--batch", batch, "--duration", "1", "--ignore-eos", "--codec-steps", "1"},
+              dir_.path(), logs_.path());
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_TRUE(contains(r.err, batch + ":2")) << r.err;
   EXPECT_TRUE(contains(r.err, "colour")) << r.err;
@@ -170,9 +173,9 @@ TEST_F(GenBatch, BadLinesAreReportedTheOthersSaved) {
 
 struct ErrorCase {
   std::string name;
-  std::vector<std::string> args;       // "{ckpt}", "{dir}" are replaced
+  std::vector<std::string> args;  // "{ckpt}", "{dir}" are replaced
   int code;
-  std::vector<std::string> messages;   // each must appear in stderr
+  std::vector<std::string> messages;  // each must appear in stderr
 };
 
 std::string expand(std::string s, const std::string& ckpt, const std::string& dir) {
@@ -191,25 +194,44 @@ TEST_F(GenErrors, EachBadInputNamesTheFlagAndSavesNothing) {
   fs::create_directory(dir_.file("empty-ckpt"));
   const std::string no_lm = gen_checkpoint_without_lm_weights();
   // Added to every case unless it gives the flag itself.
-  const std::vector<std::pair<std::string, std::string>> base = {{"--model-path", "{ckpt}"}, {"--duration", "1"}, {"--seed", "1"}};
+  const std::vector<std::pair<std::string, std::string>> base = {
+      {"--model-path", "{ckpt}"}, {"--duration", "1"}, {"--seed", "1"}};
   const std::vector<ErrorCase> cases = {
       {"unknown flag", {"--bogus-flag"}, 2, {"--bogus-flag"}},
       {"topk 0", {"--topk", "0", "-o", "{dir}/x.wav"}, 2, {"--topk", "0"}},
       {"negative temperature", {"--temperature", "-1", "-o", "{dir}/x.wav"}, 2, {"--temperature", "-1"}},
       {"unknown dtype", {"--mula-dtype", "fp8", "-o", "{dir}/x.wav"}, 2, {"--mula-dtype", "fp8"}},
       {"unknown extension", {"-o", "{dir}/song.xyz"}, 2, {"--save-path", "song.xyz", ".xyz"}},
-      {"missing output folder", {"-o", "{dir}/no-such-folder/x.wav"}, 2, {"--save-path", "no-such-folder", "does not exist"}},
+      {"missing output folder",
+       {"-o", "{dir}/no-such-folder/x.wav"},
+       2,
+       {"--save-path", "no-such-folder", "does not exist"}},
       {"existing output", {"-o", "{dir}/exists.wav"}, 2, {"exists.wav", "exists", "--overwrite"}},
-      {"missing checkpoint", {"--model-path", "{dir}/empty-ckpt", "-o", "{dir}/x.wav"}, 1,
+      {"missing checkpoint",
+       {"--model-path", "{dir}/empty-ckpt", "-o", "{dir}/x.wav"},
+       1,
        {"empty-ckpt", "HeartMuLa-oss-3B", "tokenizer.json", "hf download"}},
-      {"lyrics not UTF-8", {"--lyrics", "{dir}/latin1.txt", "-o", "{dir}/x.wav"}, 1, {"--lyrics", "latin1.txt", "UTF-8"}},
-      {"missing lyrics file", {"--lyrics", "./nope.txt", "-o", "{dir}/x.wav"}, 2, {"--lyrics", "nope.txt", "no such file"}},
-      {"missing codes-in", {"--codes-in", "{dir}/none.safetensors", "-o", "{dir}/x.wav"}, 2,
+      {"lyrics not UTF-8",
+       {"--lyrics", "{dir}/latin1.txt", "-o", "{dir}/x.wav"},
+       1,
+       {"--lyrics", "latin1.txt", "UTF-8"}},
+      {"missing lyrics file",
+       {"--lyrics", "./nope.txt", "-o", "{dir}/x.wav"},
+       2,
+       {"--lyrics", "nope.txt", "no such file"}},
+      {"missing codes-in",
+       {"--codes-in", "{dir}/none.safetensors", "-o", "{dir}/x.wav"},
+       2,
        {"--codes-in", "none.safetensors"}},
       {"no-audio without codes-out", {"--no-audio"}, 2, {"--no-audio", "--codes-out"}},
-      {"codes-out extension", {"--codes-out", "{dir}/c.bin", "-o", "{dir}/x.wav"}, 2, {"--codes-out", "c.bin", ".safetensors"}},
+      {"codes-out extension",
+       {"--codes-out", "{dir}/c.bin", "-o", "{dir}/x.wav"},
+       2,
+       {"--codes-out", "c.bin", ".safetensors"}},
       // Checked before loading: this folder has no LM weights, so loading would fail otherwise.
-      {"too long for the context", {"--model-path", no_lm, "--duration", "200", "-o", "{dir}/x.wav"}, 2,
+      {"too long for the context",
+       {"--model-path", no_lm, "--duration", "200", "-o", "{dir}/x.wav"},
+       2,
        {"does not fit", "context", "--max-audio-length-ms"}},
   };
   const auto before = dir_.entries();
@@ -246,9 +268,8 @@ TEST_F(GenErrors, CudaWithoutCudaSaysSo) {
   const GenResult devices = run_gen({"--list-devices"}, dir_.path(), logs_.path());
   ASSERT_EQ(devices.code, 0) << devices.err;
   if (contains(devices.out, "cuda")) GTEST_SKIP() << "this build has CUDA";
-  const GenResult r =
-      run_gen({"--model-path", ckpt_, "--device", "cuda", "--duration", "1", "-o", dir_.file("x.wav")},
-              dir_.path(), logs_.path());
+  const GenResult r = run_gen({"--model-path", ckpt_, "--device", "cuda", "--duration", "1", "-o", dir_.file("x.wav")},
+                              dir_.path(), logs_.path());
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_TRUE(contains(r.err, "--device cuda")) << r.err;
   EXPECT_TRUE(contains(r.err, "no cuda support")) << r.err;
@@ -267,9 +288,8 @@ TEST_F(GenInfo, HelpVersionAndDevices) {
 
   const GenResult h = help.wait();
   EXPECT_EQ(h.code, 0) << h.err;
-  for (const char* s : {"--model-path", "=./ckpt", "--topk", "=50", "=1.5", "=240000", "--codec-steps", "=10",
-                        "--seed", "--batch", "--overwrite", "--json", "Sampling", "Codec", "Device", "Output",
-                        "default 3B"})
+  for (const char* s : {"--model-path", "=./ckpt", "--topk", "=50", "=1.5", "=240000", "--codec-steps", "=10", "--seed",
+                        "--batch", "--overwrite", "--json", "Sampling", "Codec", "Device", "Output", "default 3B"})
     EXPECT_TRUE(contains(h.out, s)) << "no '" << s << "' in --help:\n" << h.out;
 
   const std::regex version_line("^heartmula-gen [0-9]+\\.[0-9]+\\.[0-9]+");
@@ -291,8 +311,8 @@ TEST_F(GenInfo, HelpVersionAndDevices) {
 TEST_F(GenInfo, ValidateChecksEveryTensorWithoutGenerating) {
   const GenResult ok = run_gen({"--validate", "--model-path", ckpt_}, dir_.path(), logs_.path());
   EXPECT_EQ(ok.code, 0) << ok.err;
-  for (const char* s : {"LibTorch", "device cpu", "bf16 matmul: yes", "language model", "46 tensors", "codec",
-                        "tokenizer", "complete"})
+  for (const char* s :
+       {"LibTorch", "device cpu", "bf16 matmul: yes", "language model", "46 tensors", "codec", "tokenizer", "complete"})
     EXPECT_TRUE(contains(ok.out, s)) << "no '" << s << "' in --validate:\n" << ok.out;
 
   const std::string broken = gen_checkpoint_without_lm_weights();

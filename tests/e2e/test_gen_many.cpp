@@ -40,15 +40,14 @@ void expect_same_audio(const std::string& a_path, const std::string& b_path) {
 }
 
 TEST_F(GenMany, NumSongsInOneBatchEqualSingleRuns) {
-  const std::vector<std::string> common = {"--model-path", ckpt_, "--ignore-eos", "--duration", "2", "--topk", "50",
-                                           "--threads", "1", "--codec-steps", "1"};
+  const std::vector<std::string> common = {"--model-path", ckpt_, "--ignore-eos",  "--duration", "2", "--topk", "50",
+                                           "--threads",    "1",   "--codec-steps", "1"};
   auto with = [&](std::vector<std::string> extra) {
     extra.insert(extra.begin(), common.begin(), common.end());
     return extra;
   };
-  std::vector<std::vector<std::string>> runs = {
-      with({"--num-songs", "3", "--seed", "11", "-o", dir_.file("X.wav"), "--codes-out", dir_.file("X.safetensors"),
-            "--json"})};
+  std::vector<std::vector<std::string>> runs = {with({"--num-songs", "3", "--seed", "11", "-o", dir_.file("X.wav"),
+                                                      "--codes-out", dir_.file("X.safetensors"), "--json"})};
   for (const char* seed : {"11", "12", "13"})
     runs.push_back(with({"--seed", seed, "-o", dir_.file(std::string("S") + seed + ".wav"), "--codes-out",
                          dir_.file(std::string("S") + seed + ".safetensors")}));
@@ -118,8 +117,7 @@ TEST_F(GenMany, BatchFileBatchSizesGiveTheSameSongs) {
     EXPECT_EQ(m4["timings"]["frames"], 19);  // 1500 / 80 + 1
     EXPECT_EQ(m4["seed"], 4);
     if (i == 0) continue;
-    for (const char* song : {"a.wav", "c.wav", "d.wav"})
-      expect_same_audio(dir_.file("k1/") + song, d + "/" + song);
+    for (const char* song : {"a.wav", "c.wav", "d.wav"}) expect_same_audio(dir_.file("k1/") + song, d + "/" + song);
   }
   std::printf("--batch-size 1, 2, 3: %.1f, %.1f, %.1f s\n", r[0].seconds, r[1].seconds, r[2].seconds);
 }
@@ -192,8 +190,8 @@ TEST_F(GenMany, SigintSavesEverySongOfTheBatchPartial) {
 }
 
 TEST_F(GenMany, BatchSizeWithoutBatchFileIsAUsageError) {
-  const GenResult r = run_gen({"--model-path", ckpt_, "--batch-size", "4", "-o", dir_.file("x.wav")}, dir_.path(),
-                              logs_.path());
+  const GenResult r =
+      run_gen({"--model-path", ckpt_, "--batch-size", "4", "-o", dir_.file("x.wav")}, dir_.path(), logs_.path());
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_TRUE(contains(r.err, "--batch-size")) << r.err;
   EXPECT_EQ(dir_.entries(), std::vector<std::string>{});

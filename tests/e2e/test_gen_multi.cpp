@@ -54,9 +54,26 @@ TEST_F(GenMulti, NumSongsOnTwoCpuWorkersEqualOneDevice) {
   fs::create_directory(one);
   fs::create_directory(two);
   auto args = [&](const std::string& device, const std::string& dir) {
-    return std::vector<std::string>{"--model-path", ckpt_, "--device", device, "--ignore-eos", "--duration", "2",
-                                    "--threads", "1", "--codec-steps", "1", "--seed", "21", "--num-songs", "4",
-                                    "-o", dir + "/x.wav", "--codes-out", dir + "/x.safetensors", "--json"};
+    return std::vector<std::string>{"--model-path",
+                                    ckpt_,
+                                    "--device",
+                                    device,
+                                    "--ignore-eos",
+                                    "--duration",
+                                    "2",
+                                    "--threads",
+                                    "1",
+                                    "--codec-steps",
+                                    "1",
+                                    "--seed",
+                                    "21",
+                                    "--num-songs",
+                                    "4",
+                                    "-o",
+                                    dir + "/x.wav",
+                                    "--codes-out",
+                                    dir + "/x.safetensors",
+                                    "--json"};
   };
   const auto [r1, r2] = run_pair(args("cpu", one), one, args("cpu,cpu", two), two);
   ASSERT_EQ(r1.code, 0) << r1.err;
@@ -97,18 +114,20 @@ TEST_F(GenMulti, NumSongsOnTwoCpuWorkersEqualOneDevice) {
 TEST_F(GenMulti, BatchFileOnTwoCpuWorkersEqualsOneDevice) {
   namespace fs = std::filesystem;
   const std::string batch = dir_.file("songs.jsonl");
-  write_file(batch,
-             "{\"lyrics\": \"one\", \"tags\": \"pop\", \"seed\": 1, \"save_path\": \"a.wav\"}\n"
-             "{\"lyrics\": \"two\", \"seed\": 2, \"save_path\": \"b.wav\", \"colour\": \"blue\"}\n"
-             "{\"lyrics\": \"[Verse]\\nthree little words\", \"tags\": \"rock\", \"seed\": 3, \"save_path\": \"c.wav\"}\n"
-             "{\"lyrics\": \"four\", \"tags\": \"jazz\", \"seed\": 4, \"save_path\": \"d.wav\", \"duration\": 1.5}\n"
-             "{\"lyrics\": \"five\", \"seed\": 5, \"save_path\": \"e.wav\"}\n");
+  write_file(
+      batch,
+      "{\"lyrics\": \"one\", \"tags\": \"pop\", \"seed\": 1, \"save_path\": \"a.wav\"}\n"
+      "{\"lyrics\": \"two\", \"seed\": 2, \"save_path\": \"b.wav\", \"colour\": \"blue\"}\n"
+      "{\"lyrics\": \"[Verse]\\nthree little words\", \"tags\": \"rock\", \"seed\": 3, \"save_path\": \"c.wav\"}\n"
+      "{\"lyrics\": \"four\", \"tags\": \"jazz\", \"seed\": 4, \"save_path\": \"d.wav\", \"duration\": 1.5}\n"
+      "{\"lyrics\": \"five\", \"seed\": 5, \"save_path\": \"e.wav\"}\n");
   const std::string one = dir_.file("one"), two = dir_.file("two");
   fs::create_directory(one);
   fs::create_directory(two);
   auto args = [&](const std::string& device) {
-    return std::vector<std::string>{"--model-path", ckpt_, "--device", device, "--batch", batch, "--batch-size", "2",
-                                    "--duration", "1", "--ignore-eos", "--codec-steps", "1", "--threads", "1",
+    return std::vector<std::string>{"--model-path", ckpt_,           "--device", device,       "--batch",
+                                    batch,          "--batch-size",  "2",        "--duration", "1",
+                                    "--ignore-eos", "--codec-steps", "1",        "--threads",  "1",
                                     "--json"};
   };
   const auto [r1, r2] = run_pair(args("cpu"), one, args("cpu,cpu"), two);
@@ -125,7 +144,8 @@ TEST_F(GenMulti, BatchFileOnTwoCpuWorkersEqualsOneDevice) {
     EXPECT_TRUE(j["device"] == "cpu#0" || j["device"] == "cpu#1") << j.dump();
     const std::string output = j["output"];  // relative to the run's folder
     outputs.insert(output);
-    const Json meta = Json::parse(read_file(two + "/" + std::filesystem::path(output).replace_extension(".json").string()));
+    const Json meta =
+        Json::parse(read_file(two + "/" + std::filesystem::path(output).replace_extension(".json").string()));
     EXPECT_EQ(meta["device"], j["device"]);
   }
   EXPECT_EQ(outputs.size(), 4u);
@@ -133,8 +153,26 @@ TEST_F(GenMulti, BatchFileOnTwoCpuWorkersEqualsOneDevice) {
 
 // Ctrl-C while both workers make a song: each saves what exists (partial), with its device.
 TEST_F(GenMulti, SigintSavesWhatExistsOnBothWorkers) {
-  GenProcess p({"--model-path", ckpt_, "--device", "cpu,cpu", "--lyrics", "la la la", "--tags", "piano", "--duration",
-                "30", "--ignore-eos", "--codec-steps", "1", "--seed", "5", "--num-songs", "2", "--threads", "1", "-o",
+  GenProcess p({"--model-path",
+                ckpt_,
+                "--device",
+                "cpu,cpu",
+                "--lyrics",
+                "la la la",
+                "--tags",
+                "piano",
+                "--duration",
+                "30",
+                "--ignore-eos",
+                "--codec-steps",
+                "1",
+                "--seed",
+                "5",
+                "--num-songs",
+                "2",
+                "--threads",
+                "1",
+                "-o",
                 dir_.file("p.wav")},
                dir_.path(), logs_.path());
   ASSERT_TRUE(p.wait_for_stderr("[cpu#0] frames ", 240)) << "no progress on worker 0:\n" << p.current_stderr();
@@ -161,10 +199,9 @@ TEST_F(GenMulti, SigintSavesWhatExistsOnBothWorkers) {
 
 TEST_F(GenMulti, BadDeviceListsAreUsageErrors) {
   const std::vector<std::vector<std::string>> cases = {
-      {"--device", "cuda:x"},      {"--device", "cpu,,cpu"},      {"--device", "cuda:99"},
-      {"--device", "cpu,cuda:0"},  {"--device", "auto,cpu"},      {"--device", "cpu,"},
-      {"--device", "tpu:all"},     {"--device", "cuda:all"},
-      {"--device", "cpu,cpu", "--mula-device", "cpu"}};
+      {"--device", "cuda:x"},     {"--device", "cpu,,cpu"}, {"--device", "cuda:99"},
+      {"--device", "cpu,cuda:0"}, {"--device", "auto,cpu"}, {"--device", "cpu,"},
+      {"--device", "tpu:all"},    {"--device", "cuda:all"}, {"--device", "cpu,cpu", "--mula-device", "cpu"}};
   std::vector<std::vector<std::string>> runs;
   for (const auto& c : cases) {
     runs.push_back({"--model-path", ckpt_, "-o", dir_.file("x.wav")});

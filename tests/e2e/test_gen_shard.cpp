@@ -42,8 +42,8 @@ class GenShard : public ::testing::Test {
                "{\"lyrics\": \"five\", \"seed\": 5}\n");
   }
   std::vector<std::string> args(const std::string& out_dir, const std::vector<std::string>& more) {
-    std::vector<std::string> a = {"--model-path", ckpt_, "--batch", batch_, "--duration", "0.4", "--ignore-eos",
-                                  "--codec-steps", "1", "-o", out_dir + "/"};
+    std::vector<std::string> a = {"--model-path", ckpt_,           "--batch", batch_, "--duration", "0.4",
+                                  "--ignore-eos", "--codec-steps", "1",       "-o",   out_dir + "/"};
     a.insert(a.end(), more.begin(), more.end());
     return a;
   }
@@ -97,8 +97,10 @@ TEST_F(GenShard, ShardsTogetherGiveTheUnshardedRunAndSkipExistingCompletesAParti
   // --json: a line per song, the skipped ones marked.
   int skipped = 0, made = 0;
   for (const Json& j : json_lines(r.out)) {
-    if (j.value("skipped", false)) ++skipped;
-    else ++made;
+    if (j.value("skipped", false))
+      ++skipped;
+    else
+      ++made;
   }
   EXPECT_EQ(skipped, 3);
   EXPECT_EQ(made, 2);
@@ -117,8 +119,9 @@ TEST_F(GenShard, ShardsTogetherGiveTheUnshardedRunAndSkipExistingCompletesAParti
 TEST_F(GenShard, NumSongsShardsGiveTheSameFiles) {
   const std::string whole = out("n-whole"), shards = out("n-shards");
   auto n_args = [&](const std::string& d, std::vector<std::string> more) {
-    std::vector<std::string> a = {"--model-path", ckpt_, "--num-songs", "3", "--seed", "7", "--duration", "0.2",
-                                  "--ignore-eos", "--codec-steps", "1", "-o", d + "/x.wav"};
+    std::vector<std::string> a = {
+        "--model-path", ckpt_,          "--num-songs",   "3", "--seed", "7",         "--duration",
+        "0.2",          "--ignore-eos", "--codec-steps", "1", "-o",     d + "/x.wav"};
     a.insert(a.end(), more.begin(), more.end());
     return a;
   };
@@ -151,10 +154,12 @@ TEST_F(GenShard, BadShardValuesAreUsageErrors) {
                                     dir_.path(), logs_.path());
   EXPECT_EQ(no_seed.code, 2) << no_seed.err;
   EXPECT_TRUE(contains(no_seed.err, "--seed")) << no_seed.err;
-  const GenResult one = run_gen({"--model-path", ckpt_, "--shard", "0/2", "-o", d + "/x.wav"}, dir_.path(), logs_.path());
+  const GenResult one =
+      run_gen({"--model-path", ckpt_, "--shard", "0/2", "-o", d + "/x.wav"}, dir_.path(), logs_.path());
   EXPECT_EQ(one.code, 2) << one.err;
   EXPECT_TRUE(contains(one.err, "--shard")) << one.err;
-  const GenResult folder = run_gen({"--model-path", ckpt_, "--skip-existing", "-o", d + "/"}, dir_.path(), logs_.path());
+  const GenResult folder =
+      run_gen({"--model-path", ckpt_, "--skip-existing", "-o", d + "/"}, dir_.path(), logs_.path());
   EXPECT_EQ(folder.code, 2) << folder.err;
   EXPECT_TRUE(contains(folder.err, "--skip-existing")) << folder.err;
   EXPECT_EQ(ScratchDir::entries_of(d), std::vector<std::string>{});

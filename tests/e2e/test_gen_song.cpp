@@ -45,16 +45,19 @@ class GenSong : public ::testing::Test {
          {"e", with_common({"-o", song("e", "e.mp3"), "--seed", "13", "--mp3-bitrate", "128"})}},
         {{"b", with_common({"-o", song("b", "b.wav"), "--seed", "11", "--no-metadata", "--quiet"})},
          {"c", with_common({"-o", song("c", "c.wav"), "--seed", "12", "--no-metadata"})}},
-        {{"d", {"--model-path", ckpt_, "--codes-in", song("a", "a.safetensors"), "-o", song("d", "d.wav"), "--seed",
-                "11", "--codec-steps", "2", "--threads", "1", "--no-metadata"}},
-         {"f", {"--model_path", ckpt_, "--save_path", song("f", "f.flac"), "--seed", "14", "--max_audio_length_ms",
-                "2000", "--ignore_eos", "--codec_steps", "2", "--threads", "1", "--lyrics", dir_->file("lyrics.txt"),
-                "--tags", kTags}}},
+        {{"d",
+          {"--model-path", ckpt_, "--codes-in", song("a", "a.safetensors"), "-o", song("d", "d.wav"), "--seed", "11",
+           "--codec-steps", "2", "--threads", "1", "--no-metadata"}},
+         {"f",
+          {"--model_path", ckpt_, "--save_path", song("f", "f.flac"), "--seed", "14", "--max_audio_length_ms", "2000",
+           "--ignore_eos", "--codec_steps", "2", "--threads", "1", "--lyrics", dir_->file("lyrics.txt"), "--tags",
+           kTags}}},
         {{"g", with_common({"--no-audio", "--codes-out", song("g", "g.safetensors"), "--seed", "11"})}},
     };
     for (const auto& wave : waves) {
       std::vector<std::unique_ptr<GenProcess>> procs;
-      for (const auto& [name, args] : wave) procs.push_back(std::make_unique<GenProcess>(args, dir_->path(), logs_->path()));
+      for (const auto& [name, args] : wave)
+        procs.push_back(std::make_unique<GenProcess>(args, dir_->path(), logs_->path()));
       for (size_t i = 0; i < procs.size(); ++i) results_[wave[i].first] = procs[i]->wait();
     }
   }
@@ -72,9 +75,9 @@ class GenSong : public ::testing::Test {
   static std::string song(const std::string& sub, const std::string& name) { return dir_->file(sub + "/" + name); }
 
   static std::vector<std::string> with_common(std::vector<std::string> args) {
-    const std::vector<std::string> common = {"--model-path", ckpt_, "--duration", "2", "--ignore-eos",
-                                             "--codec-steps", "2", "--threads", "1",
-                                             "--lyrics", dir_->file("lyrics.txt"), "--tags", kTags};
+    const std::vector<std::string> common = {"--model-path",           ckpt_,    "--duration", "2", "--ignore-eos",
+                                             "--codec-steps",          "2",      "--threads",  "1", "--lyrics",
+                                             dir_->file("lyrics.txt"), "--tags", kTags};
     args.insert(args.end(), common.begin(), common.end());
     return args;
   }
@@ -86,7 +89,8 @@ class GenSong : public ::testing::Test {
     const GenResult& r = result(name);
     if (r.code == 0) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "run " << name << " exited " << r.code << " (signal " << r.signal
-                                         << ")\nstderr:\n" << r.err;
+                                         << ")\nstderr:\n"
+                                         << r.err;
   }
 
   static Json sidecar(const std::string& sub, const std::string& stem) {
@@ -171,7 +175,8 @@ TEST_F(GenSong, SidecarHoldsSeedTextsSettingsTimingsAndPath) {
   EXPECT_EQ(t["frames"], kFrames);
   EXPECT_EQ(t["frames_planned"], kFrames);
   EXPECT_GT(t["prompt_len"].get<int64_t>(), 0);
-  for (const char* k : {"prompt_s", "frames_s", "codec_s", "encode_s", "total_s", "ms_per_frame", "frames_per_s", "rtf"})
+  for (const char* k :
+       {"prompt_s", "frames_s", "codec_s", "encode_s", "total_s", "ms_per_frame", "frames_per_s", "rtf"})
     EXPECT_GT(t[k].get<double>(), 0.0) << k;
   EXPECT_GE(t["total_s"].get<double>(), t["frames_s"].get<double>() + t["codec_s"].get<double>());
   // The human report says the same.

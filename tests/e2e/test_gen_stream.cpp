@@ -31,8 +31,9 @@ class GenStream : public ::testing::Test {
     if (ckpt_.empty()) GTEST_SKIP() << "no checkpoint folder (tokenizer.json missing)";
   }
   std::vector<std::string> common(std::vector<std::string> extra) const {
-    std::vector<std::string> a = {"--model-path", ckpt_, "--ignore-eos", "--duration", "60", "--codec-steps", "1",
-                                  "--threads", "1", "--seed", "5", "--json", "--lyrics", "la la la", "--tags", "piano"};
+    std::vector<std::string> a = {
+        "--model-path", ckpt_, "--ignore-eos", "--duration", "60",       "--codec-steps", "1",    "--threads", "1",
+        "--seed",       "5",   "--json",       "--lyrics",   "la la la", "--tags",        "piano"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -122,16 +123,16 @@ TEST_F(GenStream, DefaultIsStreamedAndEqualsNoStreamByteForByte) {
 // What is not streamed by default: no audio (--no-audio), --lazy-load (the codec loads after
 // the LM is freed), --codes-in (no LM). --stream=off is --no-stream; the last of them wins.
 TEST_F(GenStream, WhatTheDefaultDoesNotStream) {
-  const GenResult noaudio = run_gen(common({"--duration", "1", "--no-audio", "--codes-out", dir_.file("n.safetensors")}),
-                                    dir_.path(), logs_.path());
+  const GenResult noaudio = run_gen(
+      common({"--duration", "1", "--no-audio", "--codes-out", dir_.file("n.safetensors")}), dir_.path(), logs_.path());
   ASSERT_EQ(noaudio.code, 0) << noaudio.err;
   EXPECT_EQ(last_json_line(noaudio.out)["settings"]["stream"], false);
-  const GenResult lazy = run_gen(common({"--duration", "1", "--lazy-load", "-o", dir_.file("l.wav")}), dir_.path(),
-                                 logs_.path());
+  const GenResult lazy =
+      run_gen(common({"--duration", "1", "--lazy-load", "-o", dir_.file("l.wav")}), dir_.path(), logs_.path());
   ASSERT_EQ(lazy.code, 0) << lazy.err;
   EXPECT_EQ(last_json_line(lazy.out)["settings"]["stream"], false);
-  const GenResult codes = run_gen(common({"--codes-in", dir_.file("n.safetensors"), "-o", dir_.file("c.wav")}),
-                                  dir_.path(), logs_.path());
+  const GenResult codes =
+      run_gen(common({"--codes-in", dir_.file("n.safetensors"), "-o", dir_.file("c.wav")}), dir_.path(), logs_.path());
   ASSERT_EQ(codes.code, 0) << codes.err;
   EXPECT_EQ(last_json_line(codes.out)["settings"]["stream"], false);
   const GenResult off = run_gen(common({"--duration", "1", "--stream", "--stream=off", "-o", dir_.file("o.wav")}),
@@ -145,8 +146,8 @@ TEST_F(GenStream, WhatTheDefaultDoesNotStream) {
 }
 
 TEST_F(GenStream, SigintSavesWhatExists) {
-  GenProcess p({"--model-path", ckpt_, "--lyrics", "la la la", "--tags", "piano", "--ignore-eos", "--duration", "60", "--codec-steps", "1", "--threads", "1",
-                "--seed", "9", "--stream", "-o", dir_.file("p.wav")},
+  GenProcess p({"--model-path", ckpt_, "--lyrics", "la la la", "--tags", "piano", "--ignore-eos", "--duration", "60",
+                "--codec-steps", "1", "--threads", "1", "--seed", "9", "--stream", "-o", dir_.file("p.wav")},
                dir_.path(), logs_.path());
   ASSERT_TRUE(p.wait_for_stderr("frames ", 120)) << "no progress line:\n" << p.current_stderr();
   p.send_signal(SIGINT);
@@ -166,9 +167,9 @@ TEST_F(GenStream, StdoutTakesOneSongAndStreamNotWithLazyLoad) {
   const GenResult a = run_gen({"--model-path", ckpt_, "--num-songs", "2", "-o", "-"}, dir_.path(), logs_.path());
   EXPECT_EQ(a.code, 2) << a.err;
   EXPECT_TRUE(contains(a.err, "-o -")) << a.err;
-  const GenResult b = run_gen({"--model-path", ckpt_, "--stream", "--lazy-load", "--duration", "1", "-o",
-                               dir_.file("l.wav")},
-                              dir_.path(), logs_.path());
+  const GenResult b =
+      run_gen({"--model-path", ckpt_, "--stream", "--lazy-load", "--duration", "1", "-o", dir_.file("l.wav")},
+              dir_.path(), logs_.path());
   EXPECT_EQ(b.code, 2) << b.err;
   EXPECT_TRUE(contains(b.err, "--lazy-load")) << b.err;
   EXPECT_TRUE(a.out.empty());

@@ -27,13 +27,15 @@ class GenTemperature : public ::testing::Test {
   }
   // A 2-second song (26 frames), one thread, seed 5, EOS ignored.
   std::vector<std::string> args(std::vector<std::string> extra) const {
-    std::vector<std::string> a = {"--model-path", ckpt_, "--lyrics", "la la la", "--tags", "piano", "--duration", "2",
-                                  "--ignore-eos", "--codec-steps", "1", "--threads", "1", "--seed", "5", "--json",
-                                  "--quiet"};
+    std::vector<std::string> a = {
+        "--model-path",  ckpt_, "--lyrics",  "la la la", "--tags", "piano", "--duration", "2",      "--ignore-eos",
+        "--codec-steps", "1",   "--threads", "1",        "--seed", "5",     "--json",     "--quiet"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
-  ht::GenResult gen(std::vector<std::string> extra) { return ht::run_gen(args(std::move(extra)), dir_.path(), logs_.path()); }
+  ht::GenResult gen(std::vector<std::string> extra) {
+    return ht::run_gen(args(std::move(extra)), dir_.path(), logs_.path());
+  }
   std::vector<int64_t> codes(const std::string& name) {
     return ht::read_safetensors_tensor(dir_.file(name), "frames").values;
   }
@@ -47,10 +49,11 @@ TEST_F(GenTemperature, AConstantScheduleGivesTheNumbersBytes) {
   for (const char* ext : {"mp3", "wav"}) {
     SCOPED_TRACE(ext);
     const std::string e = ext;
-    const ht::GenResult a = gen({"--temperature", "1.0", "-o", dir_.file("a." + e), "--codes-out", dir_.file("a-" + e + ".safetensors")});
+    const ht::GenResult a =
+        gen({"--temperature", "1.0", "-o", dir_.file("a." + e), "--codes-out", dir_.file("a-" + e + ".safetensors")});
     ASSERT_EQ(a.code, 0) << a.err;
-    const ht::GenResult b = gen({"--temperature", "1.0:1.0", "-o", dir_.file("b." + e), "--codes-out",
-                                 dir_.file("b-" + e + ".safetensors")});
+    const ht::GenResult b = gen(
+        {"--temperature", "1.0:1.0", "-o", dir_.file("b." + e), "--codes-out", dir_.file("b-" + e + ".safetensors")});
     ASSERT_EQ(b.code, 0) << b.err;
     EXPECT_EQ(codes("a-" + e + ".safetensors"), codes("b-" + e + ".safetensors"));
     const std::string fa = ht::read_file(dir_.file("a." + e)), fb = ht::read_file(dir_.file("b." + e));
@@ -83,7 +86,8 @@ TEST_F(GenTemperature, AScheduleRunsAndIsReported) {
   ASSERT_EQ(lin.code, 0) << lin.err;
   EXPECT_EQ(last_json_line(lin.out)["settings"]["temperature_schedule"], "1.5:0.3:linear");
   EXPECT_NE(codes("l.safetensors"), s);
-  const ht::GenResult again = gen({"--temperature", "1.5:0.3:linear", "--no-audio", "--codes-out", dir_.file("l2.safetensors")});
+  const ht::GenResult again =
+      gen({"--temperature", "1.5:0.3:linear", "--no-audio", "--codes-out", dir_.file("l2.safetensors")});
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(codes("l2.safetensors"), codes("l.safetensors"));
 }
@@ -91,12 +95,17 @@ TEST_F(GenTemperature, AScheduleRunsAndIsReported) {
 // A batch file's "temperature" takes the same text: each line's song equals the command line's
 // (a line's seed is its own: given on each line).
 TEST_F(GenTemperature, BatchFileLinesTakeTheSameText) {
-  const ht::GenResult cli = gen({"--temperature", "1.5:0.3:cosine", "--no-audio", "--codes-out", dir_.file("cli.safetensors")});
+  const ht::GenResult cli =
+      gen({"--temperature", "1.5:0.3:cosine", "--no-audio", "--codes-out", dir_.file("cli.safetensors")});
   ASSERT_EQ(cli.code, 0) << cli.err;
-  ht::write_file(dir_.file("b.jsonl"),
-                 "{\"seed\": 5, \"temperature\": \"1.5:0.3:cosine\", \"codes_out\": \"" + dir_.file("b1.safetensors") + "\"}\n"
-                 "{\"seed\": 5, \"temperature\": 1.5, \"codes_out\": \"" + dir_.file("b2.safetensors") + "\"}\n"
-                 "{\"temperature\": \"1.5:0.3:cubic\", \"codes_out\": \"" + dir_.file("b3.safetensors") + "\"}\n");
+  ht::write_file(dir_.file("b.jsonl"), "{\"seed\": 5, \"temperature\": \"1.5:0.3:cosine\", \"codes_out\": \"" +
+                                           dir_.file("b1.safetensors") +
+                                           "\"}\n"
+                                           "{\"seed\": 5, \"temperature\": 1.5, \"codes_out\": \"" +
+                                           dir_.file("b2.safetensors") +
+                                           "\"}\n"
+                                           "{\"temperature\": \"1.5:0.3:cubic\", \"codes_out\": \"" +
+                                           dir_.file("b3.safetensors") + "\"}\n");
   const ht::GenResult b = gen({"--batch", dir_.file("b.jsonl"), "--no-audio"});
   EXPECT_EQ(b.code, 1) << "line 3 fails: " << b.err;
   EXPECT_EQ(codes("b1.safetensors"), codes("cli.safetensors"));
@@ -128,9 +137,9 @@ TEST_F(GenTemperature, BadTextsAreUsageErrors) {
   };
   for (const auto& [text, message] : cases) {
     SCOPED_TRACE(text);
-    const ht::GenResult r = ht::run_gen({"--model-path", dir_.file("nothing-here"), "--temperature", text, "-o",
-                                         dir_.file("x.mp3")},
-                                        dir_.path(), logs_.path());
+    const ht::GenResult r =
+        ht::run_gen({"--model-path", dir_.file("nothing-here"), "--temperature", text, "-o", dir_.file("x.mp3")},
+                    dir_.path(), logs_.path());
     EXPECT_EQ(r.code, 2) << r.err;
     EXPECT_EQ(r.err, "error: " + message + "\n");
   }

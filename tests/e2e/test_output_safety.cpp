@@ -36,8 +36,8 @@ class OutputSafety : public ::testing::Test {
   }
   // A song long enough that encoding the MP3 takes a while (the window the kill aims at).
   std::vector<std::string> song_args(const std::string& out, const std::string& seed) const {
-    return {"--model-path", ckpt_, "--lyrics", "la la la", "--tags", "piano", "--duration", "20", "--ignore-eos",
-            "--codec-steps", "1", "--threads", "1", "--seed", seed, "--overwrite", "-o", out};
+    return {"--model-path",  ckpt_, "--lyrics",  "la la la", "--tags", "piano", "--duration",  "20", "--ignore-eos",
+            "--codec-steps", "1",   "--threads", "1",        "--seed", seed,    "--overwrite", "-o", out};
   }
   std::string ckpt_;
   ScratchDir dir_{"e2e-safety"};
@@ -131,8 +131,8 @@ TEST_F(OutputSafety, KillNineAtAnyMomentNeverLeavesAPartialFile) {
     }
     (void)r;
   }
-  std::printf("kill -9 at 8 moments of a %.1f s run: old file kept %d times, complete song %d times\n", run_s,
-              old_kept, replaced);
+  std::printf("kill -9 at 8 moments of a %.1f s run: old file kept %d times, complete song %d times\n", run_s, old_kept,
+              replaced);
   for (const std::string& n : dir_.entries())
     EXPECT_TRUE(n == "take.mp3" || n == "take.json" || n.rfind(".take.mp3.part", 0) == 0 ||
                 n.rfind(".take.json.part", 0) == 0)
@@ -193,7 +193,8 @@ TEST_F(OutputSafety, SidecarAgreesWithTheDecodedAudio) {
     int seed;
     int64_t frames;
     int64_t tolerance;
-  } songs[] = {{"a", ".wav", 1, 16, 0}, {"b", ".flac", 2, 11, 0}, {"c", ".mp3", 3, 26, 2 * 1152 + 529}, {"d", ".wav", 4, 6, 0}};
+  } songs[] = {
+      {"a", ".wav", 1, 16, 0}, {"b", ".flac", 2, 11, 0}, {"c", ".mp3", 3, 26, 2 * 1152 + 529}, {"d", ".wav", 4, 6, 0}};
   for (const auto& s : songs) {
     SCOPED_TRACE(std::string(s.stem) + s.ext);
     const std::string audio = dir_.file(std::string(s.stem) + s.ext);
@@ -210,7 +211,8 @@ TEST_F(OutputSafety, SidecarAgreesWithTheDecodedAudio) {
     const int64_t decoded = static_cast<int64_t>(a.frames());
     EXPECT_LE(std::llabs(decoded - frames * kSamplesPerFrame), s.tolerance) << decoded << " samples decoded";
     // audio_s is what was handed to the encoder: frames x 80 ms exactly.
-    EXPECT_NEAR(m["timings"]["audio_s"].get<double>(), static_cast<double>(frames * kSamplesPerFrame) / kSampleRate, 1e-9);
+    EXPECT_NEAR(m["timings"]["audio_s"].get<double>(), static_cast<double>(frames * kSamplesPerFrame) / kSampleRate,
+                1e-9);
     if (s.tolerance == 0)
       EXPECT_NEAR(m["timings"]["audio_s"].get<double>(), static_cast<double>(decoded) / kSampleRate, 1e-9);
   }

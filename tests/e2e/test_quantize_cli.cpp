@@ -131,8 +131,9 @@ TEST(QuantizeCli, WritesACheckpointThatLoadsToTheSameBytes) {
 
   // heartmula-gen: the quantized folder and quantizing at load give the same codes.
   auto codes = [&](const std::string& model, const std::string& name, const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"--model-path", model, "--tags", "piano", "--lyrics", "la la", "--duration", "1",
-                                     "--seed", "5", "--codes-out", dir.file(name), "--no-audio", "--quiet"};
+    std::vector<std::string> args = {"--model-path", model,          "--tags",     "piano",  "--lyrics",
+                                     "la la",        "--duration",   "1",          "--seed", "5",
+                                     "--codes-out",  dir.file(name), "--no-audio", "--quiet"};
     args.insert(args.end(), extra.begin(), extra.end());
     return heartmula::test::run_gen(args, dir.path(), dir.path());
   };

@@ -24,8 +24,8 @@ std::string server_binary() { return std::string(HEARTMULA_BIN_DIR) + "/heartmul
 
 // The long song of the cancel and queue tests: as many frames as the tiny model's context
 // (1024 positions) leaves beside a short prompt, without stopping at an end token.
-const Json kLongSong = {{"lyrics", "la la la"}, {"tags", "piano"}, {"duration", 60}, {"ignore_eos", true},
-                        {"codec_steps", 1}, {"seed", 3}};
+const Json kLongSong = {{"lyrics", "la la la"}, {"tags", "piano"},  {"duration", 60},
+                        {"ignore_eos", true},   {"codec_steps", 1}, {"seed", 3}};
 
 // One heartmula-server process on 127.0.0.1 and a client for it.
 class Server {
@@ -112,8 +112,8 @@ TEST_F(ServerTest, SongsEqualHeartmulaGenBytes) {
   };
   std::vector<Song> songs = {{"mp3", 7, ""}, {"wav", 8, ""}};
   for (auto& s : songs) {
-    const Json body = {{"lyrics", "la la la"}, {"tags", "piano"}, {"duration", 2}, {"seed", s.seed},
-                       {"topk", 1},           {"codec_steps", 1}, {"format", s.format}};
+    const Json body = {{"lyrics", "la la la"}, {"tags", "piano"},   {"duration", 2}, {"seed", s.seed}, {"topk", 1},
+                       {"codec_steps", 1},     {"format", s.format}};
     auto r = srv.post_song(body);
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 202) << r->body;
@@ -144,10 +144,10 @@ TEST_F(ServerTest, SongsEqualHeartmulaGenBytes) {
     EXPECT_EQ(read_file(out_.file(s.id + "." + s.format)), audio->body);
 
     const std::string cli_out = logs_.file("cli-" + s.id + "." + s.format);
-    const GenResult g = run_gen({"--model-path", ckpt_, "--threads", "1", "--lyrics", "la la la", "--tags", "piano",
-                                 "--duration", "2", "--seed", std::to_string(s.seed), "--topk", "1", "--codec-steps",
-                                 "1", "-o", cli_out, "-q"},
-                                logs_.path(), logs_.path());
+    const GenResult g =
+        run_gen({"--model-path", ckpt_, "--threads", "1", "--lyrics", "la la la", "--tags", "piano", "--duration", "2",
+                 "--seed", std::to_string(s.seed), "--topk", "1", "--codec-steps", "1", "-o", cli_out, "-q"},
+                logs_.path(), logs_.path());
     ASSERT_EQ(g.code, 0) << g.err;
     const std::string cli_bytes = read_file(cli_out);
     ASSERT_FALSE(cli_bytes.empty());
@@ -335,7 +335,8 @@ TEST_F(ServerTest, ApiKeyIsRequired) {
 
 // Anything but loopback without --api-key: refused before the model loads (exit 2).
 TEST_F(ServerTest, NonLoopbackNeedsApiKey) {
-  GenProcess p({"--model-path", ckpt_, "--host", "0.0.0.0", "--port", "0"}, logs_.path(), logs_.path(), server_binary());
+  GenProcess p({"--model-path", ckpt_, "--host", "0.0.0.0", "--port", "0"}, logs_.path(), logs_.path(),
+               server_binary());
   ASSERT_TRUE(p.wait_for_stderr("error:", 60)) << p.current_stderr();
   const GenResult r = p.wait();
   EXPECT_EQ(r.code, 2) << r.err;

@@ -59,9 +59,9 @@ TEST(Soak, ManySongsInOneProcessNoGrowthSameAsSingleRuns) {
   ScratchDir logs("soak-logs");
   std::string lines;
   for (int i = 1; i <= n; ++i) {
-    lines += "{\"lyrics\": \"" + std::string("[verse]\\nsong number ") + std::to_string(i) + "\\nla la la\", \"tags\": \"" +
-             kTags[i % 3] + "\", \"seed\": " + std::to_string(1000 + i) + ", \"save_path\": \"s" + std::to_string(i) +
-             ".wav\"}\n";
+    lines += "{\"lyrics\": \"" + std::string("[verse]\\nsong number ") + std::to_string(i) +
+             "\\nla la la\", \"tags\": \"" + kTags[i % 3] + "\", \"seed\": " + std::to_string(1000 + i) +
+             ", \"save_path\": \"s" + std::to_string(i) + ".wav\"}\n";
   }
   write_file(dir.file("songs.jsonl"), lines);
 
@@ -85,12 +85,14 @@ TEST(Soak, ManySongsInOneProcessNoGrowthSameAsSingleRuns) {
     if (std::chrono::steady_clock::now() - start > std::chrono::minutes(45)) break;
   }
   const GenResult r = p.wait();
-  ASSERT_EQ(r.code, 0) << "signal " << r.signal << "\n" << r.err.substr(r.err.size() > 20000 ? r.err.size() - 20000 : 0);
+  ASSERT_EQ(r.code, 0) << "signal " << r.signal << "\n"
+                       << r.err.substr(r.err.size() > 20000 ? r.err.size() - 20000 : 0);
   EXPECT_EQ(r.err.find("LeakSanitizer"), std::string::npos) << r.err.substr(r.err.find("LeakSanitizer"));
   EXPECT_NE(r.err.find("batch: " + std::to_string(n) + " songs done, 0 failed"), std::string::npos);
   EXPECT_EQ(part_files(dir.path()), std::vector<std::string>{});
 
-  std::printf("soak: %d songs in %.1f s (%.2f s/song), peak VmRSS %.1f MiB\n", n, r.seconds, r.seconds / n, peak / 1024.0);
+  std::printf("soak: %d songs in %.1f s (%.2f s/song), peak VmRSS %.1f MiB\n", n, r.seconds, r.seconds / n,
+              peak / 1024.0);
   std::printf("soak: VmRSS after song k (MiB):");
   for (int k = 1; k <= n; ++k)
     if ((k <= 5 || k % 20 == 0 || k == n) && rss_after[k] > 0) std::printf(" %d:%.1f", k, rss_after[k] / 1024.0);

@@ -33,9 +33,9 @@ std::string usage_error_of(const std::function<void()>& f) {
 }
 
 struct BadValue {
-  std::string flag, key, text;             // as typed on the command line and in a batch file
-  std::function<void(SongRequest&)> set;   // the same value in a SongRequest, set by hand
-  std::string core;                        // the message after the name
+  std::string flag, key, text;            // as typed on the command line and in a batch file
+  std::function<void(SongRequest&)> set;  // the same value in a SongRequest, set by hand
+  std::string core;                       // the message after the name
 };
 
 TEST(SongParams, TheSameBadValueGetsTheSameMessageOnEveryPath) {
@@ -115,7 +115,8 @@ TEST(SongParams, ValidateRefusesTemperatureBelowTheLimit) {
 // A temperature schedule's START and END have the table's temperature limits on every path.
 TEST(SongParams, TemperatureScheduleEndsAreCheckedThroughTheTable) {
   ht::ScratchDir dir("song-params-schedule"), logs("song-params-schedule-logs");
-  const std::string core = "must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. Given: 1:150";
+  const std::string core =
+      "must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. Given: 1:150";
   const ht::GenResult cli = ht::run_gen({"--temperature", "1:150"}, dir.path(), logs.path());
   EXPECT_EQ(cli.code, 2) << cli.err;
   EXPECT_EQ(cli.err, "error: --temperature " + core + "\n");

@@ -48,7 +48,8 @@ class TokenizeCli : public ::testing::Test {
   // Runs the tool with `args` (already quoted), capturing stdout and stderr.
   Result run(const std::string& args) {
     const std::string err = (dir_ / "stderr.txt").string();
-    const std::string cmd = quote(std::string(HEARTMULA_BIN_DIR) + "/heartmula-tokenize") + " " + args + " 2>" + quote(err);
+    const std::string cmd =
+        quote(std::string(HEARTMULA_BIN_DIR) + "/heartmula-tokenize") + " " + args + " 2>" + quote(err);
     Result r;
     FILE* p = ::popen(cmd.c_str(), "r");
     if (p == nullptr) return r;
@@ -67,8 +68,8 @@ class TokenizeCli : public ::testing::Test {
 TEST_F(TokenizeCli, EncodesAndDecodesGoldenTexts) {
   heartmula::test::require_llama3_tokenizer();
   const std::string tok = quote(heartmula::test::llama3_tokenizer_path());
-  const Json golden =
-      Json::parse(heartmula::test::read_text_file(std::string(HEARTMULA_TEST_DATA) + "/tokenizer/tokenizer_golden.json"));
+  const Json golden = Json::parse(
+      heartmula::test::read_text_file(std::string(HEARTMULA_TEST_DATA) + "/tokenizer/tokenizer_golden.json"));
   // A few of the cases (each run loads the 9 MB file): tags, full lyrics, CJK, specials, edge cases.
   for (const size_t i : {0, 2, 3, 9, 11, 15, 16}) {
     const Json& c = golden.at(i);

@@ -58,7 +58,8 @@ class ToolsBench : public ::testing::Test {
     if (made_.code < 0)
       made_ = run("make-random-checkpoint", "--out " + quote((dir_ / "ckpt").string()) +
                                                 " --size tiny --seed 7 --shards-lm 2 --shards-codec 2 --threads 2"
-                                                " --tokenizer " + quote(tokenizer_));
+                                                " --tokenizer " +
+                                                quote(tokenizer_));
     return made_;
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
@@ -179,12 +180,15 @@ TEST_F(ToolsBench, BenchLoadsTheCheckpointAndReportsJson) {
 }
 
 TEST_F(ToolsBench, MarkdownAndCsvOutputs) {
-  const Result md = run("heartmula-bench", "--tiny --device cpu --threads 2 --cfg 1.0 --positions 8 --frames 2 --warmup 0 --reps 2 -q");
+  const Result md = run("heartmula-bench",
+                        "--tiny --device cpu --threads 2 --cfg 1.0 --positions 8 --frames 2 --warmup 0 --reps 2 -q");
   ASSERT_EQ(md.code, 0) << md.err;
   EXPECT_NE(md.out.find("| cfg | position | prefill ms | frames/s |"), std::string::npos) << md.out;
   EXPECT_NE(md.out.find(" ± "), std::string::npos) << md.out;
   const std::string csv = (dir_ / "bench.csv").string();
-  const Result c = run("heartmula-bench", "--tiny --device cpu --threads 2 --cfg 1.5 --positions 8 --frames 2 --warmup 0 --reps 1 -q -o " + quote(csv));
+  const Result c =
+      run("heartmula-bench",
+          "--tiny --device cpu --threads 2 --cfg 1.5 --positions 8 --frames 2 --warmup 0 --reps 1 -q -o " + quote(csv));
   ASSERT_EQ(c.code, 0) << c.err;
   const std::string text = read_file(csv);
   EXPECT_EQ(text.rfind("test,cfg,batch_rows,position", 0), 0u) << text;
@@ -194,8 +198,9 @@ TEST_F(ToolsBench, MarkdownAndCsvOutputs) {
 // --num-songs: one "batch" row per batch size through the batch frame loop; song-frames/s is
 // songs x batch steps/s, the speed-up is over the first size (N = 1).
 TEST_F(ToolsBench, BatchRowsPerNumberOfSongs) {
-  const Result r = run("heartmula-bench", "--tiny --device cpu --threads 2 --cfg 1.5 --positions 16 --num-songs 1,2,4"
-                                          " --frames 3 --warmup 1 --reps 1 --json -q");
+  const Result r = run("heartmula-bench",
+                       "--tiny --device cpu --threads 2 --cfg 1.5 --positions 16 --num-songs 1,2,4"
+                       " --frames 3 --warmup 1 --reps 1 --json -q");
   ASSERT_EQ(r.code, 0) << r.err;
   const Json doc = Json::parse(r.out);
   std::vector<int64_t> songs;
@@ -213,8 +218,9 @@ TEST_F(ToolsBench, BatchRowsPerNumberOfSongs) {
     EXPECT_GT(row["speedup"].get<double>(), 0);
   }
   EXPECT_EQ(songs, (std::vector<int64_t>{1, 2, 4}));
-  const Result md = run("heartmula-bench", "--tiny --device cpu --threads 2 --cfg 1.0 --positions 8 --num-songs 1,3"
-                                           " --frames 2 --warmup 0 --reps 1 -q");
+  const Result md = run("heartmula-bench",
+                        "--tiny --device cpu --threads 2 --cfg 1.0 --positions 8 --num-songs 1,3"
+                        " --frames 2 --warmup 0 --reps 1 -q");
   ASSERT_EQ(md.code, 0) << md.err;
   EXPECT_NE(md.out.find("| songs | rows | steps/s | song-frames/s | speed-up |"), std::string::npos) << md.out;
   const Result bad = run("heartmula-bench", "--tiny --device cpu --num-songs 0 --frames 2 --reps 1 -q");

@@ -45,20 +45,18 @@ void run_case(const std::string& name) {
 
   const at::Tensor& ref_head = t.at("wav_head_f32");
   const Diff head = compare(wav.narrow(1, 0, ref_head.size(1)), ref_head);
-  std::printf("codec_%s: head max abs diff %.3g (peak %.3g, rel %.3g)\n", name.c_str(), head.max_abs,
-              head.ref_peak, head.rel());
-  EXPECT_LE(head.rel(), 1e-4) << "first second: max abs diff " << head.max_abs << ", reference peak "
-                              << head.ref_peak;
+  std::printf("codec_%s: head max abs diff %.3g (peak %.3g, rel %.3g)\n", name.c_str(), head.max_abs, head.ref_peak,
+              head.rel());
+  EXPECT_LE(head.rel(), 1e-4) << "first second: max abs diff " << head.max_abs << ", reference peak " << head.ref_peak;
 
   const Diff full = compare(wav, ref_full);
-  std::printf("codec_%s: full max abs diff %.3g (peak %.3g, rel %.3g)\n", name.c_str(), full.max_abs,
-              full.ref_peak, full.rel());
-  EXPECT_LE(full.rel(), 2e-3) << "whole waveform vs wav_f16: max abs diff " << full.max_abs
-                              << ", reference peak " << full.ref_peak;
+  std::printf("codec_%s: full max abs diff %.3g (peak %.3g, rel %.3g)\n", name.c_str(), full.max_abs, full.ref_peak,
+              full.rel());
+  EXPECT_LE(full.rel(), 2e-3) << "whole waveform vs wav_f16: max abs diff " << full.max_abs << ", reference peak "
+                              << full.ref_peak;
 }
 
 }  // namespace
 
 TEST(CodecGolden, T200OneWindow) { run_case("t200"); }
 TEST(CodecGolden, T400TwoWindows) { run_case("t400"); }
-

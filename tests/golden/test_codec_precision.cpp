@@ -59,9 +59,9 @@ TEST(CodecPrecision, ParseSpellings) {
 }
 
 TEST(CodecPrecision, SnrByHand) {
-  at::Tensor ref = at::tensor({3.0, 4.0});                // energy 25
+  at::Tensor ref = at::tensor({3.0, 4.0});                                                 // energy 25
   EXPECT_NEAR(hc::snr_db(ref, at::tensor({3.0, 4.5})), 10 * std::log10(25 / 0.25), 1e-9);  // 20 dB
-  EXPECT_NEAR(hc::snr_db(ref, ref * 1.1), 20.0, 1e-9);   // error 0.1 * ref: 20 dB
+  EXPECT_NEAR(hc::snr_db(ref, ref * 1.1), 20.0, 1e-9);                                     // error 0.1 * ref: 20 dB
   EXPECT_TRUE(std::isinf(hc::snr_db(ref, ref.to(at::kFloat))));
   EXPECT_LT(hc::snr_db(at::zeros({2}), ref), 0.0);
   EXPECT_THROW(hc::snr_db(ref, at::zeros({3})), heartmula::Error);

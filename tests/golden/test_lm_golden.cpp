@@ -135,14 +135,13 @@ TEST_P(LmGolden, FramesAndLogitsMatchReference) {
   EXPECT_LE(rel, 1e-4) << "logits_first8: max abs diff " << max_abs;
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, LmGolden,
-                         ::testing::Values("cfg15", "cfg15_noeos", "cfg10", "cfg10_noeos", "cfg30"));
+INSTANTIATE_TEST_SUITE_P(Cases, LmGolden, ::testing::Values("cfg15", "cfg15_noeos", "cfg10", "cfg10_noeos", "cfg30"));
 
 TEST(LmGoldenExtra, Bf16TeacherForcedStaysClose) {
   // Guided logits uncond + (cond - uncond) * s carry up to (2s - 1) times the per-branch error:
   // 2e-2 for the default scale 1.5 and no CFG; cfg_scale 3 gets 5e-2.
-  for (const auto& [name, tol] : std::vector<std::pair<std::string, double>>{
-           {"cfg15", 2e-2}, {"cfg10", 2e-2}, {"cfg30", 5e-2}}) {
+  for (const auto& [name, tol] :
+       std::vector<std::pair<std::string, double>>{{"cfg15", 2e-2}, {"cfg10", 2e-2}, {"cfg30", 5e-2}}) {
     const LmRun f32 = run_case(name, at::kFloat, /*teacher=*/true);
     const LmRun b16 = run_case(name, at::kBFloat16, /*teacher=*/true);
     ASSERT_EQ(b16.logits.sizes(), f32.logits.sizes());
@@ -217,7 +216,8 @@ TEST(LmGoldenExtra, OnFrameCanStopTheLoop) {
     EXPECT_EQ(planned, 64);
     return done < 5;
   };
-  const auto r = hr::run_frame_loop(model(at::kFloat), gen_config(), hm::prompt_from_tokens(pt, find_muq_index(pt)), sp, opt);
+  const auto r =
+      hr::run_frame_loop(model(at::kFloat), gen_config(), hm::prompt_from_tokens(pt, find_muq_index(pt)), sp, opt);
   EXPECT_TRUE(r.interrupted);
   ASSERT_EQ(r.frames.size(0), 5);
   EXPECT_TRUE(r.frames.equal(t.at("frames").narrow(0, 0, 5)));
@@ -295,7 +295,8 @@ TEST(LmGoldenExtra, Fp16IsRefusedOrMatchesTheReference) {
     ASSERT_EQ(f16.logits.sizes(), ref.sizes());
     double max_abs = 0;
     const double rel = rel_diff(f16.logits, ref, &max_abs);
-    std::printf("mula_%s fp16 vs reference (teacher-forced): max abs diff %.3g (rel %.3g)\n", name.c_str(), max_abs, rel);
+    std::printf("mula_%s fp16 vs reference (teacher-forced): max abs diff %.3g (rel %.3g)\n", name.c_str(), max_abs,
+                rel);
     EXPECT_LE(rel, tol) << name << ": fp16 logits max abs diff " << max_abs;
   }
 }

@@ -29,14 +29,14 @@ class LmPromptGolden : public ::testing::Test {
     gen_ = hm::GenConfig::from_file(kData + "/ckpt/gen_config.json");
   }
   void expect_all_cases(const Tokenizer& tok) {
-    const hm::Prompt p = hm::build_prompt(cases_["tags"].get<std::string>(), cases_["lyrics"].get<std::string>(),
-                                          tok, gen_, 8);
+    const hm::Prompt p =
+        hm::build_prompt(cases_["tags"].get<std::string>(), cases_["lyrics"].get<std::string>(), tok, gen_, 8);
     for (const auto& [name, c] : cases_["cases"].items()) {
       const auto t = heartmula::io::load_all_tensors(kData + "/lm/mula_" + name + ".safetensors");
       const at::Tensor& ref = t.at("prompt_tokens");
       ASSERT_EQ(p.tokens.sizes(), ref.sizes()) << name;
-      EXPECT_TRUE(p.tokens.equal(ref)) << name << ": prompt differs in "
-                                       << p.tokens.ne(ref).sum().item<int64_t>() << " entries";
+      EXPECT_TRUE(p.tokens.equal(ref)) << name << ": prompt differs in " << p.tokens.ne(ref).sum().item<int64_t>()
+                                       << " entries";
       EXPECT_EQ(p.length(), c["prompt_len"].get<int64_t>());
     }
     // The MuQ slot follows the tags' text_eos; only the text lane is unmasked.

@@ -91,9 +91,10 @@ TEST_F(TokenizerGolden, Vocabulary) {
 
 TEST_F(TokenizerGolden, RoundTripsRandomText) {
   std::mt19937 rng(7);
-  const char* alphabet[] = {"a", "Z", " ", "  ", "\n", "\r\n", "\t", "7", "42", "'s", "'LL", "!", "?!", ",",
-                            "é", "ß", "ж", "夜", "の", "사", "🎵", "❤️", "\xC2\xA0", "\xE1\xA0\x8E", "\u200b",
-                            "<|eot_id|>", "<|", "|>", "[verse]", "ﬁ", "\xCC\x81"};
+  const char* alphabet[] = {"a",      "Z",          " ",   "  ", "\n",      "\r\n",   "\t",       "7",
+                            "42",     "'s",         "'LL", "!",  "?!",      ",",      "é",        "ß",
+                            "ж",      "夜",         "の",  "사", "🎵",       "❤️", "\xC2\xA0", "\xE1\xA0\x8E",
+                            "\u200b", "<|eot_id|>", "<|",  "|>", "[verse]", "ﬁ",      "\xCC\x81"};
   for (int iter = 0; iter < 300; ++iter) {
     std::string s;
     for (int n = rng() % 30; n > 0; --n) s += alphabet[rng() % (sizeof(alphabet) / sizeof(alphabet[0]))];

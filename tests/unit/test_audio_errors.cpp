@@ -129,8 +129,7 @@ TEST(AudioNoHalfFiles, DestroyWithoutFinishLeavesNothing) {
     auto w = AudioWriter::open(dir.file(name), AudioWriteOptions{}, false);
     w->write_planar(planar.data(), planar.data() + 4800, 4800);
     ASSERT_EQ(dir.entries().size(), 1u) << "one temp file while writing " << name;
-    EXPECT_EQ(dir.entries()[0].rfind(std::string(".") + name + ".part", 0), 0u)
-        << dir.entries()[0];
+    EXPECT_EQ(dir.entries()[0].rfind(std::string(".") + name + ".part", 0), 0u) << dir.entries()[0];
   }  // destroyed without finish()
   EXPECT_TRUE(dir.entries().empty());
 }
@@ -167,8 +166,8 @@ TEST(AudioNoHalfFiles, Mp3RejectsNonMpegRate) {
 
 // Child-process body for the test below: writes `frames` frames under a file size limit of
 // `limit` bytes; exits 0 if an Error was thrown and no file was left behind.
-void write_under_size_limit(const TempDir& dir, const std::string& path,
-                            const std::vector<float>& planar, size_t frames, rlim_t limit) {
+void write_under_size_limit(const TempDir& dir, const std::string& path, const std::vector<float>& planar,
+                            size_t frames, rlim_t limit) {
   std::signal(SIGXFSZ, SIG_IGN);
   struct rlimit lim;
   lim.rlim_cur = lim.rlim_max = limit;
@@ -197,8 +196,7 @@ TEST(AudioWriteErrors, FileSizeLimitIsReportedWithPath) {
     ASSERT_EQ(stat(path.c_str(), &st), 0);
     ASSERT_EQ(unlink(path.c_str()), 0);
     for (rlim_t limit : {rlim_t{4000}, static_cast<rlim_t>(st.st_size) - 50}) {
-      EXPECT_EXIT(write_under_size_limit(dir, path, planar, frames, limit),
-                  ::testing::ExitedWithCode(0),
+      EXPECT_EXIT(write_under_size_limit(dir, path, planar, frames, limit), ::testing::ExitedWithCode(0),
                   std::string("caught: writing '.*") + name + "'.*File too large")
           << name << " limit " << limit;
     }

@@ -26,8 +26,7 @@ TempDir::~TempDir() {
 
 std::vector<std::string> TempDir::entries() const {
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(path_))
-    names.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -63,13 +62,11 @@ DecodedAudio read_audio(const std::string& path) {
   const size_t frames = interleaved.size() / static_cast<size_t>(info.channels);
   a.planes.assign(static_cast<size_t>(info.channels), std::vector<float>(frames));
   for (size_t i = 0; i < frames; ++i)
-    for (int c = 0; c < info.channels; ++c)
-      a.planes[static_cast<size_t>(c)][i] = interleaved[i * info.channels + c];
+    for (int c = 0; c < info.channels; ++c) a.planes[static_cast<size_t>(c)][i] = interleaved[i * info.channels + c];
   return a;
 }
 
-double best_correlation(const std::vector<float>& in, const std::vector<float>& out, int max_lag,
-                        int* best_lag) {
+double best_correlation(const std::vector<float>& in, const std::vector<float>& out, int max_lag, int* best_lag) {
   double best = -2.0;
   for (int lag = -max_lag; lag <= max_lag; ++lag) {
     const long lo = std::max(0L, -static_cast<long>(lag));
@@ -78,7 +75,11 @@ double best_correlation(const std::vector<float>& in, const std::vector<float>& 
     double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
     for (long i = lo; i < hi; ++i) {
       const double x = in[static_cast<size_t>(i)], y = out[static_cast<size_t>(i + lag)];
-      sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y;
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      syy += y * y;
+      sxy += x * y;
     }
     const double n = static_cast<double>(hi - lo);
     const double cov = sxy - sx * sy / n;

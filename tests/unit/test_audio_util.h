@@ -30,7 +30,7 @@ std::vector<float> test_signal(int sample_rate, size_t frames, float amplitude =
 struct DecodedAudio {
   int sample_rate = 0;
   int channels = 0;
-  int format = 0;  // SF_INFO.format
+  int format = 0;                          // SF_INFO.format
   std::vector<std::vector<float>> planes;  // [channels][frames]
   std::string title, comment;
   size_t frames() const { return planes.empty() ? 0 : planes[0].size(); }
@@ -41,7 +41,6 @@ DecodedAudio read_audio(const std::string& path);
 
 // Best Pearson correlation of out[i + lag] with in[i] over lag in [-max_lag, max_lag];
 // `best_lag` receives the lag.
-double best_correlation(const std::vector<float>& in, const std::vector<float>& out, int max_lag,
-                        int* best_lag);
+double best_correlation(const std::vector<float>& in, const std::vector<float>& out, int max_lag, int* best_lag);
 
 }  // namespace heartmula::test

@@ -64,7 +64,8 @@ double max_pcm_error(const std::string& path, int bits, const std::vector<float>
   size_t worst_ch = 0, worst_at = 0;
   for (size_t ch = 0; ch < 2; ++ch)
     for (size_t i = 0; i < kFrames; ++i) {
-      const double d = std::abs(static_cast<double>(pcm[ch][i]) - static_cast<double>(planar[ch * kFrames + i]) * scale);
+      const double d =
+          std::abs(static_cast<double>(pcm[ch][i]) - static_cast<double>(planar[ch * kFrames + i]) * scale);
       if (d > worst) worst = d, worst_ch = ch, worst_at = i;
     }
   if (worst > 1.0)
@@ -76,8 +77,7 @@ double max_pcm_error(const std::string& path, int bits, const std::vector<float>
 class AudioRoundTrip : public ::testing::TestWithParam<Case> {};
 
 // Writes in uneven chunks (1000 frames, then the rest) to exercise streaming.
-void write_streamed(const std::string& path, const AudioWriteOptions& opt,
-                    const std::vector<float>& planar) {
+void write_streamed(const std::string& path, const AudioWriteOptions& opt, const std::vector<float>& planar) {
   auto w = AudioWriter::open(path, opt, false);
   const float* left = planar.data();
   const float* right = planar.data() + kFrames;
@@ -121,15 +121,14 @@ TEST_P(AudioRoundTrip, ReadsBackWhatWasWritten) {
   EXPECT_EQ(a.comment, opt.comment);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Formats, AudioRoundTrip,
-    ::testing::Values(Case{"mp3_cbr", "a.mp3", false, 16, 2000, 3000, false},
-                      Case{"mp3_vbr", "b.MP3", true, 16, 2000, 3000, false},
-                      Case{"wav16", "c.wav", false, 16, 0, 0, true},
-                      Case{"wav24", "d.wav", false, 24, 0, 0, true},
-                      Case{"flac", "e.flac", false, 16, 0, 0, true},
-                      Case{"ogg", "f.ogg", false, 16, 0, 0, false}),
-    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Formats, AudioRoundTrip,
+                         ::testing::Values(Case{"mp3_cbr", "a.mp3", false, 16, 2000, 3000, false},
+                                           Case{"mp3_vbr", "b.MP3", true, 16, 2000, 3000, false},
+                                           Case{"wav16", "c.wav", false, 16, 0, 0, true},
+                                           Case{"wav24", "d.wav", false, 24, 0, 0, true},
+                                           Case{"flac", "e.flac", false, 16, 0, 0, true},
+                                           Case{"ogg", "f.ogg", false, 16, 0, 0, false}),
+                         [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 TEST(AudioWriter, OneShotPlanarAndOverwrite) {
   TempDir dir;
@@ -228,8 +227,7 @@ TEST(AudioWriter, StreamsWavAndMp3ToStdout) {
     const test::DecodedAudio a = read_audio(path);
     EXPECT_EQ(a.channels, 2);
     EXPECT_EQ(a.sample_rate, kRate);
-    EXPECT_NEAR(static_cast<double>(a.frames()), static_cast<double>(kFrames),
-                f == AudioFormat::Wav ? 0 : 2000);
+    EXPECT_NEAR(static_cast<double>(a.frames()), static_cast<double>(kFrames), f == AudioFormat::Wav ? 0 : 2000);
     if (f == AudioFormat::Wav) {  // lossless: both channels, sample for sample, within 1 step
       EXPECT_LE(max_pcm_error(path, 16, planar), 1.0);
     } else {

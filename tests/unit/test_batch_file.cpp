@@ -14,10 +14,10 @@
 namespace {
 
 using heartmula::Error;
+using heartmula::read_text_arg;
 using heartmula::SongRequest;
 using heartmula::UsageError;
 using heartmula::runtime::is_blank_batch_line;
-using heartmula::read_text_arg;
 using heartmula::runtime::parse_batch_line;
 using heartmula::runtime::TextArgReader;
 
@@ -41,10 +41,10 @@ std::string error_of(const std::string& line) {
 }
 
 TEST(BatchFile, EveryKeyIsRead) {
-  const SongRequest s = parse(
-      R"({"lyrics": "la", "tags": "pop", "seed": 42, "save_path": "a.wav", "max_audio_length_ms": 5000,)"
-      R"( "temperature": 0.9, "topk": 30, "cfg_scale": 2, "ignore_eos": true, "codec_steps": 4,)"
-      R"( "codec_guidance": 1.5, "codes_out": "a.safetensors", "mp3_bitrate": 192, "overwrite": true})");
+  const SongRequest s =
+      parse(R"({"lyrics": "la", "tags": "pop", "seed": 42, "save_path": "a.wav", "max_audio_length_ms": 5000,)"
+            R"( "temperature": 0.9, "topk": 30, "cfg_scale": 2, "ignore_eos": true, "codec_steps": 4,)"
+            R"( "codec_guidance": 1.5, "codes_out": "a.safetensors", "mp3_bitrate": 192, "overwrite": true})");
   EXPECT_EQ(s.lyrics, "la");
   EXPECT_EQ(s.tags, "pop");
   ASSERT_TRUE(s.seed.has_value());
@@ -133,7 +133,7 @@ TEST(BatchFile, WrongTypesAndRangesNameThePlaceAndTheKey) {
       {"{", "parse error"},
       {"{\"lyrics\": \"a\"} {}", "parse error"},
       {"{\"lyrics\": \"\xff\"}", "parse error"},  // invalid UTF-8
-      {"{\"lyrics\": \"a\u0000b\"}", ""},  // NUL escape: valid JSON, accepted
+      {"{\"lyrics\": \"a\u0000b\"}", ""},         // NUL escape: valid JSON, accepted
       {"   ", "parse error"},
   };
   for (const auto& [line, needle] : cases) {
@@ -171,20 +171,20 @@ TEST(BatchFile, TemperatureScheduleAsText) {
   EXPECT_EQ(*s.temperature_end, 0.6);
   // Errors name the place once, the key and the text.
   EXPECT_EQ(error_of(R"({"temperature": "1:2:cubic"})"),
-            kWhere + ": 'temperature' must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. "
-                     "Given: 1:2:cubic");
+            kWhere +
+                ": 'temperature' must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. "
+                "Given: 1:2:cubic");
   EXPECT_EQ(error_of(R"({"temperature": "1:200"})"),
-            kWhere + ": 'temperature' must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. "
-                     "Given: 1:200");
+            kWhere +
+                ": 'temperature' must be START[:END[:linear|cosine]] with START and END numbers in [0.01, 100]. "
+                "Given: 1:200");
   EXPECT_EQ(error_of(R"({"temperature": "warm"})"),
             kWhere + ": 'temperature' must be a number in [0.01, 100]. Given: warm");
   EXPECT_EQ(error_of(R"({"temperature": true})"),
             kWhere + ": 'temperature' must be a number in [0.01, 100]. Given: true");
 }
 
-TEST(BatchFile, DuplicateKeysTakeTheLastValue) {
-  EXPECT_EQ(parse(R"({"topk": 1, "topk": 2})").topk, 2);
-}
+TEST(BatchFile, DuplicateKeysTakeTheLastValue) { EXPECT_EQ(parse(R"({"topk": 1, "topk": 2})").topk, 2); }
 
 // Hostile shapes: deep nesting, long strings, many keys. Errors, never a crash or a hang.
 TEST(BatchFile, HostileLines) {
@@ -257,9 +257,10 @@ TEST(BatchFile, TheReadersErrorsNameThePlaceOnce) {
   const auto [missing, missing_is_usage] = error_with(R"({"lyrics": "./no-such-lyrics.txt"})", read_text_arg);
   EXPECT_EQ(missing, kWhere + ": lyrics ./no-such-lyrics.txt: no such file");
   EXPECT_TRUE(missing_is_usage);
-  const auto [bad, bad_is_usage] = error_with(R"({"tags": "x"})", [](const std::string&, const std::string& key) -> std::string {
-    throw Error(key + ": text is not valid UTF-8");
-  });
+  const auto [bad, bad_is_usage] =
+      error_with(R"({"tags": "x"})", [](const std::string&, const std::string& key) -> std::string {
+        throw Error(key + ": text is not valid UTF-8");
+      });
   EXPECT_EQ(bad, kWhere + ": tags: text is not valid UTF-8");
   EXPECT_FALSE(bad_is_usage) << "a reader's Error stays an Error (exit 1), not a UsageError";
 }
@@ -267,11 +268,11 @@ TEST(BatchFile, TheReadersErrorsNameThePlaceOnce) {
 // A custom reader sees each text value with its key.
 TEST(BatchFile, TheReaderSeesEachTextWithItsKey) {
   std::string seen;
-  const SongRequest s = parse_batch_line(R"({"tags": "t", "lyrics": "l"})", {}, kWhere,
-                                         [&](const std::string& v, const std::string& k) {
-                                           seen += k + "=" + v + ";";
-                                           return "<" + v + ">";
-                                         });
+  const SongRequest s =
+      parse_batch_line(R"({"tags": "t", "lyrics": "l"})", {}, kWhere, [&](const std::string& v, const std::string& k) {
+        seen += k + "=" + v + ";";
+        return "<" + v + ">";
+      });
   EXPECT_EQ(seen, "lyrics=l;tags=t;");
   EXPECT_EQ(s.lyrics, "<l>");
   EXPECT_EQ(s.tags, "<t>");

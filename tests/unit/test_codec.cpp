@@ -71,9 +71,8 @@ TEST(CodecWeightNorm, BinderFoldsFromCheckpointKeys) {
   fs::path dir = temp_dir("wn");
   at::Tensor v = at::tensor({3.f, 4.f, 6.f, 8.f}).reshape({2, 1, 2});
   at::Tensor g = at::tensor({10.f, 0.5f}).reshape({2, 1, 1});
-  heartmula::io::save_tensors((dir / "model.safetensors").string(),
-                              {{"conv.parametrizations.weight.original0", g},
-                               {"conv.parametrizations.weight.original1", v}});
+  heartmula::io::save_tensors((dir / "model.safetensors").string(), {{"conv.parametrizations.weight.original0", g},
+                                                                     {"conv.parametrizations.weight.original1", v}});
   auto ckpt = heartmula::io::Checkpoint::open(dir.string());
   heartmula::io::WeightBinder b(ckpt, at::kBFloat16, at::kCPU);
   at::Tensor w;
@@ -96,7 +95,7 @@ TEST(CodecWindows, ArithmeticForBoundaryLengths) {
   // Worked out from upstream detokenize: short input repeats to 372; longer input pads to
   // ceil((T - 52) / 320) * 320 + 52; windows start every 320 codes while start + 320 <= padded.
   const WindowCase cases[] = {
-      {1, 372, 1, 3840},        {371, 372, 1, 371 * 3840}, {372, 372, 1, 372 * 3840},
+      {1, 372, 1, 3840},         {371, 372, 1, 371 * 3840}, {372, 372, 1, 372 * 3840},
       {373, 692, 2, 373 * 3840}, {692, 692, 2, 692 * 3840}, {693, 1012, 3, 693 * 3840},
   };
   for (const auto& c : cases) {

@@ -97,9 +97,7 @@ void check_decoder_layout(bool gemm) {
   }
 }
 
-TEST(CodecLayout, ChannelsLastDecodeMatchesTheNclPathOnTheCpu) {
-  check_decoder_layout(/*gemm=*/true);
-}
+TEST(CodecLayout, ChannelsLastDecodeMatchesTheNclPathOnTheCpu) { check_decoder_layout(/*gemm=*/true); }
 
 TEST(CodecLayout, ChannelsLastDecodeWithConvTranspose2dMatchesTheNclPathOnTheCpu) {
   check_decoder_layout(/*gemm=*/false);
@@ -132,32 +130,32 @@ TEST(CodecLayout, CausalConvTransposeChannelsLastMatchesConvTranspose1d) {
                                   Dt{at::kFloat, at::kBFloat16, 1e-2}};
   double worst[2][3] = {{0, 0, 0}, {0, 0, 0}};
   for (int gemm = 1; gemm >= 0; --gemm)
-  for (size_t d = 0; d < dtypes.size(); ++d) {
-    const auto [op, xt, bound] = dtypes[d];
-    if (!gemm && op == at::kBFloat16) continue;  // LibTorch 1.13's CPU conv_transpose in bf16 throws
-    for (int64_t s = 2; s <= 5; ++s) {
-      const CausalConvTranspose1d up = random_convt(s, op, gemm, 10 + s);
-      ASSERT_EQ(up.weight_mm.defined(), bool(gemm));
-      ASSERT_EQ(up.weight4.defined(), !gemm);
-      const at::Tensor w = up.weight.to(at::kFloat).contiguous(), b = up.bias.to(at::kFloat);
-      for (int64_t batch : {1, 2})
-      for (int64_t t : {1, 2, 3, 7, 17, 50}) {
-        const at::Tensor x = at::randn({batch, 16, t}).to(xt);
-        const int64_t st[1] = {s};
-        at::Tensor ref = at::conv_transpose1d(x.to(at::kFloat), w, b, at::IntArrayRef(st));
-        ref = ref.narrow(2, 0, t * s);
-        const at::Tensor got = up.forward_cl(x.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast));
-        ASSERT_EQ(got.scalar_type(), xt);
-        ASSERT_TRUE(got.sizes().equals({batch, 8, 1, t * s})) << got.sizes();
-        // Dense channels-last from the GEMMs (LibTorch 1.13's CPU conv_transpose2d gives NCHW).
-        if (gemm) EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast)) << got.strides();
-        const double rel = rel_max_diff(got.squeeze(2).to(at::kFloat), ref);
-        worst[gemm][d] = std::max(worst[gemm][d], rel);
-        EXPECT_LT(rel, bound) << (gemm ? "GEMM" : "conv_transpose2d") << " op " << op << " x " << xt << " stride "
-                              << s << " B " << batch << " T " << t;
+    for (size_t d = 0; d < dtypes.size(); ++d) {
+      const auto [op, xt, bound] = dtypes[d];
+      if (!gemm && op == at::kBFloat16) continue;  // LibTorch 1.13's CPU conv_transpose in bf16 throws
+      for (int64_t s = 2; s <= 5; ++s) {
+        const CausalConvTranspose1d up = random_convt(s, op, gemm, 10 + s);
+        ASSERT_EQ(up.weight_mm.defined(), bool(gemm));
+        ASSERT_EQ(up.weight4.defined(), !gemm);
+        const at::Tensor w = up.weight.to(at::kFloat).contiguous(), b = up.bias.to(at::kFloat);
+        for (int64_t batch : {1, 2})
+          for (int64_t t : {1, 2, 3, 7, 17, 50}) {
+            const at::Tensor x = at::randn({batch, 16, t}).to(xt);
+            const int64_t st[1] = {s};
+            at::Tensor ref = at::conv_transpose1d(x.to(at::kFloat), w, b, at::IntArrayRef(st));
+            ref = ref.narrow(2, 0, t * s);
+            const at::Tensor got = up.forward_cl(x.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast));
+            ASSERT_EQ(got.scalar_type(), xt);
+            ASSERT_TRUE(got.sizes().equals({batch, 8, 1, t * s})) << got.sizes();
+            // Dense channels-last from the GEMMs (LibTorch 1.13's CPU conv_transpose2d gives NCHW).
+            if (gemm) EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast)) << got.strides();
+            const double rel = rel_max_diff(got.squeeze(2).to(at::kFloat), ref);
+            worst[gemm][d] = std::max(worst[gemm][d], rel);
+            EXPECT_LT(rel, bound) << (gemm ? "GEMM" : "conv_transpose2d") << " op " << op << " x " << xt << " stride "
+                                  << s << " B " << batch << " T " << t;
+          }
       }
     }
-  }
   for (int gemm = 1; gemm >= 0; --gemm)
     for (size_t d = 0; d < dtypes.size(); ++d)
       if (gemm || std::get<0>(dtypes[d]) != at::kBFloat16)
@@ -231,7 +229,7 @@ TEST(CodecLayout, ProjectLayerGemmFormMatchesTheConvolution) {
     ASSERT_TRUE(gemm.wmat.defined());
     EXPECT_EQ(gemm.wmat.sizes(), (at::IntArrayRef{10, 36}));
     EXPECT_EQ(gemm.ffn_1.weight.data_ptr(), gemm.wmat.data_ptr());  // one copy
-    EXPECT_TRUE(at::equal(gemm.ffn_1.weight, conv.ffn_1.weight));  // same values, [out, in, k]
+    EXPECT_TRUE(at::equal(gemm.ffn_1.weight, conv.ffn_1.weight));   // same values, [out, in, k]
     for (int64_t t : {1, 2, 7, 40}) {
       const at::Tensor x = at::randn({2, t, 12});
       const at::Tensor a = conv(x).to(at::kFloat), b = gemm(x).to(at::kFloat);

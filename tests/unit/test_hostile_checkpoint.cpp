@@ -67,14 +67,16 @@ void load_lm(const std::string& dir) { model::HeartMuLaModel::load(dir, at::kFlo
 void load_codec(const std::string& dir) { codec::HeartCodec::load(dir, at::kFloat, at::kCPU); }
 
 // Rewrites safetensors file `path` with tensor `name` replaced by (dtype, shape, bytes).
-void replace_tensor(const std::string& path, const std::string& name, io::DType dtype,
-                    std::vector<int64_t> shape, const std::string& bytes) {
+void replace_tensor(const std::string& path, const std::string& name, io::DType dtype, std::vector<int64_t> shape,
+                    const std::string& bytes) {
   io::SafetensorsWriter w;
   {
     const io::SafetensorsFile f = io::SafetensorsFile::open(path);
     for (const auto& [key, t] : f.tensors()) {
-      if (key == name) w.add(key, dtype, shape, bytes.data(), bytes.size());
-      else w.add(key, t.dtype, t.shape, t.data, t.nbytes);
+      if (key == name)
+        w.add(key, dtype, shape, bytes.data(), bytes.size());
+      else
+        w.add(key, t.dtype, t.shape, t.data, t.nbytes);
     }
   }
   w.write(path);
@@ -173,8 +175,8 @@ TEST(HostileCheckpoint, ShapeNotMatchingConfigIsOneErrorListingIt) {
 TEST(HostileCheckpoint, NonFiniteWeightsAreReportedWithTheirCount) {
   const auto info = victim_info(kLm + "/" + kShard2);
   const int64_t n = info.numel();
-  for (float poison : {std::nanf(""), std::numeric_limits<float>::infinity(),
-                       -std::numeric_limits<float>::infinity()}) {
+  for (float poison :
+       {std::nanf(""), std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
     Copy c(kLm);
     replace_tensor(c.file(kShard2), kVictim, io::DType::F32, info.shape, f32_bytes(n, poison, 3));
     const std::string msg = error_of([&] { load_lm(c.dir()); });
@@ -231,7 +233,8 @@ TEST(HostileCheckpoint, CodecConfigNonIntegerSizes) {
     return cfg.replace(colon + 1, end - colon - 1, " " + value);
   };
   for (const auto& [key, value] :
-       std::vector<std::pair<std::string, std::string>>{{"dim", "7.77778e+37"}, {"dim", "1.5"},
+       std::vector<std::pair<std::string, std::string>>{{"dim", "7.77778e+37"},
+                                                        {"dim", "1.5"},
                                                         {"num_layers", "18446744073709551615"},
                                                         {"upsample_factors", "[2, 1e300]"}}) {
     std::ofstream(c.file("config.json"), std::ios::trunc) << with(key, value);

@@ -28,7 +28,8 @@ const hm::HeartMuLaModel& model(const std::string& precision) {
   static std::map<std::string, std::unique_ptr<hm::HeartMuLaModel>> cache;
   auto& slot = cache[precision];
   if (!slot)
-    slot = std::make_unique<hm::HeartMuLaModel>(hm::HeartMuLaModel::load(kModelDir, hm::parse_lm_precision(precision), at::kCPU));
+    slot = std::make_unique<hm::HeartMuLaModel>(
+        hm::HeartMuLaModel::load(kModelDir, hm::parse_lm_precision(precision), at::kCPU));
   return *slot;
 }
 
@@ -46,7 +47,8 @@ TEST(Int8Model, LinearWeightsAreInt8AndTheRestBf16) {
       EXPECT_EQ(l.sa_norm.scalar_type(), at::kBFloat16);
     }
   for (const hm::Linear* lin : {&m.projection, &m.codebook0_head, &m.audio_head}) EXPECT_TRUE(lin->quantized());
-  EXPECT_EQ(m.audio_head.scale.sizes(), (std::vector<int64_t>{m.audio_head.weight.size(0), m.audio_head.weight.size(1)}));
+  EXPECT_EQ(m.audio_head.scale.sizes(),
+            (std::vector<int64_t>{m.audio_head.weight.size(0), m.audio_head.weight.size(1)}));
   EXPECT_EQ(m.text_embeddings.scalar_type(), at::kBFloat16);
   EXPECT_TRUE(m.text_embeddings.is_cpu());  // host memory on every device
   EXPECT_EQ(m.muq_linear_weight.scalar_type(), at::kBFloat16);
@@ -93,8 +95,9 @@ TEST(Int8Model, CloseToBf16OnTheFixture) {
   };
   for (size_t cb = 0; cb < f.codebooks.size(); ++cb) {
     const auto& c = f.codebooks[cb];
-    std::printf("int8 vs bf16, codebook %zu: KL mean %.5f max %.5f, top-1 %.3f, top-50 %.3f, logit error %.4f (%.4f rel)\n",
-                cb, c.kl_mean, c.kl_max, c.top1_agreement, c.topk_overlap, c.max_logit_error, c.rel_logit_error);
+    std::printf(
+        "int8 vs bf16, codebook %zu: KL mean %.5f max %.5f, top-1 %.3f, top-50 %.3f, logit error %.4f (%.4f rel)\n", cb,
+        c.kl_mean, c.kl_max, c.top1_agreement, c.topk_overlap, c.max_logit_error, c.rel_logit_error);
     EXPECT_TRUE(std::isfinite(c.kl_mean));
     EXPECT_GE(c.kl_mean, 0.0);
   }
@@ -128,7 +131,7 @@ TEST(Int8Model, CloseToBf16OnTheFixture) {
 // HEARTMULA_INT8_FUSION: which fused int8 kernels run; an unknown name is an error naming it.
 TEST(Int8Model, FusionSwitchParsesItsNames) {
   EXPECT_EQ(hm::parse_int8_fusions(""), hm::kInt8FusionDefault);  // unset
-  EXPECT_EQ(hm::kInt8FusionDefault, hm::kInt8FuseGlu);  // measured fastest (docs/performance.md)
+  EXPECT_EQ(hm::kInt8FusionDefault, hm::kInt8FuseGlu);            // measured fastest (docs/performance.md)
   EXPECT_EQ(hm::parse_int8_fusions("0"), 0u);
   EXPECT_EQ(hm::parse_int8_fusions("1"), hm::kInt8FuseNorm | hm::kInt8FuseGlu);
   EXPECT_EQ(hm::parse_int8_fusions("glu"), hm::kInt8FuseGlu);

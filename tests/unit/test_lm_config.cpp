@@ -56,7 +56,8 @@ TEST(LmConfig, ParsesExplicitTransformerConfigs) {
 }
 
 TEST(LmConfig, NamedFlavorsComeFromTheTable) {
-  const auto c = hm::HeartMuLaConfig::from_json(R"({"backbone_flavor": "llama-3B", "decoder_flavor": "llama-300M"})", "c");
+  const auto c =
+      hm::HeartMuLaConfig::from_json(R"({"backbone_flavor": "llama-3B", "decoder_flavor": "llama-300M"})", "c");
   EXPECT_EQ(c.backbone.num_layers, 28);
   EXPECT_EQ(c.backbone.num_heads, 24);
   EXPECT_EQ(c.backbone.num_kv_heads, 8);
@@ -79,18 +80,25 @@ TEST(LmConfig, NamedFlavorsComeFromTheTable) {
 TEST(LmConfig, ErrorsNameTheField) {
   expect_error([] { hm::HeartMuLaConfig::from_json(R"({"backbone_flavor": "llama-9B"})", "cfg.json"); },
                {"cfg.json", "backbone_flavor", "llama-9B"});
-  expect_error([] { hm::HeartMuLaConfig::from_json(tiny_with("\"num_layers\": 2,", "\"num_layers\": 1000000000,"), "c"); },
-               {"num_layers", "1000000000"});
+  expect_error(
+      [] { hm::HeartMuLaConfig::from_json(tiny_with("\"num_layers\": 2,", "\"num_layers\": 1000000000,"), "c"); },
+      {"num_layers", "1000000000"});
   expect_error([] { hm::HeartMuLaConfig::from_json(tiny_with("\"embed_dim\": 16", "\"embed_dim\": 15"), "c"); },
                {"embed_dim 15", "num_heads"});
   expect_error([] { hm::HeartMuLaConfig::from_json(tiny_with("\"embed_dim\": 16", "\"embed_dim\": \"big\""), "c"); },
                {"embed_dim", "integer"});
   expect_error([] { hm::HeartMuLaConfig::from_json(tiny_with("\"embed_dim\": 16,", ""), "c"); },
                {"missing field 'embed_dim'"});
-  expect_error([] { hm::HeartMuLaConfig::from_json(tiny_with("\"num_kv_heads\": 1, \"num_layers\": 2, \"rope_base\"", "\"num_kv_heads\": 3, \"num_layers\": 2, \"rope_base\""), "c"); },
-               {"num_kv_heads"});
-  expect_error([] { hm::HeartMuLaConfig::from_json(tiny_with("\"audio_vocab_size\": 2053", "\"audio_vocab_size\": -5"), "c"); },
-               {"audio_vocab_size", "-5"});
+  expect_error(
+      [] {
+        hm::HeartMuLaConfig::from_json(tiny_with("\"num_kv_heads\": 1, \"num_layers\": 2, \"rope_base\"",
+                                                 "\"num_kv_heads\": 3, \"num_layers\": 2, \"rope_base\""),
+                                       "c");
+      },
+      {"num_kv_heads"});
+  expect_error(
+      [] { hm::HeartMuLaConfig::from_json(tiny_with("\"audio_vocab_size\": 2053", "\"audio_vocab_size\": -5"), "c"); },
+      {"audio_vocab_size", "-5"});
   expect_error([] { hm::HeartMuLaConfig::from_json(tiny_with("\"max_seq_len\": 16", "\"max_seq_len\": 4"), "c"); },
                {"decoder max_seq_len 4", "audio_num_codebooks"});
   expect_error([] { hm::HeartMuLaConfig::from_json("{not json", "broken.json"); }, {"broken.json", "JSON"});
@@ -108,7 +116,8 @@ TEST(LmConfig, ErrorsNameTheField) {
 }
 
 TEST(LmConfig, GenConfig) {
-  const auto g = hm::GenConfig::from_json(R"({"text_bos_id": 128000, "text_eos_id": 128001, "audio_eos_id": 2049, "empty_id": 0})", "g");
+  const auto g = hm::GenConfig::from_json(
+      R"({"text_bos_id": 128000, "text_eos_id": 128001, "audio_eos_id": 2049, "empty_id": 0})", "g");
   EXPECT_EQ(g.audio_eos_id, 2049);
   const auto d = hm::GenConfig::from_json("{}", "g");  // upstream defaults
   EXPECT_EQ(d.text_bos_id, 128000);
@@ -192,7 +201,10 @@ TEST(LmPrompt, LowercaseLikePython) {
   EXPECT_EQ(hm::lowercase_like_python("Σ"), "σ");
   EXPECT_EQ(hm::lowercase_like_python("İ"), "i\xcc\x87");
   EXPECT_EQ(hm::lowercase_like_python("夜空中 ẞ Ａ"), "夜空中 ß ａ");
-  EXPECT_EQ(hm::lowercase_like_python("a\xff" "B"), "a\xff" "b");  // stray bytes kept
+  EXPECT_EQ(hm::lowercase_like_python("a\xff"
+                                      "B"),
+            "a\xff"
+            "b");  // stray bytes kept
 }
 
 TEST(LmPrompt, FromTokensValidates) {

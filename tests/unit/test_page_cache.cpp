@@ -43,7 +43,8 @@ size_t read_all(const fs::path& p) {
 bool memory_backed(const fs::path& p) {
   struct statfs st {};
   if (::statfs(p.c_str(), &st) != 0) return false;
-  return st.f_type == 0x01021994 /* TMPFS_MAGIC */ || st.f_type == static_cast<decltype(st.f_type)>(0x858458f6) /* RAMFS_MAGIC */;
+  return st.f_type == 0x01021994 /* TMPFS_MAGIC */ ||
+         st.f_type == static_cast<decltype(st.f_type)>(0x858458f6) /* RAMFS_MAGIC */;
 }
 
 }  // namespace
@@ -57,7 +58,7 @@ TEST(PageCache, ListsResidencyAndDrops) {
   const std::vector<std::string> files = io::checkpoint_files(dir.string());
   ASSERT_EQ(files.size(), 3u);
   EXPECT_EQ(fs::path(files[0]).filename(), "config.json");  // sorted
-  for (const auto& f : files) ASSERT_GT(read_all(f), 0u);  // just read: cached
+  for (const auto& f : files) ASSERT_GT(read_all(f), 0u);   // just read: cached
   const uint64_t total = (6 << 20) + (3 << 20) + 123 + 10;
   const io::PageCacheInfo before = io::page_cache_residency(files);
   EXPECT_EQ(before.file_bytes, total);

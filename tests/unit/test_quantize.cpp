@@ -29,8 +29,9 @@ std::string error_of(const std::function<void()>& f) {
 TEST(QuantizeInt8, RowScaleAndRoundHalfToEven) {
   // Row 0: max 127 -> scale 1: 2.5 -> 2, 3.5 -> 4, -2.5 -> -2 (half to even). Row 1: all zero ->
   // scale 0, values 0. Row 2: max 0.254 -> scale 0.002: 0.001 is exactly half a step.
-  const at::Tensor w = at::tensor(std::vector<float>{127, 2.5f, 3.5f, -2.5f, 0, 0, 0, 0, -0.254f, 0.001f, 0.127f, 0},
-                                  at::kFloat).view({3, 4});
+  const at::Tensor w =
+      at::tensor(std::vector<float>{127, 2.5f, 3.5f, -2.5f, 0, 0, 0, 0, -0.254f, 0.001f, 0.127f, 0}, at::kFloat)
+          .view({3, 4});
   const hm::Linear q = hm::quantize_int8(w);
   ASSERT_EQ(q.weight.scalar_type(), at::kChar);
   ASSERT_EQ(q.scale.scalar_type(), at::kFloat);
@@ -110,21 +111,23 @@ TEST(Int8Linear, KeysThatAreLinearWeights) {
                         "decoder.layers.2.mlp.w1.weight", "decoder.layers.0.mlp.w2.weight",
                         "backbone.layers.3.mlp.w3.weight", "projection.weight", "codebook0_head.weight", "audio_head"})
     EXPECT_TRUE(hm::is_linear_weight_key(k)) << k;
-  for (const char* k : {"backbone.layers.0.sa_norm.scale", "backbone.norm.scale", "text_embeddings.weight",
-                        "audio_embeddings.weight", "muq_linear.weight", "unconditional_text_embedding.weight",
-                        "x.attn.q_proj.weight", "audio_head_scale"})
+  for (const char* k :
+       {"backbone.layers.0.sa_norm.scale", "backbone.norm.scale", "text_embeddings.weight", "audio_embeddings.weight",
+        "muq_linear.weight", "unconditional_text_embedding.weight", "x.attn.q_proj.weight", "audio_head_scale"})
     EXPECT_FALSE(hm::is_linear_weight_key(k)) << k;
 }
 
 TEST(Int8Checkpoint, ConfigNamesTheScheme) {
   const std::string base = R"({"backbone_flavor": "llama-300M", "decoder_flavor": "llama-300M")";
   EXPECT_EQ(hm::HeartMuLaConfig::from_json(base + "}", "c.json").quantization, "");
-  EXPECT_EQ(hm::HeartMuLaConfig::from_json(base + R"(, "quantization": {"method": "int8-per-row", "version": 1}})",
-                                           "c.json").quantization,
-            "int8-per-row");
+  EXPECT_EQ(
+      hm::HeartMuLaConfig::from_json(base + R"(, "quantization": {"method": "int8-per-row", "version": 1}})", "c.json")
+          .quantization,
+      "int8-per-row");
   for (const std::string& q : {std::string(R"({"method": "int4-group128", "version": 1})"),
                                std::string(R"({"method": "int8-per-row", "version": 2})"), std::string(R"("fp8")")}) {
-    const std::string msg = error_of([&] { hm::HeartMuLaConfig::from_json(base + R"(, "quantization": )" + q + "}", "c.json"); });
+    const std::string msg =
+        error_of([&] { hm::HeartMuLaConfig::from_json(base + R"(, "quantization": )" + q + "}", "c.json"); });
     EXPECT_NE(msg.find("c.json"), std::string::npos) << msg;
     EXPECT_NE(msg.find("int8-per-row"), std::string::npos) << msg;
     if (q.find("int4") != std::string::npos) EXPECT_NE(msg.find("int4-group128"), std::string::npos) << msg;

@@ -103,8 +103,8 @@ TEST(Safetensors, ViewIsZeroCopyAndCopyOnWrite) {
 TEST(Safetensors, AllDtypesConvert) {
   TempDir d;
   std::vector<std::pair<std::string, at::Tensor>> ts;
-  for (auto st : {at::kDouble, at::kFloat, at::kHalf, at::kBFloat16, at::kLong, at::kInt, at::kShort,
-                  at::kChar, at::kByte, at::kBool})
+  for (auto st : {at::kDouble, at::kFloat, at::kHalf, at::kBFloat16, at::kLong, at::kInt, at::kShort, at::kChar,
+                  at::kByte, at::kBool})
     ts.emplace_back(std::string("t_") + c10::toString(st), at::arange(0, 6).to(st).reshape({3, 2}));
   save_tensors(d.file("all.safetensors"), ts);
   auto f = SafetensorsFile::open(d.file("all.safetensors"));
@@ -152,39 +152,33 @@ TEST(SafetensorsCorrupt, BadJson) {
 
 TEST(SafetensorsCorrupt, UnknownDtype) {
   TempDir d;
-  write_bytes(d.file("d.safetensors"),
-              raw_file(R"({"w":{"dtype":"F8_E9","shape":[1],"data_offsets":[0,1]}})", 1));
+  write_bytes(d.file("d.safetensors"), raw_file(R"({"w":{"dtype":"F8_E9","shape":[1],"data_offsets":[0,1]}})", 1));
   expect_error(d.file("d.safetensors"), {"tensor 'w'", "unsupported dtype 'F8_E9'"});
 }
 
 TEST(SafetensorsCorrupt, ShapeTimesDtypeMismatch) {
   TempDir d;
-  write_bytes(d.file("m.safetensors"),
-              raw_file(R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", 24));
+  write_bytes(d.file("m.safetensors"), raw_file(R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", 24));
   expect_error(d.file("m.safetensors"), {"tensor 'w'", "needs 24 bytes", "span 20"});
 }
 
 TEST(SafetensorsCorrupt, OffsetsOutsideData) {
   TempDir d;
-  write_bytes(d.file("o.safetensors"),
-              raw_file(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8));
+  write_bytes(d.file("o.safetensors"), raw_file(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8));
   expect_error(d.file("o.safetensors"), {"o.safetensors", "tensor 'w'", "not within"});
 }
 
 TEST(SafetensorsCorrupt, ReversedOffsets) {
   TempDir d;
-  write_bytes(d.file("r.safetensors"),
-              raw_file(R"({"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}})", 8));
+  write_bytes(d.file("r.safetensors"), raw_file(R"({"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}})", 8));
   expect_error(d.file("r.safetensors"), {"reversed"});
 }
 
 TEST(SafetensorsCorrupt, NegativeOrFractionalShape) {
   TempDir d;
-  write_bytes(d.file("n.safetensors"),
-              raw_file(R"({"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}})", 0));
+  write_bytes(d.file("n.safetensors"), raw_file(R"({"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}})", 0));
   expect_error(d.file("n.safetensors"), {"tensor 'w'", "non-negative integer"});
-  write_bytes(d.file("f.safetensors"),
-              raw_file(R"({"w":{"dtype":"U8","shape":[1.5],"data_offsets":[0,1]}})", 1));
+  write_bytes(d.file("f.safetensors"), raw_file(R"({"w":{"dtype":"U8","shape":[1.5],"data_offsets":[0,1]}})", 1));
   expect_error(d.file("f.safetensors"), {"non-negative integer"});
 }
 
@@ -200,9 +194,9 @@ TEST(SafetensorsCorrupt, ShapeOverflow) {
 
 TEST(SafetensorsCorrupt, OverlappingTensors) {
   TempDir d;
-  write_bytes(d.file("x.safetensors"),
-              raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                       R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12));
+  write_bytes(d.file("x.safetensors"), raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                                R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                                                12));
   expect_error(d.file("x.safetensors"), {"'a'", "'b'", "overlap"});
 }
 
@@ -268,9 +262,9 @@ namespace {
 void make_sharded(const TempDir& d) {
   save_tensors(d.file("model-00001-of-00002.safetensors"), {{"x.w", at::ones({2, 2})}});
   save_tensors(d.file("model-00002-of-00002.safetensors"), {{"y.w", at::zeros({3})}});
-  nlohmann::json idx = {{"metadata", {{"total_size", 28}}},
-                        {"weight_map", {{"x.w", "model-00001-of-00002.safetensors"},
-                                        {"y.w", "model-00002-of-00002.safetensors"}}}};
+  nlohmann::json idx = {
+      {"metadata", {{"total_size", 28}}},
+      {"weight_map", {{"x.w", "model-00001-of-00002.safetensors"}, {"y.w", "model-00002-of-00002.safetensors"}}}};
   std::ofstream(d.file("model.safetensors.index.json")) << idx.dump();
 }
 }  // namespace
@@ -310,8 +304,8 @@ TEST(Checkpoint, MissingShardNamedByIndex) {
 TEST(Checkpoint, IndexNamesTensorAbsentFromShard) {
   TempDir d;
   make_sharded(d);
-  nlohmann::json idx = {{"weight_map", {{"x.w", "model-00001-of-00002.safetensors"},
-                                        {"z.w", "model-00001-of-00002.safetensors"}}}};
+  nlohmann::json idx = {
+      {"weight_map", {{"x.w", "model-00001-of-00002.safetensors"}, {"z.w", "model-00001-of-00002.safetensors"}}}};
   std::ofstream(d.file("model.safetensors.index.json")) << idx.dump();
   try {
     Checkpoint::open(d.path());
@@ -339,9 +333,10 @@ TEST(Checkpoint, BadIndexAndEmptyFolder) {
 
 TEST(WeightBinder, LoadsConvertsAndReportsAllProblemsAtOnce) {
   TempDir d;
-  save_tensors(d.file("model.safetensors"),
-               {{"a.weight", at::ones({2, 3}, at::kBFloat16)}, {"b.weight", at::ones({4})},
-                {"flag", at::ones({1}, at::kBool)}, {"extra", at::ones({1})}});
+  save_tensors(d.file("model.safetensors"), {{"a.weight", at::ones({2, 3}, at::kBFloat16)},
+                                             {"b.weight", at::ones({4})},
+                                             {"flag", at::ones({1}, at::kBool)},
+                                             {"extra", at::ones({1})}});
   auto c = Checkpoint::open(d.path());
   {
     at::Tensor a, b;
@@ -379,7 +374,12 @@ TEST(WeightBinder, DeclarationsAndRandomBinding) {
   WeightBinder binder(at::kFloat, at::kCPU);
   binder.expect("layer.weight", {4, 3}, &w);
   binder.expect("layer.norm.scale", {4}, &scale);
-  binder.expect_with("other.weight", {2, 2}, [&](at::Tensor t) { fused = at::cat({t, t}); }, at::kFloat);
+  binder.expect_with(
+      "other.weight", {2, 2},
+      [&](at::Tensor t) {
+        fused = at::cat({t, t});
+      },
+      at::kFloat);
   auto decl = binder.declarations();
   ASSERT_EQ(decl.size(), 3u);
   EXPECT_EQ(decl[0].key, "layer.weight");

@@ -28,22 +28,33 @@ const char* kLlama3Pattern =
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 Json bpe_model(Json vocab, Json merges, bool ignore_merges = false) {
-  return {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-          {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-          {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", ignore_merges},
-          {"vocab", std::move(vocab)}, {"merges", std::move(merges)}};
+  return {{"type", "BPE"},
+          {"dropout", nullptr},
+          {"unk_token", nullptr},
+          {"continuing_subword_prefix", nullptr},
+          {"end_of_word_suffix", nullptr},
+          {"fuse_unk", false},
+          {"byte_fallback", false},
+          {"ignore_merges", ignore_merges},
+          {"vocab", std::move(vocab)},
+          {"merges", std::move(merges)}};
 }
 
 // A tokenizer.json over plain characters: no pre-tokenizer, post-processor or decoder.
 Json plain_file(Json vocab, Json merges, bool ignore_merges = false) {
-  return {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},
-          {"added_tokens", Json::array()}, {"normalizer", nullptr}, {"pre_tokenizer", nullptr},
+  return {{"version", "1.0"},
+          {"truncation", nullptr},
+          {"padding", nullptr},
+          {"added_tokens", Json::array()},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", nullptr},
           {"model", bpe_model(std::move(vocab), std::move(merges), ignore_merges)},
-          {"post_processor", nullptr}, {"decoder", nullptr}};
+          {"post_processor", nullptr},
+          {"decoder", nullptr}};
 }
 
 Json added_token(const std::string& content, int id, bool special = true) {
-  return {{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
+  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
           {"rstrip", false}, {"normalized", false}, {"special", special}};
 }
 
@@ -212,8 +223,8 @@ TEST(TokenizerByteLevel, Vocabulary) {
 TEST(TokenizerByteLevel, InvalidUtf8IsAnErrorWithItsOffset) {
   const Tokenizer& t = byte_level();
   const std::vector<std::pair<std::string, int>> cases = {
-      {"ab\xFF", 2}, {"\xC3(", 0}, {"ok\xED\xA0\x80", 2}, {"\xC0\x80", 0},
-      {"abc\xF4\x90\x80\x80", 3}, {"xy\xE2\x82", 2}, {"\x80", 0}, {"h\xC3\xA9\xF5", 3}};
+      {"ab\xFF", 2},     {"\xC3(", 0}, {"ok\xED\xA0\x80", 2}, {"\xC0\x80", 0}, {"abc\xF4\x90\x80\x80", 3},
+      {"xy\xE2\x82", 2}, {"\x80", 0},  {"h\xC3\xA9\xF5", 3}};
   for (const auto& [text, at] : cases) {
     EXPECT_EQ(error_of([&] { t.encode(text); }), "text is not valid UTF-8 at byte " + std::to_string(at));
   }
@@ -240,8 +251,9 @@ TEST(TokenizerByteLevel, RandomBytesNeverCrash) {
 TEST(TokenizerByteLevel, RandomTextRoundTrips) {
   const Tokenizer& t = byte_level();
   std::mt19937 rng(99);
-  const char32_t ranges[][2] = {{0x20, 0x7E}, {0x9, 0xD}, {0xA0, 0x24F}, {0x400, 0x4FF}, {0x3040, 0x30FF},
-                                {0x4E00, 0x4FFF}, {0xAC00, 0xAD00}, {0x1F300, 0x1F6FF}, {0x2000, 0x206F}};
+  const char32_t ranges[][2] = {{0x20, 0x7E},     {0x9, 0xD},         {0xA0, 0x24F},
+                                {0x400, 0x4FF},   {0x3040, 0x30FF},   {0x4E00, 0x4FFF},
+                                {0xAC00, 0xAD00}, {0x1F300, 0x1F6FF}, {0x2000, 0x206F}};
   for (int iter = 0; iter < 500; ++iter) {
     std::string s;
     for (int n = rng() % 40; n > 0; --n) {
@@ -359,8 +371,9 @@ TEST(TokenizerRegex, EmptyMatchesFollowOnigIteration) {
 // ---- loading errors --------------------------------------------------------------------------
 
 TEST(TokenizerErrors, Files) {
-  EXPECT_NE(error_of([] { Tokenizer::from_file("/nonexistent/tokenizer.json"); })
-                .find("/nonexistent/tokenizer.json: tokenizer file not found"),
+  EXPECT_NE(error_of([] {
+              Tokenizer::from_file("/nonexistent/tokenizer.json");
+            }).find("/nonexistent/tokenizer.json: tokenizer file not found"),
             std::string::npos);
   const std::string dir = std::filesystem::temp_directory_path().string();
   EXPECT_NE(error_of([&] { Tokenizer::from_file(dir); }).find("is a directory"), std::string::npos);
@@ -378,15 +391,27 @@ std::string error_after(const std::function<void(Json&)>& edit) {
 
 TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
   const auto has = [](const std::string& msg, const std::string& part) {
-    return msg.find(part) != std::string::npos ? testing::AssertionSuccess()
-                                               : testing::AssertionFailure() << "'" << msg << "' lacks '" << part << "'";
+    return msg.find(part) != std::string::npos
+               ? testing::AssertionSuccess()
+               : testing::AssertionFailure() << "'" << msg << "' lacks '" << part << "'";
   };
-  EXPECT_TRUE(has(error_after([](Json& f) { f["model"]["type"] = "WordPiece"; }), "unsupported model type \"WordPiece\""));
-  EXPECT_TRUE(has(error_after([](Json& f) { f["normalizer"] = {{"type", "NFC"}}; }), "unsupported normalizer '\"NFC\"'"));
-  EXPECT_TRUE(has(error_after([](Json& f) { f["pre_tokenizer"]["pretokenizers"][1] = {{"type", "Whitespace"}}; }),
+  EXPECT_TRUE(
+      has(error_after([](Json& f) { f["model"]["type"] = "WordPiece"; }), "unsupported model type \"WordPiece\""));
+  EXPECT_TRUE(has(error_after([](Json& f) {
+                    f["normalizer"] = {{"type", "NFC"}};
+                  }),
+                  "unsupported normalizer '\"NFC\"'"));
+  EXPECT_TRUE(has(error_after([](Json& f) {
+                    f["pre_tokenizer"]["pretokenizers"][1] = {{"type", "Whitespace"}};
+                  }),
                   "test.json: pre_tokenizer.pretokenizers[1].type: unsupported pre_tokenizer type 'Whitespace'"));
-  EXPECT_TRUE(has(error_after([](Json& f) { f["decoder"] = {{"type", "WordPiece"}}; }), "unsupported decoder type 'WordPiece'"));
-  EXPECT_TRUE(has(error_after([](Json& f) { f["post_processor"] = {{"type", "BertProcessing"}}; }),
+  EXPECT_TRUE(has(error_after([](Json& f) {
+                    f["decoder"] = {{"type", "WordPiece"}};
+                  }),
+                  "unsupported decoder type 'WordPiece'"));
+  EXPECT_TRUE(has(error_after([](Json& f) {
+                    f["post_processor"] = {{"type", "BertProcessing"}};
+                  }),
                   "unsupported post_processor type 'BertProcessing'"));
   EXPECT_TRUE(has(error_after([](Json& f) { f["truncation"] = {{"max_length", 8}}; }), "truncation"));
   EXPECT_TRUE(has(error_after([](Json& f) { f["model"]["dropout"] = 0.1; }), "dropout"));
@@ -395,9 +420,11 @@ TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
 TEST(TokenizerErrors, MalformedFieldsAreNamed) {
   const auto has = [](const std::string& msg, const std::string& part) { return msg.find(part) != std::string::npos; };
   EXPECT_TRUE(has(error_after([](Json& f) { f.erase("model"); }), "test.json: missing field 'model'"));
-  EXPECT_TRUE(has(error_after([](Json& f) { f["model"]["vocab"] = Json::array(); }), "model.vocab: expected an object"));
+  EXPECT_TRUE(
+      has(error_after([](Json& f) { f["model"]["vocab"] = Json::array(); }), "model.vocab: expected an object"));
   EXPECT_TRUE(has(error_after([](Json& f) { f["model"]["merges"][0] = "h e x"; }), "model.merges[0]"));
-  EXPECT_TRUE(has(error_after([](Json& f) { f["model"]["merges"].push_back("q zz"); }), "token 'zz' is not in the vocabulary"));
+  EXPECT_TRUE(
+      has(error_after([](Json& f) { f["model"]["merges"].push_back("q zz"); }), "token 'zz' is not in the vocabulary"));
   EXPECT_TRUE(has(error_after([](Json& f) { f["model"]["merges"].push_back(Json{1, 2}); }), "model.merges[5]"));
   EXPECT_TRUE(has(error_after([](Json& f) { f["model"]["vocab"]["x"] = "seven"; }), "expected an integer id"));
   EXPECT_TRUE(has(error_after([](Json& f) { f["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(ab"; }),
@@ -408,7 +435,8 @@ TEST(TokenizerErrors, MalformedFieldsAreNamed) {
                     f["post_processor"]["processors"][1]["single"][0]["SpecialToken"]["id"] = "<|nope|>";
                   }),
                   "special token '<|nope|>' is missing"));
-  EXPECT_TRUE(has(error_after([](Json& f) { f["added_tokens"][0]["content"] = 5; }), "added_tokens[0].content: expected a string"));
+  EXPECT_TRUE(has(error_after([](Json& f) { f["added_tokens"][0]["content"] = 5; }),
+                  "added_tokens[0].content: expected a string"));
 }
 
 }  // namespace

@@ -208,7 +208,8 @@ std::string csv(const BenchReport& r) {
   for (size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + keys[i];
   out += "\n";
   for (const auto& row : flat) {
-    for (size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + (row.contains(keys[i]) ? csv_value(row[keys[i]]) : "");
+    for (size_t i = 0; i < keys.size(); ++i)
+      out += (i ? "," : "") + (row.contains(keys[i]) ? csv_value(row[keys[i]]) : "");
     out += "\n";
   }
   return out;
@@ -223,8 +224,10 @@ std::string format_report(const BenchReport& r, OutputFormat format) {
       doc["rows"] = r.rows;
       return doc.dump(2) + "\n";
     }
-    case OutputFormat::Csv: return csv(r);
-    case OutputFormat::Markdown: break;
+    case OutputFormat::Csv:
+      return csv(r);
+    case OutputFormat::Markdown:
+      break;
   }
   return markdown(r);
 }

@@ -34,10 +34,14 @@ at::Tensor random_codes(const codec::HeartCodec& codec, int64_t frames, uint64_t
 OJson load_row(const char* what, const std::string& dir, const std::string& dtype, size_t bytes,
                const std::vector<double>& secs) {
   const Summary s = summarize(secs);
-  return {{"test", "load"},     {"what", what},
-          {"path", dir},        {"dtype", dtype},
-          {"reps", secs.size()}, {"bytes_read", bytes},
-          {"first_seconds", secs.front()}, {"seconds", to_json(s)},
+  return {{"test", "load"},
+          {"what", what},
+          {"path", dir},
+          {"dtype", dtype},
+          {"reps", secs.size()},
+          {"bytes_read", bytes},
+          {"first_seconds", secs.front()},
+          {"seconds", to_json(s)},
           {"gbps", static_cast<double>(bytes) / 1e9 / s.mean}};
 }
 
@@ -78,9 +82,11 @@ std::string profile_codec_window(const codec::HeartCodec& codec, uint64_t seed, 
     (*json)["what"] = "codec window";
     (*json)["codec_dtype"] = label;
   }
-  return format_kernel_trace(trace, n, wall, "codec, " + std::to_string(frames) + " frames of codes in " +
-                                                 std::to_string(n) + " window(s) of 29.76 s (" + label + ", " +
-                                                 std::to_string(opts.steps) + " Euler steps)", "window");
+  return format_kernel_trace(trace, n, wall,
+                             "codec, " + std::to_string(frames) + " frames of codes in " + std::to_string(n) +
+                                 " window(s) of 29.76 s (" + label + ", " + std::to_string(opts.steps) +
+                                 " Euler steps)",
+                             "window");
 }
 
 OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
@@ -97,8 +103,9 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
     opts.graphs = o.graphs;
     opts.progress = [&](size_t done, size_t total) {
       windows = total;
-      if (!o.quiet) std::fprintf(stderr, "  codec %.0f s: repetition %lld/%lld, window %zu/%zu\r", audio_s,
-                                 static_cast<long long>(rep + 1), static_cast<long long>(o.reps), done, total);
+      if (!o.quiet)
+        std::fprintf(stderr, "  codec %.0f s: repetition %lld/%lld, window %zu/%zu\r", audio_s,
+                     static_cast<long long>(rep + 1), static_cast<long long>(o.reps), done, total);
     };
     runtime::synchronize(codec.device());
     auto t0 = Clock::now();
@@ -124,16 +131,17 @@ OJson bench_codec(const codec::HeartCodec& codec, const CodecBenchOptions& o) {
 
 namespace {
 // Times `reps` loads; `load` loads once (and synchronizes) and returns the bytes read.
-OJson time_loads(const char* what, const std::string& dir, const std::string& dtype, c10::Device device,
-                 int64_t reps, bool quiet, bool cold, const std::function<size_t()>& load) {
+OJson time_loads(const char* what, const std::string& dir, const std::string& dtype, c10::Device device, int64_t reps,
+                 bool quiet, bool cold, const std::function<size_t()>& load) {
   c10::InferenceMode guard;
   std::vector<double> secs;
   size_t bytes = 0;
   uint64_t cached_before = 0, file_bytes = 0;
   const std::vector<std::string> files = io::checkpoint_files(dir);
   for (int64_t rep = 0; rep < reps; ++rep) {
-    if (!quiet) std::fprintf(stderr, "  load %s %s%s: repetition %lld/%lld\n", what, dir.c_str(), cold ? " (cold)" : "",
-                             static_cast<long long>(rep + 1), static_cast<long long>(reps));
+    if (!quiet)
+      std::fprintf(stderr, "  load %s %s%s: repetition %lld/%lld\n", what, dir.c_str(), cold ? " (cold)" : "",
+                   static_cast<long long>(rep + 1), static_cast<long long>(reps));
     if (cold) {
       const io::PageCacheInfo left = io::drop_from_page_cache(files);
       cached_before = std::max(cached_before, left.resident_bytes);

@@ -90,21 +90,36 @@ std::vector<OJson> fidelity_rows(const Fidelity& f, const std::string& ref_name,
   CodebookFidelity all;
   for (size_t cb = 0; cb < f.codebooks.size(); ++cb) {
     const CodebookFidelity& c = f.codebooks[cb];
-    rows.push_back({{"test", "fidelity"}, {"reference", ref_name}, {"compared", test_name},
-                    {"codebook", std::to_string(cb)}, {"frames", f.frames}, {"kl_mean", c.kl_mean},
-                    {"kl_max", c.kl_max}, {"top1_agreement", c.top1_agreement}, {"topk_overlap", c.topk_overlap},
-                    {"max_logit_error", c.max_logit_error}, {"rel_logit_error", c.rel_logit_error}});
+    rows.push_back({{"test", "fidelity"},
+                    {"reference", ref_name},
+                    {"compared", test_name},
+                    {"codebook", std::to_string(cb)},
+                    {"frames", f.frames},
+                    {"kl_mean", c.kl_mean},
+                    {"kl_max", c.kl_max},
+                    {"top1_agreement", c.top1_agreement},
+                    {"topk_overlap", c.topk_overlap},
+                    {"max_logit_error", c.max_logit_error},
+                    {"rel_logit_error", c.rel_logit_error}});
     const double w = 1.0 / static_cast<double>(f.codebooks.size());
     all.kl_mean += c.kl_mean * w, all.top1_agreement += c.top1_agreement * w, all.topk_overlap += c.topk_overlap * w;
     all.kl_max = std::max(all.kl_max, c.kl_max);
     all.max_logit_error = std::max(all.max_logit_error, c.max_logit_error);
     all.rel_logit_error = std::max(all.rel_logit_error, c.rel_logit_error);
   }
-  rows.push_back({{"test", "fidelity"}, {"reference", ref_name}, {"compared", test_name}, {"codebook", "all"},
-                  {"frames", f.frames}, {"kl_mean", all.kl_mean}, {"kl_max", all.kl_max},
-                  {"top1_agreement", all.top1_agreement}, {"topk_overlap", all.topk_overlap},
-                  {"max_logit_error", all.max_logit_error}, {"rel_logit_error", all.rel_logit_error},
-                  {"greedy_agreement", f.greedy_agreement}, {"greedy_first_difference", f.greedy_first_difference}});
+  rows.push_back({{"test", "fidelity"},
+                  {"reference", ref_name},
+                  {"compared", test_name},
+                  {"codebook", "all"},
+                  {"frames", f.frames},
+                  {"kl_mean", all.kl_mean},
+                  {"kl_max", all.kl_max},
+                  {"top1_agreement", all.top1_agreement},
+                  {"topk_overlap", all.topk_overlap},
+                  {"max_logit_error", all.max_logit_error},
+                  {"rel_logit_error", all.rel_logit_error},
+                  {"greedy_agreement", f.greedy_agreement},
+                  {"greedy_first_difference", f.greedy_first_difference}});
   return rows;
 }
 

@@ -24,17 +24,17 @@ struct FidelityOptions {
 };
 
 struct CodebookFidelity {
-  double kl_mean = 0, kl_max = 0;   // KL(P_ref || P_test) of softmax(logits / temperature), nats
-  double top1_agreement = 0;        // share of frames whose argmax is the same
-  double topk_overlap = 0;          // mean |top-k(ref) ∩ top-k(test)| / k
-  double max_logit_error = 0;       // max |l_ref - l_test|
-  double rel_logit_error = 0;       // max_logit_error / max |l_ref|
+  double kl_mean = 0, kl_max = 0;  // KL(P_ref || P_test) of softmax(logits / temperature), nats
+  double top1_agreement = 0;       // share of frames whose argmax is the same
+  double topk_overlap = 0;         // mean |top-k(ref) ∩ top-k(test)| / k
+  double max_logit_error = 0;      // max |l_ref - l_test|
+  double rel_logit_error = 0;      // max_logit_error / max |l_ref|
 };
 
 struct Fidelity {
   int64_t frames = 0;
   std::vector<CodebookFidelity> codebooks;
-  double greedy_agreement = 0;          // share of equal codes over the greedy frames
+  double greedy_agreement = 0;           // share of equal codes over the greedy frames
   int64_t greedy_first_difference = -1;  // first frame with any differing code; -1: none
 };
 

@@ -41,8 +41,10 @@ double seconds_per_call(c10::Device device, int64_t copies, int64_t reps, const 
   };
   std::unique_ptr<runtime::StepGraphs> graphs = runtime::make_step_graphs(device, {});
   auto run = [&] {
-    if (graphs) graphs->run(0, pass);
-    else pass();
+    if (graphs)
+      graphs->run(0, pass);
+    else
+      pass();
   };
   for (int w = 0; w < 3; ++w) run();  // eager, capture, replay
   runtime::synchronize(device);
@@ -89,16 +91,19 @@ std::vector<OJson> bench_gemms(const model::HeartMuLaConfig& config, c10::Device
     for (int64_t m : o.rows) {
       at::Tensor x = at::randn({m, s.k}, bf16.dtype(at::kFloat)).to(at::kBFloat16);
       at::Tensor sink;
-      const double t8 = seconds_per_call(device, copies, o.reps, [&](int64_t i) { sink = q8[static_cast<size_t>(i)](x); });
-      const double t16 = seconds_per_call(device, copies, o.reps, [&](int64_t i) { sink = at::linear(x, dense[static_cast<size_t>(i)]); });
+      const double t8 =
+          seconds_per_call(device, copies, o.reps, [&](int64_t i) { sink = q8[static_cast<size_t>(i)](x); });
+      const double t16 = seconds_per_call(device, copies, o.reps,
+                                          [&](int64_t i) { sink = at::linear(x, dense[static_cast<size_t>(i)]); });
       const double g8 = int8_bytes / t8 / 1e9, g16 = dense_bytes / t16 / 1e9;
-      OJson row = {{"test", "gemm"}, {"layer", s.layer}, {"n", s.n},  {"k", s.k},
-                   {"rows", m},      {"int8_us", t8 * 1e6}, {"int8_gbps", g8}, {"bf16_us", t16 * 1e6},
+      OJson row = {{"test", "gemm"},   {"layer", s.layer},    {"n", s.n},        {"k", s.k},
+                   {"rows", m},        {"int8_us", t8 * 1e6}, {"int8_gbps", g8}, {"bf16_us", t16 * 1e6},
                    {"bf16_gbps", g16}, {"speedup", t16 / t8}};
       row["int8_copy_fraction"] = copy_gbps > 0 ? OJson(g8 / copy_gbps) : OJson(nullptr);
       row["bf16_copy_fraction"] = copy_gbps > 0 ? OJson(g16 / copy_gbps) : OJson(nullptr);
       if (!o.quiet)
-        std::fprintf(stderr, "gemm %-13s n %6lld k %5lld rows %2lld: int8 %7.1f us %6.0f GB/s, bf16 %7.1f us %6.0f GB/s\n",
+        std::fprintf(stderr,
+                     "gemm %-13s n %6lld k %5lld rows %2lld: int8 %7.1f us %6.0f GB/s, bf16 %7.1f us %6.0f GB/s\n",
                      s.layer, static_cast<long long>(s.n), static_cast<long long>(s.k), static_cast<long long>(m),
                      t8 * 1e6, g8, t16 * 1e6, g16);
       rows.push_back(row);

@@ -14,8 +14,8 @@ bool has(const std::string& s, const char* part) { return s.find(part) != std::s
 std::string kernel_kind(const std::string& name) {
   std::string n = name;
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (has(n, "gemm") || has(n, "gemv") || has(n, "xmma") || has(n, "cutlass") || has(n, "sm90_") ||
-      has(n, "cublas") || has(n, "splitk"))
+  if (has(n, "gemm") || has(n, "gemv") || has(n, "xmma") || has(n, "cutlass") || has(n, "sm90_") || has(n, "cublas") ||
+      has(n, "splitk"))
     return "gemm";
   if (has(n, "flash") || has(n, "fmha") || has(n, "attention") || has(n, "sdpa") || has(n, "efficient"))
     return "attention";

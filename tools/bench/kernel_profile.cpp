@@ -33,18 +33,21 @@ std::string format_kernel_trace(const KernelTrace& t, int64_t frames, double wal
     kinds[k.kind].second += k.total_us;
   }
   std::vector<std::pair<std::string, std::pair<int64_t, double>>> sorted(kinds.begin(), kinds.end());
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
   s += "| kind | launches/" + unit + " | µs/" + unit + " | % of kernel time |\n| --- | ---: | ---: | ---: |\n";
   for (const auto& [kind, v] : sorted) {
     std::snprintf(buf, sizeof buf, "| %s | %.1f | %.1f | %.1f |\n", kind.c_str(), static_cast<double>(v.first) / f,
                   v.second / f, t.busy_us > 0 ? 100.0 * v.second / t.busy_us : 0.0);
     s += buf;
   }
-  s += "\n| kernel | kind | launches/" + unit + " | µs/" + unit + " | µs/launch |\n| --- | --- | ---: | ---: | ---: |\n";
+  s +=
+      "\n| kernel | kind | launches/" + unit + " | µs/" + unit + " | µs/launch |\n| --- | --- | ---: | ---: | ---: |\n";
   for (size_t i = 0; i < t.kernels.size() && i < 25; ++i) {
     const auto& k = t.kernels[i];
     std::snprintf(buf, sizeof buf, "| %s | %s | %.1f | %.1f | %.2f |\n", k.name.c_str(), k.kind.c_str(),
-                  static_cast<double>(k.calls) / f, k.total_us / f, k.total_us / static_cast<double>(std::max<int64_t>(k.calls, 1)));
+                  static_cast<double>(k.calls) / f, k.total_us / f,
+                  k.total_us / static_cast<double>(std::max<int64_t>(k.calls, 1)));
     s += buf;
   }
   if (!t.gaps.empty()) {
@@ -65,8 +68,8 @@ OJson kernel_trace_json(const KernelTrace& t, int64_t frames, double wall_s) {
   OJson ks = OJson::array();
   for (const auto& k : t.kernels)
     ks.push_back({{"name", k.name}, {"kind", k.kind}, {"calls", k.calls}, {"total_us", k.total_us}});
-  return {{"frames", frames}, {"wall_s", wall_s}, {"busy_us", t.busy_us}, {"span_us", t.span_us},
-          {"launches", t.launches}, {"kernels", ks}};
+  return {{"frames", frames},     {"wall_s", wall_s},       {"busy_us", t.busy_us},
+          {"span_us", t.span_us}, {"launches", t.launches}, {"kernels", ks}};
 }
 
 std::string profile_frames(const model::HeartMuLaModel& m, const model::GenConfig& gen, const FrameBenchOptions& o,

@@ -13,8 +13,8 @@
 namespace heartmula::tools {
 
 struct KernelStat {
-  std::string name;      // shortened kernel name
-  std::string kind;      // gemm, attention, norm, rope, sampling, copy, elementwise, other
+  std::string name;  // shortened kernel name
+  std::string kind;  // gemm, attention, norm, rope, sampling, copy, elementwise, other
   int64_t calls = 0;
   double total_us = 0;
 };

@@ -95,12 +95,16 @@ KernelTrace stop_kernel_profiler() {
   std::map<std::string, KernelStat> merged;
   for (auto& [raw, k] : by_name) {
     KernelStat& m = merged[k.name + "|" + k.kind];
-    if (m.calls == 0) { m.name = k.name; m.kind = k.kind; }
+    if (m.calls == 0) {
+      m.name = k.name;
+      m.kind = k.kind;
+    }
     m.calls += k.calls;
     m.total_us += k.total_us;
   }
   for (auto& [key, k] : merged) t.kernels.push_back(k);
-  std::sort(t.kernels.begin(), t.kernels.end(), [](const KernelStat& a, const KernelStat& b) { return a.total_us > b.total_us; });
+  std::sort(t.kernels.begin(), t.kernels.end(),
+            [](const KernelStat& a, const KernelStat& b) { return a.total_us > b.total_us; });
   t.span_us = t.launches > 0 ? last - first : 0;
   // Idle gaps: the union of the activities on every stream, walked in start order.
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.ts < b.ts; });

@@ -69,9 +69,12 @@ FrameBytes frame_weight_bytes(const model::HeartMuLaConfig& config, const model:
     if (int8 && model::is_linear_weight_key(d.key))  // int8 values + a float32 scale per output row
       bytes = numel(d.shape) + numel(d.shape) / static_cast<size_t>(d.shape[1]) * 4;  // rows: all dims but [1]
     b.parameters += numel(d.shape);
-    if (starts_with(d.key, "backbone.")) b.backbone += bytes;
-    else if (starts_with(d.key, "decoder.") || d.key == "projection.weight") b.decoder += bytes * steps;
-    else if (d.key == "codebook0_head.weight" || d.key == "audio_head") b.heads += bytes;
+    if (starts_with(d.key, "backbone."))
+      b.backbone += bytes;
+    else if (starts_with(d.key, "decoder.") || d.key == "projection.weight")
+      b.decoder += bytes * steps;
+    else if (d.key == "codebook0_head.weight" || d.key == "audio_head")
+      b.heads += bytes;
   }
   return b;
 }
@@ -133,14 +136,14 @@ OJson bench_frames(const model::HeartMuLaModel& m, const model::GenConfig& gen, 
       if (done == last) t1 = Clock::now();
       return true;
     };
-    if (!o.quiet) std::fprintf(stderr, "  cfg %.2f position %lld songs %lld: repetition %lld/%lld\r", o.cfg,
-                               static_cast<long long>(o.position), static_cast<long long>(o.songs),
-                               static_cast<long long>(rep + 1), static_cast<long long>(o.reps));
+    if (!o.quiet)
+      std::fprintf(stderr, "  cfg %.2f position %lld songs %lld: repetition %lld/%lld\r", o.cfg,
+                   static_cast<long long>(o.position), static_cast<long long>(o.songs), static_cast<long long>(rep + 1),
+                   static_cast<long long>(o.reps));
     const uint64_t seed = o.seed + static_cast<uint64_t>(rep);
-    const runtime::FrameLoopResult r =
-        runtime::run_frame_loop_batch(m, g, prompts_for(prompt, o.songs), sampling(o, seed), seeds_for(seed, o.songs),
-                                      lo)
-            .front();
+    const runtime::FrameLoopResult r = runtime::run_frame_loop_batch(m, g, prompts_for(prompt, o.songs),
+                                                                     sampling(o, seed), seeds_for(seed, o.songs), lo)
+                                           .front();
     if (r.frames.size(0) != last)
       throw Error("the frame loop stopped after " + std::to_string(r.frames.size(0)) + " of " + std::to_string(last) +
                   " frames");

@@ -25,8 +25,7 @@ struct FrameBytes {
 FrameBytes frame_weight_bytes(const model::HeartMuLaConfig& config, const model::LmPrecision& precision);
 
 // Bytes of backbone + decoder KV cache read by one frame at `position` with `rows` batch rows.
-size_t kv_bytes_per_frame(const model::HeartMuLaConfig& config, c10::ScalarType dtype, int64_t rows,
-                          int64_t position);
+size_t kv_bytes_per_frame(const model::HeartMuLaConfig& config, c10::ScalarType dtype, int64_t rows, int64_t position);
 
 struct FrameBenchOptions {
   double cfg = 1.5;
@@ -40,7 +39,7 @@ struct FrameBenchOptions {
   uint64_t seed = 0;
   int64_t attention_bucket = 0;  // FrameLoopOptions::attention_bucket (0: as heartmula-gen)
   bool use_graphs = true;        // FrameLoopOptions::use_graphs (as heartmula-gen)
-  double mem_bw_gbps = 0;  // device bandwidth the floor is taken at; 0: unknown
+  double mem_bw_gbps = 0;        // device bandwidth the floor is taken at; 0: unknown
   bool quiet = false;
 };
 

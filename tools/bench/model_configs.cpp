@@ -15,16 +15,19 @@ ModelSize parse_model_size(const std::string& name, const std::string& flag) {
 namespace {
 
 json tiny_stack(int64_t dim, int64_t mlp, int64_t max_seq) {
-  return {{"attn_dropout", 0.0}, {"embed_dim", dim},     {"intermediate_dim", mlp}, {"max_seq_len", max_seq},
-          {"norm_eps", 1e-5},    {"num_heads", 2},        {"num_kv_heads", 1},       {"num_layers", 2},
-          {"rope_base", 500000}, {"scale_factor", 32},    {"vocab_size", 128256}};
+  return {{"attn_dropout", 0.0}, {"embed_dim", dim},   {"intermediate_dim", mlp}, {"max_seq_len", max_seq},
+          {"norm_eps", 1e-5},    {"num_heads", 2},     {"num_kv_heads", 1},       {"num_layers", 2},
+          {"rope_base", 500000}, {"scale_factor", 32}, {"vocab_size", 128256}};
 }
 
 }  // namespace
 
 json lm_config_json(ModelSize size) {
-  json j = {{"architectures", {"HeartMuLa"}}, {"model_type", "heartmula"}, {"torch_dtype", "float32"},
-            {"text_vocab_size", 128256},      {"audio_num_codebooks", 8}};
+  json j = {{"architectures", {"HeartMuLa"}},
+            {"model_type", "heartmula"},
+            {"torch_dtype", "float32"},
+            {"text_vocab_size", 128256},
+            {"audio_num_codebooks", 8}};
   if (size == ModelSize::Real) {
     j["backbone_flavor"] = "llama-3B";
     j["decoder_flavor"] = "llama-300M";

@@ -34,10 +34,14 @@ uint64_t splitmix(uint64_t x) {
 
 c10::ScalarType scalar_type(io::DType dt) {
   switch (dt) {
-    case io::DType::F32: return at::kFloat;
-    case io::DType::BF16: return at::kBFloat16;
-    case io::DType::F16: return at::kHalf;
-    default: throw Error(std::string("random checkpoint: unsupported dtype ") + io::dtype_name(dt));
+    case io::DType::F32:
+      return at::kFloat;
+    case io::DType::BF16:
+      return at::kBFloat16;
+    case io::DType::F16:
+      return at::kHalf;
+    default:
+      throw Error(std::string("random checkpoint: unsupported dtype ") + io::dtype_name(dt));
   }
 }
 
@@ -96,8 +100,7 @@ void fill_random(void* out, int64_t numel, io::DType dtype, uint64_t seed, const
 }
 
 std::vector<WrittenFile> write_sharded_checkpoint(const std::string& dir, const std::vector<io::TensorSpec>& specs,
-                                                  int shards,
-                                                  const std::function<void(size_t, void*, size_t)>& fill) {
+                                                  int shards, const std::function<void(size_t, void*, size_t)>& fill) {
   std::vector<size_t> sizes;
   for (const auto& spec : specs) sizes.push_back(spec.nbytes());
   if (static_cast<size_t>(shards) > specs.size())
@@ -107,8 +110,7 @@ std::vector<WrittenFile> write_sharded_checkpoint(const std::string& dir, const 
   std::vector<std::vector<size_t>> members(static_cast<size_t>(shards));
   for (size_t i = 0; i < where.size(); ++i) members[static_cast<size_t>(where[i])].push_back(i);
   // A tensor larger than a whole shard leaves the next one empty: drop empty shards.
-  members.erase(std::remove_if(members.begin(), members.end(), [](const auto& m) { return m.empty(); }),
-                members.end());
+  members.erase(std::remove_if(members.begin(), members.end(), [](const auto& m) { return m.empty(); }), members.end());
   const int n = static_cast<int>(members.size());
 
   std::vector<WrittenFile> written;
@@ -121,8 +123,8 @@ std::vector<WrittenFile> write_sharded_checkpoint(const std::string& dir, const 
     for (size_t i : idx) part.push_back(specs[i]);
     const std::string name = shard_name(s, n), path = dir + "/" + name;
     auto t0 = std::chrono::steady_clock::now();
-    io::write_safetensors_streaming(
-        path, part, [&](size_t k, void* buf, size_t nbytes) { fill(idx[k], buf, nbytes); }, {{"format", "pt"}});
+    io::write_safetensors_streaming(path, part, [&](size_t k, void* buf, size_t nbytes) { fill(idx[k], buf, nbytes); },
+                                    {{"format", "pt"}});
     const double secs = seconds_since(t0);
     for (const auto& t : part) total += t.nbytes(), weight_map[t.name] = name;
     written.push_back({path, static_cast<size_t>(std::filesystem::file_size(path)), secs});
@@ -137,16 +139,18 @@ std::vector<WrittenFile> write_sharded_checkpoint(const std::string& dir, const 
 }
 
 std::vector<WrittenFile> write_random_checkpoint(const std::string& dir,
-                                                 const std::vector<io::WeightBinder::Declaration>& decls,
-                                                 int shards, io::DType dtype, uint64_t seed, double stddev) {
+                                                 const std::vector<io::WeightBinder::Declaration>& decls, int shards,
+                                                 io::DType dtype, uint64_t seed, double stddev) {
   const c10::ScalarType st = scalar_type(dtype);
   std::vector<io::TensorSpec> specs;
   for (const auto& d : decls) specs.push_back({d.key, dtype, d.shape});
   return write_sharded_checkpoint(dir, specs, shards, [&](size_t i, void* buf, size_t nbytes) {
     const io::WeightBinder::Declaration& d = decls[i];
     const int64_t numel = static_cast<int64_t>(nbytes / io::dtype_size(dtype));
-    if (is_norm_scale(d)) at::from_blob(buf, {numel}, at::TensorOptions().dtype(st)).fill_(1.0);
-    else fill_random(buf, numel, dtype, seed, d.key, stddev);
+    if (is_norm_scale(d))
+      at::from_blob(buf, {numel}, at::TensorOptions().dtype(st)).fill_(1.0);
+    else
+      fill_random(buf, numel, dtype, seed, d.key, stddev);
   });
 }
 

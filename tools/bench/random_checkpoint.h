@@ -30,20 +30,18 @@ bool is_norm_scale(const io::WeightBinder::Declaration& d);
 // Fills `out` (numel elements of `dtype`) with normal(0, stddev) drawn from generators seeded
 // by (seed, key, chunk), in parallel over chunks: the same values for any thread count and
 // shard layout.
-void fill_random(void* out, int64_t numel, io::DType dtype, uint64_t seed, const std::string& key,
-                 double stddev);
+void fill_random(void* out, int64_t numel, io::DType dtype, uint64_t seed, const std::string& key, double stddev);
 
 // Writes `specs` into `dir` as model-0000i-of-0000n.safetensors (split by assign_shards; one
 // shard: model.safetensors) + model.safetensors.index.json; fill(i, buffer, nbytes) produces
 // specs[i]'s bytes, one tensor in memory at a time. Each file written atomically.
 std::vector<WrittenFile> write_sharded_checkpoint(const std::string& dir, const std::vector<io::TensorSpec>& specs,
-                                                  int shards,
-                                                  const std::function<void(size_t, void*, size_t)>& fill);
+                                                  int shards, const std::function<void(size_t, void*, size_t)>& fill);
 
 // Writes `decls` into `dir` as model-0000i-of-0000n.safetensors + model.safetensors.index.json
 // (one shard: model.safetensors, no index). Returns the files written, the index last.
 std::vector<WrittenFile> write_random_checkpoint(const std::string& dir,
-                                                 const std::vector<io::WeightBinder::Declaration>& decls,
-                                                 int shards, io::DType dtype, uint64_t seed, double stddev = 0.02);
+                                                 const std::vector<io::WeightBinder::Declaration>& decls, int shards,
+                                                 io::DType dtype, uint64_t seed, double stddev = 0.02);
 
 }  // namespace heartmula::tools

@@ -45,8 +45,8 @@ double phase(c10::Device dev, uint64_t* peak, F&& body) {
 
 codec::HeartCodecConfig bench_codec_config(ModelSize size) {
   // HeartCodecConfig reads files only: the built-in JSON goes through a temporary one.
-  const std::filesystem::path p = std::filesystem::temp_directory_path() /
-                                  ("heartmula-bench-codec-" + std::to_string(::getpid()) + ".json");
+  const std::filesystem::path p =
+      std::filesystem::temp_directory_path() / ("heartmula-bench-codec-" + std::to_string(::getpid()) + ".json");
   {
     std::ofstream out(p);
     out << codec_config_json(size).dump();
@@ -120,8 +120,9 @@ OJson bench_song(const std::function<model::HeartMuLaModel()>& make_lm, const mo
   });
   // Random codec weights make no sound worth hearing; bound it so the encoder sees real samples.
   wav = at::nan_to_num(wav, 0.0, 1.0, -1.0).clamp(-1.0, 1.0).contiguous();
-  const std::string mp3 = (std::filesystem::temp_directory_path() /
-                           ("heartmula-bench-song-" + std::to_string(::getpid()) + ".mp3")).string();
+  const std::string mp3 =
+      (std::filesystem::temp_directory_path() / ("heartmula-bench-song-" + std::to_string(::getpid()) + ".mp3"))
+          .string();
   const double mp3_s = phase(c10::Device(c10::kCPU), &peak_mp3, [&] {
     io::AudioWriteOptions ao;
     ao.sample_rate = static_cast<int>(codec->sample_rate());
@@ -156,8 +157,9 @@ OJson bench_song(const std::function<model::HeartMuLaModel()>& make_lm, const mo
           {"peak_codec_bytes", peak_codec},
           {"peak_bytes", peak},
           {"kv_cache_bytes_per_minute", kv_min},
-          {"kv_cache_bytes_song", static_cast<uint64_t>(std::llround(static_cast<double>(kv_min) * static_cast<double>(
-                                      runtime::positions_needed(o.prompt_rows, frames)) / 750.0))},
+          {"kv_cache_bytes_song", static_cast<uint64_t>(std::llround(
+                                      static_cast<double>(kv_min) *
+                                      static_cast<double>(runtime::positions_needed(o.prompt_rows, frames)) / 750.0))},
           {"mp3_bytes", mp3_bytes}};
 }
 

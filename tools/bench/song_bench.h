@@ -38,7 +38,6 @@ codec::HeartCodecConfig bench_codec_config(ModelSize size);
 
 // One "song" row. `make_lm` builds (or loads) the LM on `device`; `make_codec` the codec.
 OJson bench_song(const std::function<model::HeartMuLaModel()>& make_lm, const model::GenConfig& gen,
-                 const std::function<codec::HeartCodec()>& make_codec, c10::Device device,
-                 const SongBenchOptions& o);
+                 const std::function<codec::HeartCodec()>& make_codec, c10::Device device, const SongBenchOptions& o);
 
 }  // namespace heartmula::tools

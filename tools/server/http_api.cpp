@@ -37,9 +37,9 @@ void error_reply(httplib::Response& res, int status, const std::string& message,
 }
 
 Json timings_json(const Timings& t) {
-  return {{"prompt_s", t.prompt_s}, {"frames_s", t.frames_s},   {"codec_s", t.codec_s},
-          {"encode_s", t.encode_s}, {"total_s", t.total_s},     {"first_audio_s", t.first_audio_s},
-          {"frames_per_s", t.frames_per_s()}, {"rtf", t.rtf()}, {"batch_songs", t.batch_songs}};
+  return {{"prompt_s", t.prompt_s},           {"frames_s", t.frames_s}, {"codec_s", t.codec_s},
+          {"encode_s", t.encode_s},           {"total_s", t.total_s},   {"first_audio_s", t.first_audio_s},
+          {"frames_per_s", t.frames_per_s()}, {"rtf", t.rtf()},         {"batch_songs", t.batch_songs}};
 }
 
 bool has_audio(const SongStatus& s) {
@@ -98,7 +98,8 @@ void send_file(httplib::Response& res, const SongStatus& s, bool download) {
   const auto size = std::filesystem::file_size(s.file, ec);
   if (!*in || ec) return error_reply(res, 500, "cannot read the song's file");
   const std::string name = s.id + "." + s.format;
-  res.set_header("Content-Disposition", (download ? "attachment" : "inline") + std::string("; filename=\"") + name + "\"");
+  res.set_header("Content-Disposition",
+                 (download ? "attachment" : "inline") + std::string("; filename=\"") + name + "\"");
   res.set_content_provider(static_cast<size_t>(size), s.format == "wav" ? "audio/wav" : "audio/mpeg",
                            [in](size_t offset, size_t length, httplib::DataSink& sink) {
                              char buf[64 * 1024];
@@ -193,25 +194,27 @@ void install_routes(httplib::Server& server, SongQueue& queue, const ApiOptions&
       return error_reply(res, 429, "the queue is full; try again later");
     }
     if (r == SongQueue::Submit::shutting_down) return error_reply(res, 503, "the server is shutting down");
-    reply(res, 202, {{"id", id}, {"seed", seed}, {"status_url", "/v1/songs/" + id}, {"audio_url", "/v1/songs/" + id + "/audio"}});
+    reply(res, 202,
+          {{"id", id}, {"seed", seed}, {"status_url", "/v1/songs/" + id}, {"audio_url", "/v1/songs/" + id + "/audio"}});
   });
   server.Get(std::string("/v1/songs/") + kIdPattern, [&queue](const httplib::Request& req, httplib::Response& res) {
     const auto s = queue.status(req.matches[1]);
     if (!s) return error_reply(res, 404, "no song with this id");
     reply(res, 200, status_json(*s));
   });
-  server.Get(std::string("/v1/songs/") + kIdPattern + "/audio", [&queue](const httplib::Request& req, httplib::Response& res) {
-    const auto s = queue.status(req.matches[1]);
-    if (!s) return error_reply(res, 404, "no song with this id");
-    if (!has_audio(*s)) {
-      Json j = {{"error", s->state == SongState::failed || s->state == SongState::cancelled
-                              ? "the song has no audio"
-                              : "the song is not ready yet: its file is served once it is complete"},
-                {"state", state_name(s->state)}};
-      return reply(res, 409, j);
-    }
-    send_file(res, *s, req.has_param("download"));
-  });
+  server.Get(std::string("/v1/songs/") + kIdPattern + "/audio",
+             [&queue](const httplib::Request& req, httplib::Response& res) {
+               const auto s = queue.status(req.matches[1]);
+               if (!s) return error_reply(res, 404, "no song with this id");
+               if (!has_audio(*s)) {
+                 Json j = {{"error", s->state == SongState::failed || s->state == SongState::cancelled
+                                         ? "the song has no audio"
+                                         : "the song is not ready yet: its file is served once it is complete"},
+                           {"state", state_name(s->state)}};
+                 return reply(res, 409, j);
+               }
+               send_file(res, *s, req.has_param("download"));
+             });
   server.Delete(std::string("/v1/songs/") + kIdPattern, [&queue](const httplib::Request& req, httplib::Response& res) {
     const std::string id = req.matches[1];
     const SongQueue::Cancel c = queue.cancel(id);

@@ -18,9 +18,7 @@
 namespace heartmula::server {
 namespace {
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 uint64_t random_u64() {
   static std::mutex mu;
@@ -35,19 +33,22 @@ std::string random_id() {
   return buf;
 }
 
-bool finished_state(SongState s) {
-  return s == SongState::done || s == SongState::failed || s == SongState::cancelled;
-}
+bool finished_state(SongState s) { return s == SongState::done || s == SongState::failed || s == SongState::cancelled; }
 
 }  // namespace
 
 const char* state_name(SongState s) {
   switch (s) {
-    case SongState::queued: return "queued";
-    case SongState::running: return "running";
-    case SongState::done: return "done";
-    case SongState::failed: return "failed";
-    case SongState::cancelled: return "cancelled";
+    case SongState::queued:
+      return "queued";
+    case SongState::running:
+      return "running";
+    case SongState::done:
+      return "done";
+    case SongState::failed:
+      return "failed";
+    case SongState::cancelled:
+      return "cancelled";
   }
   return "?";
 }
@@ -75,13 +76,15 @@ SongQueue::Submit SongQueue::submit(SongRequest song, const std::string& format,
     if (const auto r = refused()) return *r;
   }
   // Checked without the lock (tokenizing long lyrics takes a while); the id is made unique below.
-  auto path_of = [&](const std::string& i) { return (std::filesystem::path(output_dir_) / (i + "." + format)).string(); };
+  auto path_of = [&](const std::string& i) {
+    return (std::filesystem::path(output_dir_) / (i + "." + format)).string();
+  };
   std::string new_id = random_id();
   if (!song.seed) song.seed = random_u64() & 0x7fffffffffffffffull;  // heartmula-gen's range
   song.save_path = path_of(new_id);
   song.overwrite = false;
   song.stream = StreamMode::off;  // the file is served once complete (docs/server.md: not streamed)
-  song.validate();  // throws UsageError
+  song.validate();                // throws UsageError
   if (check_) check_(song);
   std::lock_guard<std::mutex> lock(mu_);
   if (const auto r = refused()) return *r;

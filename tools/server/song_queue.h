@@ -30,18 +30,18 @@ const char* state_name(SongState s);
 struct SongStatus {
   std::string id;
   SongState state = SongState::queued;
-  std::string format;          // mp3 | wav
+  std::string format;  // mp3 | wav
   uint64_t seed = 0;
   int64_t frames = 0;          // frames made so far (running) or kept (finished)
   int64_t frames_planned = 0;  // the song's own length limit in frames
   double audio_s = 0;          // seconds of audio in the frames made
   bool cancel_requested = false;
-  bool partial = false;        // stopped before its end (cancelled or shut down while running)
-  int64_t batch_songs = 0;     // songs in the batch it ran in
-  std::string error;           // failed: why
-  std::string file;            // the audio file once written ("" before)
-  Timings timings;             // once finished
-  double queued_s = 0;         // seconds it waited in the queue
+  bool partial = false;     // stopped before its end (cancelled or shut down while running)
+  int64_t batch_songs = 0;  // songs in the batch it ran in
+  std::string error;        // failed: why
+  std::string file;         // the audio file once written ("" before)
+  Timings timings;          // once finished
+  double queued_s = 0;      // seconds it waited in the queue
 };
 
 struct QueueMetrics {

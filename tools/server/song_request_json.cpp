@@ -14,9 +14,9 @@ namespace {
 using Json = nlohmann::json;
 
 // The keys parse_batch_line() reads that a request may give (its path keys stay out).
-const std::set<std::string> kNumberKeys = {"seed",           "duration",    "max_audio_length_ms", "temperature", "topk",
-                                           "cfg_scale",      "codec_steps", "codec_guidance",      "mp3_bitrate",
-                                           "ignore_eos"};
+const std::set<std::string> kNumberKeys = {"seed",        "duration",  "max_audio_length_ms", "temperature",
+                                           "topk",        "cfg_scale", "codec_steps",         "codec_guidance",
+                                           "mp3_bitrate", "ignore_eos"};
 
 // parse_batch_line() prefixes its messages with the place; a request has one place, the body.
 constexpr const char* kWhere = "body";
@@ -57,11 +57,11 @@ bool parse_song_json(const std::string& body, const std::string& default_lyrics,
       const std::string& text = v.get_ref<const std::string&>();
       const size_t limit = k == "lyrics" ? kMaxLyricsBytes : kMaxTagsBytes;
       if (text.size() > limit)
-        return fail(k, "'" + k + "' is longer than " + std::to_string(limit) + " bytes (" + std::to_string(text.size()) + ")");
+        return fail(
+            k, "'" + k + "' is longer than " + std::to_string(limit) + " bytes (" + std::to_string(text.size()) + ")");
       (k == "lyrics" ? s.song.lyrics : s.song.tags) = text;
     } else if (k == "format") {
-      if (!v.is_string() || (v != "mp3" && v != "wav"))
-        return fail(k, "'format' must be \"mp3\" or \"wav\"");
+      if (!v.is_string() || (v != "mp3" && v != "wav")) return fail(k, "'format' must be \"mp3\" or \"wav\"");
       s.format = v.get<std::string>();
     } else if (kNumberKeys.count(k)) {
       // One key at a time through the batch-file parser, so the error names this key. A nested

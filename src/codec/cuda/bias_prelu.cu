@@ -61,15 +61,20 @@ int launch_packed(T* x, const T* bias, const T* slope, const T* residual, int64_
   const int sms = io::cuda::sm_count();
   if (sms <= 0) return -1;
   const int64_t packs = n / N;
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((packs + kThreads - 1) / kThreads, int64_t{sms} * 16));
+  const unsigned blocks =
+      static_cast<unsigned>(std::min<int64_t>((packs + kThreads - 1) / kThreads, int64_t{sms} * 16));
   if (bias && residual)
-    bias_prelu_kernel<T, N, true, true><<<blocks, kThreads, 0, stream>>>(x, bias, slope, residual, packs, channels, inner);
+    bias_prelu_kernel<T, N, true, true>
+        <<<blocks, kThreads, 0, stream>>>(x, bias, slope, residual, packs, channels, inner);
   else if (bias)
-    bias_prelu_kernel<T, N, true, false><<<blocks, kThreads, 0, stream>>>(x, bias, slope, residual, packs, channels, inner);
+    bias_prelu_kernel<T, N, true, false>
+        <<<blocks, kThreads, 0, stream>>>(x, bias, slope, residual, packs, channels, inner);
   else if (residual)
-    bias_prelu_kernel<T, N, false, true><<<blocks, kThreads, 0, stream>>>(x, bias, slope, residual, packs, channels, inner);
+    bias_prelu_kernel<T, N, false, true>
+        <<<blocks, kThreads, 0, stream>>>(x, bias, slope, residual, packs, channels, inner);
   else
-    bias_prelu_kernel<T, N, false, false><<<blocks, kThreads, 0, stream>>>(x, bias, slope, residual, packs, channels, inner);
+    bias_prelu_kernel<T, N, false, false>
+        <<<blocks, kThreads, 0, stream>>>(x, bias, slope, residual, packs, channels, inner);
   return static_cast<int>(cudaGetLastError());
 }
 
@@ -94,10 +99,14 @@ int launch_bias_prelu(int dtype, void* x, const void* bias, const void* slope, c
   if (n <= 0 || channels <= 0 || inner <= 0 || x == nullptr || slope == nullptr) return -1;
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   switch (dtype) {
-    case 0: return launch_typed<float>(x, bias, slope, residual, n, channels, inner, s);
-    case 1: return launch_typed<__nv_bfloat16>(x, bias, slope, residual, n, channels, inner, s);
-    case 2: return launch_typed<__half>(x, bias, slope, residual, n, channels, inner, s);
-    default: return -1;
+    case 0:
+      return launch_typed<float>(x, bias, slope, residual, n, channels, inner, s);
+    case 1:
+      return launch_typed<__nv_bfloat16>(x, bias, slope, residual, n, channels, inner, s);
+    case 2:
+      return launch_typed<__half>(x, bias, slope, residual, n, channels, inner, s);
+    default:
+      return -1;
   }
 }
 

@@ -29,9 +29,9 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_f16_kernel(Conv64Args 
   extern __shared__ __align__(16) float smem[];
   const int halo = (kTaps - 1) * p.dilation, rows = kTile + halo;
   float* red = smem;
-  __half* w1h = reinterpret_cast<__half*>(smem + 64);  // [64][448]
-  __half* w2h = w1h + kCh * kK1;                       // [64][64]
-  float* bufs = reinterpret_cast<float*>(w2h + kCh * kCh);  // 2 x [rows][64] floats
+  __half* w1h = reinterpret_cast<__half*>(smem + 64);             // [64][448]
+  __half* w2h = w1h + kCh * kK1;                                  // [64][64]
+  float* bufs = reinterpret_cast<float*>(w2h + kCh * kCh);        // 2 x [rows][64] floats
   __half* xh = reinterpret_cast<__half*>(bufs + 2 * rows * kCh);  // [rows][64]
   __half* hh = xh + rows * kCh;                                   // [kTile][64]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -191,10 +191,10 @@ __global__ void __launch_bounds__(kConvThreads, 1) conv64_f16_kernel(Conv64Args 
 int launch_conv64(const float* x, float* y, const float* w1, const float* b1, const float* a1, const float* w2,
                   const float* b2, const float* a2, int64_t batch, int64_t t_in, int64_t t_out, int64_t t_begin,
                   int dilation, int rep, bool residual, void* stream) {
-  if (!x || !y || !w1 || !b1 || !a1 || (w2 && (!b2 || !a2)) || batch <= 0 || t_in <= 0 || t_out <= 0 ||
-      dilation < 1 || dilation > 64 || rep < 1 || rep > 64 || (rep & (rep - 1)) != 0 ||
-      (residual && (!w2 || rep != 1 || t_begin != 0 || t_in != t_out)) ||
-      (w2 && t_begin < 0) || !aligned(x, 16) || !aligned(y, 16) || !aligned(w1, 16) || (w2 && !aligned(w2, 16)))
+  if (!x || !y || !w1 || !b1 || !a1 || (w2 && (!b2 || !a2)) || batch <= 0 || t_in <= 0 || t_out <= 0 || dilation < 1 ||
+      dilation > 64 || rep < 1 || rep > 64 || (rep & (rep - 1)) != 0 ||
+      (residual && (!w2 || rep != 1 || t_begin != 0 || t_in != t_out)) || (w2 && t_begin < 0) || !aligned(x, 16) ||
+      !aligned(y, 16) || !aligned(w1, 16) || (w2 && !aligned(w2, 16)))
     return -1;
   // Once: the kernels may use all the shared memory a block can opt into (0 if that failed).
   static const int optin = [] {

@@ -16,7 +16,9 @@
 namespace heartmula::codec::cuda::detail {
 
 // Whether p is null or a multiple of `bytes`.
-inline bool aligned(const void* p, int64_t bytes) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+inline bool aligned(const void* p, int64_t bytes) {
+  return p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
 
 // ---- The 64-channel stage on tensor cores (launch_conv64) ----
 //
@@ -74,8 +76,8 @@ struct Conv64Args {
 // scaled back exactly. m16n8k16 MMAs: twice the depth per instruction of m16n8k8 TF32.
 constexpr int kRowH = kCh;  // halves per tile row
 
-__device__ __forceinline__ void mma_f16(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                        uint32_t b0, uint32_t b1) {
+__device__ __forceinline__ void mma_f16(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                        uint32_t b1) {
   asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])

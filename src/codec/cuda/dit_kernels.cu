@@ -148,12 +148,11 @@ __global__ void gated_residual_kernel(const float* x, float* out, const float* _
 template <typename TY>
 int gated_residual_typed(const float* x, float* out, const float* mod, const void* y, int64_t rows, int64_t seq,
                          int64_t d, int64_t mod_rows, int64_t gate_row, cudaStream_t stream) {
-  if (d % 4 != 0 || !aligned(x, 16) || !aligned(out, 16) || !aligned(mod, 16) || !aligned(y, 4 * sizeof(TY)))
-    return -1;
+  if (d % 4 != 0 || !aligned(x, 16) || !aligned(out, 16) || !aligned(mod, 16) || !aligned(y, 4 * sizeof(TY))) return -1;
   const int64_t n4 = rows * d / 4;
   constexpr int threads = 256;
-  gated_residual_kernel<TY><<<blocks_for(n4, threads), threads, 0, stream>>>(
-      x, out, mod, static_cast<const TY*>(y), n4, seq, d, mod_rows, gate_row);
+  gated_residual_kernel<TY><<<blocks_for(n4, threads), threads, 0, stream>>>(x, out, mod, static_cast<const TY*>(y), n4,
+                                                                             seq, d, mod_rows, gate_row);
   return last_error();
 }
 
@@ -183,8 +182,8 @@ int silu_mul_typed(const void* gu, void* out, int64_t rows, int64_t f, cudaStrea
   constexpr int kVec = 16 / sizeof(T);
   if (f % kVec == 0 && aligned(gu, 16) && aligned(out, 16)) {
     const int64_t nvec = rows * f / kVec;
-    silu_mul_kernel<T, kVec><<<blocks_for(nvec, threads), threads, 0, stream>>>(static_cast<const T*>(gu),
-                                                                                static_cast<T*>(out), nvec, f);
+    silu_mul_kernel<T, kVec>
+        <<<blocks_for(nvec, threads), threads, 0, stream>>>(static_cast<const T*>(gu), static_cast<T*>(out), nvec, f);
   } else {
     silu_mul_kernel<T, 1><<<blocks_for(rows * f, threads), threads, 0, stream>>>(static_cast<const T*>(gu),
                                                                                  static_cast<T*>(out), rows * f, f);
@@ -230,13 +229,13 @@ int rope_heads_typed(void* qkv, const void* cos, const void* sin, int64_t rows, 
   auto* s = static_cast<const T*>(sin);
   if (head_dim % kVec == 0 && row_stride % kVec == 0 && aligned(qkv, 16) && aligned(cos, 16) && aligned(sin, 16)) {
     const int64_t nvec = rows * heads * head_dim / kVec;
-    rope_heads_kernel<T, kVec><<<blocks_for(nvec, threads), threads, 0, stream>>>(q, c, s, nvec, seq, row_stride,
-                                                                                  heads, head_dim);
+    rope_heads_kernel<T, kVec>
+        <<<blocks_for(nvec, threads), threads, 0, stream>>>(q, c, s, nvec, seq, row_stride, heads, head_dim);
   } else if (head_dim % 2 == 0 && row_stride % 2 == 0 && aligned(qkv, 2 * sizeof(T)) && aligned(cos, 2 * sizeof(T)) &&
              aligned(sin, 2 * sizeof(T))) {
     const int64_t nvec = rows * heads * head_dim / 2;
-    rope_heads_kernel<T, 2><<<blocks_for(nvec, threads), threads, 0, stream>>>(q, c, s, nvec, seq, row_stride, heads,
-                                                                               head_dim);
+    rope_heads_kernel<T, 2>
+        <<<blocks_for(nvec, threads), threads, 0, stream>>>(q, c, s, nvec, seq, row_stride, heads, head_dim);
   } else {
     return -1;
   }
@@ -245,20 +244,30 @@ int rope_heads_typed(void* qkv, const void* cos, const void* sin, int64_t rows, 
 
 }  // namespace
 
-#define HEARTMULA_CODEC_DISPATCH(CODE, CALL)                    \
-  switch (CODE) {                                               \
-    case 0: { using T = float; return CALL; }                   \
-    case 1: { using T = __nv_bfloat16; return CALL; }           \
-    case 2: { using T = __half; return CALL; }                  \
-    default: return static_cast<int>(cudaErrorInvalidValue);    \
+#define HEARTMULA_CODEC_DISPATCH(CODE, CALL)          \
+  switch (CODE) {                                     \
+    case 0: {                                         \
+      using T = float;                                \
+      return CALL;                                    \
+    }                                                 \
+    case 1: {                                         \
+      using T = __nv_bfloat16;                        \
+      return CALL;                                    \
+    }                                                 \
+    case 2: {                                         \
+      using T = __half;                               \
+      return CALL;                                    \
+    }                                                 \
+    default:                                          \
+      return static_cast<int>(cudaErrorInvalidValue); \
   }
 
-int launch_modulated_rms_norm(int out_dtype, const float* x, const float* w, const float* mod, void* out,
-                              int64_t rows, int64_t seq, int64_t d, int64_t mod_rows, int64_t shift_row,
-                              int64_t scale_row, float eps, void* stream) {
+int launch_modulated_rms_norm(int out_dtype, const float* x, const float* w, const float* mod, void* out, int64_t rows,
+                              int64_t seq, int64_t d, int64_t mod_rows, int64_t shift_row, int64_t scale_row, float eps,
+                              void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
-  HEARTMULA_CODEC_DISPATCH(out_dtype, modulated_rms_norm_typed<T>(x, w, mod, out, rows, seq, d, mod_rows, shift_row,
-                                                                  scale_row, eps, st))
+  HEARTMULA_CODEC_DISPATCH(
+      out_dtype, modulated_rms_norm_typed<T>(x, w, mod, out, rows, seq, d, mod_rows, shift_row, scale_row, eps, st))
 }
 
 int launch_gated_residual_rms_norm(int dtype, const float* x, float* x_out, const float* gate_mod, int64_t gate_row,

@@ -12,9 +12,9 @@ namespace heartmula::codec::cuda {
 // out[r, :] = T((w * (x[r] * rsqrt(mean(x[r]^2) + eps))) * (1 + scale) + shift), float32 math,
 // with shift = mod[b, shift_row, :], scale = mod[b, scale_row, :], b = r / seq.
 // x float32 [rows, d], w float32 [d], mod float32 [rows / seq, mod_rows, d]; d % 4 == 0.
-int launch_modulated_rms_norm(int out_dtype, const float* x, const float* w, const float* mod, void* out,
-                              int64_t rows, int64_t seq, int64_t d, int64_t mod_rows, int64_t shift_row,
-                              int64_t scale_row, float eps, void* stream);
+int launch_modulated_rms_norm(int out_dtype, const float* x, const float* w, const float* mod, void* out, int64_t rows,
+                              int64_t seq, int64_t d, int64_t mod_rows, int64_t shift_row, int64_t scale_row, float eps,
+                              void* stream);
 
 // Both in one pass: x_out = x + gate_mod[b, gate_row, :] * float(y) as launch_gated_residual
 // (x_out may be x), then out = the modulated RMSNorm of x_out as launch_modulated_rms_norm; y and

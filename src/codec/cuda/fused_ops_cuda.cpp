@@ -32,7 +32,8 @@ std::atomic<bool>& enabled_flag() {
 bool launched(int err, const char* what) {
   if (err == -1) return false;
   if (err != 0)
-    throw Error(std::string("CUDA kernel codec ") + what + " failed: " + cudaGetErrorString(static_cast<cudaError_t>(err)));
+    throw Error(std::string("CUDA kernel codec ") + what +
+                " failed: " + cudaGetErrorString(static_cast<cudaError_t>(err)));
   return true;
 }
 
@@ -111,11 +112,11 @@ bool fused_modulated_rms_norm(const at::Tensor& x, const at::Tensor& weight, con
     return false;
   c10::cuda::CUDAGuard guard(x.device());
   at::Tensor o = at::empty(x.sizes(), x.options().dtype(out_dtype));
-  if (!launched(cuda::launch_modulated_rms_norm(code, x.data_ptr<float>(), weight.data_ptr<float>(),
-                                                mod.data_ptr<float>(), o.data_ptr(), x.size(0) * x.size(1), x.size(1),
-                                                x.size(2), mod.size(1), shift_row, scale_row, static_cast<float>(eps),
-                                                stream()),
-                "modulated_rms_norm"))
+  if (!launched(
+          cuda::launch_modulated_rms_norm(code, x.data_ptr<float>(), weight.data_ptr<float>(), mod.data_ptr<float>(),
+                                          o.data_ptr(), x.size(0) * x.size(1), x.size(1), x.size(2), mod.size(1),
+                                          shift_row, scale_row, static_cast<float>(eps), stream()),
+          "modulated_rms_norm"))
     return false;
   out = o;
   return true;
@@ -220,11 +221,11 @@ bool fused_residual_unit64(const at::Tensor& x, const at::Tensor& w1, const at::
   c10::cuda::CUDAGuard guard(x.device());
   at::Tensor y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
   const int64_t t = x.size(3);
-  if (!launched(cuda::launch_conv64(x.data_ptr<float>(), y.data_ptr<float>(), w1.data_ptr<float>(),
-                                    b1.data_ptr<float>(), a1.data_ptr<float>(), w2.data_ptr<float>(),
-                                    b2.data_ptr<float>(), a2.data_ptr<float>(), x.size(0), t, t, 0,
-                                    static_cast<int>(dilation), 1, true, stream()),
-                "conv64 (residual unit)"))
+  if (!launched(
+          cuda::launch_conv64(x.data_ptr<float>(), y.data_ptr<float>(), w1.data_ptr<float>(), b1.data_ptr<float>(),
+                              a1.data_ptr<float>(), w2.data_ptr<float>(), b2.data_ptr<float>(), a2.data_ptr<float>(),
+                              x.size(0), t, t, 0, static_cast<int>(dilation), 1, true, stream()),
+          "conv64 (residual unit)"))
     return false;
   out = y;
   return true;
@@ -236,10 +237,10 @@ bool fused_pointwise_unit(const at::Tensor& h, const at::Tensor& b1, const at::T
       h.scalar_type() != at::kFloat || h.dim() != 4 || h.size(2) != 1 || h.size(3) <= 0)
     return false;
   const int64_t c = h.size(1);
-  if (c != 128 || !h.is_contiguous(at::MemoryFormat::ChannelsLast) || !x.defined() ||
-      !x.sizes().equals(h.sizes()) || !x.is_cuda() || x.device() != h.device() || x.scalar_type() != at::kFloat ||
-      !x.is_contiguous(at::MemoryFormat::ChannelsLast) || !w2.defined() || !w2.is_cuda() ||
-      w2.device() != h.device() || w2.scalar_type() != at::kFloat || !w2.sizes().equals({c, c, 1, 1}) ||
+  if (c != 128 || !h.is_contiguous(at::MemoryFormat::ChannelsLast) || !x.defined() || !x.sizes().equals(h.sizes()) ||
+      !x.is_cuda() || x.device() != h.device() || x.scalar_type() != at::kFloat ||
+      !x.is_contiguous(at::MemoryFormat::ChannelsLast) || !w2.defined() || !w2.is_cuda() || w2.device() != h.device() ||
+      w2.scalar_type() != at::kFloat || !w2.sizes().equals({c, c, 1, 1}) ||
       !w2.is_contiguous(at::MemoryFormat::ChannelsLast) || !usable_vec(b1, h, c) || !usable_vec(b2, h, c) ||
       !usable_vec(a1, h, 1) || !usable_vec(a2, h, 1))
     return false;
@@ -268,8 +269,8 @@ bool fused_post_and_out64(const at::Tensor& x, int64_t rep, const at::Tensor& wp
   // h for steps [from - 6, to): the post conv's output, zero before step 0 (the output conv's padding).
   at::Tensor h = at::empty({n + kContext, 64}, x.options());
   if (!launched(cuda::launch_conv64(x.data_ptr<float>(), h.data_ptr<float>(), wp.data_ptr<float>(),
-                                    bp.data_ptr<float>(), ap.data_ptr<float>(), nullptr, nullptr, nullptr, 1,
-                                    x.size(3), n + kContext, from - kContext, 1, static_cast<int>(rep), false, stream()),
+                                    bp.data_ptr<float>(), ap.data_ptr<float>(), nullptr, nullptr, nullptr, 1, x.size(3),
+                                    n + kContext, from - kContext, 1, static_cast<int>(rep), false, stream()),
                 "conv64 (post conv)"))
     return false;
   at::Tensor y = at::empty({1, 1, n}, x.options());

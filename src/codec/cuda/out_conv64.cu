@@ -21,9 +21,9 @@ using namespace detail;
 constexpr int kOutTile = 128;
 constexpr int kOutRow = kCh + 1;
 
-__global__ void __launch_bounds__(kOutTile) out_conv64_kernel(const float* __restrict__ h, float* __restrict__ out,
-                                                              const float* __restrict__ w, const float* __restrict__ b,
-                                                              int64_t n) {
+__global__ void __launch_bounds__(kOutTile)
+    out_conv64_kernel(const float* __restrict__ h, float* __restrict__ out, const float* __restrict__ w,
+                      const float* __restrict__ b, int64_t n) {
   __shared__ float hs[(kOutTile + kTaps - 1) * kOutRow];
   __shared__ float ws[kTaps * kCh];
   for (int i = threadIdx.x; i < kTaps * kCh; i += blockDim.x) ws[i] = w[i];

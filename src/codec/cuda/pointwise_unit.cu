@@ -25,12 +25,12 @@ using namespace detail;
 // overlap another's MMAs and stores), 16 x 128 for C = 256 (one: its W2 takes 128 KB).
 template <int C>
 struct Pw {
-  static constexpr int kMi = 1;                           // m16 tiles per warp
-  static constexpr int kRows = 16 * kMi * kWarpsM;         // steps per tile
-  static constexpr int kNj = C / 2 / 8;                    // n8 tiles per warp
-  static constexpr int kVecsPerLane = C / 128;             // float4s of a row per lane
+  static constexpr int kMi = 1;                     // m16 tiles per warp
+  static constexpr int kRows = 16 * kMi * kWarpsM;  // steps per tile
+  static constexpr int kNj = C / 2 / 8;             // n8 tiles per warp
+  static constexpr int kVecsPerLane = C / 128;      // float4s of a row per lane
   static constexpr int kRowsPerWarp = kRows / (kConvThreads / 32);
-  static constexpr int kBatch = 8 / kVecsPerLane;          // rows whose loads are in flight at once
+  static constexpr int kBatch = 8 / kVecsPerLane;  // rows whose loads are in flight at once
   static constexpr int kBlocksPerSm = C == 128 ? 3 : 1;
   static size_t smem_bytes() {
     return 64 * sizeof(float) + 2 * (size_t{C} * C + size_t{kRows} * C) + kRows * sizeof(int);
@@ -81,8 +81,8 @@ __global__ void __launch_bounds__(kConvThreads, Pw<C>::kBlocksPerSm) pointwise_u
   using P = Pw<C>;
   extern __shared__ __align__(16) float smem[];
   float* red = smem;
-  __half* w2h = reinterpret_cast<__half*>(smem + 64);     // [C][C]
-  __half* hh = w2h + C * C;                               // [kRows][C]
+  __half* w2h = reinterpret_cast<__half*>(smem + 64);      // [C][C]
+  __half* hh = w2h + C * C;                                // [kRows][C]
   int* e_row = reinterpret_cast<int*>(hh + P::kRows * C);  // [kRows]: each row's scale exponent
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, q = lane & 3;
@@ -93,7 +93,8 @@ __global__ void __launch_bounds__(kConvThreads, Pw<C>::kBlocksPerSm) pointwise_u
   // This lane's channels in the activation rows: 4 lane + 128 v, v < kVecsPerLane.
   float4 bias1[P::kVecsPerLane];
 #pragma unroll
-  for (int v = 0; v < P::kVecsPerLane; ++v) bias1[v] = __ldg(reinterpret_cast<const float4*>(p.b1 + 4 * lane + 128 * v));
+  for (int v = 0; v < P::kVecsPerLane; ++v)
+    bias1[v] = __ldg(reinterpret_cast<const float4*>(p.b1 + 4 * lane + 128 * v));
   const float* __restrict__ hp = p.h;
   const float* __restrict__ xp = p.x;
   float* __restrict__ yp = p.y;
@@ -197,8 +198,7 @@ int launch_pointwise_typed(const PointwiseArgs& args, void* stream) {
   if (sms <= 0) return -1;
   if (smem > static_cast<size_t>(optin)) return -1;
   const int64_t tiles = (args.rows + Pw<C>::kRows - 1) / Pw<C>::kRows;
-  const unsigned blocks =
-      static_cast<unsigned>(std::min<int64_t>(tiles, int64_t{Pw<C>::kBlocksPerSm} * sms));
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, int64_t{Pw<C>::kBlocksPerSm} * sms));
   pointwise_unit_kernel<C><<<blocks, kConvThreads, smem, static_cast<cudaStream_t>(stream)>>>(args);
   return static_cast<int>(cudaGetLastError());
 }

@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(kConvThreads, 2) post64_poly_f16_kernel(Conv64
   const float* __restrict__ xg = p.x;
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
     const int64_t u0 = (s_al0 + tile * kTile) / 2;  // s_al0 + tile * kTile is even
-    __syncthreads();  // xh is free
+    __syncthreads();                                // xh is free
     float4 t[(kPolyRows * kCh / 4 + kConvThreads - 1) / kConvThreads];
     float mx = 0.f;
 #pragma unroll
@@ -91,7 +91,7 @@ __global__ void __launch_bounds__(kConvThreads, 2) post64_poly_f16_kernel(Conv64
       for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
-    // Output u (tile row u - u0) reads x rows u - 3 + d = tile rows (u - u0) + d.
+          // Output u (tile row u - u0) reads x rows u - 3 + d = tile rows (u - u0) + d.
 #pragma unroll
     for (int d = 0; d < 4; ++d) mma_64h(acc, xh, u_base + d, vh + phase * kCh * 4 * kCh, 4 * kCh, n_base, d * kCh);
     const float un = pow2f(-(e_x + e_w));

@@ -10,10 +10,14 @@ namespace heartmula::io::cuda {
 // The launchers' code for `t`; -1 for a dtype no kernel takes (the caller falls back to ATen).
 inline int dtype_code(c10::ScalarType t) {
   switch (t) {
-    case c10::ScalarType::Float: return 0;
-    case c10::ScalarType::BFloat16: return 1;
-    case c10::ScalarType::Half: return 2;
-    default: return -1;
+    case c10::ScalarType::Float:
+      return 0;
+    case c10::ScalarType::BFloat16:
+      return 1;
+    case c10::ScalarType::Half:
+      return 2;
+    default:
+      return -1;
   }
 }
 

@@ -34,13 +34,11 @@ constexpr int kChunk = 128;
 constexpr int kMaxGroup = 4;  // query heads per kv head
 
 template <typename T, int HD>
-__global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restrict__ q, int64_t q_bstride,
-                                                              const T* __restrict__ kc, const T* __restrict__ vc,
-                                                              const bool* __restrict__ mask, int64_t mask_bstride,
-                                                              float* __restrict__ pm, float* __restrict__ pl,
-                                                              float* __restrict__ pacc, int64_t batch, int64_t heads,
-                                                              int64_t kv_heads, int64_t cache_len, int64_t kv_len,
-                                                              float scale) {
+__global__ void __launch_bounds__(kChunk)
+    attn_partial_kernel(const T* __restrict__ q, int64_t q_bstride, const T* __restrict__ kc, const T* __restrict__ vc,
+                        const bool* __restrict__ mask, int64_t mask_bstride, float* __restrict__ pm,
+                        float* __restrict__ pl, float* __restrict__ pacc, int64_t batch, int64_t heads,
+                        int64_t kv_heads, int64_t cache_len, int64_t kv_len, float scale) {
   using P = Pack16<T>;
   constexpr int N = P::N, NP = HD / N, GROUPS = kChunk / NP;  // threads t >= GROUPS * NP idle for V
   static_assert(GROUPS >= 1, "head_dim too large for one chunk of threads");
@@ -162,8 +160,8 @@ __global__ void __launch_bounds__(kChunk) attn_partial_kernel(const T* __restric
 // Phase 2: block per (b, head), thread per dim: out = sum_c e^(m_c - M) acc_c / sum_c e^(m_c - M) l_c.
 template <typename T>
 __global__ void attn_combine_kernel(const float* __restrict__ pm, const float* __restrict__ pl,
-                                    const float* __restrict__ pacc, T* __restrict__ out, int64_t chunks,
-                                    int64_t batch, int64_t heads, int64_t hd) {
+                                    const float* __restrict__ pacc, T* __restrict__ out, int64_t chunks, int64_t batch,
+                                    int64_t heads, int64_t hd) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   // The output projection after it (int8, launched with PDL) may start prefetching its weights.
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
@@ -197,7 +195,8 @@ int decode_attention_hd(const void* q, int64_t q_bstride, const void* kc, const 
   attn_partial_kernel<T, HD><<<grid1, kChunk, 0, s>>>(static_cast<const T*>(q), q_bstride, static_cast<const T*>(kc),
                                                       static_cast<const T*>(vc), mask, mask_bstride, pm, pl, pacc,
                                                       batch, heads, kv_heads, cache_len, kv_len, scale);
-  attn_combine_kernel<T><<<static_cast<unsigned>(batch * heads), HD < 128 ? 64 : 128, 0, s>>>(
+  const unsigned combine_threads = HD < 128 ? 64 : 128;
+  attn_combine_kernel<T><<<static_cast<unsigned>(batch * heads), combine_threads, 0, s>>>(
       pm, pl, pacc, static_cast<T*>(out), chunks, batch, heads, HD);
   return static_cast<int>(cudaGetLastError());
 }
@@ -210,10 +209,17 @@ int decode_attention_typed(const void* q, int64_t q_bstride, const void* kc, con
   if (kv_heads < 1 || heads % kv_heads != 0 || heads / kv_heads > kMaxGroup || kv_len < 1 || kv_len > cache_len)
     return -1;
   switch (hd) {
-    case 64: return decode_attention_hd<T, 64>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads, cache_len, kv_len, scale, s);
-    case 384: return decode_attention_hd<T, 384>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads, cache_len, kv_len, scale, s);
-    case 128: return decode_attention_hd<T, 128>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads, cache_len, kv_len, scale, s);
-    default: return -1;
+    case 64:
+      return decode_attention_hd<T, 64>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads,
+                                        cache_len, kv_len, scale, s);
+    case 384:
+      return decode_attention_hd<T, 384>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads,
+                                         cache_len, kv_len, scale, s);
+    case 128:
+      return decode_attention_hd<T, 128>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads,
+                                         cache_len, kv_len, scale, s);
+    default:
+      return -1;
   }
 }
 
@@ -230,10 +236,18 @@ int launch_decode_attention(int dtype, const void* q, int64_t q_batch_stride, co
                             float scale, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (dtype) {
-    case 0: return decode_attention_typed<float>(q, q_batch_stride, k_cache, v_cache, mask, mask_batch_stride, out, scratch, batch, heads, kv_heads, head_dim, cache_len, kv_len, scale, s);
-    case 1: return decode_attention_typed<__nv_bfloat16>(q, q_batch_stride, k_cache, v_cache, mask, mask_batch_stride, out, scratch, batch, heads, kv_heads, head_dim, cache_len, kv_len, scale, s);
-    case 2: return decode_attention_typed<__half>(q, q_batch_stride, k_cache, v_cache, mask, mask_batch_stride, out, scratch, batch, heads, kv_heads, head_dim, cache_len, kv_len, scale, s);
-    default: return -1;
+    case 0:
+      return decode_attention_typed<float>(q, q_batch_stride, k_cache, v_cache, mask, mask_batch_stride, out, scratch,
+                                           batch, heads, kv_heads, head_dim, cache_len, kv_len, scale, s);
+    case 1:
+      return decode_attention_typed<__nv_bfloat16>(q, q_batch_stride, k_cache, v_cache, mask, mask_batch_stride, out,
+                                                   scratch, batch, heads, kv_heads, head_dim, cache_len, kv_len, scale,
+                                                   s);
+    case 2:
+      return decode_attention_typed<__half>(q, q_batch_stride, k_cache, v_cache, mask, mask_batch_stride, out, scratch,
+                                            batch, heads, kv_heads, head_dim, cache_len, kv_len, scale, s);
+    default:
+      return -1;
   }
 }
 

@@ -18,8 +18,8 @@ constexpr int kNormThreads = 256;
 
 // One block per row.
 template <typename T>
-__global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ scale, T* __restrict__ out,
-                                int64_t d, float eps) {
+__global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ scale, T* __restrict__ out, int64_t d,
+                                float eps) {
   const T* xr = x + blockIdx.x * d;
   T* orow = out + blockIdx.x * d;
   float acc = 0.f;
@@ -240,10 +240,14 @@ int launch_rms_norm(int dtype, const void* x, const void* scale, void* out, int6
                     void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (dtype) {
-    case 0: return rms_norm_typed<float>(x, scale, out, rows, d, eps, s);
-    case 1: return rms_norm_typed<__nv_bfloat16>(x, scale, out, rows, d, eps, s);
-    case 2: return rms_norm_typed<__half>(x, scale, out, rows, d, eps, s);
-    default: return static_cast<int>(cudaErrorInvalidValue);
+    case 0:
+      return rms_norm_typed<float>(x, scale, out, rows, d, eps, s);
+    case 1:
+      return rms_norm_typed<__nv_bfloat16>(x, scale, out, rows, d, eps, s);
+    case 2:
+      return rms_norm_typed<__half>(x, scale, out, rows, d, eps, s);
+    default:
+      return static_cast<int>(cudaErrorInvalidValue);
   }
 }
 
@@ -251,19 +255,33 @@ int launch_rope_qk(int dtype, void* qkv, const float* cos, const float* sin, int
                    int64_t heads, int64_t half, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (dtype) {
-    case 0: return rope_typed<float>(qkv, cos, sin, rows, row_stride, heads, half, s);
-    case 1: return rope_typed<__nv_bfloat16>(qkv, cos, sin, rows, row_stride, heads, half, s);
-    case 2: return rope_typed<__half>(qkv, cos, sin, rows, row_stride, heads, half, s);
-    default: return static_cast<int>(cudaErrorInvalidValue);
+    case 0:
+      return rope_typed<float>(qkv, cos, sin, rows, row_stride, heads, half, s);
+    case 1:
+      return rope_typed<__nv_bfloat16>(qkv, cos, sin, rows, row_stride, heads, half, s);
+    case 2:
+      return rope_typed<__half>(qkv, cos, sin, rows, row_stride, heads, half, s);
+    default:
+      return static_cast<int>(cudaErrorInvalidValue);
   }
 }
 
-#define HEARTMULA_DISPATCH(CALL)                          \
-  switch (dtype) {                                        \
-    case 0: { using T = float; return CALL; }             \
-    case 1: { using T = __nv_bfloat16; return CALL; }     \
-    case 2: { using T = __half; return CALL; }            \
-    default: return static_cast<int>(cudaErrorInvalidValue); \
+#define HEARTMULA_DISPATCH(CALL)                      \
+  switch (dtype) {                                    \
+    case 0: {                                         \
+      using T = float;                                \
+      return CALL;                                    \
+    }                                                 \
+    case 1: {                                         \
+      using T = __nv_bfloat16;                        \
+      return CALL;                                    \
+    }                                                 \
+    case 2: {                                         \
+      using T = __half;                               \
+      return CALL;                                    \
+    }                                                 \
+    default:                                          \
+      return static_cast<int>(cudaErrorInvalidValue); \
   }
 
 int launch_add_rms_norm(int dtype, const void* x, const void* y, const void* scale, void* sum_out, void* out,
@@ -277,9 +295,9 @@ int launch_silu_mul(int dtype, const void* gu, void* out, int64_t rows, int64_t 
   HEARTMULA_DISPATCH(silu_mul_typed<T>(gu, out, rows, f, st))
 }
 
-int launch_rope_qk_cache(int dtype, void* qkv, const float* cos, const float* sin, const int64_t* slots,
-                         void* k_cache, void* v_cache, int64_t batch, int64_t seq, int64_t heads, int64_t kv_heads,
-                         int64_t half, int64_t max_len, void* stream) {
+int launch_rope_qk_cache(int dtype, void* qkv, const float* cos, const float* sin, const int64_t* slots, void* k_cache,
+                         void* v_cache, int64_t batch, int64_t seq, int64_t heads, int64_t kv_heads, int64_t half,
+                         int64_t max_len, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
   HEARTMULA_DISPATCH(
       rope_qk_cache_typed<T>(qkv, cos, sin, slots, k_cache, v_cache, batch, seq, heads, kv_heads, half, max_len, st))

@@ -6,8 +6,8 @@
 
 namespace heartmula::model::cuda {
 
-int launch_rms_norm(int dtype, const void* x, const void* scale, void* out, int64_t rows, int64_t d,
-                    float eps, void* stream);
+int launch_rms_norm(int dtype, const void* x, const void* scale, void* out, int64_t rows, int64_t d, float eps,
+                    void* stream);
 int launch_rope_qk(int dtype, void* qkv, const float* cos, const float* sin, int64_t rows, int64_t row_stride,
                    int64_t heads, int64_t half, void* stream);
 
@@ -18,8 +18,8 @@ int launch_add_rms_norm(int dtype, const void* x, const void* y, const void* sca
 // out [rows, f] = silu(gu[:, :f]) * gu[:, f:], gu [rows, 2f].
 int launch_silu_mul(int dtype, const void* gu, void* out, int64_t rows, int64_t f, void* stream);
 // RoPE on the q and k heads of qkv in place, and k/v written to the caches at slots[s].
-int launch_rope_qk_cache(int dtype, void* qkv, const float* cos, const float* sin, const int64_t* slots,
-                         void* k_cache, void* v_cache, int64_t batch, int64_t seq, int64_t heads, int64_t kv_heads,
-                         int64_t half, int64_t max_len, void* stream);
+int launch_rope_qk_cache(int dtype, void* qkv, const float* cos, const float* sin, const int64_t* slots, void* k_cache,
+                         void* v_cache, int64_t batch, int64_t seq, int64_t heads, int64_t kv_heads, int64_t half,
+                         int64_t max_len, void* stream);
 
 }  // namespace heartmula::model::cuda

@@ -26,12 +26,11 @@ namespace {
 
 using io::cuda::dtype_code;
 
-bool fused_enabled() {
-  return !io::switch_on(io::Switch::kNoFused);
-}
+bool fused_enabled() { return !io::switch_on(io::Switch::kNoFused); }
 
 void check_launch(int err, const char* what) {
-  if (err != 0) throw Error(std::string("CUDA kernel ") + what + " failed: " + cudaGetErrorString(static_cast<cudaError_t>(err)));
+  if (err != 0)
+    throw Error(std::string("CUDA kernel ") + what + " failed: " + cudaGetErrorString(static_cast<cudaError_t>(err)));
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -93,11 +92,11 @@ bool fused_rope_qk_cache_(at::Tensor& qkv, int64_t heads, int64_t kv_heads, int6
   const int64_t b = qkv.size(0), s = qkv.size(1), half = head_dim / 2;
   if (rows.cos.numel() != b * s * half || rows.sin.numel() != b * s * half) return false;
   c10::cuda::CUDAGuard guard(qkv.device());
-  check_launch(cuda::launch_rope_qk_cache(code, qkv.data_ptr(), rows.cos.data_ptr<float>(), rows.sin.data_ptr<float>(),
-                                          slots.data_ptr<int64_t>(), k_cache.data_ptr(), v_cache.data_ptr(), b, s,
-                                          heads, kv_heads, half, k_cache.size(2),
-                                          at::cuda::getCurrentCUDAStream().stream()),
-               "rope_qk_cache");
+  check_launch(
+      cuda::launch_rope_qk_cache(code, qkv.data_ptr(), rows.cos.data_ptr<float>(), rows.sin.data_ptr<float>(),
+                                 slots.data_ptr<int64_t>(), k_cache.data_ptr(), v_cache.data_ptr(), b, s, heads,
+                                 kv_heads, half, k_cache.size(2), at::cuda::getCurrentCUDAStream().stream()),
+      "rope_qk_cache");
   return true;
 }
 
@@ -126,16 +125,14 @@ bool fused_rope_qk_(at::Tensor& qkv, int64_t heads_to_rotate, int64_t head_dim, 
   const int64_t n_rows = qkv.size(0) * qkv.size(1), half = head_dim / 2;
   if (rows.cos.numel() != n_rows * half || rows.sin.numel() != n_rows * half) return false;
   c10::cuda::CUDAGuard guard(qkv.device());
-  check_launch(cuda::launch_rope_qk(code, qkv.data_ptr(), rows.cos.data_ptr<float>(), rows.sin.data_ptr<float>(),
-                                    n_rows, qkv.size(2), heads_to_rotate, half,
-                                    at::cuda::getCurrentCUDAStream().stream()),
-               "rope_qk");
+  check_launch(
+      cuda::launch_rope_qk(code, qkv.data_ptr(), rows.cos.data_ptr<float>(), rows.sin.data_ptr<float>(), n_rows,
+                           qkv.size(2), heads_to_rotate, half, at::cuda::getCurrentCUDAStream().stream()),
+      "rope_qk");
   return true;
 }
 
-bool fused_attention_enabled() {
-  return fused_enabled() && !io::switch_on(io::Switch::kNoFusedAttention);
-}
+bool fused_attention_enabled() { return fused_enabled() && !io::switch_on(io::Switch::kNoFusedAttention); }
 
 bool fused_decode_attention_available(c10::ScalarType dtype, c10::Device device) {
   return fused_attention_enabled() && device.is_cuda() && dtype_code(dtype) >= 0;
@@ -217,8 +214,7 @@ bool int8_linear_impl(const at::Tensor& x, const at::Tensor& q, const at::Tensor
   if (prologue == LinearPrologue::RmsNorm &&
       (!bf16_cuda_contiguous(norm_scale, x) || norm_scale.numel() != k || !aligned16(norm_scale.data_ptr())))
     return false;
-  if (residual.defined() && (!bf16_cuda_contiguous(residual, x) || residual.numel() != rows * n))
-    return false;
+  if (residual.defined() && (!bf16_cuda_contiguous(residual, x) || residual.numel() != rows * n)) return false;
   c10::cuda::CUDAGuard guard(x.device());
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = n;
@@ -231,8 +227,7 @@ bool int8_linear_impl(const at::Tensor& x, const at::Tensor& q, const at::Tensor
   a.rows = rows;
   a.n_out = n;
   a.k = k;
-  a.prologue = prologue == LinearPrologue::RmsNorm   ? cuda::Int8Prologue::RmsNorm
-                                                     : cuda::Int8Prologue::None;
+  a.prologue = prologue == LinearPrologue::RmsNorm ? cuda::Int8Prologue::RmsNorm : cuda::Int8Prologue::None;
   a.norm_weight = prologue == LinearPrologue::RmsNorm ? norm_scale.data_ptr() : nullptr;
   a.eps = static_cast<float>(eps);
   a.residual = residual.defined() ? residual.data_ptr() : nullptr;

@@ -44,8 +44,8 @@ __device__ __forceinline__ uint32_t bytes_to_bf16x2(uint32_t biased) {
   return __byte_perm(__float_as_uint(f0), __float_as_uint(f1), 0x7632);
 }
 
-__device__ __forceinline__ void mma_bf16(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                         uint32_t b0, uint32_t b1) {
+__device__ __forceinline__ void mma_bf16(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                         uint32_t b1) {
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
       "{%0, %1, %2, %3};"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
@@ -67,7 +67,9 @@ __device__ __forceinline__ uint32_t norm_word(uint32_t xw, uint32_t sw, float r)
   const float n1 = __bfloat162float(__float2bfloat16_rn(__fmul_rn(hi_f(xw), r)));
   return pack_bf16x2(__fmul_rn(n0, lo_f(sw)), __fmul_rn(n1, hi_f(sw)));
 }
-__device__ __forceinline__ float silu_bf16(float a) { return __bfloat162float(__float2bfloat16_rn(a / (1.0f + expf(-a)))); }
+__device__ __forceinline__ float silu_bf16(float a) {
+  return __bfloat162float(__float2bfloat16_rn(a / (1.0f + expf(-a))));
+}
 
 // Activations: through L1 (blocks on one SM share them: at 16–32 rows they are a large part of
 // the traffic), or with programmatic dependent launch through L2 only (ld.global.cg): they were
@@ -273,23 +275,23 @@ __global__ void __launch_bounds__(kThreads) int8_linear_kernel(const KernelArgs 
       }
     }
   } else {
-  for (int idx = threadIdx.x; idx < kTiles * 4 * 32; idx += kThreads) {
-    float sum = 0.f;
+    for (int idx = threadIdx.x; idx < kTiles * 4 * 32; idx += kThreads) {
+      float sum = 0.f;
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) sum += red[w * kTiles * 4 * 32 + idx];
-    const int l = idx % 32, q4 = (idx / 32) % 4, j = idx / 128;
-    // c0, c1: row g, columns 2t, 2t+1; c2, c3: row g+8, the same columns.
-    const int n = n0 + l / 4 + (q4 >= 2 ? 8 : 0);
-    const int m = 8 * j + 2 * (l % 4) + (q4 & 1);
-    if (n < a.n_out && m < rows) {
-      const size_t o = static_cast<size_t>(m) * a.n_out + n;
-      __nv_bfloat16 y = __float2bfloat16_rn(sum * a.scale[n]);
-      if constexpr (kResidual)
-        y = __float2bfloat16_rn(__fadd_rn(__uint_as_float(static_cast<uint32_t>(load_act_u16<kPdl>(a.residual + o)) << 16),
-                                          __bfloat162float(y)));
-      a.out[o] = y;
+      for (int w = 0; w < kWarps; ++w) sum += red[w * kTiles * 4 * 32 + idx];
+      const int l = idx % 32, q4 = (idx / 32) % 4, j = idx / 128;
+      // c0, c1: row g, columns 2t, 2t+1; c2, c3: row g+8, the same columns.
+      const int n = n0 + l / 4 + (q4 >= 2 ? 8 : 0);
+      const int m = 8 * j + 2 * (l % 4) + (q4 & 1);
+      if (n < a.n_out && m < rows) {
+        const size_t o = static_cast<size_t>(m) * a.n_out + n;
+        __nv_bfloat16 y = __float2bfloat16_rn(sum * a.scale[n]);
+        if constexpr (kResidual)
+          y = __float2bfloat16_rn(__fadd_rn(
+              __uint_as_float(static_cast<uint32_t>(load_act_u16<kPdl>(a.residual + o)) << 16), __bfloat162float(y)));
+        a.out[o] = y;
+      }
     }
-  }
   }  // kGlu
 }
 
@@ -304,7 +306,8 @@ int launch(const KernelArgs& a, cudaStream_t stream) {
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   config.attrs = attr;
   config.numAttrs = kPdl ? 1 : 0;
-  return static_cast<int>(cudaLaunchKernelEx(&config, int8_linear_kernel<kTiles, kUnroll, kPro, kResidual, kPdl, kGlu>, a));
+  return static_cast<int>(
+      cudaLaunchKernelEx(&config, int8_linear_kernel<kTiles, kUnroll, kPro, kResidual, kPdl, kGlu>, a));
 }
 
 template <int kPro, bool kResidual, bool kPdl, bool kGlu = false>
@@ -318,7 +321,8 @@ int launch_rows(const KernelArgs& a, cudaStream_t stream) {
 
 template <bool kPdl>
 int launch_kind(const KernelArgs& a, bool norm, bool residual, bool glu, cudaStream_t stream) {
-  if (glu) return norm ? launch_rows<kNorm, false, kPdl, true>(a, stream) : launch_rows<kPlain, false, kPdl, true>(a, stream);
+  if (glu)
+    return norm ? launch_rows<kNorm, false, kPdl, true>(a, stream) : launch_rows<kPlain, false, kPdl, true>(a, stream);
   return norm       ? launch_rows<kNorm, false, kPdl>(a, stream)
          : residual ? launch_rows<kPlain, true, kPdl>(a, stream)
                     : launch_rows<kPlain, false, kPdl>(a, stream);
@@ -337,8 +341,7 @@ int launch_int8_linear(const Int8LinearArgs& args, void* stream_ptr) {
   if (rows < 1 || rows > kInt8LinearMaxRows || n_out < 1 || k < kChunk || k % kChunk != 0 || n_out > (1 << 30) ||
       k > (1 << 24) || !aligned16(args.x) || !aligned16(args.q) || !aligned16(args.out) ||
       (norm && (residual || !args.norm_weight || !aligned16(args.norm_weight) || k / 8 > kThreads * kNormVecs)) ||
-      (residual && !aligned16(args.residual)) || (glu && residual) ||
-      (glu && n_out > (1 << 29)))
+      (residual && !aligned16(args.residual)) || (glu && residual) || (glu && n_out > (1 << 29)))
     return -1;
   auto stream = static_cast<cudaStream_t>(stream_ptr);
   const int64_t x_stride = k;

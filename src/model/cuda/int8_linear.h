@@ -39,7 +39,7 @@ struct Int8LinearArgs {
   Int8Prologue prologue = Int8Prologue::None;
   const void* norm_weight = nullptr;  // RmsNorm: [k] bf16
   float eps = 0.f;
-  const void* residual = nullptr;     // [rows, n_out] bf16, or null
+  const void* residual = nullptr;  // [rows, n_out] bf16, or null
   // GLU epilogue (w13 of the MLP): q [2 n_out, k] = gate rows then up rows, scale [2 n_out];
   // out[m, n] = T(T(silu(gate[m, n])) * up[m, n]) with gate and up the bf16 products the plain
   // kernel writes: silu_mul_kernel after the product, bit for bit. Not with a residual.

@@ -41,14 +41,14 @@ bool fused_sample_topk(const at::Tensor& logits, const FusedSampleArgs& a, std::
   c10::cuda::CUDAGuard guard(logits.device());
   for (int64_t s = 0; s < a.songs; ++s) q.narrow(0, s, 1).exponential_(1.0, gens[static_cast<size_t>(s)]);
   // The same float as before the pointer: 1.0f / float(temperature).
-  const at::Tensor inv_t = a.inv_temperature.defined()
-                               ? a.inv_temperature
-                               : at::full({a.songs}, static_cast<double>(1.0f / static_cast<float>(a.temperature)),
-                                          q.options());
+  const at::Tensor inv_t =
+      a.inv_temperature.defined()
+          ? a.inv_temperature
+          : at::full({a.songs}, static_cast<double>(1.0f / static_cast<float>(a.temperature)), q.options());
   const int err = cuda::launch_sample_topk(
       code, logits.data_ptr(), logits.stride(0), a.songs, a.cfg, static_cast<float>(a.cfg_scale), a.vocab, a.topk,
-      inv_t.data_ptr<float>(), q.data_ptr<float>(), tokens.data_ptr<int64_t>(), frame.data_ptr<int64_t>() + codebook, frame.size(1),
-      at::cuda::getCurrentCUDAStream().stream());
+      inv_t.data_ptr<float>(), q.data_ptr<float>(), tokens.data_ptr<int64_t>(), frame.data_ptr<int64_t>() + codebook,
+      frame.size(1), at::cuda::getCurrentCUDAStream().stream());
   if (err != 0)
     throw Error(std::string("CUDA kernel sample_topk failed: ") + cudaGetErrorString(static_cast<cudaError_t>(err)));
   return true;

@@ -31,10 +31,11 @@ __device__ __forceinline__ float key_value(unsigned k) {
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) sample_topk_kernel(const T* __restrict__ logits, int64_t row_stride, int64_t songs, bool cfg,
-                                   float cfg_scale, int64_t vocab, int64_t topk, const float* __restrict__ inv_temperature,
-                                   const float* __restrict__ q, int64_t* __restrict__ tokens,
-                                   int64_t* __restrict__ frame, int64_t frame_stride) {
+__global__ void __launch_bounds__(kThreads)
+    sample_topk_kernel(const T* __restrict__ logits, int64_t row_stride, int64_t songs, bool cfg, float cfg_scale,
+                       int64_t vocab, int64_t topk, const float* __restrict__ inv_temperature,
+                       const float* __restrict__ q, int64_t* __restrict__ tokens, int64_t* __restrict__ frame,
+                       int64_t frame_stride) {
   const int64_t song = blockIdx.x;
   const T* cond = logits + song * row_stride;
   const T* uncond = cfg ? logits + (song + songs) * row_stride : nullptr;
@@ -160,10 +161,17 @@ int launch_sample_topk(int logits_dtype, const void* logits, int64_t row_stride,
   if (vocab < 1 || vocab > static_cast<int64_t>(kThreads) * kPerThread || topk < 1 || songs < 1) return -1;
   auto s = static_cast<cudaStream_t>(stream);
   switch (logits_dtype) {
-    case 0: return launch_typed<float>(logits, row_stride, songs, cfg, cfg_scale, vocab, topk, inv_temperature, q, tokens, frame, frame_stride, s);
-    case 1: return launch_typed<__nv_bfloat16>(logits, row_stride, songs, cfg, cfg_scale, vocab, topk, inv_temperature, q, tokens, frame, frame_stride, s);
-    case 2: return launch_typed<__half>(logits, row_stride, songs, cfg, cfg_scale, vocab, topk, inv_temperature, q, tokens, frame, frame_stride, s);
-    default: return -1;
+    case 0:
+      return launch_typed<float>(logits, row_stride, songs, cfg, cfg_scale, vocab, topk, inv_temperature, q, tokens,
+                                 frame, frame_stride, s);
+    case 1:
+      return launch_typed<__nv_bfloat16>(logits, row_stride, songs, cfg, cfg_scale, vocab, topk, inv_temperature, q,
+                                         tokens, frame, frame_stride, s);
+    case 2:
+      return launch_typed<__half>(logits, row_stride, songs, cfg, cfg_scale, vocab, topk, inv_temperature, q, tokens,
+                                  frame, frame_stride, s);
+    default:
+      return -1;
   }
 }
 

@@ -19,10 +19,7 @@ namespace {
 class CudaStepGraphs final : public StepGraphs {
  public:
   CudaStepGraphs(c10::Device device, std::vector<at::Generator> gens, const StepGraphOptions& options)
-      : device_(device),
-        gens_(std::move(gens)),
-        options_(options),
-        stats_(io::switch_on(io::Switch::kGraphStats)) {}
+      : device_(device), gens_(std::move(gens)), options_(options), stats_(io::switch_on(io::Switch::kGraphStats)) {}
 
   void run(int64_t key, const std::function<void()>& body) override {
     auto it = graphs_.find(key);

@@ -20,9 +20,7 @@ struct XpuBackend final : Backend {
     return i;
   }
   void synchronize(int index) const override { torch::xpu::synchronize(index); }
-  void reset_peak(int index) const override {
-    at::accelerator::resetPeakStats(static_cast<c10::DeviceIndex>(index));
-  }
+  void reset_peak(int index) const override { at::accelerator::resetPeakStats(static_cast<c10::DeviceIndex>(index)); }
   uint64_t peak_bytes(int index) const override {
     auto s = at::accelerator::getDeviceStats(static_cast<c10::DeviceIndex>(index));
     return static_cast<uint64_t>(s.reserved_bytes[0].peak);
