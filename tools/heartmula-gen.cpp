@@ -28,6 +28,7 @@
 #include "heartmula/generator.h"
 #include "io/kernel_paths.h"
 #include "io/switches.h"
+#include "io/temp_files.h"
 #include "runtime/batch_file.h"
 #include "runtime/device.h"
 #include "runtime/process_clock.h"
@@ -77,6 +78,7 @@ void on_sigint(int) {
     const char msg[] = "\nheartmula-gen: interrupted twice, aborting without saving\n";
     ssize_t ignored = ::write(2, msg, sizeof msg - 1);
     (void)ignored;
+    io::unlink_temp_files_for_abort();  // the files being written: no half file stays behind
     std::_Exit(kExitInterrupted);
   }
   const char msg[] =

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "heartmula/error.h"
+#include "io/temp_files.h"
 
 namespace heartmula::io {
 
@@ -21,6 +22,7 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
   tmp_ = dir + "/." + base + ".partXXXXXX";
   fd_ = ::mkstemp(tmp_.data());
   if (fd_ < 0) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+  register_temp_file(tmp_);  // removed by an abort (temp_files.h) until committed or destroyed
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
@@ -28,6 +30,7 @@ AtomicFileWriter::~AtomicFileWriter() {
     ::close(fd_);
     ::unlink(tmp_.c_str());
   }
+  unregister_temp_file(tmp_);
 }
 
 void AtomicFileWriter::write(const void* data, size_t size) {

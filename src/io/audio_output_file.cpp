@@ -11,6 +11,7 @@
 #include <random>
 
 #include "heartmula/error.h"
+#include "io/temp_files.h"
 
 namespace heartmula::io {
 namespace {
@@ -52,7 +53,10 @@ std::unique_ptr<AudioOutputFile> AudioOutputFile::create_temp_for(const std::str
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string temp = prefix + random_suffix(6);
     int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0) return std::unique_ptr<AudioOutputFile>(new AudioOutputFile(fd, path, temp, true, overwrite));
+    if (fd >= 0) {
+      register_temp_file(temp);  // removed by an abort (temp_files.h) until committed or destroyed
+      return std::unique_ptr<AudioOutputFile>(new AudioOutputFile(fd, path, temp, true, overwrite));
+    }
     if (errno != EEXIST)
       throw Error("cannot create temp file '" + temp + "' for output '" + path + "': " + std::strerror(errno));
   }
@@ -68,6 +72,7 @@ AudioOutputFile::~AudioOutputFile() {
   if (temp_path_.empty()) return;  // stdout: never closed here
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(temp_path_.c_str());
+  unregister_temp_file(temp_path_);
 }
 
 void AudioOutputFile::fail(const std::string& what) const {
@@ -123,6 +128,7 @@ void AudioOutputFile::commit() {
   if (::close(fd) != 0) fail_errno("close failed", errno);
   move_into_place();
   committed_ = true;
+  unregister_temp_file(temp_path_);
   sync_folder(folder_of(path_));
 }
 

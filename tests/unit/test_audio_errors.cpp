@@ -12,7 +12,10 @@
 #include <string>
 
 #include "heartmula/error.h"
+#include "io/atomic_file.h"
+#include "io/audio_output_file.h"
 #include "io/audio_writer.h"
+#include "io/temp_files.h"
 #include "test_audio_util.h"
 
 namespace heartmula::io {
@@ -202,6 +205,26 @@ TEST(AudioWriteErrors, FileSizeLimitIsReportedWithPath) {
     }
   }
   EXPECT_TRUE(dir.entries().empty());
+}
+
+// heartmula-gen's second Ctrl-C exits from its signal handler without unwinding: the temp files
+// being written are removed by unlink_temp_files_for_abort(), and only those (a committed file,
+// or one whose writer is gone, is not touched).
+TEST(AudioErrors, AnAbortRemovesTheTempFilesBeingWrittenAndNothingElse) {
+  TempDir dir;
+  auto audio = AudioOutputFile::create_temp_for(dir.file("song.wav"), false);
+  audio->write_all("RIFF", 4);
+  AtomicFileWriter sidecar(dir.file("song.json"));
+  sidecar.write("{", 1);
+  write_file_atomically(dir.file("done.json"), "{}", 2);
+  {
+    auto gone = AudioOutputFile::create_temp_for(dir.file("gone.wav"), false);  // destroyed: unregistered
+  }
+  ASSERT_EQ(dir.entries().size(), 3u);  // done.json and the two temp files
+  unlink_temp_files_for_abort();
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"done.json"});
+  unlink_temp_files_for_abort();  // again: nothing left to remove, no harm
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"done.json"});
 }
 
 }  // namespace
