@@ -25,6 +25,8 @@ const std::vector<SwitchInfo> kTable = {
      "int8 GEMM, sampler; codec: DiT block and decoder kernels): the correctness fallback"},
     {Switch::kNoFusedAttention, "HEARTMULA_NO_FUSED_ATTENTION", K::kFlag, R::kDiagnostic, "off", nullptr,
      "ATen SDPA (one graph per 256-position bucket) instead of the single-query attention kernel"},
+    {Switch::kDecoderSdpa, "HEARTMULA_DECODER_SDPA", K::kFlag, R::kAbTiming, "off", nullptr,
+     "the depth decoder's attention (head_dim 384) through ATen's SDPA instead of the few-positions kernel"},
     {Switch::kInt8Fusion, "HEARTMULA_INT8_FUSION", K::kString, R::kAbTiming, "glu", nullptr,
      "int8 on CUDA, which neighbours run inside the int8 GEMM (a comma list; 1 all, 0 none): glu = SiLU*mul in "
      "w13's epilogue, norm = RMSNorm in the qkv / w13 prologue with the residual add in wo / w2's epilogue "

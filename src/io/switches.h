@@ -31,6 +31,7 @@ enum class SwitchRole { kSetting, kDiagnostic, kAbTiming, kTest };
 enum class Switch : int {
   kNoFused,
   kNoFusedAttention,
+  kDecoderSdpa,
   kInt8Fusion,
   kPdl,
   kNoGraphs,

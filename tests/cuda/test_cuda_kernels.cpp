@@ -29,10 +29,29 @@ double rel(const at::Tensor& a, const at::Tensor& b) {
 
 TEST(CudaKernels, DecodeAttentionMatchesTheReference) {
   at::manual_seed(1);
-  {  // The decoder's heads (8 / 4, head_dim 384) stay on ATen's SDPA.
-    at::Tensor q = at::randn({2, 1, 8, 384}, cuda(at::kBFloat16)), kc = at::randn({2, 4, 8, 384}, cuda(at::kBFloat16));
+  // The depth decoder's heads (8 / 4, head_dim 384) over a few positions: the short kernel; past
+  // kDecodeAttentionShortMax positions ATen's SDPA.
+  for (auto dtype : {at::kFloat, at::kBFloat16}) {
+    const int64_t b = 2, len = 40;
+    at::Tensor q = at::randn({b, 1, 8, 384}, cuda(dtype));
+    at::Tensor kc = at::randn({b, 4, len, 384}, cuda(dtype)), vc = at::randn({b, 4, len, 384}, cuda(dtype));
+    for (int64_t kv : {1, 2, 5, 9, 32}) {
+      for (bool masked : {false, true}) {
+        at::Tensor mask;
+        if (masked)
+          mask = model::attention_mask(at::full({1}, kv - 1, cuda(at::kLong)), kv,
+                                       at::tensor(std::vector<int64_t>{0, kv / 2}, cuda(at::kLong)));
+        at::Tensor out;
+        ASSERT_TRUE(model::fused_decode_attention(q, kc, vc, kv, mask, out)) << "kv " << kv;
+        const at::Tensor ref =
+            model::grouped_attention_reference(q.transpose(1, 2).to(at::kFloat), kc.narrow(2, 0, kv).to(at::kFloat),
+                                               vc.narrow(2, 0, kv).to(at::kFloat), mask)
+                .transpose(1, 2);
+        EXPECT_LT(rel(out, ref), dtype == at::kFloat ? 1e-5 : 1e-2) << "hd 384, kv " << kv << " masked " << masked;
+      }
+    }
     at::Tensor out;
-    EXPECT_FALSE(model::fused_decode_attention(q, kc, kc, 5, at::Tensor(), out));
+    EXPECT_FALSE(model::fused_decode_attention(q, kc, vc, 33, at::Tensor(), out));
   }
   // The backbone's heads (24 / 8 kv, head_dim 128) and a smaller head_dim.
   for (auto [h, hkv, hd] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{24, 8, 128}, {8, 4, 64}})

@@ -201,6 +201,59 @@ int decode_attention_hd(const void* q, int64_t q_bstride, const void* kc, const 
   return static_cast<int>(cudaGetLastError());
 }
 
+// ---- single-query attention over a few positions (the depth decoder: head_dim 384, <= 9) ----
+// One block of 4 warps per (row b, kv head h) for its G query heads. Scores: warp w takes the
+// (head, position) pairs w, w + 4, ...; its lanes stride the head dimension (coalesced), a
+// shuffle sum gives the dot product. Softmax: warp g over head g's positions (one per lane).
+// Values: thread t owns dims t, t + 128, ... of each head, summing over the positions.
+template <typename T, int HD>
+__global__ void __launch_bounds__(128)
+    attn_short_kernel(const T* __restrict__ q, int64_t q_bstride, const T* __restrict__ kc, const T* __restrict__ vc,
+                      const bool* __restrict__ mask, int64_t mask_bstride, T* __restrict__ out, int64_t heads,
+                      int64_t kv_heads, int64_t cache_len, int kv_len, float scale) {
+  const int64_t b = blockIdx.x, h = blockIdx.y;
+  const int g_count = static_cast<int>(heads / kv_heads);
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  __shared__ float sq[kMaxGroup][HD];
+  __shared__ float sp[kMaxGroup][kDecodeAttentionShortMax];
+  for (int i = t; i < g_count * HD; i += 128) {
+    const int g = i / HD, d = i % HD;
+    sq[g][d] = to_f(q[b * q_bstride + (h * g_count + g) * HD + d]) * scale;
+  }
+  __syncthreads();
+  const int64_t base = (b * kv_heads + h) * cache_len * HD;
+  for (int pair = warp; pair < g_count * kv_len; pair += 4) {
+    const int g = pair / kv_len, j = pair % kv_len;
+    const bool visible = mask == nullptr || mask[b * mask_bstride + j];
+    float s = 0.f;
+    if (visible) {
+      const T* krow = kc + base + static_cast<int64_t>(j) * HD;
+#pragma unroll 4
+      for (int d = lane; d < HD; d += 32) s = fmaf(sq[g][d], to_f(krow[d]), s);
+    }
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0) sp[g][j] = visible ? s : -INFINITY;
+  }
+  __syncthreads();
+  if (warp < g_count) {
+    const float v = lane < kv_len ? sp[warp][lane] : -INFINITY;
+    float m = v;
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    const float e = (v == -INFINITY) ? 0.f : __expf(v - m);
+    float sum = e;
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if (lane < kv_len) sp[warp][lane] = sum > 0.f ? e / sum : 0.f;
+  }
+  __syncthreads();
+  for (int i = t; i < g_count * HD; i += 128) {
+    const int g = i / HD, d = i % HD;
+    const T* vcol = vc + base + d;
+    float acc = 0.f;
+    for (int j = 0; j < kv_len; ++j) acc = fmaf(sp[g][j], to_f(vcol[static_cast<int64_t>(j) * HD]), acc);
+    out[(b * heads + h * g_count + g) * HD + d] = from_f<T>(acc);
+  }
+}
+
 template <typename T>
 int decode_attention_typed(const void* q, int64_t q_bstride, const void* kc, const void* vc, const bool* mask,
                            int64_t mask_bstride, void* out, float* scratch, int64_t batch, int64_t heads,
@@ -208,13 +261,17 @@ int decode_attention_typed(const void* q, int64_t q_bstride, const void* kc, con
                            cudaStream_t s) {
   if (kv_heads < 1 || heads % kv_heads != 0 || heads / kv_heads > kMaxGroup || kv_len < 1 || kv_len > cache_len)
     return -1;
+  if (hd > 128) {  // the depth decoder: a few positions only
+    if (hd != 384 || kv_len > kDecodeAttentionShortMax) return -1;
+    attn_short_kernel<T, 384><<<dim3(static_cast<unsigned>(batch), static_cast<unsigned>(kv_heads)), 128, 0, s>>>(
+        static_cast<const T*>(q), q_bstride, static_cast<const T*>(kc), static_cast<const T*>(vc), mask, mask_bstride,
+        static_cast<T*>(out), heads, kv_heads, cache_len, static_cast<int>(kv_len), scale);
+    return static_cast<int>(cudaGetLastError());
+  }
   switch (hd) {
     case 64:
       return decode_attention_hd<T, 64>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads,
                                         cache_len, kv_len, scale, s);
-    case 384:
-      return decode_attention_hd<T, 384>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads,
-                                         cache_len, kv_len, scale, s);
     case 128:
       return decode_attention_hd<T, 128>(q, q_bstride, kc, vc, mask, mask_bstride, out, scratch, batch, heads, kv_heads,
                                          cache_len, kv_len, scale, s);

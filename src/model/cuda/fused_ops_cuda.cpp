@@ -157,9 +157,9 @@ bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
     mask_ptr = mask.data_ptr<bool>();
   }
   const int64_t b = q.size(0), h = q.size(2), hd = q.size(3), hkv = k_cache.size(1);
-  // The depth decoder (head_dim 384, at most 8 positions) is faster on ATen's SDPA: the kernel
-  // spends its time in one warp's serial dot products there (H100 profile, docs/performance.md).
-  if (hd > 128) return false;
+  // The depth decoder (head_dim 384, at most 9 positions) takes the few-positions kernel; a longer
+  // context with head_dim 384 stays on ATen's SDPA (the split kernel's serial dot products).
+  if (hd > 128 && (kv_len > cuda::kDecodeAttentionShortMax || io::switch_on(io::Switch::kDecoderSdpa))) return false;
   c10::cuda::CUDAGuard guard(q.device());
   at::Tensor o = at::empty({b, 1, h, hd}, q.options());
   at::Tensor scratch =
