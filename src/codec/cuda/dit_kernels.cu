@@ -244,29 +244,11 @@ int rope_heads_typed(void* qkv, const void* cos, const void* sin, int64_t rows, 
 
 }  // namespace
 
-#define HEARTMULA_CODEC_DISPATCH(CODE, CALL)          \
-  switch (CODE) {                                     \
-    case 0: {                                         \
-      using T = float;                                \
-      return CALL;                                    \
-    }                                                 \
-    case 1: {                                         \
-      using T = __nv_bfloat16;                        \
-      return CALL;                                    \
-    }                                                 \
-    case 2: {                                         \
-      using T = __half;                               \
-      return CALL;                                    \
-    }                                                 \
-    default:                                          \
-      return static_cast<int>(cudaErrorInvalidValue); \
-  }
-
 int launch_modulated_rms_norm(int out_dtype, const float* x, const float* w, const float* mod, void* out, int64_t rows,
                               int64_t seq, int64_t d, int64_t mod_rows, int64_t shift_row, int64_t scale_row, float eps,
                               void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
-  HEARTMULA_CODEC_DISPATCH(
+  HEARTMULA_DTYPE_DISPATCH(
       out_dtype, modulated_rms_norm_typed<T>(x, w, mod, out, rows, seq, d, mod_rows, shift_row, scale_row, eps, st))
 }
 
@@ -276,27 +258,25 @@ int launch_gated_residual_rms_norm(int dtype, const float* x, float* x_out, cons
                                    float eps, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
   if (x_out == nullptr) return -1;
-  HEARTMULA_CODEC_DISPATCH(dtype, modulated_rms_norm_typed<T>(x, w, mod, out, rows, seq, d, mod_rows, shift_row,
+  HEARTMULA_DTYPE_DISPATCH(dtype, modulated_rms_norm_typed<T>(x, w, mod, out, rows, seq, d, mod_rows, shift_row,
                                                               scale_row, eps, st, gate_mod, gate_row, y, x_out))
 }
 
 int launch_gated_residual(int y_dtype, const float* x, float* out, const float* mod, const void* y, int64_t rows,
                           int64_t seq, int64_t d, int64_t mod_rows, int64_t gate_row, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
-  HEARTMULA_CODEC_DISPATCH(y_dtype, gated_residual_typed<T>(x, out, mod, y, rows, seq, d, mod_rows, gate_row, st))
+  HEARTMULA_DTYPE_DISPATCH(y_dtype, gated_residual_typed<T>(x, out, mod, y, rows, seq, d, mod_rows, gate_row, st))
 }
 
 int launch_silu_mul(int dtype, const void* gu, void* out, int64_t rows, int64_t f, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
-  HEARTMULA_CODEC_DISPATCH(dtype, silu_mul_typed<T>(gu, out, rows, f, st))
+  HEARTMULA_DTYPE_DISPATCH(dtype, silu_mul_typed<T>(gu, out, rows, f, st))
 }
 
 int launch_rope_heads(int dtype, void* qkv, const void* cos, const void* sin, int64_t rows, int64_t seq,
                       int64_t row_stride, int64_t heads, int64_t head_dim, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
-  HEARTMULA_CODEC_DISPATCH(dtype, rope_heads_typed<T>(qkv, cos, sin, rows, seq, row_stride, heads, head_dim, st))
+  HEARTMULA_DTYPE_DISPATCH(dtype, rope_heads_typed<T>(qkv, cos, sin, rows, seq, row_stride, heads, head_dim, st))
 }
-
-#undef HEARTMULA_CODEC_DISPATCH
 
 }  // namespace heartmula::codec::cuda

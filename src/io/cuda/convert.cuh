@@ -46,3 +46,23 @@ struct alignas(N * sizeof(T)) Pack {
 };
 
 }  // namespace heartmula::io::cuda
+
+// The launchers' dtype switch (0 float32, 1 bfloat16, 2 float16): runs `return CALL;` with T the
+// element type, cudaErrorInvalidValue for another code. One definition for every layer's .cu.
+#define HEARTMULA_DTYPE_DISPATCH(CODE, CALL)          \
+  switch (CODE) {                                     \
+    case 0: {                                         \
+      using T = float;                                \
+      return CALL;                                    \
+    }                                                 \
+    case 1: {                                         \
+      using T = __nv_bfloat16;                        \
+      return CALL;                                    \
+    }                                                 \
+    case 2: {                                         \
+      using T = __half;                               \
+      return CALL;                                    \
+    }                                                 \
+    default:                                          \
+      return static_cast<int>(cudaErrorInvalidValue); \
+  }

@@ -239,68 +239,32 @@ int rope_qk_cache_typed(void* qkv, const float* cos, const float* sin, const int
 int launch_rms_norm(int dtype, const void* x, const void* scale, void* out, int64_t rows, int64_t d, float eps,
                     void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case 0:
-      return rms_norm_typed<float>(x, scale, out, rows, d, eps, s);
-    case 1:
-      return rms_norm_typed<__nv_bfloat16>(x, scale, out, rows, d, eps, s);
-    case 2:
-      return rms_norm_typed<__half>(x, scale, out, rows, d, eps, s);
-    default:
-      return static_cast<int>(cudaErrorInvalidValue);
-  }
+  HEARTMULA_DTYPE_DISPATCH(dtype, rms_norm_typed<T>(x, scale, out, rows, d, eps, s))
 }
 
 int launch_rope_qk(int dtype, void* qkv, const float* cos, const float* sin, int64_t rows, int64_t row_stride,
                    int64_t heads, int64_t half, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case 0:
-      return rope_typed<float>(qkv, cos, sin, rows, row_stride, heads, half, s);
-    case 1:
-      return rope_typed<__nv_bfloat16>(qkv, cos, sin, rows, row_stride, heads, half, s);
-    case 2:
-      return rope_typed<__half>(qkv, cos, sin, rows, row_stride, heads, half, s);
-    default:
-      return static_cast<int>(cudaErrorInvalidValue);
-  }
+  HEARTMULA_DTYPE_DISPATCH(dtype, rope_typed<T>(qkv, cos, sin, rows, row_stride, heads, half, s))
 }
-
-#define HEARTMULA_DISPATCH(CALL)                      \
-  switch (dtype) {                                    \
-    case 0: {                                         \
-      using T = float;                                \
-      return CALL;                                    \
-    }                                                 \
-    case 1: {                                         \
-      using T = __nv_bfloat16;                        \
-      return CALL;                                    \
-    }                                                 \
-    case 2: {                                         \
-      using T = __half;                               \
-      return CALL;                                    \
-    }                                                 \
-    default:                                          \
-      return static_cast<int>(cudaErrorInvalidValue); \
-  }
 
 int launch_add_rms_norm(int dtype, const void* x, const void* y, const void* scale, void* sum_out, void* out,
                         int64_t rows, int64_t d, float eps, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
-  HEARTMULA_DISPATCH(add_rms_norm_typed<T>(x, y, scale, sum_out, out, rows, d, eps, st))
+  HEARTMULA_DTYPE_DISPATCH(dtype, add_rms_norm_typed<T>(x, y, scale, sum_out, out, rows, d, eps, st))
 }
 
 int launch_silu_mul(int dtype, const void* gu, void* out, int64_t rows, int64_t f, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
-  HEARTMULA_DISPATCH(silu_mul_typed<T>(gu, out, rows, f, st))
+  HEARTMULA_DTYPE_DISPATCH(dtype, silu_mul_typed<T>(gu, out, rows, f, st))
 }
 
 int launch_rope_qk_cache(int dtype, void* qkv, const float* cos, const float* sin, const int64_t* slots, void* k_cache,
                          void* v_cache, int64_t batch, int64_t seq, int64_t heads, int64_t kv_heads, int64_t half,
                          int64_t max_len, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
-  HEARTMULA_DISPATCH(
-      rope_qk_cache_typed<T>(qkv, cos, sin, slots, k_cache, v_cache, batch, seq, heads, kv_heads, half, max_len, st))
+  HEARTMULA_DTYPE_DISPATCH(dtype, rope_qk_cache_typed<T>(qkv, cos, sin, slots, k_cache, v_cache, batch, seq, heads,
+                                                         kv_heads, half, max_len, st))
 }
 
 }  // namespace heartmula::model::cuda
