@@ -638,24 +638,43 @@ fi
 #     model copy, frame loop, graphs and codec worker) against --device cuda on the tiny checkpoint:
 #     the same songs byte for byte (audio and codes), each song reported once with its worker.
 if want multi; then
-  for dev in cuda cuda:0,cuda:0; do
-    d=/tmp/multi_${dev//[:,]/_}; rm -rf $d; mkdir -p $d
+  # Two workers on one GPU against one device with the same groups (--batch-size 3: songs 1-3 and
+  # 4-6 on either), which must give the same bytes; and against one batch of 6, which may differ
+  # (cuBLAS picks its bf16 GEMM kernel by the row count: docs/usage.md).
+  multi_run() {  # NAME DEVICE [EXTRA...]
+    local name=$1 dev=$2 d=/tmp/multi_$1; shift 2; rm -rf $d; mkdir -p $d
     timeout 200 $B/heartmula-gen --model-path $CK --device $dev --tags "Piano,Happy" --lyrics /tmp/lyrics.txt \
-      --ignore-eos --duration 4 --codec-steps 2 --seed 21 --num-songs 6 -o $d/x.wav --codes-out $d/x.safetensors \
-      --json >$d/report.jsonl 2>$d/stderr.txt || { note "multi $dev: FAILED"; tail -5 $d/stderr.txt; }
-  done
+      --ignore-eos --duration 4 --codec-steps 2 --seed 21 --num-songs 6 "$@" -o $d/x.wav --codes-out $d/x.safetensors \
+      --json >$d/report.jsonl 2>$d/stderr.txt || { note "multi $name ($dev $*): FAILED"; tail -5 $d/stderr.txt; }
+  }
+  multi_run one6 cuda
+  multi_run two cuda:0,cuda:0 --batch-size 3
+  multi_run one3 cuda --batch-size 3
   python3 - <<'PY' | tee /tmp/multi_summary.txt
 import glob, json, os
-a, b = "/tmp/multi_cuda", "/tmp/multi_cuda_0_cuda_0"
-files = sorted(os.path.basename(f) for f in glob.glob(a + "/*.wav") + glob.glob(a + "/*.safetensors"))
-same = [f for f in files if os.path.exists(f"{b}/{f}") and open(f"{a}/{f}", "rb").read() == open(f"{b}/{f}", "rb").read()]
+from safetensors.torch import load_file
+def compare(a, b, what):
+    files = sorted(os.path.basename(f) for f in glob.glob(a + "/*.wav") + glob.glob(a + "/*.safetensors"))
+    same = [f for f in files if os.path.exists(f"{b}/{f}") and open(f"{a}/{f}", "rb").read() == open(f"{b}/{f}", "rb").read()]
+    detail = []
+    for f in files:
+        if f in same or not f.endswith(".safetensors"): continue
+        try:
+            x = load_file(f"{a}/{f}")["frames"]; y = load_file(f"{b}/{f}")["frames"]; n = min(len(x), len(y))
+            d = (x[:n] != y[:n]).any(1).nonzero()
+            detail.append(f"{f}: codes from frame {int(d[0]) if len(d) else n} of {n}")
+        except Exception as e:
+            detail.append(f"{f}: {e}")
+    wav_diff = [f for f in files if f.endswith(".wav") and f not in same]
+    print(f">>> multi {what}: {len(same)} of {len(files)} files equal ({'EQUAL' if files and len(same) == len(files) else 'DIFFERENT'})"
+          + (f"; differ: {'; '.join(detail)}; wav {', '.join(wav_diff)}" if detail or wav_diff else ""))
 try:
-    devs = [json.loads(l).get("device") for l in open(b + "/report.jsonl") if l.startswith("{")]
+    devs = [json.loads(l).get("device") for l in open("/tmp/multi_two/report.jsonl") if l.startswith("{")]
+    print(">>> multi cuda:0,cuda:0 songs per worker: " + ", ".join(f"{d}: {devs.count(d)}" for d in sorted(set(map(str, devs)))))
 except Exception as e:
-    devs = [f"no report ({e})"]
-print(f">>> multi cuda:0,cuda:0 vs cuda: {len(same)} of {len(files)} files equal "
-      f"({'EQUAL' if files and len(same) == len(files) else 'DIFFERENT'}); songs per worker: "
-      + ", ".join(f"{d}: {devs.count(d)}" for d in sorted(set(map(str, devs)))))
+    print(f">>> multi: no report ({e})")
+compare("/tmp/multi_one3", "/tmp/multi_two", "cuda:0,cuda:0 vs cuda, both --batch-size 3")
+compare("/tmp/multi_one6", "/tmp/multi_one3", "info: cuda, one batch of 6 vs --batch-size 3 (batch shape)")
 PY
   while read -r l; do summary+=("${l#>>> }"); done < <(grep '^>>>' /tmp/multi_summary.txt)
 fi

@@ -41,6 +41,9 @@ gpu_verify_classify() {
     "fused kernels vs composite"*) gpu_verify_row info "$name" "${l#*: }" ;;
     "int8 tiny "*" vs "*EQUAL*) gpu_verify_row PASS "$name" "${l#*: }" ;;
     "int8 tiny "*" vs "*DIFFERENT*) gpu_verify_row FAIL "$name" "${l#*: }" ;;
+    "multi info:"*) gpu_verify_row info "multi (batch shape)" "${l#*: }" ;;
+    "multi "*" vs "*EQUAL*) gpu_verify_row PASS "multi (same groups)" "${l#multi }" ;;
+    "multi "*" vs "*DIFFERENT*) gpu_verify_row FAIL "multi (same groups)" "${l#multi }" ;;
     "build: ok"*) gpu_verify_row PASS "build (build-device)" "$l" ;;
     *) gpu_verify_row info "$name" "$l" ;;
   esac

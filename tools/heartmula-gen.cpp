@@ -227,7 +227,8 @@ void add_options(CLI::App& app, Cli& c) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   text->add_option("--batch-size,--batch_size", c.batch_size,
-                   "--batch: lines generated together in one batch (1: one song at a time)")
+                   "songs generated together in one batch: --batch lines (default 1: one at a time); "
+                   "--num-songs N (default N, or N / devices)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   text->add_option("--shard", c.shard_arg,
@@ -317,15 +318,17 @@ int run_song(Generator& gen, const Cli& c, SongRequest song) {
 
 // Runs songs together in one batch (Generator::generate_many) and reports those that were
 // saved. A failed song (its `error` set) is left to the caller to report.
-std::vector<SongResult> run_songs(Generator& gen, const Cli& c, std::vector<SongRequest> songs) {
+// `first` and `total` number the songs in the saved lines when this batch is a group of a larger run.
+std::vector<SongResult> run_songs(Generator& gen, const Cli& c, std::vector<SongRequest> songs, size_t first = 0,
+                                  size_t total = 0) {
   for (auto& s : songs)
     if (!s.seed) s.seed = random_seed();
   runtime::ProgressPrinter progress(c.quiet);
   // Each song's file is complete as soon as it ends (the codec worker): say so in that order.
-  auto saved = [&c, n = songs.size()](size_t i, const SongResult& r) {
+  auto saved = [&c, first, n = total > 0 ? total : songs.size()](size_t i, const SongResult& r) {
     if (!c.quiet)
-      std::fprintf(stderr, "%ssong %zu of %zu (seed %llu, %lld frames) saved to %s\n", ::isatty(2) ? "\n" : "", i + 1,
-                   n, static_cast<unsigned long long>(r.seed), static_cast<long long>(r.timings.frames),
+      std::fprintf(stderr, "%ssong %zu of %zu (seed %llu, %lld frames) saved to %s\n", ::isatty(2) ? "\n" : "",
+                   first + i + 1, n, static_cast<unsigned long long>(r.seed), static_cast<long long>(r.timings.frames),
                    r.save_path.c_str());
   };
   std::vector<SongResult> res = gen.generate_many(
@@ -569,8 +572,8 @@ int run(int argc, char** argv) {
         "--skip-existing needs output names that stay the same between runs: give -o a file name "
         "(a folder gets a new timestamped name each run), or use --batch");
   if (c.batch_file.empty()) {
-    if (c.batch_size > 1 && !pool)
-      throw UsageError("--batch-size applies to --batch files (--num-songs N runs its N songs as one batch)");
+    if (c.batch_size > 1 && c.num_songs == 1)
+      throw UsageError("--batch-size applies to --batch files and --num-songs N (songs per batch); one song is one batch");
     if (!c.song.no_audio) c.song.save_path = resolve_save_path(c.save_arg);
     if (c.skip_existing && c.num_songs == 1 && output_complete(c.song)) {
       report_skipped(c, "song", c.song);
@@ -647,8 +650,18 @@ int run(int argc, char** argv) {
     if (!counts.failures.empty()) return kExitRuntimeError;
     return counts.interrupted > 0 || counts.ok < static_cast<int>(songs.size()) ? kExitInterrupted : kExitOk;
   }
-  int rc = kExitOk;
-  for (const SongResult& r : run_songs(gen, c, songs)) {
+  // One device: one batch of all N songs, or groups of --batch-size songs one after another (the
+  // same groups as several devices with that --batch-size: on CUDA a song's bf16 bytes may depend
+  // on how many rows its batch has, docs/usage.md "Several songs in one batch").
+  const size_t group = app.count("--batch-size") > 0 ? static_cast<size_t>(c.batch_size) : songs.size();
+  std::vector<SongResult> results;
+  for (size_t first = 0; first < songs.size() && g_interrupts.load() == 0; first += group) {
+    const std::vector<SongRequest> part(songs.begin() + static_cast<std::ptrdiff_t>(first),
+                                       songs.begin() + static_cast<std::ptrdiff_t>(std::min(songs.size(), first + group)));
+    for (SongResult& r : run_songs(gen, c, part, first, songs.size())) results.push_back(std::move(r));
+  }
+  int rc = results.size() < songs.size() ? kExitInterrupted : kExitOk;  // groups never started
+  for (const SongResult& r : results) {
     if (!r.error.empty()) {
       std::fprintf(stderr, "error: song with seed %llu: %s\n", static_cast<unsigned long long>(r.seed),
                    r.error.c_str());

@@ -1,5 +1,5 @@
 // heartmula-gen with several songs in one LM batch (Generator::generate_many): --num-songs N
-// and --batch FILE --batch-size K give the same songs, sample for sample, as one song at a
+// (in groups of --batch-size K too) and --batch FILE --batch-size K give the same songs, sample for sample, as one song at a
 // time; every song gets its file, sidecar and --json line; Ctrl-C saves every song partial.
 #include <gtest/gtest.h>
 
@@ -51,6 +51,9 @@ TEST_F(GenMany, NumSongsInOneBatchEqualSingleRuns) {
   for (const char* seed : {"11", "12", "13"})
     runs.push_back(with({"--seed", seed, "-o", dir_.file(std::string("S") + seed + ".wav"), "--codes-out",
                          dir_.file(std::string("S") + seed + ".safetensors")}));
+  // --batch-size 2 with --num-songs 3: a batch of songs 1-2, then one of song 3.
+  runs.push_back(with({"--num-songs", "3", "--batch-size", "2", "--seed", "11", "-o", dir_.file("G.wav"), "--codes-out",
+                       dir_.file("G.safetensors")}));
   const std::vector<GenResult> r = run_together(runs, {dir_.path()}, logs_.path());
   for (const auto& x : r) ASSERT_EQ(x.code, 0) << x.err;
   std::printf("num-songs 3: %.1f s; single songs: %.1f, %.1f, %.1f s\n", r[0].seconds, r[1].seconds, r[2].seconds,
@@ -75,6 +78,10 @@ TEST_F(GenMany, NumSongsInOneBatchEqualSingleRuns) {
     EXPECT_EQ(lines[static_cast<size_t>(i - 1)]["seed"], 10 + i);
     EXPECT_EQ(lines[static_cast<size_t>(i - 1)]["output"], dir_.file("X-" + n + ".wav"));
     EXPECT_TRUE(contains(r[0].err, "Saved to " + dir_.file("X-" + n + ".wav"))) << r[0].err;
+    expect_same_audio(dir_.file("G-" + n + ".wav"), dir_.file("S" + seed + ".wav"));
+    EXPECT_EQ(read_safetensors_tensor(dir_.file("G-" + n + ".safetensors"), "frames").values, alone.values);
+    EXPECT_EQ(Json::parse(read_file(dir_.file("G-" + n + ".json")))["timings"]["batch_songs"], i < 3 ? 2 : 1);
+    EXPECT_TRUE(contains(r[4].err, "song " + n + " of 3 (seed " + seed)) << r[4].err;
   }
   EXPECT_TRUE(contains(r[0].err, "in a batch of 3 songs")) << r[0].err;
 }
@@ -189,7 +196,7 @@ TEST_F(GenMany, SigintSavesEverySongOfTheBatchPartial) {
   }
 }
 
-TEST_F(GenMany, BatchSizeWithoutBatchFileIsAUsageError) {
+TEST_F(GenMany, BatchSizeForOneSongIsAUsageError) {
   const GenResult r =
       run_gen({"--model-path", ckpt_, "--batch-size", "4", "-o", dir_.file("x.wav")}, dir_.path(), logs_.path());
   EXPECT_EQ(r.code, 2) << r.err;
