@@ -524,7 +524,8 @@ PY
   timeout 100 $B/heartmula-bench --device cuda --model-path $CK --frames 0 --positions 200 --compare-dtype bf16,int8 \
     --compare-frames 64 -q -o "$OUTDIR/fidelity_tiny.md" && grep -A12 '^fidelity' "$OUTDIR/fidelity_tiny.md" \
     || note "fidelity (tiny): FAILED"
-  for v in cpu cuda cuda_nofuse:HEARTMULA_INT8_FUSION=0 cuda_normglu:HEARTMULA_INT8_FUSION=norm,glu cuda_pdl:HEARTMULA_PDL=1; do
+  for v in cpu cuda cuda_nofuse:HEARTMULA_INT8_FUSION=0 cuda_normglu:HEARTMULA_INT8_FUSION=norm,glu cuda_pdl:HEARTMULA_PDL=1 \
+           cuda_u6:HEARTMULA_INT8_UNROLL=6 cuda_u8:HEARTMULA_INT8_UNROLL=8; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     env "${envs[@]}" $B/heartmula-gen --model-path $CK --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --topk 1 --cfg-scale 1.5 \
       --device ${name%%_*} --mula-dtype int8 --codes-out $W/int8_$name.safetensors --no-audio --seed 1 --quiet --ignore-eos \
@@ -547,7 +548,7 @@ try:
           + ("" if eq.all() else f", first difference at frame {int((~eq.all(1)).nonzero()[0])}"))
 except Exception as e:
     print(f">>> int8 tiny cuda vs cpu: missing ({e})")
-for ref, others in (("int8_cuda_nofuse", ("int8_cuda", "int8_cuda_normglu", "int8_cuda_pdl")),
+for ref, others in (("int8_cuda_nofuse", ("int8_cuda", "int8_cuda_normglu", "int8_cuda_pdl", "int8_cuda_u6", "int8_cuda_u8")),
                     ("int8s_unfused", ("int8s_glu", "int8s_normglu", "int8s_pdl"))):
     for o in others:
         try:
@@ -598,13 +599,16 @@ if want walltime; then
     --tokenizer .cache/llama3/tokenizer.json >"$OUTDIR/mkckpt_all.log" 2>&1 || note "make-random-checkpoint (all): FAILED"
   cp .cache/llama3/tokenizer.json /tmp/rckpt/tokenizer.json 2>/dev/null || true
   note "random real-size checkpoint: $(( $(date +%s) - t0 )) s, $(du -sh /tmp/rckpt | cut -f1)"
-  for dt in ${WALL_DTYPES:-bf16 int8}; do
-    HEARTMULA_GEN=$B/heartmula-gen WALL_TIME_DIR=/tmp/wall_$dt DURATIONS="${WALL_DURATIONS:-30 240}" \
-      timeout 240 bash scripts/wall-time.sh /tmp/rckpt cuda $dt >"$OUTDIR/wall_time_$dt.txt" 2>&1 \
-      && { echo "--- wall time, $dt"; cat "$OUTDIR/wall_time_$dt.txt"; \
-           note "wall time $dt: $(grep 'whole process' "$OUTDIR/wall_time_$dt.txt" | tr -s ' ')"; } \
-      || { note "wall time $dt: FAILED"; tail -5 "$OUTDIR/wall_time_$dt.txt"; }
+  # Variants NAME[:ENV=VALUE], NAME's part before "-" the dtype (e.g. "bf16-serial:HEARTMULA_SERIAL_LOAD=1").
+  for v in ${WALL_DTYPES:-bf16 int8}; do
+    name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}"); dt=${name%%-*}
+    env "${envs[@]}" HEARTMULA_GEN=$B/heartmula-gen WALL_TIME_DIR=/tmp/wall_$name DURATIONS="${WALL_DURATIONS:-30 240}" \
+      timeout 240 bash scripts/wall-time.sh /tmp/rckpt cuda $dt >"$OUTDIR/wall_time_$name.txt" 2>&1 \
+      && { echo "--- wall time, $name"; cat "$OUTDIR/wall_time_$name.txt"; \
+           note "wall time $name: $(grep 'whole process' "$OUTDIR/wall_time_$name.txt" | tr -s ' ')"; } \
+      || { note "wall time $name: FAILED"; tail -5 "$OUTDIR/wall_time_$name.txt"; }
   done
+  [ "${WALL_QUANTIZE:-1}" = 1 ] && {
   t0=$(date +%s)
   rm -rf /tmp/qckpt
   if timeout 200 $B/heartmula-quantize --model-path /tmp/rckpt --dtype int8 -o /tmp/qckpt >"$OUTDIR/quantize.log" 2>&1; then
@@ -615,7 +619,8 @@ if want walltime; then
         || note "load bench int8 /tmp/$d: FAILED"
     done
   else note "heartmula-quantize: FAILED"; tail -5 "$OUTDIR/quantize.log"; fi
-  for v in int8; do
+  }
+  for v in ${WALL_SONGS-int8}; do
     name=${v%%:*}; envs=(); [[ "$v" == *:* ]] && envs=("${v#*:}")
     env "${envs[@]}" timeout 200 $B/heartmula-bench --device cuda --dtype int8 --frames 0 --cfg 1.5 --song-seconds 240 \
       --song-lazy-load $([ $name = int8 ] && echo off,on || echo on) --json -o "$OUTDIR/song_$name.json" -q \
