@@ -66,7 +66,10 @@ void BpeModel::read_vocab(const Json& vocab, const Where& at) {
   vocab_.reserve(vocab.size());
   vocab_r_.reserve(vocab.size());
   for (const auto& [token, value] : vocab.items()) {
-    const int32_t id = json_util::to_id(value, at / token);
+    // The path only for an error (128 000 entries).
+    const int32_t id = value.is_number_unsigned() && value.get<uint64_t>() <= 0x7FFFFFFFull
+                           ? static_cast<int32_t>(value.get<uint64_t>())
+                           : json_util::to_id(value, at / token);
     strings_.push_back(token);
     const std::string_view view = strings_.back();
     vocab_.emplace(view, id);
@@ -89,28 +92,30 @@ void BpeModel::read_merges(const Json& merges, const Where& at) {
       if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos) {
         at[i].fail("expected \"left right\" (two tokens separated by one space), got \"" + std::string(line) + "\"");
       }
-      add_merge(line.substr(0, space), line.substr(space + 1), rank++, at[i]);
+      add_merge(line.substr(0, space), line.substr(space + 1), rank++, at, i);
     } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      add_merge(m[0].get_ref<const std::string&>(), m[1].get_ref<const std::string&>(), rank++, at[i]);
+      add_merge(m[0].get_ref<const std::string&>(), m[1].get_ref<const std::string&>(), rank++, at, i);
     } else {
       at[i].fail("expected \"left right\" or [\"left\", \"right\"], got " + m.dump());
     }
   }
 }
 
-void BpeModel::add_merge(std::string_view a, std::string_view b, uint32_t rank, const Where& at) {
+// `at[index]` names the merge in an error; it is built only then (a Where is two strings, and
+// the Llama-3 file has 280 000 merges).
+void BpeModel::add_merge(std::string_view a, std::string_view b, uint32_t rank, const Where& at, size_t index) {
   const auto ia = vocab_.find(a), ib = vocab_.find(b);
-  if (ia == vocab_.end()) at.fail("token '" + std::string(a) + "' is not in the vocabulary");
-  if (ib == vocab_.end()) at.fail("token '" + std::string(b) + "' is not in the vocabulary");
+  if (ia == vocab_.end()) at[index].fail("token '" + std::string(a) + "' is not in the vocabulary");
+  if (ib == vocab_.end()) at[index].fail("token '" + std::string(b) + "' is not in the vocabulary");
   // Like HF: the merged token is a + b without b's first len(continuing_subword_prefix) bytes.
   if (b.size() < continuing_subword_prefix_.size()) {
-    at.fail("token '" + std::string(b) + "' is shorter than continuing_subword_prefix");
+    at[index].fail("token '" + std::string(b) + "' is shorter than continuing_subword_prefix");
   }
   b.remove_prefix(continuing_subword_prefix_.size());
   merged_buffer_.assign(a);
   merged_buffer_.append(b);
   const auto im = vocab_.find(merged_buffer_);
-  if (im == vocab_.end()) at.fail("merged token '" + merged_buffer_ + "' is not in the vocabulary");
+  if (im == vocab_.end()) at[index].fail("merged token '" + merged_buffer_ + "' is not in the vocabulary");
   merges_[pair_key(ia->second, ib->second)] = Merge{rank, im->second};  // a later duplicate wins
 }
 

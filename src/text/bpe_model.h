@@ -38,7 +38,7 @@ class BpeModel {
 
   void read_vocab(const json_util::Json& vocab, const json_util::Where& at);
   void read_merges(const json_util::Json& merges, const json_util::Where& at);
-  void add_merge(std::string_view a, std::string_view b, uint32_t rank, const json_util::Where& at);
+  void add_merge(std::string_view a, std::string_view b, uint32_t rank, const json_util::Where& at, size_t index);
   std::vector<int32_t> merge_word(std::string_view word) const;
   void initial_symbols(std::string_view word, std::vector<int32_t>& ids) const;
   void merge_all(std::vector<int32_t>& ids) const;
