@@ -618,6 +618,12 @@ if want walltime; then
         -o "$OUTDIR/load_int8_$d.md" -q && { echo "--- load int8 from /tmp/$d"; cat "$OUTDIR/load_int8_$d.md"; } \
         || note "load bench int8 /tmp/$d: FAILED"
     done
+    # The whole process on the quantized checkpoint (a quarter of the bytes to load).
+    HEARTMULA_GEN=$B/heartmula-gen WALL_TIME_DIR=/tmp/wall_q DURATIONS="${WALL_DURATIONS:-30 240}" \
+      timeout 240 bash scripts/wall-time.sh /tmp/qckpt cuda int8 >"$OUTDIR/wall_time_int8_quantized.txt" 2>&1 \
+      && { echo "--- wall time, int8 from the quantized checkpoint"; cat "$OUTDIR/wall_time_int8_quantized.txt"; \
+           note "wall time int8, quantized checkpoint: $(grep 'whole process' "$OUTDIR/wall_time_int8_quantized.txt" | tr -s ' ')"; } \
+      || { note "wall time int8 quantized: FAILED"; tail -5 "$OUTDIR/wall_time_int8_quantized.txt"; }
   else note "heartmula-quantize: FAILED"; tail -5 "$OUTDIR/quantize.log"; fi
   }
   for v in ${WALL_SONGS-int8}; do
