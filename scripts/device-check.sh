@@ -613,7 +613,7 @@ if want walltime; then
   rm -rf /tmp/qckpt
   if timeout 200 $B/heartmula-quantize --model-path /tmp/rckpt --dtype int8 -o /tmp/qckpt >"$OUTDIR/quantize.log" 2>&1; then
     note "heartmula-quantize: $(( $(date +%s) - t0 )) s; $(du -sh /tmp/rckpt/HeartMuLa-oss-3B | cut -f1) -> $(du -shL /tmp/qckpt/HeartMuLa-oss-3B | cut -f1)"
-    for d in qckpt rckpt; do
+    for d in $([ "${WALL_LOADBENCH:-1}" = 1 ] && echo qckpt rckpt); do
       timeout 200 $B/heartmula-bench --device cuda --dtype int8 --frames 0 --load /tmp/$d --load-cold --reps 2 \
         -o "$OUTDIR/load_int8_$d.md" -q && { echo "--- load int8 from /tmp/$d"; cat "$OUTDIR/load_int8_$d.md"; } \
         || note "load bench int8 /tmp/$d: FAILED"
