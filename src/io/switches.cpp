@@ -34,12 +34,6 @@ const std::vector<SwitchInfo> kTable = {
     {Switch::kPdl, "HEARTMULA_PDL", K::kFlag, R::kAbTiming, "off", nullptr,
      "int8 on CUDA (sm_90): launch the int8 GEMM with programmatic dependent launch (its weight loads start while "
      "the kernel before it finishes; activations then read through L2 only)"},
-    {Switch::kInt8Unroll, "HEARTMULA_INT8_UNROLL", K::kInteger, R::kAbTiming, "4", nullptr,
-     "int8 on CUDA, up to 8 rows: the weight chunks in flight per warp (4, 6 or 8)"},
-    {Switch::kAttnChunk, "HEARTMULA_ATTN_CHUNK", K::kInteger, R::kAbTiming, "128", nullptr,
-     "the backbone's single-query attention on CUDA: cache positions per block (128, 64 or 32)"},
-    {Switch::kSerialLoad, "HEARTMULA_SERIAL_LOAD", K::kFlag, R::kAbTiming, "off", nullptr,
-     "load the codec after the language model instead of beside it (on a thread of its own)"},
     {Switch::kNoGraphs, "HEARTMULA_NO_GRAPHS", K::kFlag, R::kDiagnostic, "off", nullptr,
      "run the frame step (and the codec's Euler solve) eagerly instead of replaying CUDA/XPU graphs"},
     {Switch::kNoCodecGraphs, "HEARTMULA_NO_CODEC_GRAPHS", K::kFlag, R::kDiagnostic, "off", nullptr,

@@ -6,14 +6,11 @@
 #include <c10/core/InferenceMode.h>
 #include <algorithm>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
-#include <thread>
 
 #include "codec/config.h"
 #include "heartmula/error.h"
 #include "heartmula/generator.h"
-#include "io/switches.h"
 #include "io/weight_binder.h"
 #include "runtime/device.h"
 #include "runtime/frame_loop.h"
@@ -85,42 +82,8 @@ ModelSession::ModelSession(ModelSettings settings) : settings_(std::move(setting
 }
 
 void ModelSession::load() {
-  const bool lm = settings_.need_lm && !mula_, codec = settings_.need_codec && !settings_.lazy_load && !codec_;
-  if (!lm || !codec || io::switch_on(io::Switch::kSerialLoad)) {
-    if (lm) ensure_mula();
-    if (codec) ensure_codec();
-    return;
-  }
-  // Both: the codec loads on a thread of its own beside the language model (each reads its own
-  // files and converts on the CPU; the copies to the device overlap). The devices' contexts and the
-  // tokenizer first, on this thread, so that only the two models' loads run at once. load_s counts
-  // the wall time of the two together; lm_load_s and codec_load_s each its own.
-  load_light();
-  init_device(mula_device_);
-  init_device(codec_device_);
-  // The two threads touch disjoint members (mula_ / codec_, codec_graphs_, lm_load_s /
-  // codec_load_s); load_s_ only after the join.
-  const auto t0 = Clock::now();
-  std::exception_ptr codec_error;
-  std::thread codec_thread([this, &codec_error] {
-    try {
-      at::init_num_threads();  // --threads holds on this thread too
-      c10::InferenceMode guard;
-      load_codec_model();
-    } catch (...) {
-      codec_error = std::current_exception();
-    }
-  });
-  std::exception_ptr lm_error;
-  try {
-    load_mula_model();
-  } catch (...) {
-    lm_error = std::current_exception();
-  }
-  codec_thread.join();
-  load_s_ += seconds_since(t0);
-  if (lm_error) std::rethrow_exception(lm_error);
-  if (codec_error) std::rethrow_exception(codec_error);
+  if (settings_.need_lm) ensure_mula();
+  if (settings_.need_codec && !settings_.lazy_load) ensure_codec();
 }
 
 void ModelSession::load_light() {
@@ -142,37 +105,26 @@ void ModelSession::ensure_mula() {
   if (mula_) return;
   load_light();
   init_device(mula_device_);
-  load_s_ += load_mula_model();
-}
-
-double ModelSession::load_mula_model() {
   auto t0 = Clock::now();
   model::LoadStats stats;
   mula_.emplace(model::HeartMuLaModel::load(mula_dir_, mula_precision_, mula_device_, &stats));
   synchronize(mula_device_);
   const double s = seconds_since(t0);
-  loading_.lm_load_s += s;
+  loading_.lm_load_s += s, load_s_ += s;
   if (!stats.unexpected.empty())
     std::fprintf(stderr, "warning: %zu tensor(s) in %s are not used by the model (first: %s)\n",
                  stats.unexpected.size(), mula_dir_.c_str(), stats.unexpected.front().c_str());
-  return s;
 }
 
 void ModelSession::ensure_codec() {
   if (codec_) return;
   init_device(codec_device_);
-  const double s = load_codec_model();
-  load_s_ += s;
-}
-
-double ModelSession::load_codec_model() {
   auto t0 = Clock::now();
   codec_.emplace(codec::HeartCodec::load(codec_dir_, codec_load_));
   codec_graphs_ = make_codec_graphs(codec_device_);
   synchronize(codec_device_);
   const double s = seconds_since(t0);
-  loading_.codec_load_s += s;
-  return s;
+  loading_.codec_load_s += s, load_s_ += s;
 }
 
 void ModelSession::unload_mula(bool quiet) {

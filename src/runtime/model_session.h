@@ -72,10 +72,6 @@ class ModelSession {
 
  private:
   void load_light();
-  // The language model's / the codec's weights onto their devices (devices ready): the seconds
-  // taken, also added to lm_load_s / codec_load_s; load_s is the caller's.
-  double load_mula_model();
-  double load_codec_model();
 
   ModelSettings settings_;
   c10::Device mula_device_{c10::kCPU}, codec_device_{c10::kCPU};

@@ -30,32 +30,31 @@ struct alignas(16) Pack16 {
 // flight). Values: thread t owns pack t % (HD / N) of positions t / (HD / N), + groups, ...
 // (coalesced 16-byte loads), partial sums reduced through shared memory.
 // Partials: m[c][b][H], l[c][b][H], acc[c][b][H][HD]. Phase 2 combines the chunks.
+constexpr int kChunk = 128;
 constexpr int kMaxGroup = 4;  // query heads per kv head
-// Cache positions per block: 128, 64 or 32 (HEARTMULA_ATTN_CHUNK, set_decode_attention_chunk).
-int g_chunk = 128;
 
-template <typename T, int HD, int CHUNK>
-__global__ void __launch_bounds__(CHUNK)
+template <typename T, int HD>
+__global__ void __launch_bounds__(kChunk)
     attn_partial_kernel(const T* __restrict__ q, int64_t q_bstride, const T* __restrict__ kc, const T* __restrict__ vc,
                         const bool* __restrict__ mask, int64_t mask_bstride, float* __restrict__ pm,
                         float* __restrict__ pl, float* __restrict__ pacc, int64_t batch, int64_t heads,
                         int64_t kv_heads, int64_t cache_len, int64_t kv_len, float scale) {
   using P = Pack16<T>;
-  constexpr int N = P::N, NP = HD / N, GROUPS = CHUNK / NP;  // threads t >= GROUPS * NP idle for V
+  constexpr int N = P::N, NP = HD / N, GROUPS = kChunk / NP;  // threads t >= GROUPS * NP idle for V
   static_assert(GROUPS >= 1, "head_dim too large for one chunk of threads");
   const int64_t c = blockIdx.x, b = blockIdx.y, h = blockIdx.z;
   const int g_count = static_cast<int>(heads / kv_heads);
   const int t = threadIdx.x;
   __shared__ float sq[kMaxGroup][HD];
-  __shared__ float sp[kMaxGroup][CHUNK];
-  __shared__ float red[kMaxGroup][CHUNK / 32];
+  __shared__ float sp[kMaxGroup][kChunk];
+  __shared__ float red[kMaxGroup][kChunk / 32];
   __shared__ int s_last;  // the chunk's last visible position (-1: none)
   __shared__ float sacc[GROUPS][kMaxGroup][HD];
-  for (int i = t; i < g_count * HD; i += CHUNK) {
+  for (int i = t; i < g_count * HD; i += kChunk) {
     const int g = i / HD, d = i % HD;
     sq[g][d] = to_f(q[b * q_bstride + (h * g_count + g) * HD + d]) * scale;
   }
-  const int64_t j0 = c * CHUNK;
+  const int64_t j0 = c * kChunk;
   const int64_t j = j0 + t;
   const bool visible = j < kv_len && (mask == nullptr || mask[b * mask_bstride + j]);
   if (t == 0) s_last = -1;
@@ -99,7 +98,7 @@ __global__ void __launch_bounds__(CHUNK)
 #pragma unroll
   for (int g = 0; g < kMaxGroup; ++g) {
     float v = red[g][0];
-    for (int w = 1; w < CHUNK / 32; ++w) v = fmaxf(v, red[g][w]);
+    for (int w = 1; w < kChunk / 32; ++w) v = fmaxf(v, red[g][w]);
     mx[g] = v;
   }
   __syncthreads();
@@ -115,7 +114,7 @@ __global__ void __launch_bounds__(CHUNK)
   const int64_t part = (c * batch + b) * heads + h * g_count;  // + g
   if (t < g_count) {
     float sum = 0.f;
-    for (int w = 0; w < CHUNK / 32; ++w) sum += red[t][w];
+    for (int w = 0; w < kChunk / 32; ++w) sum += red[t][w];
     pm[part + t] = mx[t];
     pl[part + t] = sum;
   }
@@ -149,7 +148,7 @@ __global__ void __launch_bounds__(CHUNK)
       for (int e = 0; e < N; ++e) sacc[grp][g][pi * N + e] = acc[g][e];
   }
   __syncthreads();
-  for (int i = t; i < g_count * HD; i += CHUNK) {
+  for (int i = t; i < g_count * HD; i += kChunk) {
     const int g = i / HD, d = i % HD;
     float v = 0.f;
 #pragma unroll
@@ -188,24 +187,14 @@ template <typename T, int HD>
 int decode_attention_hd(const void* q, int64_t q_bstride, const void* kc, const void* vc, const bool* mask,
                         int64_t mask_bstride, void* out, float* scratch, int64_t batch, int64_t heads, int64_t kv_heads,
                         int64_t cache_len, int64_t kv_len, float scale, cudaStream_t s) {
-  const int chunk = g_chunk;
-  const int64_t chunks = (kv_len + chunk - 1) / chunk;
+  const int64_t chunks = (kv_len + kChunk - 1) / kChunk;
   float* pm = scratch;
   float* pl = pm + chunks * batch * heads;
   float* pacc = pl + chunks * batch * heads;
   const dim3 grid1(static_cast<unsigned>(chunks), static_cast<unsigned>(batch), static_cast<unsigned>(kv_heads));
-  const T* qt = static_cast<const T*>(q);
-  const T* kt = static_cast<const T*>(kc);
-  const T* vt = static_cast<const T*>(vc);
-  if (chunk == 32)
-    attn_partial_kernel<T, HD, 32><<<grid1, 32, 0, s>>>(qt, q_bstride, kt, vt, mask, mask_bstride, pm, pl, pacc, batch,
-                                                        heads, kv_heads, cache_len, kv_len, scale);
-  else if (chunk == 64)
-    attn_partial_kernel<T, HD, 64><<<grid1, 64, 0, s>>>(qt, q_bstride, kt, vt, mask, mask_bstride, pm, pl, pacc, batch,
-                                                        heads, kv_heads, cache_len, kv_len, scale);
-  else
-    attn_partial_kernel<T, HD, 128><<<grid1, 128, 0, s>>>(qt, q_bstride, kt, vt, mask, mask_bstride, pm, pl, pacc,
-                                                          batch, heads, kv_heads, cache_len, kv_len, scale);
+  attn_partial_kernel<T, HD><<<grid1, kChunk, 0, s>>>(static_cast<const T*>(q), q_bstride, static_cast<const T*>(kc),
+                                                      static_cast<const T*>(vc), mask, mask_bstride, pm, pl, pacc,
+                                                      batch, heads, kv_heads, cache_len, kv_len, scale);
   const unsigned combine_threads = HD < 128 ? 64 : 128;
   attn_combine_kernel<T><<<static_cast<unsigned>(batch * heads), combine_threads, 0, s>>>(
       pm, pl, pacc, static_cast<T*>(out), chunks, batch, heads, HD);
@@ -293,10 +282,8 @@ int decode_attention_typed(const void* q, int64_t q_bstride, const void* kc, con
 
 }  // namespace
 
-void set_decode_attention_chunk(int positions) { g_chunk = (positions == 32 || positions == 64) ? positions : 128; }
-
 int64_t decode_attention_scratch_floats(int64_t batch, int64_t heads, int64_t head_dim, int64_t kv_len) {
-  const int64_t chunks = (kv_len + g_chunk - 1) / g_chunk;
+  const int64_t chunks = (kv_len + kChunk - 1) / kChunk;
   return chunks * batch * heads * (2 + head_dim);
 }
 

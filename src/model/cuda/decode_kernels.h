@@ -15,9 +15,6 @@ namespace heartmula::model::cuda {
 // Head dims above 128 (the depth decoder's 384) take a kernel for a few positions: kv_len at most
 // this (else -1).
 constexpr int kDecodeAttentionShortMax = 32;
-// Cache positions per block of the split kernel (head_dim <= 128): 128 (default), 64 or 32; any
-// other value is 128. Set once, before the first launch (an A/B switch: HEARTMULA_ATTN_CHUNK).
-void set_decode_attention_chunk(int positions);
 int64_t decode_attention_scratch_floats(int64_t batch, int64_t heads, int64_t head_dim, int64_t kv_len);
 int launch_decode_attention(int dtype, const void* q, int64_t q_batch_stride, const void* k_cache, const void* v_cache,
                             const bool* mask, int64_t mask_batch_stride, void* out, float* scratch, int64_t batch,

@@ -160,11 +160,6 @@ bool fused_decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   // The depth decoder (head_dim 384, at most 9 positions) takes the few-positions kernel; a longer
   // context with head_dim 384 stays on ATen's SDPA (the split kernel's serial dot products).
   if (hd > 128 && (kv_len > cuda::kDecodeAttentionShortMax || io::switch_on(io::Switch::kDecoderSdpa))) return false;
-  static const bool chunk_set = [] {
-    cuda::set_decode_attention_chunk(static_cast<int>(io::switch_int(io::Switch::kAttnChunk).value_or(128)));
-    return true;
-  }();
-  (void)chunk_set;
   c10::cuda::CUDAGuard guard(q.device());
   at::Tensor o = at::empty({b, 1, h, hd}, q.options());
   at::Tensor scratch =
@@ -185,12 +180,6 @@ namespace {
 bool int8_pdl() {
   static const bool on = io::switch_on(io::Switch::kPdl);
   return on;
-}
-
-// HEARTMULA_INT8_UNROLL / HEARTMULA_ATTN_CHUNK (A/B timing, docs/switches.md).
-int int8_unroll() {
-  static const int u = static_cast<int>(io::switch_int(io::Switch::kInt8Unroll).value_or(0));
-  return u;
 }
 
 std::atomic<unsigned>& int8_fusion_mask() {
@@ -244,7 +233,6 @@ bool int8_linear_impl(const at::Tensor& x, const at::Tensor& q, const at::Tensor
   a.residual = residual.defined() ? residual.data_ptr() : nullptr;
   a.glu = glu;
   a.pdl = int8_pdl();
-  a.unroll = int8_unroll();
   const int err = cuda::launch_int8_linear(a, at::cuda::getCurrentCUDAStream().stream());
   if (err == -1) return false;
   check_launch(err, glu ? "int8_linear (glu)" : "int8_linear");

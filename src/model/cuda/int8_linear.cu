@@ -311,10 +311,8 @@ int launch(const KernelArgs& a, cudaStream_t stream) {
 }
 
 template <int kPro, bool kResidual, bool kPdl, bool kGlu = false>
-int launch_rows(const KernelArgs& a, int unroll, cudaStream_t stream) {
+int launch_rows(const KernelArgs& a, cudaStream_t stream) {
   const int m = a.rows;
-  if (m <= 8 && unroll == 6) return launch<1, 6, kPro, kResidual, kPdl, kGlu>(a, stream);
-  if (m <= 8 && unroll == 8) return launch<1, 8, kPro, kResidual, kPdl, kGlu>(a, stream);
   return m <= 8    ? launch<1, 4, kPro, kResidual, kPdl, kGlu>(a, stream)
          : m <= 16 ? launch<2, 2, kPro, kResidual, kPdl, kGlu>(a, stream)
          : m <= 24 ? launch<3, 2, kPro, kResidual, kPdl, kGlu>(a, stream)
@@ -322,13 +320,12 @@ int launch_rows(const KernelArgs& a, int unroll, cudaStream_t stream) {
 }
 
 template <bool kPdl>
-int launch_kind(const KernelArgs& a, bool norm, bool residual, bool glu, int unroll, cudaStream_t stream) {
+int launch_kind(const KernelArgs& a, bool norm, bool residual, bool glu, cudaStream_t stream) {
   if (glu)
-    return norm ? launch_rows<kNorm, false, kPdl, true>(a, unroll, stream)
-                : launch_rows<kPlain, false, kPdl, true>(a, unroll, stream);
-  return norm       ? launch_rows<kNorm, false, kPdl>(a, unroll, stream)
-         : residual ? launch_rows<kPlain, true, kPdl>(a, unroll, stream)
-                    : launch_rows<kPlain, false, kPdl>(a, unroll, stream);
+    return norm ? launch_rows<kNorm, false, kPdl, true>(a, stream) : launch_rows<kPlain, false, kPdl, true>(a, stream);
+  return norm       ? launch_rows<kNorm, false, kPdl>(a, stream)
+         : residual ? launch_rows<kPlain, true, kPdl>(a, stream)
+                    : launch_rows<kPlain, false, kPdl>(a, stream);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -361,8 +358,8 @@ int launch_int8_linear(const Int8LinearArgs& args, void* stream_ptr) {
     a.k = static_cast<int>(k);
     a.x_stride = static_cast<int>(x_stride);
     a.eps = args.eps;
-    const int err = args.pdl ? launch_kind<true>(a, norm, residual, glu, args.unroll, stream)
-                             : launch_kind<false>(a, norm, residual, glu, args.unroll, stream);
+    const int err = args.pdl ? launch_kind<true>(a, norm, residual, glu, stream)
+                             : launch_kind<false>(a, norm, residual, glu, stream);
     if (err != 0) return err;
   }
   return 0;

@@ -45,9 +45,6 @@ struct Int8LinearArgs {
   // kernel writes: silu_mul_kernel after the product, bit for bit. Not with a residual.
   bool glu = false;
   bool pdl = false;
-  // Up to 8 rows: weight chunks in flight per warp, 4 (0: the default), 6 or 8 (an A/B switch:
-  // HEARTMULA_INT8_UNROLL). The same bytes whichever: each warp sums its chunks in the same order.
-  int unroll = 0;
 };
 // -1 when the kernel does not take these arguments (the caller runs the unfused sequence).
 int launch_int8_linear(const Int8LinearArgs& args, void* stream);
