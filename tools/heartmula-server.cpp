@@ -156,9 +156,13 @@ int run(int argc, char** argv) {
     throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) +
                 " (in use, or not an address of this machine)");
   }
-  // Stops the server on SIGINT / SIGTERM (a flag from the handler, acted on here).
+  // Stops the server on SIGINT / SIGTERM (a flag from the handler, acted on here): the queue
+  // first (waiting songs cancelled, the running batch stops at its next frame, so that clients
+  // streaming its songs get the end of their files), then the HTTP server.
+  std::vector<std::string> queued, running;
   std::thread watcher([&] {
     while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    queue.shutdown(queued, running);
     http.stop();
   });
   std::printf("heartmula-server: listening on http://%s:%d\n", o.host.c_str(), port);
@@ -166,8 +170,6 @@ int run(int argc, char** argv) {
   http.listen_after_bind();
   g_stop.store(true);
   watcher.join();
-  std::vector<std::string> queued, running;
-  queue.shutdown(queued, running);
   if (!running.empty())
     say(o, "stopping the running songs at their next frame (what exists is kept): " + join(running));
   worker.join();

@@ -62,6 +62,10 @@ struct SongRequest {
   // Decode and encode each 29.76 s codec window as soon as its codes exist, while the LM goes
   // on; the audio file grows as windows finish. Same bytes as without it. See streamed().
   StreamMode stream = StreamMode::automatic;
+  // MP3 files: with the LAME/Info tag frame, filled in when the file is complete. false: none
+  // (as on stdout), so that every byte is final once written and the file can be read while it
+  // grows (heartmula-server streams it); the same bytes as heartmula-gen writes to stdout.
+  bool mp3_lame_tag = true;
   // Format of the audio when save_path is "-" (stdout): "mp3" or "wav".
   std::string stdout_format = "mp3";
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -54,6 +55,7 @@ class Server {
     }
   }
   bool started() const { return port_ > 0; }
+  int port() const { return port_; }
   std::string stderr_text() const { return proc_->current_stderr(); }
   httplib::Client& client() { return *client_; }
   GenProcess& process() { return *proc_; }
@@ -143,13 +145,16 @@ TEST_F(ServerTest, SongsEqualHeartmulaGenBytes) {
     // Files are named by id only.
     EXPECT_EQ(read_file(out_.file(s.id + "." + s.format)), audio->body);
 
-    const std::string cli_out = logs_.file("cli-" + s.id + "." + s.format);
+    // WAV: heartmula-gen's file. MP3: what heartmula-gen writes to stdout, as the server writes
+    // MP3 without the LAME tag frame (filled in at the end otherwise), so that its file can be
+    // streamed while it grows.
+    const std::string cli_out = s.format == "wav" ? logs_.file("cli-" + s.id + ".wav") : "-";
     const GenResult g =
         run_gen({"--model-path", ckpt_, "--threads", "1", "--lyrics", "la la la", "--tags", "piano", "--duration", "2",
                  "--seed", std::to_string(s.seed), "--topk", "1", "--codec-steps", "1", "-o", cli_out, "-q"},
                 logs_.path(), logs_.path());
     ASSERT_EQ(g.code, 0) << g.err;
-    const std::string cli_bytes = read_file(cli_out);
+    const std::string cli_bytes = cli_out == "-" ? g.out : read_file(cli_out);
     ASSERT_FALSE(cli_bytes.empty());
     EXPECT_TRUE(cli_bytes == audio->body) << s.format << ": the server's " << audio->body.size()
                                           << " bytes differ from heartmula-gen's " << cli_bytes.size();
@@ -172,6 +177,131 @@ TEST_F(ServerTest, SongsEqualHeartmulaGenBytes) {
   EXPECT_EQ(page->status, 200);
   EXPECT_NE(page->body.find("<audio"), std::string::npos);
   EXPECT_NE(page->body.find("<datalist"), std::string::npos);
+}
+
+// Posts a long song that batches with no other (its own temperature) and waits until it runs:
+// songs posted next wait, and run together once it is cancelled.
+std::string start_blocker(Server& srv) {
+  Json body = kLongSong;
+  body["temperature"] = 0.9;
+  auto r = srv.post_song(body);
+  if (!r || r->status != 202) return "";
+  const std::string id = Json::parse(r->body)["id"];
+  return srv.wait_state(id, {"running"}, 60).is_object() ? id : "";
+}
+
+// What a client got from GET .../audio read while the song was made.
+struct Streamed {
+  bool ok = false;  // the whole body arrived (httplib saw its last chunk)
+  int status = 0;
+  std::string transfer_encoding, body;
+  std::string state_at_first_byte;  // the song's state when the first bytes arrived
+};
+
+// Reads the song's audio on a connection of its own; `on_first_bytes` runs once the first
+// bytes are in (with the song's state then).
+Streamed stream_audio(int port, const std::string& id, const std::function<void()>& on_first_bytes = {}) {
+  httplib::Client c("127.0.0.1", port), poll("127.0.0.1", port);
+  c.set_read_timeout(300);
+  Streamed r;
+  auto res = c.Get(("/v1/songs/" + id + "/audio").c_str(), httplib::Headers{},
+                   [&](const httplib::Response& h) {
+                     r.transfer_encoding = h.get_header_value("Transfer-Encoding");
+                     return true;
+                   },
+                   [&](const char* data, size_t n) {
+                     if (r.body.empty() && n > 0) {
+                       auto st = poll.Get(("/v1/songs/" + id).c_str());
+                       r.state_at_first_byte =
+                           st && st->status == 200 ? Json::parse(st->body)["state"].get<std::string>() : "?";
+                       if (on_first_bytes) on_first_bytes();
+                     }
+                     r.body.append(data, n);
+                     return true;
+                   });
+  r.ok = static_cast<bool>(res);
+  if (res) r.status = res->status;
+  return r;
+}
+
+// The offset where a WAV file's samples start, and of its data chunk's size field.
+size_t wav_samples_at(const std::string& f, size_t& data_size_at) {
+  for (size_t at = 12; at + 8 <= f.size();) {
+    uint32_t size = 0;
+    for (int k = 3; k >= 0; --k) size = size << 8 | static_cast<unsigned char>(f[at + 4 + static_cast<size_t>(k)]);
+    if (f.compare(at, 4, "data") == 0) {
+      data_size_at = at + 4;
+      return at + 8;
+    }
+    at += 8 + size + (size & 1);
+  }
+  return 0;
+}
+
+// GET .../audio of a running song follows its file as the window decoder writes it: MP3 byte for
+// byte the final file, WAV the final file with its RIFF and data sizes 0xFFFFFFFF; a song
+// cancelled while a client reads it ends the body cleanly with its partial file.
+TEST_F(ServerTest, AudioIsStreamedWhileTheSongIsMade) {
+  Server srv(ckpt_, out_.path(), logs_.path(), {"--max-batch", "2"});
+  ASSERT_TRUE(srv.started()) << srv.stderr_text();
+  const std::string blocker = start_blocker(srv);
+  ASSERT_FALSE(blocker.empty()) << srv.stderr_text();
+  std::vector<std::string> ids;
+  for (const char* format : {"mp3", "wav"}) {
+    Json body = kLongSong;
+    body["format"] = format;
+    auto r = srv.post_song(body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 202) << r->body;
+    ids.push_back(Json::parse(r->body)["id"]);
+  }
+  ASSERT_TRUE(srv.client().Delete(("/v1/songs/" + blocker).c_str()));  // the two run together next
+  for (const auto& id : ids) ASSERT_TRUE(srv.wait_state(id, {"running"}, 60).is_object()) << srv.stderr_text();
+  Streamed got[2];
+  {
+    std::thread mp3([&] { got[0] = stream_audio(srv.port(), ids[0]); });
+    got[1] = stream_audio(srv.port(), ids[1]);
+    mp3.join();
+  }
+  for (size_t k = 0; k < 2; ++k) {
+    SCOPED_TRACE(ids[k]);
+    const Json st = srv.status(ids[k]);
+    ASSERT_EQ(st["state"], "done") << st.dump();
+    EXPECT_TRUE(got[k].ok);
+    EXPECT_EQ(got[k].status, 200);
+    EXPECT_EQ(got[k].transfer_encoding, "chunked");
+    // The first bytes came while the song was still being made.
+    EXPECT_EQ(got[k].state_at_first_byte, "running");
+  }
+  const std::string mp3_file = read_file(out_.file(ids[0] + ".mp3"));
+  ASSERT_FALSE(mp3_file.empty());
+  EXPECT_TRUE(got[0].body == mp3_file) << "streamed " << got[0].body.size() << " bytes, the file has "
+                                       << mp3_file.size();
+  std::string wav_file = read_file(out_.file(ids[1] + ".wav"));
+  size_t data_size_at = 0;
+  const size_t samples_at = wav_samples_at(wav_file, data_size_at);
+  ASSERT_GT(samples_at, 0u);
+  ASSERT_GT(wav_file.size(), samples_at);
+  wav_file.replace(4, 4, std::string(4, '\xff'));
+  wav_file.replace(data_size_at, 4, std::string(4, '\xff'));
+  EXPECT_TRUE(got[1].body == wav_file) << "streamed " << got[1].body.size() << " bytes, the file has "
+                                       << wav_file.size();
+
+  // Cancelled while a client reads it: the body ends cleanly, with the partial file.
+  auto c = srv.post_song(kLongSong);
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->status, 202) << c->body;
+  const std::string id_c = Json::parse(c->body)["id"];
+  ASSERT_TRUE(srv.wait_state(id_c, {"running"}, 60).is_object()) << srv.stderr_text();
+  httplib::Client canceller("127.0.0.1", srv.port());
+  const Streamed part = stream_audio(srv.port(), id_c, [&] { canceller.Delete(("/v1/songs/" + id_c).c_str()); });
+  EXPECT_TRUE(part.ok);
+  EXPECT_EQ(part.status, 200);
+  EXPECT_EQ(part.state_at_first_byte, "running");
+  const Json st = srv.status(id_c);
+  EXPECT_EQ(st["state"], "cancelled") << st.dump();
+  EXPECT_EQ(st["partial"], true) << st.dump();
+  EXPECT_EQ(part.body, read_file(out_.file(id_c + ".mp3")));
 }
 
 // Bad requests get 4xx naming the field, with the CLI's and batch files' message, and leave the
@@ -257,11 +387,18 @@ TEST_F(ServerTest, QueueFullCancelAndShutdown) {
   ASSERT_TRUE(audio_b);
   EXPECT_EQ(audio_b->status, 409);
 
-  // The running song: not ready yet (409), then cancelled at the next frame, its part kept.
-  auto early = srv.client().Get(("/v1/songs/" + id_a + "/audio").c_str());
+  // A queued song's audio: 409 until it runs.
+  auto f = srv.post_song({{"lyrics", "la"}, {"duration", 1}});
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->status, 202) << f->body;
+  const std::string id_f = Json::parse(f->body)["id"];
+  auto early = srv.client().Get(("/v1/songs/" + id_f + "/audio").c_str());
   ASSERT_TRUE(early);
   EXPECT_EQ(early->status, 409) << early->body;
-  EXPECT_EQ(Json::parse(early->body)["state"], "running");
+  EXPECT_EQ(Json::parse(early->body)["state"], "queued");
+  auto del_f = srv.client().Delete(("/v1/songs/" + id_f).c_str());
+  ASSERT_TRUE(del_f);
+  // The running song: cancelled at the next frame, its part kept.
   auto del_a = srv.client().Delete(("/v1/songs/" + id_a).c_str());
   ASSERT_TRUE(del_a);
   ASSERT_EQ(del_a->status, 200) << del_a->body;

@@ -83,8 +83,12 @@ SongQueue::Submit SongQueue::submit(SongRequest song, const std::string& format,
   if (!song.seed) song.seed = random_u64() & 0x7fffffffffffffffull;  // heartmula-gen's range
   song.save_path = path_of(new_id);
   song.overwrite = false;
-  song.stream = StreamMode::off;  // the file is served once complete (docs/server.md: not streamed)
-  song.validate();                // throws UsageError
+  // Windows are decoded and written while the song is made (heartmula-gen's default), and an
+  // MP3 gets no LAME tag frame (rewritten at the end otherwise): every byte of the file is final
+  // once written, so GET .../audio streams it as it grows (docs/server.md).
+  song.stream = StreamMode::automatic;
+  song.mp3_lame_tag = false;
+  song.validate();  // throws UsageError
   if (check_) check_(song);
   std::lock_guard<std::mutex> lock(mu_);
   if (const auto r = refused()) return *r;
