@@ -126,6 +126,11 @@ struct SongResult {
 using ProgressFn = std::function<void(int64_t done, int64_t planned, double elapsed_s)>;
 // Polled once per frame; returning true stops the loop (what exists is still decoded and saved).
 using StopFn = std::function<bool()>;
+// Polled once per frame for each song still running in a batch, with the song's index in the
+// request list; returning true ends that song alone, as its own end token would: it keeps the
+// frames it has and is saved as partial (interrupted), while the other songs of its batch go
+// on, their frames unchanged.
+using SongStopFn = std::function<bool(size_t index)>;
 // Called (from the codec worker thread) as soon as a song's audio file is complete, with the
 // song's index in the request list; songs of a batch are saved in the order they end.
 using SongSavedFn = std::function<void(size_t index, const SongResult& result)>;

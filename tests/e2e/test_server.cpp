@@ -304,6 +304,50 @@ TEST_F(ServerTest, AudioIsStreamedWhileTheSongIsMade) {
   EXPECT_EQ(part.body, read_file(out_.file(id_c + ".mp3")));
 }
 
+// DELETE of one song of a running batch of two stops it alone at its next frame (partial, saved);
+// the other song goes on and is byte for byte what heartmula-gen writes for it alone.
+TEST_F(ServerTest, CancellingOneSongOfABatchLeavesTheOtherUnchanged) {
+  Server srv(ckpt_, out_.path(), logs_.path(), {"--max-batch", "2"});
+  ASSERT_TRUE(srv.started()) << srv.stderr_text();
+  const Json kept = {{"lyrics", "la la la"}, {"tags", "piano"}, {"duration", 20},
+                     {"ignore_eos", true},   {"seed", 5},       {"codec_steps", 1}};
+  const std::string blocker = start_blocker(srv);
+  ASSERT_FALSE(blocker.empty()) << srv.stderr_text();
+  std::vector<std::string> ids;
+  for (const Json& body : {kLongSong, kept}) {
+    auto r = srv.post_song(body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 202) << r->body;
+    ids.push_back(Json::parse(r->body)["id"]);
+  }
+  ASSERT_TRUE(srv.client().Delete(("/v1/songs/" + blocker).c_str()));  // the two run together next
+  for (const auto& id : ids) ASSERT_TRUE(srv.wait_state(id, {"running"}, 60).is_object()) << srv.stderr_text();
+  auto del = srv.client().Delete(("/v1/songs/" + ids[0]).c_str());
+  ASSERT_TRUE(del);
+  ASSERT_EQ(del->status, 200) << del->body;
+  const Json cut = srv.wait_state(ids[0], {"done", "failed", "cancelled"});
+  const Json other = srv.wait_state(ids[1], {"done", "failed", "cancelled"});
+  ASSERT_TRUE(cut.is_object() && other.is_object()) << srv.stderr_text();
+  EXPECT_EQ(cut["state"], "cancelled") << cut.dump();
+  EXPECT_EQ(cut["partial"], true) << cut.dump();
+  EXPECT_EQ(cut["batch_songs"], 2) << cut.dump();
+  ASSERT_EQ(other["state"], "done") << other.dump();
+  EXPECT_EQ(other["partial"], false) << other.dump();
+  EXPECT_EQ(other["batch_songs"], 2) << other.dump();
+  // The cancelled song stopped before the other's end: the batch went on without it.
+  EXPECT_LT(cut["progress"]["frames"].get<int64_t>(), other["progress"]["frames"].get<int64_t>()) << cut.dump();
+  EXPECT_EQ(other["progress"]["frames"], other["progress"]["frames_planned"]) << other.dump();
+  EXPECT_FALSE(read_file(out_.file(ids[0] + ".mp3")).empty());
+  const GenResult g =
+      run_gen({"--model-path", ckpt_, "--threads", "1", "--lyrics", "la la la", "--tags", "piano", "--duration", "20",
+               "--ignore-eos", "--seed", "5", "--codec-steps", "1", "-o", "-", "-q"},
+              logs_.path(), logs_.path());
+  ASSERT_EQ(g.code, 0) << g.err;
+  ASSERT_FALSE(g.out.empty());
+  EXPECT_TRUE(g.out == read_file(out_.file(ids[1] + ".mp3")))
+      << "the song beside the cancelled one differs from heartmula-gen's";
+}
+
 // Bad requests get 4xx naming the field, with the CLI's and batch files' message, and leave the
 // server answering.
 TEST_F(ServerTest, BadRequestsNameTheField) {

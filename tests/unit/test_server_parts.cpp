@@ -135,7 +135,10 @@ TEST_F(ServerQueue, BatchesSameSettingsAndRefusesWhenFull) {
   // A running batch stops once every song of it is cancelled.
   const std::vector<std::string> ids = {a, c};
   EXPECT_FALSE(q.should_stop(ids));
+  EXPECT_FALSE(q.cancel_requested(a));
   EXPECT_EQ(q.cancel(a), SongQueue::Cancel::stopping);
+  EXPECT_TRUE(q.cancel_requested(a));  // its batch's SongStopFn: a stops alone
+  EXPECT_FALSE(q.cancel_requested(c));
   EXPECT_FALSE(q.should_stop(ids));
   EXPECT_EQ(q.cancel(c), SongQueue::Cancel::stopping);
   EXPECT_TRUE(q.should_stop(ids));

@@ -183,6 +183,12 @@ void SongQueue::progress(const std::vector<std::string>& ids, int64_t done) {
   }
 }
 
+bool SongQueue::cancel_requested(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = songs_.find(id);
+  return it != songs_.end() && it->second->status.cancel_requested;
+}
+
 bool SongQueue::should_stop(const std::vector<std::string>& ids) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) return true;
@@ -261,10 +267,12 @@ void run_worker(Generator& gen, SongQueue& queue, size_t max_batch) {
     // of the batch go on; its final timings and sidecar (<id>.json, as heartmula-gen writes it)
     // come when the batch ends.
     auto saved = [&](size_t i, const SongResult& r) { queue.finished(ids[i], r); };
+    // A cancelled song ends alone at its next frame (partial, saved); the others go on.
+    auto song_stop = [&](size_t i) { return queue.cancel_requested(ids[i]); };
     try {
       std::vector<SongResult> results = gen.generate_many(
           requests, [&](int64_t done, int64_t, double) { queue.progress(ids, done); },
-          [&] { return queue.should_stop(ids); }, saved);
+          [&] { return queue.should_stop(ids); }, saved, song_stop);
       Timings batch_timings;
       for (size_t i = 0; i < results.size(); ++i) {
         SongResult& r = results[i];
