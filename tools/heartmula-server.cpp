@@ -1,6 +1,7 @@
 // heartmula-server: the model loaded once, songs asked for over HTTP (JSON API and a web page),
 // run in batches by one worker thread. The HTTP side is in tools/server/; docs/server.md.
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -137,6 +138,17 @@ int run(int argc, char** argv) {
 
   httplib::Server http;
   server::install_routes(http, queue, {o.api_key, tools::kDefaultLyrics, tools::kDefaultTags});
+  // httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into Debian's
+  // library): a burst of clients connecting at once overflows it and the kernel resets some of
+  // their connections (seen with 50 clients). The listening socket is kept here (its options are
+  // set before bind: SO_REUSEADDR, as httplib's default) and listened on again with a larger
+  // backlog (listen() on a listening socket changes its backlog).
+  int listen_fd = -1;
+  http.set_socket_options([&listen_fd](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = sock;
+  });
   int port = o.port;
   bool bound = false;
   if (port == 0) {
@@ -151,6 +163,7 @@ int run(int argc, char** argv) {
     worker.join();
     return std::make_pair(queued, running);
   };
+  if (bound && listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
   if (!bound) {
     stop_worker();
     throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) +
