@@ -170,8 +170,8 @@ int run(int argc, char** argv) {
                 " (in use, or not an address of this machine)");
   }
   // Stops the server on SIGINT / SIGTERM (a flag from the handler, acted on here): the queue
-  // first (waiting songs cancelled, the running batch stops at its next frame, so that clients
-  // streaming its songs get the end of their files), then the HTTP server.
+  // first (waiting songs cancelled, the running batch stops at its next frame and its songs are
+  // saved as partial), then the HTTP server.
   std::vector<std::string> queued, running;
   std::thread watcher([&] {
     while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
