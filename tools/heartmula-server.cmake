@@ -5,6 +5,7 @@ if(HEARTMULA_WITH_SERVER)
   # of their own, so that tests reach them without the main.
   add_library(heartmula_server STATIC
     ${CMAKE_CURRENT_LIST_DIR}/server/song_request_json.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/server/audio_stream.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server/song_queue.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server/http_api.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server/web_page.cpp)

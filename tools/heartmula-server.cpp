@@ -1,6 +1,7 @@
 // heartmula-server: the model loaded once, songs asked for over HTTP (JSON API and a web page),
 // run in batches by one worker thread. The HTTP side is in tools/server/; docs/server.md.
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -137,6 +138,17 @@ int run(int argc, char** argv) {
 
   httplib::Server http;
   server::install_routes(http, queue, {o.api_key, tools::kDefaultLyrics, tools::kDefaultTags});
+  // httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into Debian's
+  // library): a burst of clients connecting at once overflows it and the kernel resets some of
+  // their connections (seen with 50 clients). The listening socket is kept here (its options are
+  // set before bind: SO_REUSEADDR, as httplib's default) and listened on again with a larger
+  // backlog (listen() on a listening socket changes its backlog).
+  int listen_fd = -1;
+  http.set_socket_options([&listen_fd](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = sock;
+  });
   int port = o.port;
   bool bound = false;
   if (port == 0) {
@@ -151,14 +163,19 @@ int run(int argc, char** argv) {
     worker.join();
     return std::make_pair(queued, running);
   };
+  if (bound && listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
   if (!bound) {
     stop_worker();
     throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) +
                 " (in use, or not an address of this machine)");
   }
-  // Stops the server on SIGINT / SIGTERM (a flag from the handler, acted on here).
+  // Stops the server on SIGINT / SIGTERM (a flag from the handler, acted on here): the queue
+  // first (waiting songs cancelled, the running batch stops at its next frame and its songs are
+  // saved as partial), then the HTTP server.
+  std::vector<std::string> queued, running;
   std::thread watcher([&] {
     while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    queue.shutdown(queued, running);
     http.stop();
   });
   std::printf("heartmula-server: listening on http://%s:%d\n", o.host.c_str(), port);
@@ -166,8 +183,6 @@ int run(int argc, char** argv) {
   http.listen_after_bind();
   g_stop.store(true);
   watcher.join();
-  std::vector<std::string> queued, running;
-  queue.shutdown(queued, running);
   if (!running.empty())
     say(o, "stopping the running songs at their next frame (what exists is kept): " + join(running));
   worker.join();

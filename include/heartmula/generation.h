@@ -62,6 +62,10 @@ struct SongRequest {
   // Decode and encode each 29.76 s codec window as soon as its codes exist, while the LM goes
   // on; the audio file grows as windows finish. Same bytes as without it. See streamed().
   StreamMode stream = StreamMode::automatic;
+  // MP3 files: with the LAME/Info tag frame, filled in when the file is complete. false: none
+  // (as on stdout), so that every byte is final once written and the file can be read while it
+  // grows (heartmula-server streams it); the same bytes as heartmula-gen writes to stdout.
+  bool mp3_lame_tag = true;
   // Format of the audio when save_path is "-" (stdout): "mp3" or "wav".
   std::string stdout_format = "mp3";
 
@@ -122,6 +126,11 @@ struct SongResult {
 using ProgressFn = std::function<void(int64_t done, int64_t planned, double elapsed_s)>;
 // Polled once per frame; returning true stops the loop (what exists is still decoded and saved).
 using StopFn = std::function<bool()>;
+// Polled once per frame for each song still running in a batch, with the song's index in the
+// request list; returning true ends that song alone, as its own end token would: it keeps the
+// frames it has and is saved as partial (interrupted), while the other songs of its batch go
+// on, their frames unchanged.
+using SongStopFn = std::function<bool(size_t index)>;
 // Called (from the codec worker thread) as soon as a song's audio file is complete, with the
 // song's index in the request list; songs of a batch are saved in the order they end.
 using SongSavedFn = std::function<void(size_t index, const SongResult& result)>;

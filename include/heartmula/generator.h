@@ -48,13 +48,15 @@ class Generator {
   // With lazy_load the songs are decoded after the batch, one by one.
   // `progress` sees (frames done, planned) of the running batch; `stop` ends the whole batch,
   // every song keeps what it has (partial), and later batches are not started (their results:
-  // interrupted, with `error` set). Invalid requests (UsageError) and failures of the language
+  // interrupted, with `error` set). `song_stop` ends one song of the running batch alone
+  // (SongStopFn: partial, the others unchanged). Invalid requests (UsageError) and failures of the language
   // model (out of memory, ...) throw; a failure of one song's codes file, codec or audio file
   // is recorded in its result's `error` and the other songs go on. Timings: prompt_s and
   // frames_s are the batch's (timings.batch_songs = songs in it); total_s runs from the call
   // to the song's file.
   std::vector<SongResult> generate_many(const std::vector<SongRequest>& requests, const ProgressFn& progress = {},
-                                        const StopFn& stop = {}, const SongSavedFn& saved = {});
+                                        const StopFn& stop = {}, const SongSavedFn& saved = {},
+                                        const SongStopFn& song_stop = {});
   // Human-readable lines about what was loaded (devices, dtypes, sizes) for --verbose.
   std::string describe() const;
   const ModelSettings& settings() const;

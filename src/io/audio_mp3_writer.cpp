@@ -1,6 +1,7 @@
 // MP3 through LAME. Layout of a file: [ID3v2 tag][LAME/Xing tag frame][audio frames]. The tag
 // frame is written empty by LAME at the start and rewritten in place on finish() (seekable
-// outputs only); it carries the length and the encoder delay / padding for gapless decoders.
+// outputs only, unless AudioWriteOptions::mp3_lame_tag is off); it carries the length and the
+// encoder delay / padding for gapless decoders.
 #include <lame/lame.h>
 
 #include <algorithm>
@@ -110,13 +111,15 @@ class Mp3Writer final : public AudioWriter {
     const int bytes = lame_encode_flush(lame_, mp3_.data(), static_cast<int>(mp3_.size()));
     if (bytes < 0) out_->fail(std::string("LAME flush failed: ") + lame_error_text(bytes));
     out_->write_all(mp3_.data(), static_cast<size_t>(bytes));
-    if (out_->seekable()) write_lame_tag();
+    if (lame_tag()) write_lame_tag();
     lame_close(lame_);
     lame_ = nullptr;
     out_->commit();
   }
 
  private:
+  bool lame_tag() const { return out_->seekable() && options_.mp3_lame_tag; }
+
   void check_rate() const {
     for (int r : kMp3Rates)
       if (r == options_.sample_rate) return;
@@ -138,7 +141,7 @@ class Mp3Writer final : public AudioWriter {
       lame_set_VBR(lame_, vbr_off);
       lame_set_brate(lame_, options_.mp3_bitrate_kbps);
     }
-    lame_set_bWriteVbrTag(lame_, out_->seekable() ? 1 : 0);
+    lame_set_bWriteVbrTag(lame_, lame_tag() ? 1 : 0);
     lame_set_write_id3tag_automatic(lame_, 0);
     set_id3_tags();
     if (lame_init_params(lame_) < 0)

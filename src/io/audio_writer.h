@@ -25,6 +25,11 @@ struct AudioWriteOptions {
   int mp3_vbr_quality = 2;     // 0 (best) .. 9 (smallest), used when mp3_vbr
   int pcm_bits = 16;           // WAV / FLAC sample size: 16 or 24
   double ogg_quality = 0.6;    // Vorbis VBR quality, 0.0 (smallest) .. 1.0 (best)
+  // MP3 to a file: reserve the LAME/Info tag frame after the ID3v2 tag and fill it in on
+  // finish() (length, encoder delay and padding for gapless decoders). false: no tag frame, as
+  // on stdout: every byte is final once written, so the file can be read while it grows
+  // (heartmula-server streams it; the bytes equal those heartmula-gen writes to stdout).
+  bool mp3_lame_tag = true;
   std::string title, comment;  // ID3v2 tags (MP3) or libsndfile strings (others); UTF-8
 
   // Throws UsageError naming the option and its value.

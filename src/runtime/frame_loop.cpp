@@ -401,7 +401,9 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
         --live;
         ++ended_at_eos;
         end_song(s, seconds_since(t0));  // saved while the others go on
-      } else if (t + 1 == limit[i]) {    // its own length: ends here, the others go on
+      } else if (t + 1 == limit[i] || (options.song_stop && options.song_stop(s))) {
+        // its own length, or stopped alone (interrupted): ends here, the others go on
+        res[i].interrupted = t + 1 < limit[i];
         count[i] = t + 1;
         done[i] = true;
         --live;
@@ -418,7 +420,7 @@ std::vector<FrameLoopResult> run_frame_loop_batch(const HeartMuLaModel& model, c
   const double frame_s = seconds_since(t0);
   for (int64_t s = 0; s < songs; ++s) {
     FrameLoopResult& r = res[static_cast<size_t>(s)];
-    r.interrupted = interrupted && !done[static_cast<size_t>(s)];
+    r.interrupted = r.interrupted || (interrupted && !done[static_cast<size_t>(s)]);
     end_song(s, frame_s);
     r.frame_seconds = frame_s;  // every result: the whole batch's loop time
     r.capture_seconds = capture_s;

@@ -35,6 +35,10 @@ struct FrameLoopOptions {
   bool ignore_eos = false;
   // Called after each frame step with (frames generated, max_frames); false = stop now.
   std::function<bool(int64_t done, int64_t planned)> on_frame;
+  // Called after each frame step for each song still running (not after the first frame);
+  // true ends that song there, as its own length limit would (it keeps its frames so far, its
+  // result says interrupted), while the others go on unchanged.
+  std::function<bool(int64_t song)> song_stop;
   // Backbone attention length: 0 = exactly the filled part of the KV cache (no mask for a
   // single song); k > 0 = the filled part rounded up to a multiple of k (capped at the cache
   // length), masked, so that step shapes only change at bucket edges (CUDA graphs: one graph
@@ -80,7 +84,7 @@ constexpr int64_t kGraphAttentionBucket = 256;
 struct FrameLoopResult {
   at::Tensor frames;            // [T, N] int64 on the CPU: the frames kept
   bool stopped_at_eos = false;  // a frame with a code >= audio_eos_id ended the song (not kept)
-  bool interrupted = false;     // on_frame returned false
+  bool interrupted = false;     // on_frame returned false, or song_stop true for this song
   int64_t prompt_len = 0;
   double prefill_seconds = 0;  // prompt + first frame (of the whole batch)
   double frame_seconds = 0;    // every later frame (of the whole batch)

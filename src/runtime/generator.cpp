@@ -57,9 +57,10 @@ SongResult Generator::generate(const SongRequest& r, const ProgressFn& progress,
 }
 
 std::vector<SongResult> Generator::generate_many(const std::vector<SongRequest>& requests, const ProgressFn& progress,
-                                                 const StopFn& stop, const SongSavedFn& saved) {
+                                                 const StopFn& stop, const SongSavedFn& saved,
+                                                 const SongStopFn& song_stop) {
   c10::InferenceMode guard;
-  return impl_->scheduler.generate_many(requests, progress, stop, saved);
+  return impl_->scheduler.generate_many(requests, progress, stop, saved, song_stop);
 }
 
 }  // namespace heartmula

@@ -88,6 +88,7 @@ std::unique_ptr<io::AudioWriter> OutputPipeline::open_writer(const SongRequest& 
   io::AudioWriteOptions ao;
   ao.sample_rate = static_cast<int>(session_.codec().sample_rate());
   ao.mp3_bitrate_kbps = r.mp3_bitrate_kbps;
+  ao.mp3_lame_tag = r.mp3_lame_tag;
   ao.title = "heartmula-gen song (seed " + std::to_string(seed) + ")";
   ao.comment = "tags: " + r.tags.substr(0, 200);
   if (r.save_path == "-")

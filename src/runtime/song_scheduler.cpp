@@ -74,7 +74,8 @@ std::vector<std::vector<size_t>> batch_groups(const std::vector<SongRequest>& re
 std::vector<SongOutcome> SongScheduler::run_batch(const std::vector<const SongRequest*>& songs,
                                                   const std::vector<SongResult*>& out,
                                                   const std::vector<size_t>& indices, const ProgressFn& progress,
-                                                  const StopFn& stop, const SongSavedFn& saved) {
+                                                  const StopFn& stop, const SongSavedFn& saved,
+                                                  const SongStopFn& song_stop, bool* stopped) {
   bool any_audio = false, any_stream = false;
   for (const SongRequest* s : songs) {
     any_audio = any_audio || !s->no_audio;
@@ -105,6 +106,7 @@ std::vector<SongOutcome> SongScheduler::run_batch(const std::vector<const SongRe
   sp.seed = seeds.front();
   sp.validate();
   fo.ignore_eos = r.ignore_eos;
+  if (song_stop) fo.song_stop = [&](int64_t s) { return song_stop(indices[static_cast<size_t>(s)]); };
   fo.use_graphs = true;  // where the device has graphs (HEARTMULA_NO_GRAPHS=1 turns them off)
   check_context(session_.mula(), longest, fo.max_frames);
 
@@ -145,7 +147,9 @@ std::vector<SongOutcome> SongScheduler::run_batch(const std::vector<const SongRe
       warm_up_due = false;
     }
     if (progress) progress(done, planned, seconds_since(t_loop));
-    return !(stop && stop());
+    const bool stop_now = stop && stop();
+    if (stop_now && stopped) *stopped = true;
+    return !stop_now;
   };
   outputs.start_clock();
   reset_peak_memory(session_.mula_device());
@@ -201,7 +205,7 @@ SongResult SongScheduler::generate(const SongRequest& r, const ProgressFn& progr
 
 std::vector<SongResult> SongScheduler::generate_many(const std::vector<SongRequest>& requests,
                                                      const ProgressFn& progress, const StopFn& stop,
-                                                     const SongSavedFn& saved) {
+                                                     const SongSavedFn& saved, const SongStopFn& song_stop) {
   for (const auto& r : requests) r.validate();
   const auto t_start = Clock::now();
   const double load_before = session_.unreported_load();
@@ -233,10 +237,9 @@ std::vector<SongResult> SongScheduler::generate_many(const std::vector<SongReque
       rs.push_back(&requests[i]);
       out.push_back(&results[i]);
     }
-    const std::vector<SongOutcome> outcomes = run_batch(rs, out, group, progress, stop, saved);
+    const std::vector<SongOutcome> outcomes = run_batch(rs, out, group, progress, stop, saved, song_stop, &stopped);
     for (size_t k = 0; k < group.size(); ++k) {
       const size_t i = group[k];
-      stopped = stopped || results[i].interrupted;
       if (outcomes[k].error) results[i].error = message_of(outcomes[k].error);
       close_timings(results[i].timings, t_start, load_before, outcomes[k].done_at);
     }

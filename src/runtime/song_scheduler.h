@@ -1,7 +1,8 @@
 // Songs through the language model: requests -> batches of songs with the same LM settings ->
 // one frame loop each, every song handed to the output pipeline as soon as it ends; the
 // interruption (StopFn) ends the running batch, every song keeping what it has, and starts no
-// later one. Fills the results and their timings. Runs on the loop thread (runtime/threading.h).
+// later one; a song's own stop (SongStopFn) ends that song alone, as its end token would. Fills the results and their
+// timings. Runs on the loop thread (runtime/threading.h).
 #pragma once
 
 #include <cstddef>
@@ -26,13 +27,15 @@ class SongScheduler {
   // Generator::generate and Generator::generate_many (include/heartmula/generator.h).
   SongResult generate(const SongRequest& request, const ProgressFn& progress, const StopFn& stop);
   std::vector<SongResult> generate_many(const std::vector<SongRequest>& requests, const ProgressFn& progress,
-                                        const StopFn& stop, const SongSavedFn& saved);
+                                        const StopFn& stop, const SongSavedFn& saved, const SongStopFn& song_stop = {});
 
  private:
   // One frame-loop batch of songs that share their LM settings; returns each song's outcome.
+  // `stopped` (when given) is set when `stop` ended the batch.
   std::vector<SongOutcome> run_batch(const std::vector<const SongRequest*>& songs, const std::vector<SongResult*>& out,
                                      const std::vector<size_t>& indices, const ProgressFn& progress, const StopFn& stop,
-                                     const SongSavedFn& saved);
+                                     const SongSavedFn& saved, const SongStopFn& song_stop = {},
+                                     bool* stopped = nullptr);
   // A --codes-in song: decoded on this thread, no LM.
   void decode_codes_in(const SongRequest& request, SongResult& result);
   // Loading time not reported yet goes to this song; total_s = time since the call began (to

@@ -1,99 +1,18 @@
-// heartmula-server end to end on the tiny checkpoint: the real binary on a free port (--port 0,
-// the bound port read from its stdout), driven with cpp-httplib's client. Songs made by the
-// server must be byte for byte heartmula-gen's with the same settings and seed. Every wait has a
-// limit; a server still running at the end is killed (GenProcess's destructor).
+// heartmula-server end to end on the tiny checkpoint: the API round trip, heartmula-gen's bytes,
+// bad requests, the queue, cancel and shutdown, the key. Streaming and cancelling one song of a
+// batch: test_server_stream.cpp; 50 clients: test_server_clients.cpp.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 
-#include <algorithm>
-#include <chrono>
-#include <memory>
-#include <nlohmann/json.hpp>
 #include <regex>
-#include <thread>
 
-#include "gen_test_util.h"
+#include "server_test_util.h"
 
 namespace {
 
 using Json = nlohmann::json;
 using namespace heartmula::test;
-
-std::string server_binary() { return std::string(HEARTMULA_BIN_DIR) + "/heartmula-server"; }
-
-// The long song of the cancel and queue tests: as many frames as the tiny model's context
-// (1024 positions) leaves beside a short prompt, without stopping at an end token.
-const Json kLongSong = {{"lyrics", "la la la"}, {"tags", "piano"},  {"duration", 60},
-                        {"ignore_eos", true},   {"codec_steps", 1}, {"seed", 3}};
-
-// One heartmula-server process on 127.0.0.1 and a client for it.
-class Server {
- public:
-  Server(const std::string& ckpt, const std::string& out_dir, const std::string& log_dir,
-         std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--model-path", ckpt, "--threads", "1", "--port", "0", "--output-dir", out_dir};
-    args.insert(args.end(), extra.begin(), extra.end());
-    proc_ = std::make_unique<GenProcess>(args, log_dir, log_dir, server_binary());
-    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
-    poll_until(
-        [&] {
-          const std::string out = proc_->current_stdout();
-          std::smatch m;
-          if (std::regex_search(out, m, listening)) {
-            port_ = std::stoi(m[1]);
-            return true;
-          }
-          return proc_->wait_for_stderr("error:", 0.05);  // which also waits between looks
-        },
-        120, 0);
-    if (port_ > 0) {
-      client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-      client_->set_connection_timeout(10);
-      client_->set_read_timeout(60);
-    }
-  }
-  bool started() const { return port_ > 0; }
-  std::string stderr_text() const { return proc_->current_stderr(); }
-  httplib::Client& client() { return *client_; }
-  GenProcess& process() { return *proc_; }
-
-  httplib::Result post_song(const Json& body, const httplib::Headers& h = {}) {
-    return client_->Post("/v1/songs", h, body.dump(), "application/json");
-  }
-  Json status(const std::string& id) {
-    auto r = client_->Get(("/v1/songs/" + id).c_str());
-    return r && r->status == 200 ? Json::parse(r->body) : Json();
-  }
-  // Polls the song until its state is one of `states`; the last status (null on timeout).
-  Json wait_state(const std::string& id, const std::vector<std::string>& states, double timeout_s = 300) {
-    Json s;
-    const bool reached = poll_until(
-        [&] {
-          s = status(id);
-          return s.is_object() &&
-                 std::any_of(states.begin(), states.end(), [&](const std::string& st) { return s["state"] == st; });
-        },
-        timeout_s, 0.05);
-    return reached ? s : Json();
-  }
-
- private:
-  std::unique_ptr<GenProcess> proc_;
-  std::unique_ptr<httplib::Client> client_;
-  int port_ = 0;
-};
-
-class ServerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ckpt_ = gen_checkpoint();
-    ASSERT_FALSE(ckpt_.empty()) << "no checkpoint folder (tokenizer.json missing)";
-  }
-  std::string ckpt_;
-  ScratchDir out_{"e2e-server-out"};
-  ScratchDir logs_{"e2e-server-logs"};
-};
 
 // Two short songs (MP3 and WAV) posted while another song runs wait and then share one batch;
 // GET gives the bytes heartmula-gen writes with the same settings and seeds.
@@ -143,13 +62,16 @@ TEST_F(ServerTest, SongsEqualHeartmulaGenBytes) {
     // Files are named by id only.
     EXPECT_EQ(read_file(out_.file(s.id + "." + s.format)), audio->body);
 
-    const std::string cli_out = logs_.file("cli-" + s.id + "." + s.format);
+    // WAV: heartmula-gen's file. MP3: what heartmula-gen writes to stdout, as the server writes
+    // MP3 without the LAME tag frame (filled in at the end otherwise), so that its file can be
+    // streamed while it grows.
+    const std::string cli_out = s.format == "wav" ? logs_.file("cli-" + s.id + ".wav") : "-";
     const GenResult g =
         run_gen({"--model-path", ckpt_, "--threads", "1", "--lyrics", "la la la", "--tags", "piano", "--duration", "2",
                  "--seed", std::to_string(s.seed), "--topk", "1", "--codec-steps", "1", "-o", cli_out, "-q"},
                 logs_.path(), logs_.path());
     ASSERT_EQ(g.code, 0) << g.err;
-    const std::string cli_bytes = read_file(cli_out);
+    const std::string cli_bytes = cli_out == "-" ? g.out : read_file(cli_out);
     ASSERT_FALSE(cli_bytes.empty());
     EXPECT_TRUE(cli_bytes == audio->body) << s.format << ": the server's " << audio->body.size()
                                           << " bytes differ from heartmula-gen's " << cli_bytes.size();
@@ -257,11 +179,18 @@ TEST_F(ServerTest, QueueFullCancelAndShutdown) {
   ASSERT_TRUE(audio_b);
   EXPECT_EQ(audio_b->status, 409);
 
-  // The running song: not ready yet (409), then cancelled at the next frame, its part kept.
-  auto early = srv.client().Get(("/v1/songs/" + id_a + "/audio").c_str());
+  // A queued song's audio: 409 until it runs.
+  auto f = srv.post_song({{"lyrics", "la"}, {"duration", 1}});
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->status, 202) << f->body;
+  const std::string id_f = Json::parse(f->body)["id"];
+  auto early = srv.client().Get(("/v1/songs/" + id_f + "/audio").c_str());
   ASSERT_TRUE(early);
   EXPECT_EQ(early->status, 409) << early->body;
-  EXPECT_EQ(Json::parse(early->body)["state"], "running");
+  EXPECT_EQ(Json::parse(early->body)["state"], "queued");
+  auto del_f = srv.client().Delete(("/v1/songs/" + id_f).c_str());
+  ASSERT_TRUE(del_f);
+  // The running song: cancelled at the next frame, its part kept.
   auto del_a = srv.client().Delete(("/v1/songs/" + id_a).c_str());
   ASSERT_TRUE(del_a);
   ASSERT_EQ(del_a->status, 200) << del_a->body;

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -237,6 +239,43 @@ TEST(AudioWriter, StreamsWavAndMp3ToStdout) {
   }
   EXPECT_THROW(AudioWriter::open_stdout(AudioFormat::Flac, AudioWriteOptions{}), UsageError);
   EXPECT_THROW(AudioWriter::open_stdout(AudioFormat::Ogg, AudioWriteOptions{}), UsageError);
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// mp3_lame_tag = false: the file is the stdout stream's bytes (no LAME tag frame to fill in at
+// the end); with it (the default) the same bytes with the tag frame after the ID3v2 tag.
+TEST(AudioWriter, Mp3WithoutLameTagIsTheStdoutStream) {
+  TempDir dir;
+  const std::vector<float> planar = test::test_signal(kRate, kFrames);
+  AudioWriteOptions tagged;
+  tagged.title = "a title";  // an ID3v2 tag first
+  AudioWriteOptions plain = tagged;
+  plain.mp3_lame_tag = false;
+  write_audio_file(dir.file("plain.mp3"), planar.data(), kFrames, plain, false);
+  write_audio_file(dir.file("tagged.mp3"), planar.data(), kFrames, tagged, false);
+  with_stdout_redirected(dir.file("stdout.mp3"), [&] {
+    auto w = AudioWriter::open_stdout(AudioFormat::Mp3, tagged);
+    w->write_planar(planar.data(), planar.data() + kFrames, kFrames);
+    w->finish();
+  });
+  const std::string p = read_bytes(dir.file("plain.mp3")), t = read_bytes(dir.file("tagged.mp3"));
+  ASSERT_GT(p.size(), 10u);
+  EXPECT_TRUE(p == read_bytes(dir.file("stdout.mp3")));
+  ASSERT_GT(t.size(), p.size());
+  // ID3v2: "ID3", a 10-byte header with a syncsafe size.
+  ASSERT_EQ(p.substr(0, 3), "ID3");
+  auto b = [&](size_t i) { return static_cast<size_t>(static_cast<unsigned char>(p[i]) & 0x7f); };
+  const size_t id3 = 10 + (b(6) << 21 | b(7) << 14 | b(8) << 7 | b(9));
+  ASSERT_LT(id3, p.size());
+  const size_t tag = t.size() - p.size();  // the LAME tag frame
+  EXPECT_TRUE(t.substr(0, id3) == p.substr(0, id3));
+  EXPECT_NE(t.substr(id3, tag).find("Info"), std::string::npos);
+  EXPECT_EQ(p.find("Info"), std::string::npos);
+  EXPECT_TRUE(t.substr(id3 + tag) == p.substr(id3));
 }
 
 }  // namespace

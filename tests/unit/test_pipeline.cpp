@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -175,4 +176,53 @@ TEST(SongScheduler, InterruptionSavesWhatExistsAndStartsNoLaterBatch) {
   EXPECT_TRUE(results[2].interrupted);
   EXPECT_NE(results[2].error.find("interrupted before"), std::string::npos) << results[2].error;
   EXPECT_FALSE(fs::exists(reqs[2].codes_out));
+}
+
+// A song of a running batch stopped alone (SongStopFn) keeps what it has, as partial, while the
+// other song of its batch comes out as it does when nothing is stopped, frame for frame.
+TEST(SongScheduler, OneSongStoppedAloneLeavesTheOtherUnchanged) {
+  TempDir d;
+  ModelSettings s;
+  s.model_path = checkpoint(d);
+  ASSERT_FALSE(s.model_path.empty());
+  s.device = "cpu";
+  s.need_codec = false;
+  heartmula::Generator gen(s);
+  auto requests = [&](const std::string& tag) {
+    std::vector<SongRequest> reqs(2);
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      reqs[i] = codes_only(d.path / (tag + std::to_string(i) + ".safetensors"));
+      reqs[i].lyrics = "[verse]\nla la la";
+      reqs[i].tags = "piano";
+      reqs[i].seed = 20 + i;
+      reqs[i].max_audio_length_ms = 1200;
+      reqs[i].ignore_eos = true;
+    }
+    return reqs;
+  };
+  const auto whole_reqs = requests("whole");
+  const auto whole = gen.generate_many(whole_reqs);
+  const auto cut_reqs = requests("cut");
+  int64_t frames_done = 0;
+  std::vector<size_t> asked;
+  const auto cut = gen.generate_many(
+      cut_reqs, [&](int64_t done, int64_t, double) { frames_done = done; }, {}, {},
+      [&](size_t i) {
+        asked.push_back(i);
+        return i == 0 && frames_done >= 4;
+      });
+  ASSERT_EQ(cut.size(), 2u);
+  EXPECT_TRUE(cut[0].interrupted);
+  EXPECT_TRUE(cut[0].error.empty()) << cut[0].error;
+  EXPECT_LT(cut[0].timings.frames, whole[0].timings.frames);
+  EXPECT_FALSE(cut[1].interrupted);
+  EXPECT_FALSE(whole[1].interrupted);
+  EXPECT_EQ(cut[1].timings.frames, whole[1].timings.frames);
+  EXPECT_GT(std::count(asked.begin(), asked.end(), size_t{1}), 0);
+  const auto frames = [](const std::string& p) { return heartmula::io::load_all_tensors(p).at("frames"); };
+  EXPECT_TRUE(at::equal(frames(cut_reqs[1].codes_out), frames(whole_reqs[1].codes_out)));
+  // The stopped song's frames are the first frames of its uncut self.
+  const at::Tensor part = frames(cut_reqs[0].codes_out);
+  EXPECT_EQ(part.size(0), cut[0].timings.frames);
+  EXPECT_TRUE(at::equal(part, frames(whole_reqs[0].codes_out).narrow(0, 0, part.size(0))));
 }

@@ -7,6 +7,7 @@
 
 #include "heartmula/error.h"
 #include "runtime/song_params.h"
+#include "server/audio_stream.h"
 #include "server/http_api.h"
 #include "server/song_queue.h"
 #include "server/song_request_json.h"
@@ -126,12 +127,18 @@ TEST_F(ServerQueue, BatchesSameSettingsAndRefusesWhenFull) {
   EXPECT_EQ(batch[0].first, a);
   EXPECT_EQ(batch[1].first, c);
   EXPECT_EQ(batch[0].second.save_path, (std::filesystem::path(dir_) / (a + ".mp3")).string());
+  // Written while made, every byte final once written (streamed by GET .../audio).
+  EXPECT_EQ(batch[0].second.stream, heartmula::StreamMode::automatic);
+  EXPECT_FALSE(batch[0].second.mp3_lame_tag);
   EXPECT_EQ(q.status(a)->state, SongState::running);
   EXPECT_EQ(q.metrics().queued, 2u);
   // A running batch stops once every song of it is cancelled.
   const std::vector<std::string> ids = {a, c};
   EXPECT_FALSE(q.should_stop(ids));
+  EXPECT_FALSE(q.cancel_requested(a));
   EXPECT_EQ(q.cancel(a), SongQueue::Cancel::stopping);
+  EXPECT_TRUE(q.cancel_requested(a));  // its batch's SongStopFn: a stops alone
+  EXPECT_FALSE(q.cancel_requested(c));
   EXPECT_FALSE(q.should_stop(ids));
   EXPECT_EQ(q.cancel(c), SongQueue::Cancel::stopping);
   EXPECT_TRUE(q.should_stop(ids));
@@ -171,3 +178,26 @@ TEST_F(ServerQueue, InvalidRequestIsRefusedBeforeQueueing) {
 }
 
 }  // namespace
+
+// Where a WAV file's samples start, from its first bytes (a growing file: 0 until the data
+// chunk's header is in).
+TEST(ServerAudioStream, FindsTheWavDataChunk) {
+  using heartmula::server::wav_data_offset;
+  auto le32 = [](uint32_t v) {
+    std::string b;
+    for (int k = 0; k < 4; ++k) b += static_cast<char>(v >> (8 * k));
+    return b;
+  };
+  const std::string fmt = "fmt " + le32(16) + std::string(16, '\1');
+  const std::string list = "LIST" + le32(5) + "INFOx" + std::string(1, '\0');  // odd size: padded
+  const std::string head = "RIFF" + le32(0) + "WAVE" + fmt + list + "data" + le32(0);
+  const std::vector<char> bytes(head.begin(), head.end());
+  size_t size_at = 0;
+  EXPECT_EQ(wav_data_offset(bytes, &size_at), head.size());
+  EXPECT_EQ(size_at, head.size() - 4);
+  EXPECT_EQ(wav_data_offset(std::vector<char>(bytes.begin(), bytes.end() - 8), &size_at), 0u);
+  EXPECT_EQ(wav_data_offset(std::vector<char>(bytes.begin(), bytes.begin() + 6), &size_at), 0u);
+  std::vector<char> bad = bytes;
+  bad[0] = 'X';
+  EXPECT_THROW(wav_data_offset(bad, &size_at), heartmula::Error);
+}

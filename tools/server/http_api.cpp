@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "heartmula/error.h"
+#include "server/audio_stream.h"
 #include "server/song_queue.h"
 #include "server/song_request_json.h"
 #include "server/web_page.h"
@@ -135,6 +136,9 @@ bool is_loopback_host(const std::string& host) {
 
 void install_routes(httplib::Server& server, SongQueue& queue, const ApiOptions& options) {
   server.set_payload_max_length(kMaxBodyBytes);
+  // A client streaming a running song's audio holds a thread until the song's file is complete:
+  // enough threads that such clients leave others answered (httplib's default is 8).
+  server.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   const std::string key = options.api_key;
   server.set_pre_routing_handler([key](const httplib::Request& req, httplib::Response& res) {
     if (key.empty() || (req.method == "GET" && (req.path == "/" || req.path == "/health")))
@@ -202,19 +206,21 @@ void install_routes(httplib::Server& server, SongQueue& queue, const ApiOptions&
     if (!s) return error_reply(res, 404, "no song with this id");
     reply(res, 200, status_json(*s));
   });
-  server.Get(std::string("/v1/songs/") + kIdPattern + "/audio",
-             [&queue](const httplib::Request& req, httplib::Response& res) {
-               const auto s = queue.status(req.matches[1]);
-               if (!s) return error_reply(res, 404, "no song with this id");
-               if (!has_audio(*s)) {
-                 Json j = {{"error", s->state == SongState::failed || s->state == SongState::cancelled
-                                         ? "the song has no audio"
-                                         : "the song is not ready yet: its file is served once it is complete"},
-                           {"state", state_name(s->state)}};
-                 return reply(res, 409, j);
-               }
-               send_file(res, *s, req.has_param("download"));
-             });
+  server.Get(
+      std::string("/v1/songs/") + kIdPattern + "/audio", [&queue](const httplib::Request& req, httplib::Response& res) {
+        const auto s = queue.status(req.matches[1]);
+        if (!s) return error_reply(res, 404, "no song with this id");
+        // Running: the file as it grows (chunked), until it is complete.
+        if (s->state == SongState::running)
+          return send_growing_audio(res, queue, s->id, s->format, req.has_param("download"));
+        if (!has_audio(*s)) {
+          Json j = {{"error", s->state == SongState::queued ? "the song is queued: its audio is served once it runs"
+                                                            : "the song has no audio"},
+                    {"state", state_name(s->state)}};
+          return reply(res, 409, j);
+        }
+        send_file(res, *s, req.has_param("download"));
+      });
   server.Delete(std::string("/v1/songs/") + kIdPattern, [&queue](const httplib::Request& req, httplib::Response& res) {
     const std::string id = req.matches[1];
     const SongQueue::Cancel c = queue.cancel(id);

@@ -12,6 +12,9 @@ namespace heartmula::server {
 
 class SongQueue;
 
+// Threads answering requests (each streaming client holds one while its song runs).
+constexpr size_t kHttpThreads = 64;
+
 struct ApiOptions {
   std::string api_key;         // "": no authentication (loopback only; the main checks)
   std::string default_lyrics;  // a request without lyrics / tags gets heartmula-gen's defaults

@@ -83,8 +83,12 @@ SongQueue::Submit SongQueue::submit(SongRequest song, const std::string& format,
   if (!song.seed) song.seed = random_u64() & 0x7fffffffffffffffull;  // heartmula-gen's range
   song.save_path = path_of(new_id);
   song.overwrite = false;
-  song.stream = StreamMode::off;  // the file is served once complete (docs/server.md: not streamed)
-  song.validate();                // throws UsageError
+  // Windows are decoded and written while the song is made (heartmula-gen's default), and an
+  // MP3 gets no LAME tag frame (rewritten at the end otherwise): every byte of the file is final
+  // once written, so GET .../audio streams it as it grows (docs/server.md).
+  song.stream = StreamMode::automatic;
+  song.mp3_lame_tag = false;
+  song.validate();  // throws UsageError
   if (check_) check_(song);
   std::lock_guard<std::mutex> lock(mu_);
   if (const auto r = refused()) return *r;
@@ -179,6 +183,12 @@ void SongQueue::progress(const std::vector<std::string>& ids, int64_t done) {
   }
 }
 
+bool SongQueue::cancel_requested(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = songs_.find(id);
+  return it != songs_.end() && it->second->status.cancel_requested;
+}
+
 bool SongQueue::should_stop(const std::vector<std::string>& ids) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) return true;
@@ -257,10 +267,12 @@ void run_worker(Generator& gen, SongQueue& queue, size_t max_batch) {
     // of the batch go on; its final timings and sidecar (<id>.json, as heartmula-gen writes it)
     // come when the batch ends.
     auto saved = [&](size_t i, const SongResult& r) { queue.finished(ids[i], r); };
+    // A cancelled song ends alone at its next frame (partial, saved); the others go on.
+    auto song_stop = [&](size_t i) { return queue.cancel_requested(ids[i]); };
     try {
       std::vector<SongResult> results = gen.generate_many(
           requests, [&](int64_t done, int64_t, double) { queue.progress(ids, done); },
-          [&] { return queue.should_stop(ids); }, saved);
+          [&] { return queue.should_stop(ids); }, saved, song_stop);
       Timings batch_timings;
       for (size_t i = 0; i < results.size(); ++i) {
         SongResult& r = results[i];

@@ -82,6 +82,8 @@ class SongQueue {
   // together), up to `max_batch`, and marks them running. Empty once shutdown() was called.
   std::vector<std::pair<std::string, SongRequest>> next_batch(size_t max_batch);
   void progress(const std::vector<std::string>& ids, int64_t done);
+  // DELETE asked for this song: the SongStopFn of its batch (it ends alone at its next frame).
+  bool cancel_requested(const std::string& id) const;
   // True when every song of the batch was cancelled, or on shutdown: the StopFn of the batch.
   bool should_stop(const std::vector<std::string>& ids) const;
   // A song's result: first when its file is complete (state done, or cancelled when a cancel was

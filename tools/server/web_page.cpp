@@ -113,9 +113,23 @@ async function poll(id, box, bar, cancel) {
   if (s.timings) text += " | " + s.timings.total_s.toFixed(1) + " s to make";
   if (s.error) text += " | " + s.error;
   box.querySelector(".meta").textContent = text;
+  // Without a key the player reads the audio while it is made (GET .../audio streams a running
+  // song's file as it grows); with one it gets the finished file below.
+  const live = box.querySelector("audio");
+  if (s.state === "running" && !live && !$("key").value.trim()) {
+    const audio = el("audio"); audio.controls = true; audio.preload = "auto";
+    audio.src = "/v1/songs/" + id + "/audio";
+    audio.setAttribute("aria-label", "song " + id + " (while it is made)");
+    box.append(audio);
+  }
   if (s.state === "queued" || s.state === "running") { setTimeout(() => poll(id, box, bar, cancel), 1000); return; }
   cancel.remove();
-  if (!s.audio_url) return;
+  if (!s.audio_url) { if (live) live.remove(); return; }
+  if (live) {
+    const link = el("a", "Download " + id + "." + s.format); link.href = s.audio_url + "?download=1";
+    box.append(el("br"), link);
+    return;
+  }
   // The audio is fetched with the key (an <audio src> cannot send a header), then played.
   const r = await fetch(s.audio_url, { headers: headers() });
   if (!r.ok) return;
