@@ -493,8 +493,8 @@ if want int8; then
     || { note "int8 kernel tests: FAILED"; grep -E "Failure|FAILED|error" "$OUTDIR/int8_test.log" | head -20; }
   # GEMM rows without and with programmatic dependent launch (HEARTMULA_PDL=1).
   if [ "${INT8_GEMM:-1}" = 1 ]; then
-    for pdl in 0 1; do
-      HEARTMULA_PDL=$pdl timeout 240 $B/heartmula-bench --device cuda --frames 0 --gemm --gemm-rows ${GEMM_ROWS:-1,2,4,16,32} -q \
+    for pdl in ${INT8_GEMM_PDL:-0 1}; do
+      HEARTMULA_PDL=$pdl timeout 240 $B/heartmula-bench --device cuda --frames 0 --gemm --gemm-rows ${GEMM_ROWS:-1,2,4,16,32} ${GEMM_EXTRA:-} -q \
         -o "$OUTDIR/gemm_pdl$pdl.md" && { echo "--- HEARTMULA_PDL=$pdl"; cat "$OUTDIR/gemm_pdl$pdl.md"; } || note "gemm bench (PDL $pdl): FAILED"
     done
   fi
