@@ -11,7 +11,8 @@ run() {  # DIR DEVICE ENV...
     --codes-out $d/x.safetensors --quiet ${EXTRA:-} >/dev/null 2>$d/err || echo "FAILED $d: $(tail -2 $d/err)"
 }
 for v in again:HEARTMULA_GRAPH_STATS=0 nographs:HEARTMULA_NO_GRAPHS=1 \
-         smfree0:HEARTMULA_CODEC_SM_FREE=0 nostream:HEARTMULA_GRAPH_STATS=0:--no-stream; do
+         smfree0:HEARTMULA_CODEC_SM_FREE=0 nostream:HEARTMULA_GRAPH_STATS=0:--no-stream \
+         int8:HEARTMULA_GRAPH_STATS=0:--mula-dtype=int8; do
   name=${v%%:*}; e=${v#*:}; EXTRA=""; [[ "$e" == *:--* ]] && EXTRA=${e#*:}; e=${e%%:--*}
   run /tmp/md_one_$name cuda $e
   run /tmp/md_two_$name cuda:0,cuda:0 $e
