@@ -12,7 +12,7 @@ run() {  # DIR DEVICE ENV...
 }
 for v in again:HEARTMULA_GRAPH_STATS=0 nographs:HEARTMULA_NO_GRAPHS=1 \
          smfree0:HEARTMULA_CODEC_SM_FREE=0 nostream:HEARTMULA_GRAPH_STATS=0:--no-stream \
-         int8:HEARTMULA_GRAPH_STATS=0:--mula-dtype=int8; do
+         int8:HEARTMULA_GRAPH_STATS=0:--mula-dtype=int8 cublasws:CUBLAS_WORKSPACE_CONFIG=:4096:8; do
   name=${v%%:*}; e=${v#*:}; EXTRA=""; [[ "$e" == *:--* ]] && EXTRA=${e#*:}; e=${e%%:--*}
   run /tmp/md_one_$name cuda $e
   run /tmp/md_two_$name cuda:0,cuda:0 $e
