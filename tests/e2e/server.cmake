@@ -7,7 +7,9 @@ if(HEARTMULA_WITH_SERVER)
   add_dependencies(test_server heartmula-gen heartmula-server)
   add_test(NAME e2e_server COMMAND test_server --gtest_filter=-ServerTest.FiftyConcurrentClients)
   set_tests_properties(e2e_server PROPERTIES LABELS e2e FIXTURES_REQUIRED test_assets TIMEOUT 900)
-  # 50 clients at once: its own entry, with its own limit.
+  # 50 clients at once: its own entry, with its own limit, labelled "load" (not "e2e"): it runs in
+  # the README's test command (release build), not in the sanitizer job, where its 50 songs take
+  # longer than its time bound (CI proof of 9dab055: still queued after 240 s under ASan).
   add_test(NAME e2e_server_clients COMMAND test_server --gtest_filter=ServerTest.FiftyConcurrentClients)
-  set_tests_properties(e2e_server_clients PROPERTIES LABELS e2e FIXTURES_REQUIRED test_assets TIMEOUT 300)
+  set_tests_properties(e2e_server_clients PROPERTIES LABELS load FIXTURES_REQUIRED test_assets TIMEOUT 300)
 endif()
