@@ -573,7 +573,8 @@ int run(int argc, char** argv) {
         "(a folder gets a new timestamped name each run), or use --batch");
   if (c.batch_file.empty()) {
     if (c.batch_size > 1 && c.num_songs == 1)
-      throw UsageError("--batch-size applies to --batch files and --num-songs N (songs per batch); one song is one batch");
+      throw UsageError(
+          "--batch-size applies to --batch files and --num-songs N (songs per batch); one song is one batch");
     if (!c.song.no_audio) c.song.save_path = resolve_save_path(c.save_arg);
     if (c.skip_existing && c.num_songs == 1 && output_complete(c.song)) {
       report_skipped(c, "song", c.song);
@@ -641,23 +642,24 @@ int run(int argc, char** argv) {
     songs.push_back(s);
   }
   if (songs.empty()) return kExitOk;
-  if (pool) {  // groups of --batch-size, or the songs split evenly over the devices
+  // Groups of --batch-size songs, else the songs split evenly over the devices (one device: all
+  // of them in one batch).
+  const size_t devices = pool ? pool->size() : 1;
+  const size_t group =
+      app.count("--batch-size") > 0 ? static_cast<size_t>(c.batch_size) : (songs.size() + devices - 1) / devices;
+  if (pool) {
     std::vector<std::string> wheres;
     for (const auto& s : songs) wheres.push_back("song with seed " + std::to_string(*s.seed));
-    const size_t group = app.count("--batch-size") > 0 ? static_cast<size_t>(c.batch_size)
-                                                       : (songs.size() + pool->size() - 1) / pool->size();
     const DeviceRunCounts counts = run_on_devices(*pool, c, songs, wheres, group);
     if (!counts.failures.empty()) return kExitRuntimeError;
     return counts.interrupted > 0 || counts.ok < static_cast<int>(songs.size()) ? kExitInterrupted : kExitOk;
   }
-  // One device: one batch of all N songs, or groups of --batch-size songs one after another (the
-  // same groups as several devices with that --batch-size: on CUDA a song's bf16 bytes may depend
-  // on how many rows its batch has, docs/usage.md "Several songs in one batch").
-  const size_t group = app.count("--batch-size") > 0 ? static_cast<size_t>(c.batch_size) : songs.size();
+  // One device: the groups one after another.
   std::vector<SongResult> results;
   for (size_t first = 0; first < songs.size() && g_interrupts.load() == 0; first += group) {
-    const std::vector<SongRequest> part(songs.begin() + static_cast<std::ptrdiff_t>(first),
-                                       songs.begin() + static_cast<std::ptrdiff_t>(std::min(songs.size(), first + group)));
+    const std::vector<SongRequest> part(
+        songs.begin() + static_cast<std::ptrdiff_t>(first),
+        songs.begin() + static_cast<std::ptrdiff_t>(std::min(songs.size(), first + group)));
     for (SongResult& r : run_songs(gen, c, part, first, songs.size())) results.push_back(std::move(r));
   }
   int rc = results.size() < songs.size() ? kExitInterrupted : kExitOk;  // groups never started

@@ -66,10 +66,7 @@ void BpeModel::read_vocab(const Json& vocab, const Where& at) {
   vocab_.reserve(vocab.size());
   vocab_r_.reserve(vocab.size());
   for (const auto& [token, value] : vocab.items()) {
-    // The path only for an error (128 000 entries).
-    const int32_t id = value.is_number_unsigned() && value.get<uint64_t>() <= 0x7FFFFFFFull
-                           ? static_cast<int32_t>(value.get<uint64_t>())
-                           : json_util::to_id(value, at / token);
+    const int32_t id = json_util::to_id_at(value, [&] { return at / token; });
     strings_.push_back(token);
     const std::string_view view = strings_.back();
     vocab_.emplace(view, id);

@@ -49,13 +49,18 @@ inline bool get_bool(const Json& obj, const std::string& key, bool fallback, con
 }
 
 // An id in [0, 2^31).
-inline int32_t to_id(const Json& v, const Where& at) {
-  if (!v.is_number_integer()) at.fail(std::string("expected an integer id, got ") + v.type_name());
+// `where()` gives the value's Where, built only for an error (a vocabulary has 128 000 ids).
+template <typename WhereFn>
+int32_t to_id_at(const Json& v, const WhereFn& where) {
+  if (!v.is_number_integer()) where().fail(std::string("expected an integer id, got ") + v.type_name());
   if (v.is_number_unsigned() ? v.get<uint64_t>() > 0x7FFFFFFFull
                              : (v.get<int64_t>() < 0 || v.get<int64_t>() > 0x7FFFFFFF)) {
-    at.fail("id " + v.dump() + " is out of range");
+    where().fail("id " + v.dump() + " is out of range");
   }
   return static_cast<int32_t>(v.get<int64_t>());
+}
+inline int32_t to_id(const Json& v, const Where& at) {
+  return to_id_at(v, [&at]() -> const Where& { return at; });
 }
 
 // The "type" field of a component, e.g. "BPE", "ByteLevel".

@@ -111,6 +111,29 @@ inline std::string start_blocker(Server& srv) {
   return srv.wait_state(id, {"running"}, 60).is_object() ? id : "";
 }
 
+// Posts `bodies` behind a blocker (start_blocker), cancels the blocker so that they run together
+// as one batch, and waits until each runs. Their ids, in order; empty when a step failed (the
+// gtest failure says which).
+inline std::vector<std::string> run_as_one_batch(Server& srv, const std::vector<Json>& bodies) {
+  const std::string blocker = start_blocker(srv);
+  EXPECT_FALSE(blocker.empty()) << srv.stderr_text();
+  if (blocker.empty()) return {};
+  std::vector<std::string> ids;
+  for (const Json& body : bodies) {
+    auto r = srv.post_song(body);
+    EXPECT_TRUE(r && r->status == 202) << (r ? r->body : "no answer");
+    if (!r || r->status != 202) return {};
+    ids.push_back(Json::parse(r->body)["id"]);
+  }
+  EXPECT_TRUE(srv.client().Delete(("/v1/songs/" + blocker).c_str()));
+  for (const auto& id : ids)
+    if (!srv.wait_state(id, {"running"}, 60).is_object()) {
+      ADD_FAILURE() << id << " never ran\n" << srv.stderr_text();
+      return {};
+    }
+  return ids;
+}
+
 // What a client got from GET .../audio read while the song was made.
 struct Streamed {
   bool ok = false;  // the whole body arrived (httplib saw its last chunk)

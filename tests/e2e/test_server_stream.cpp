@@ -18,19 +18,11 @@ using namespace heartmula::test;
 TEST_F(ServerTest, AudioIsStreamedWhileTheSongIsMade) {
   Server srv(ckpt_, out_.path(), logs_.path(), {"--max-batch", "2"});
   ASSERT_TRUE(srv.started()) << srv.stderr_text();
-  const std::string blocker = start_blocker(srv);
-  ASSERT_FALSE(blocker.empty()) << srv.stderr_text();
-  std::vector<std::string> ids;
-  for (const char* format : {"mp3", "wav"}) {
-    Json body = kLongSong;
-    body["format"] = format;
-    auto r = srv.post_song(body);
-    ASSERT_TRUE(r);
-    ASSERT_EQ(r->status, 202) << r->body;
-    ids.push_back(Json::parse(r->body)["id"]);
-  }
-  ASSERT_TRUE(srv.client().Delete(("/v1/songs/" + blocker).c_str()));  // the two run together next
-  for (const auto& id : ids) ASSERT_TRUE(srv.wait_state(id, {"running"}, 60).is_object()) << srv.stderr_text();
+  Json mp3 = kLongSong, wav = kLongSong;
+  mp3["format"] = "mp3";
+  wav["format"] = "wav";
+  const std::vector<std::string> ids = run_as_one_batch(srv, {mp3, wav});
+  ASSERT_EQ(ids.size(), 2u);
   Streamed got[2];
   {
     std::thread mp3([&] { got[0] = stream_audio(srv.port(), ids[0]); });
@@ -85,17 +77,8 @@ TEST_F(ServerTest, CancellingOneSongOfABatchLeavesTheOtherUnchanged) {
   ASSERT_TRUE(srv.started()) << srv.stderr_text();
   const Json kept = {{"lyrics", "la la la"}, {"tags", "piano"}, {"duration", 20},
                      {"ignore_eos", true},   {"seed", 5},       {"codec_steps", 1}};
-  const std::string blocker = start_blocker(srv);
-  ASSERT_FALSE(blocker.empty()) << srv.stderr_text();
-  std::vector<std::string> ids;
-  for (const Json& body : {kLongSong, kept}) {
-    auto r = srv.post_song(body);
-    ASSERT_TRUE(r);
-    ASSERT_EQ(r->status, 202) << r->body;
-    ids.push_back(Json::parse(r->body)["id"]);
-  }
-  ASSERT_TRUE(srv.client().Delete(("/v1/songs/" + blocker).c_str()));  // the two run together next
-  for (const auto& id : ids) ASSERT_TRUE(srv.wait_state(id, {"running"}, 60).is_object()) << srv.stderr_text();
+  const std::vector<std::string> ids = run_as_one_batch(srv, {kLongSong, kept});
+  ASSERT_EQ(ids.size(), 2u);
   auto del = srv.client().Delete(("/v1/songs/" + ids[0]).c_str());
   ASSERT_TRUE(del);
   ASSERT_EQ(del->status, 200) << del->body;

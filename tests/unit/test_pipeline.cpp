@@ -75,6 +75,30 @@ SongRequest codes_only(const fs::path& codes_out) {
   return r;
 }
 
+// Settings of a Generator on the CPU with the language model only (codes, no audio).
+ModelSettings lm_only(const std::string& model_path) {
+  ModelSettings s;
+  s.model_path = model_path;
+  s.device = "cpu";
+  s.need_codec = false;
+  return s;
+}
+
+// `n` codes-only songs of the same short text, <dir>/<tag><i>.safetensors, seeds first_seed + i.
+std::vector<SongRequest> lm_songs(const fs::path& dir, const std::string& tag, size_t n, uint64_t first_seed,
+                                  int64_t max_ms) {
+  std::vector<SongRequest> reqs(n);
+  for (size_t i = 0; i < n; ++i) {
+    reqs[i] = codes_only(dir / (tag + std::to_string(i) + ".safetensors"));
+    reqs[i].lyrics = "[verse]\nla la la";
+    reqs[i].tags = "piano";
+    reqs[i].seed = first_seed + i;
+    reqs[i].max_audio_length_ms = max_ms;
+    reqs[i].ignore_eos = true;
+  }
+  return reqs;
+}
+
 int64_t frames_in(const std::string& path) { return heartmula::io::load_all_tensors(path).at("frames").size(0); }
 
 }  // namespace
@@ -142,21 +166,10 @@ TEST(OutputBatch, WithoutAWorkerSongsAreFinishedAfterTheLoopInOrder) {
 
 TEST(SongScheduler, InterruptionSavesWhatExistsAndStartsNoLaterBatch) {
   TempDir d;
-  ModelSettings s;
-  s.model_path = checkpoint(d);
+  const ModelSettings s = lm_only(checkpoint(d));
   ASSERT_FALSE(s.model_path.empty());
-  s.device = "cpu";
-  s.need_codec = false;
   heartmula::Generator gen(s);
-  std::vector<SongRequest> reqs(3);
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    reqs[i] = codes_only(d.path / ("s" + std::to_string(i) + ".safetensors"));
-    reqs[i].lyrics = "[verse]\nla la la";
-    reqs[i].tags = "piano";
-    reqs[i].seed = 10 + i;
-    reqs[i].max_audio_length_ms = 2000;
-    reqs[i].ignore_eos = true;
-  }
+  std::vector<SongRequest> reqs = lm_songs(d.path, "s", 3, 10, 2000);
   reqs[2].temperature = 0.9;  // another batch, after the first
   int64_t frames_when_stopped = 0;
   std::vector<size_t> saved;
@@ -182,27 +195,12 @@ TEST(SongScheduler, InterruptionSavesWhatExistsAndStartsNoLaterBatch) {
 // other song of its batch comes out as it does when nothing is stopped, frame for frame.
 TEST(SongScheduler, OneSongStoppedAloneLeavesTheOtherUnchanged) {
   TempDir d;
-  ModelSettings s;
-  s.model_path = checkpoint(d);
+  const ModelSettings s = lm_only(checkpoint(d));
   ASSERT_FALSE(s.model_path.empty());
-  s.device = "cpu";
-  s.need_codec = false;
   heartmula::Generator gen(s);
-  auto requests = [&](const std::string& tag) {
-    std::vector<SongRequest> reqs(2);
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      reqs[i] = codes_only(d.path / (tag + std::to_string(i) + ".safetensors"));
-      reqs[i].lyrics = "[verse]\nla la la";
-      reqs[i].tags = "piano";
-      reqs[i].seed = 20 + i;
-      reqs[i].max_audio_length_ms = 1200;
-      reqs[i].ignore_eos = true;
-    }
-    return reqs;
-  };
-  const auto whole_reqs = requests("whole");
+  const auto whole_reqs = lm_songs(d.path, "whole", 2, 20, 1200);
   const auto whole = gen.generate_many(whole_reqs);
-  const auto cut_reqs = requests("cut");
+  const auto cut_reqs = lm_songs(d.path, "cut", 2, 20, 1200);
   int64_t frames_done = 0;
   std::vector<size_t> asked;
   const auto cut = gen.generate_many(
