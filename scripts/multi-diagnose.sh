@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU machine, after `scripts/device-from-head.sh check multi` (tiny checkpoint, lyrics, build):
 # two workers on one GPU against one device with the same groups, repeated and with switches off,
-# to find what makes a song differ (issue #21). Prints one line per variant.
+# to find what makes a song differ (issue #21). Prints one line per variant; then, where the CUDA
+# toolkit's compute-sanitizer exists, its racecheck / initcheck / synccheck over one song.
 cd /tmp/heartmula-src || exit 1
 B=build-device/tools CK=/tmp/tinyckpt
 run() {  # DIR DEVICE ENV...
@@ -10,16 +11,11 @@ run() {  # DIR DEVICE ENV...
     --ignore-eos --duration 4 --codec-steps 2 --seed 21 --num-songs 6 --batch-size 3 -o $d/x.wav \
     --codes-out $d/x.safetensors --quiet ${EXTRA:-} >/dev/null 2>$d/err || echo "FAILED $d: $(tail -2 $d/err)"
 }
-for v in again:HEARTMULA_GRAPH_STATS=0 nographs:HEARTMULA_NO_GRAPHS=1 \
-         smfree0:HEARTMULA_CODEC_SM_FREE=0 nostream:HEARTMULA_GRAPH_STATS=0:--no-stream \
-         int8:HEARTMULA_GRAPH_STATS=0:--mula-dtype=int8 cublasws:CUBLAS_WORKSPACE_CONFIG=:4096:8; do
-  name=${v%%:*}; e=${v#*:}; EXTRA=""; [[ "$e" == *:--* ]] && EXTRA=${e#*:}; e=${e%%:--*}
-  run /tmp/md_one_$name cuda $e
-  run /tmp/md_two_$name cuda:0,cuda:0 $e
-  python3 - $name <<'PY'
+compare() {  # NAME DIR_A DIR_B
+  python3 - "$@" <<'PY'
 import sys, glob, os
 from safetensors.torch import load_file
-n = sys.argv[1]; a, b = f"/tmp/md_one_{n}", f"/tmp/md_two_{n}"
+n, a, b = sys.argv[1:4]
 out = []
 for f in sorted(glob.glob(a + "/*.safetensors")):
     g = b + "/" + os.path.basename(f)
@@ -29,6 +25,33 @@ for f in sorted(glob.glob(a + "/*.safetensors")):
         if len(d) or len(x) != len(y): out.append(f"{os.path.basename(f)} from frame {int(d[0]) if len(d) else m}")
     except Exception as e:
         out.append(f"{os.path.basename(f)}: {e}")
-print(f">>> multi-diagnose {n}: " + ("codes EQUAL" if not out else "differ: " + "; ".join(out)))
+print(f">>> multi-diagnose {n}: " + ("codes EQUAL" if not out else "differ: " + "; ".join(out)), flush=True)
 PY
+}
+for v in again:HEARTMULA_GRAPH_STATS=0 nographs:HEARTMULA_NO_GRAPHS=1 \
+         smfree0:HEARTMULA_CODEC_SM_FREE=0 nostream:HEARTMULA_GRAPH_STATS=0:--no-stream \
+         noaudio:HEARTMULA_GRAPH_STATS=0:--no-audio lmstream:HEARTMULA_STREAM_PRIORITY=lm \
+         int8:HEARTMULA_GRAPH_STATS=0:--mula-dtype=int8 cublasws:CUBLAS_WORKSPACE_CONFIG=:4096:8; do
+  name=${v%%:*}; e=${v#*:}; EXTRA=""; [[ "$e" == *:--* ]] && EXTRA=${e#*:}; e=${e%%:--*}
+  run /tmp/md_one_$name cuda $e
+  run /tmp/md_two_$name cuda:0,cuda:0 $e
+  compare "$name (one vs two)" /tmp/md_one_$name /tmp/md_two_$name
+done
+# Repeatability of each side on its own.
+run /tmp/md_one_rep cuda HEARTMULA_GRAPH_STATS=0; compare "one vs one" /tmp/md_one_again /tmp/md_one_rep
+run /tmp/md_two_rep cuda:0,cuda:0 HEARTMULA_GRAPH_STATS=0; compare "two vs two" /tmp/md_two_again /tmp/md_two_rep
+
+# compute-sanitizer over one song (shared-memory races, reads of unwritten device memory, barrier misuse).
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+if [ -z "$CS" ]; then echo ">>> compute-sanitizer: not found"; exit 0; fi
+for tool in racecheck initcheck synccheck; do
+  for dt in bf16 int8; do
+    log=/tmp/md_cs_${tool}_$dt.log
+    HEARTMULA_NO_GRAPHS=1 timeout ${CS_TIMEOUT:-120} "$CS" --tool $tool --print-limit 20 $B/heartmula-gen --model-path $CK \
+      --device cuda --mula-dtype $dt --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --ignore-eos --duration 1 \
+      --codec-steps 1 --seed 21 --num-songs 3 --batch-size 3 -o /tmp/md_cs.wav --quiet >$log 2>&1
+    rc=$?
+    echo ">>> compute-sanitizer $tool $dt (rc $rc): $(grep -h 'ERROR SUMMARY' $log | tail -1)"
+    grep -E "^=========  *(Invalid|Race|Uninitialized|Barrier|Error)|^=========     at .*(heartmula|kernel)" $log | sort | uniq -c | sort -rn | head -8
+  done
 done
