@@ -44,8 +44,9 @@ run /tmp/md_two_rep cuda:0,cuda:0 HEARTMULA_GRAPH_STATS=0; compare "two vs two" 
 # compute-sanitizer over one song (shared-memory races, reads of unwritten device memory, barrier misuse).
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 if [ -z "$CS" ]; then echo ">>> compute-sanitizer: not found"; exit 0; fi
-for tool in racecheck initcheck synccheck; do
-  for dt in bf16 int8; do
+for run in ${CS_RUNS:-racecheck:bf16 racecheck:int8 initcheck:bf16 initcheck:int8 synccheck:bf16}; do
+  tool=${run%%:*} dt=${run#*:}
+  {
     log=/tmp/md_cs_${tool}_$dt.log
     HEARTMULA_NO_GRAPHS=1 timeout ${CS_TIMEOUT:-120} "$CS" --tool $tool --print-limit 20 $B/heartmula-gen --model-path $CK \
       --device cuda --mula-dtype $dt --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --ignore-eos --duration 1 \
@@ -53,5 +54,5 @@ for tool in racecheck initcheck synccheck; do
     rc=$?
     echo ">>> compute-sanitizer $tool $dt (rc $rc): $(grep -h 'ERROR SUMMARY' $log | tail -1)"
     grep -E "^=========  *(Invalid|Race|Uninitialized|Barrier|Error)|^=========     at .*(heartmula|kernel)" $log | sort | uniq -c | sort -rn | head -8
-  done
+  }
 done

@@ -41,6 +41,7 @@ enum class Switch : int {
   kProfileTrace,
   kProfileCodecFrames,
   kCodecSmFree,
+  kLoadPieceMb,
   kCodecCudnnBenchmark,
   kNoCodecWarmup,
   kStreamPriority,

@@ -1,10 +1,19 @@
 #include "io/torch_tensors.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/Event.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
 
 #include "heartmula/error.h"
+#include "io/switches.h"
 
 namespace heartmula::io {
 
@@ -75,7 +84,92 @@ at::Tensor view_tensor(const TensorInfo& t) {
       const_cast<uint8_t*>(t.data), t.shape, [keep](void*) {}, options);
 }
 
-at::Tensor load_tensor(const TensorInfo& t, c10::ScalarType dtype, c10::Device device) {
+// Four pinned buffers of one piece each, used in turn; a buffer is refilled only once the copy
+// that read it last has finished (an event per buffer, recorded on the current stream after the
+// copy). The host fills piece i + 1 while the device copies piece i and converts it.
+class HostStaging {
+ public:
+  HostStaging(c10::Device device, int64_t piece_bytes) : device_(device), piece_bytes_(piece_bytes) {}
+  ~HostStaging() {
+    for (auto& e : done_) try {
+        wait(e.get());
+      } catch (...) {  // a failing device: whoever used it reports the error
+      }
+  }
+  HostStaging(const HostStaging&) = delete;
+  HostStaging& operator=(const HostStaging&) = delete;
+
+  int64_t piece_bytes() const { return piece_bytes_; }
+  // The next buffer (a [piece_bytes] byte tensor, pinned), once its last copy is done.
+  at::Tensor next(size_t* slot) {
+    *slot = next_;
+    next_ = (next_ + 1) % kBuffers;
+    if (bufs_.size() < kBuffers) {
+      bufs_.push_back(at::empty({piece_bytes_}, at::TensorOptions().dtype(at::kByte).pinned_memory(true)));
+      done_.push_back(nullptr);
+    } else {
+      wait(done_[*slot].get());
+    }
+    return bufs_[*slot];
+  }
+  // After the copy out of buffer `slot` has been queued on the current stream.
+  void queued(size_t slot) {
+    if (!done_[slot]) done_[slot] = std::make_unique<c10::Event>(device_.type());
+    c10::impl::VirtualGuardImpl impl(device_.type());
+    done_[slot]->record(impl.getStream(device_));
+  }
+
+ private:
+  // c10::Event has no synchronize() in LibTorch 1.13: its query, polled.
+  static void wait(const c10::Event* e) {
+    while (e != nullptr && !e->query()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  static constexpr size_t kBuffers = 4;
+  c10::Device device_;
+  int64_t piece_bytes_;
+  size_t next_ = 0;
+  std::vector<at::Tensor> bufs_;
+  std::vector<std::unique_ptr<c10::Event>> done_;
+};
+
+std::shared_ptr<HostStaging> make_host_staging(c10::Device device) {
+  if (!device.is_cuda()) return nullptr;  // pinned memory through LibTorch: CUDA only (XPU: not tried)
+  const int64_t mb = switch_int(Switch::kLoadPieceMb).value_or(64);
+  if (mb <= 0) return nullptr;
+  return std::make_shared<HostStaging>(device, mb << 20);
+}
+
+namespace {
+at::Tensor load_staged(const TensorInfo& t, c10::ScalarType dtype, c10::Device device, HostStaging& staging) {
+  const c10::ScalarType stored = to_scalar_type(t.dtype);
+  at::Tensor out = at::empty(t.shape, at::TensorOptions().dtype(dtype).device(device));
+  at::Tensor flat = out.view({-1});
+  const int64_t esize = static_cast<int64_t>(dtype_size(t.dtype));
+  const int64_t per_piece = std::max<int64_t>(1, staging.piece_bytes() / esize), numel = out.numel();
+  for (int64_t e0 = 0; e0 < numel; e0 += per_piece) {
+    const int64_t n = std::min(per_piece, numel - e0), bytes = n * esize;
+    size_t slot = 0;
+    at::Tensor buf = staging.next(&slot);
+    uint8_t* dst = buf.data_ptr<uint8_t>();
+    const uint8_t* src = t.data + e0 * esize;
+    // Several threads fault the mapping in at once (one thread copying page by page was the
+    // limit of the direct path).
+    at::parallel_for(0, bytes, int64_t{4} << 20,
+                     [&](int64_t b, int64_t e) { std::memcpy(dst + b, src + b, static_cast<size_t>(e - b)); });
+    const at::Tensor host = buf.narrow(0, 0, bytes).view(stored);
+    if (stored == dtype) {
+      flat.narrow(0, e0, n).copy_(host, /*non_blocking=*/true);
+    } else {
+      flat.narrow(0, e0, n).copy_(host.to(device, /*non_blocking=*/true));  // converted on the device
+    }
+    staging.queued(slot);
+  }
+  return out;
+}
+}  // namespace
+
+at::Tensor load_tensor(const TensorInfo& t, c10::ScalarType dtype, c10::Device device, HostStaging* staging) {
+  if (staging != nullptr && !device.is_cpu() && t.nbytes > 0) return load_staged(t, dtype, device, *staging);
   at::Tensor v = view_tensor(t);
   if (device.is_cpu()) return v.to(dtype, /*non_blocking=*/false, /*copy=*/true).contiguous();
   // Copy in the stored dtype, convert on the device (the device is faster at it). A tensor that

@@ -5,6 +5,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,8 +20,19 @@ DType from_scalar_type(c10::ScalarType st);  // Error for types safetensors cann
 // file). The mapping stays alive while the tensor does. Copies only if misaligned.
 at::Tensor view_tensor(const TensorInfo& t);
 
-// The tensor converted to `dtype` on `device` (a fresh, contiguous tensor).
-at::Tensor load_tensor(const TensorInfo& t, c10::ScalarType dtype, c10::Device device);
+class HostStaging;  // pinned host buffers for loading onto a device (torch_tensors.cpp)
+
+// Pinned staging for a run of loads onto `device` (WeightBinder::bind makes one per bind): CUDA
+// only, and not with HEARTMULA_LOAD_PIECE_MB=0; nullptr otherwise (the direct copy). Its
+// destructor waits for the copies still reading its buffers.
+std::shared_ptr<HostStaging> make_host_staging(c10::Device device);
+
+// The tensor converted to `dtype` on `device` (a fresh, contiguous tensor). With `staging`, the
+// stored bytes go over in pieces through its pinned buffers (filled by the intra-op threads in
+// parallel, copied to the device while the next piece is read) and are converted on the device;
+// the result is stream-ordered like any other device op.
+at::Tensor load_tensor(const TensorInfo& t, c10::ScalarType dtype, c10::Device device,
+                       HostStaging* staging = nullptr);
 
 // Writes tensors (any device/dtype safetensors supports) as one safetensors file.
 void save_tensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,

@@ -136,9 +136,11 @@ BindStats WeightBinder::bind(const std::string& unexpected_prefix) {
   for (const auto& s : slots_) declared.insert(s.key);
   BindStats stats;
   std::vector<std::string> non_finite;
+  const std::shared_ptr<HostStaging> staging = make_host_staging(device_);
   for (const auto& s : slots_) {
     const TensorInfo& t = ckpt.at(s.key);
-    at::Tensor loaded = load_tensor(t, s.dtype, s.device.value_or(device_));
+    const c10::Device target = s.device.value_or(device_);
+    at::Tensor loaded = load_tensor(t, s.dtype, target, target == device_ ? staging.get() : nullptr);
     if (check_finite_ && at::isFloatingType(loaded.scalar_type())) {
       // A finite sum proves every value finite (one reduction, no temporary); only a
       // non-finite sum (a bad value, or an overflowing sum) pays for the exact count.
