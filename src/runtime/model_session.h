@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,9 @@ class ModelSession {
   std::string describe() const;
 
  private:
+  // The configs now and the tokenizer on a thread of its own (ensure_mula() parses it beside the
+  // device's context and the weights); load_light() waits for it (and throws its error).
+  void start_light();
   void load_light();
 
   ModelSettings settings_;
@@ -80,6 +84,7 @@ class ModelSession {
   std::string mula_dir_, codec_dir_;
 
   std::optional<text::Tokenizer> tokenizer_;
+  std::future<text::Tokenizer> tokenizer_loading_;
   std::optional<model::HeartMuLaConfig> mula_config_;
   std::optional<model::GenConfig> gen_config_;
   std::optional<model::HeartMuLaModel> mula_;
