@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.." || exit 1
 OUTDIR=${OUT:-/tmp/heartmula-out}; mkdir -p "$OUTDIR"
 B=build-device/tools
 [ -f /tmp/rckpt/HeartMuLa-oss-3B/config.json ] && [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || \
-  { t0=$(date +%s); $B/make-random-checkpoint --out /tmp/rckpt --size real --what all >"$OUTDIR/mkckpt_all.log" 2>&1 \
+  { t0=$(date +%s); $B/make-random-checkpoint --out /tmp/rckpt --size real --what all --tokenizer .cache/llama3/tokenizer.json >"$OUTDIR/mkckpt_all.log" 2>&1 \
     && echo ">>> real-size random checkpoint: $(( $(date +%s) - t0 )) s" || echo ">>> make-random-checkpoint: FAILED"; }
 for r in ${1:-1 2}; do
   for v in direct:0 staged:64 staged16:16; do
