@@ -28,6 +28,8 @@ for f in sorted(glob.glob(a + "/*.safetensors")):
 print(f">>> multi-diagnose {n}: " + ("codes EQUAL" if not out else "differ: " + "; ".join(out)), flush=True)
 PY
 }
+# `multi-diagnose.sh cs`: only the sanitizer part; CS_RUNS=none: no sanitizer part.
+[ "${1:-}" = cs ] || {
 for v in again:HEARTMULA_GRAPH_STATS=0 nographs:HEARTMULA_NO_GRAPHS=1 \
          smfree0:HEARTMULA_CODEC_SM_FREE=0 nostream:HEARTMULA_GRAPH_STATS=0:--no-stream \
          noaudio:HEARTMULA_GRAPH_STATS=0:--no-audio lmstream:HEARTMULA_STREAM_PRIORITY=lm \
@@ -40,6 +42,8 @@ done
 # Repeatability of each side on its own.
 run /tmp/md_one_rep cuda HEARTMULA_GRAPH_STATS=0; compare "one vs one" /tmp/md_one_again /tmp/md_one_rep
 run /tmp/md_two_rep cuda:0,cuda:0 HEARTMULA_GRAPH_STATS=0; compare "two vs two" /tmp/md_two_again /tmp/md_two_rep
+}
+[ "${CS_RUNS:-}" = none ] && exit 0
 
 # compute-sanitizer over one song (shared-memory races, reads of unwritten device memory, barrier misuse).
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
