@@ -10,6 +10,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUTDIR=${OUT:-/tmp/heartmula-out}; mkdir -p "$OUTDIR"
 OLD=/tmp/heartmula-prev
+# WALL_AB_PHASE=build: only build the older binary; =run: only time (built before).
+PHASE=${WALL_AB_PHASE:-all}
+if [ "$PHASE" != run ]; then
 rm -rf "$OLD" && mkdir -p "$OLD" && tar -xzf "${1:-.gpu/prev.tgz}" -C "$OLD"
 TP=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 DEPS=/opt/heartmula-deps/usr
@@ -18,6 +21,8 @@ t0=$(date +%s)
   -DCMAKE_BUILD_RPATH="$DEPS/lib/x86_64-linux-gnu" -DCMAKE_CUDA_ARCHITECTURES=90 && ninja -C b heartmula-gen) \
   >"$OUTDIR/prev_build.log" 2>&1 || { echo ">>> prev build: FAILED"; tail -20 "$OUTDIR/prev_build.log"; exit 1; }
 echo ">>> prev build: $(( $(date +%s) - t0 )) s"
+fi
+[ "$PHASE" = build ] && exit 0
 B=build-device/tools
 [ -f /tmp/rckpt/HeartMuLa-oss-3B/config.json ] && [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || \
   { t0=$(date +%s); $B/make-random-checkpoint --out /tmp/rckpt --size real --what all --tokenizer .cache/llama3/tokenizer.json >"$OUTDIR/mkckpt_all.log" 2>&1 \
