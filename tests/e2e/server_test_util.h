@@ -138,19 +138,21 @@ inline std::vector<std::string> run_as_one_batch(Server& srv, const std::vector<
 struct Streamed {
   bool ok = false;  // the whole body arrived (httplib saw its last chunk)
   int status = 0;
-  std::string transfer_encoding, body;
+  std::string transfer_encoding, content_range, body;
   std::string state_at_first_byte;  // the song's state when the first bytes arrived
 };
 
-// Reads the song's audio on a connection of its own; `on_first_bytes` runs once the first
-// bytes are in (with the song's state then).
-inline Streamed stream_audio(int port, const std::string& id, const std::function<void()>& on_first_bytes = {}) {
+// Reads the song's audio on a connection of its own, with `headers`; `on_first_bytes` runs once
+// the first bytes are in (with the song's state then).
+inline Streamed stream_audio(int port, const std::string& id, const std::function<void()>& on_first_bytes = {},
+                             const httplib::Headers& headers = {}) {
   httplib::Client c("127.0.0.1", port), poll("127.0.0.1", port);
   c.set_read_timeout(300);
   Streamed r;
-  auto res = c.Get(("/v1/songs/" + id + "/audio").c_str(), httplib::Headers{},
+  auto res = c.Get(("/v1/songs/" + id + "/audio").c_str(), headers,
                    [&](const httplib::Response& h) {
                      r.transfer_encoding = h.get_header_value("Transfer-Encoding");
+                     r.content_range = h.get_header_value("Content-Range");
                      return true;
                    },
                    [&](const char* data, size_t n) {

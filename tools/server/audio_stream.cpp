@@ -144,6 +144,12 @@ size_t wav_data_offset(const std::vector<char>& head, size_t* data_size_at) {
 void send_growing_audio(httplib::Response& res, SongQueue& queue, const std::string& id, const std::string& format,
                         bool download) {
   auto f = std::make_shared<Follower>(queue, id, format);
+  // The whole file, whatever Range the request has: 200. Left unset, httplib answers a request
+  // with a Range header 206 ("Partial Content") but, the body being chunked, without the
+  // Content-Range a 206 must have; Chromium's <audio> (which asks "Range: bytes=0-") then
+  // failed with MEDIA_ERR_SRC_NOT_SUPPORTED (found by tests/e2e/browser_page_test.py). The
+  // length is not known while the song is made, so no range of it can be served.
+  res.status = 200;
   res.set_header("Content-Disposition",
                  (download ? "attachment" : "inline") + std::string("; filename=\"") + id + "." + format + "\"");
   res.set_header("Cache-Control", "no-store");
