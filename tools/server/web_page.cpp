@@ -14,7 +14,7 @@ const char* const kWebPage = R"HTML(<!doctype html>
   body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 46rem; padding: 1rem; line-height: 1.4; }
   h1 { font-size: 1.4rem; }
   label { display: block; margin-top: .8rem; font-weight: 600; }
-  textarea, input { width: 100%; box-sizing: border-box; font: inherit; padding: .4rem; }
+  textarea, input, select { width: 100%; box-sizing: border-box; font: inherit; padding: .4rem; }
   .row { display: flex; gap: 1rem; flex-wrap: wrap; }
   .row > div { flex: 1 1 10rem; }
   button { margin-top: 1rem; font: inherit; padding: .5rem 1.2rem; cursor: pointer; }
@@ -124,6 +124,8 @@ async function poll(id, box, bar, cancel) {
   }
   if (s.state === "queued" || s.state === "running") { setTimeout(() => poll(id, box, bar, cancel), 1000); return; }
   cancel.remove();
+  // A song that reached its end token before its planned length is whole: a full bar.
+  if (s.state === "done") bar.value = bar.max;
   if (!s.audio_url) { if (live) live.remove(); return; }
   if (live) {
     const link = el("a", "Download " + id + "." + s.format); link.href = s.audio_url + "?download=1";
