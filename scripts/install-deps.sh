@@ -34,6 +34,9 @@ PKGS=(
   libsndfile1-dev libmp3lame-dev libpcre2-dev
   libgtest-dev googletest
   nodejs npm
+  # e2e_server_page: heartmula-server's page in headless Chromium, driven by a Python 3 script
+  # (standard library only; tests/e2e/browser_page_test.py)
+  python3 chromium-headless-shell
 )
 
 SUDO=""
@@ -55,11 +58,34 @@ if command -v npm >/dev/null 2>&1; then
   missing=("${filtered[@]+"${filtered[@]}"}")
 fi
 
+# Any Chromium on PATH will do for the browser test (it searches chromium-headless-shell, then
+# chromium).
+if command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    [ "$p" = chromium-headless-shell ] || filtered+=("$p")
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
-  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # chromium-headless-shell is Debian's (bookworm and later); Ubuntu ships Chromium as a snap only.
+  # Without it everything else is installed and the browser test fails, saying so.
+  if ! apt-cache show chromium-headless-shell >/dev/null 2>&1; then
+    filtered=()
+    for p in "${missing[@]}"; do
+      [ "$p" = chromium-headless-shell ] || filtered+=("$p")
+    done
+    missing=("${filtered[@]+"${filtered[@]}"}")
+    echo "install-deps: warning: no chromium-headless-shell package here; the test e2e_server_page will fail" \
+         "until a Chromium is on PATH (or HEARTMULA_CHROMIUM=PATH names one)" >&2
+  fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
 else
   echo "install-deps: all Debian packages present"
 fi

@@ -12,4 +12,30 @@ if(HEARTMULA_WITH_SERVER)
   # longer than its time bound (CI proof of 9dab055: still queued after 240 s under ASan).
   add_test(NAME e2e_server_clients COMMAND test_server --gtest_filter=ServerTest.FiftyConcurrentClients)
   set_tests_properties(e2e_server_clients PROPERTIES LABELS load FIXTURES_REQUIRED test_assets TIMEOUT 300)
+
+  # The page in a real browser (browser_page_test.py, Python standard library only): headless
+  # Chromium driven over the DevTools protocol loads /, submits the form (an MP3, then a WAV
+  # song), waits until each song's <audio> has a duration, fails on any console error, and
+  # keeps a screenshot in artifacts/. Chromium missing makes the test FAIL, not skip (CI
+  # installs it: scripts/install-deps.sh); CMake says so here when it does not find one.
+  find_package(Python3 COMPONENTS Interpreter)
+  set(_python python3)
+  if(Python3_Interpreter_FOUND)
+    set(_python ${Python3_EXECUTABLE})
+  endif()
+  find_program(HEARTMULA_CHROMIUM NAMES chromium-headless-shell chromium
+    DOC "Chromium for the e2e_server_page test (Debian: chromium-headless-shell)")
+  set(_browser "")
+  if(HEARTMULA_CHROMIUM)
+    set(_browser ${HEARTMULA_CHROMIUM})
+  else()
+    message(STATUS "heartmula: no Chromium found: the test e2e_server_page (the server's page in a browser) "
+                   "will FAIL. Install it: bash scripts/install-deps.sh (Debian's chromium-headless-shell)")
+  endif()
+  add_test(NAME e2e_server_page
+    COMMAND ${_python} ${CMAKE_CURRENT_LIST_DIR}/browser_page_test.py
+            --server $<TARGET_FILE:heartmula-server> --browser "${_browser}"
+            --test-data ${HEARTMULA_TEST_DATA} --test-cache ${HEARTMULA_TEST_CACHE}
+            --screenshot ${CMAKE_BINARY_DIR}/artifacts/server-page.png --timeout 240)
+  set_tests_properties(e2e_server_page PROPERTIES LABELS e2e FIXTURES_REQUIRED test_assets TIMEOUT 300)
 endif()
