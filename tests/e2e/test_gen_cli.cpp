@@ -193,6 +193,12 @@ TEST_F(GenErrors, EachBadInputNamesTheFlagAndSavesNothing) {
   write_file(dir_.file("latin1.txt"), "caf\xE9 au lait\n");
   fs::create_directory(dir_.file("empty-ckpt"));
   const std::string no_lm = gen_checkpoint_without_lm_weights();
+  // The checkpoint with a cut-off tokenizer.json: parsed on a thread beside the weights' load,
+  // its error must still end the run with the file named and nothing saved.
+  fs::create_directory(dir_.file("bad-tok"));
+  for (const char* part : {"HeartMuLa-oss-3B", "HeartCodec-oss", "gen_config.json"})
+    fs::create_symlink(fs::canonical(fs::path(ckpt_) / part), fs::path(dir_.file("bad-tok")) / part);
+  write_file(dir_.file("bad-tok/tokenizer.json"), "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
   // Added to every case unless it gives the flag itself.
   const std::vector<std::pair<std::string, std::string>> base = {
       {"--model-path", "{ckpt}"}, {"--duration", "1"}, {"--seed", "1"}};
@@ -211,6 +217,10 @@ TEST_F(GenErrors, EachBadInputNamesTheFlagAndSavesNothing) {
        {"--model-path", "{dir}/empty-ckpt", "-o", "{dir}/x.wav"},
        1,
        {"empty-ckpt", "HeartMuLa-oss-3B", "tokenizer.json", "hf download"}},
+      {"corrupt tokenizer",
+       {"--model-path", "{dir}/bad-tok", "-o", "{dir}/x.wav"},
+       1,
+       {"bad-tok/tokenizer.json", "invalid JSON"}},
       {"lyrics not UTF-8",
        {"--lyrics", "{dir}/latin1.txt", "-o", "{dir}/x.wav"},
        1,
