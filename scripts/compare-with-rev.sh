@@ -16,6 +16,8 @@ if [ "$PHASE" != run ]; then
 rm -rf "$OLD" && mkdir -p "$OLD" && tar -xzf "${1:-.gpu/old.tgz}" -C "$OLD"
 TP=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 DEPS=/opt/heartmula-deps/usr
+# The carried .debs' libraries (libsndfile's libFLAC, ...) for both binaries, as device-check.sh sets.
+export LD_LIBRARY_PATH=$DEPS/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 t0=$(date +%s)
 (cd "$OLD" && cmake -S . -B b -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TP;$DEPS" \
   -DCMAKE_BUILD_RPATH="$DEPS/lib/x86_64-linux-gnu" -DCMAKE_CUDA_ARCHITECTURES=90 && ninja -C b heartmula-bench) \
@@ -49,5 +51,6 @@ for f in sorted(glob.glob(sys.argv[1] + "/cmp_*.json")):
         if r.get("test") == "frames":
             print(f">>> {name}: cfg {r['cfg']} pos {r['position']}: {r['frames_per_second']['mean']:.1f} frames/s")
         elif r.get("test") == "codec":
-            print(f">>> {name}: codec {r.get('audio_seconds')} s of audio: {r.get('seconds'):.3f} s")
+            sec = r.get('seconds'); sec = sec.get('mean') if isinstance(sec, dict) else sec
+            print(f">>> {name}: codec {r.get('audio_seconds')} s of audio: {sec:.3f} s")
 PY

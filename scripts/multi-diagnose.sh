@@ -28,6 +28,19 @@ for f in sorted(glob.glob(a + "/*.safetensors")):
 print(f">>> multi-diagnose {n}: " + ("codes EQUAL" if not out else "differ: " + "; ".join(out)), flush=True)
 PY
 }
+# `multi-diagnose.sh repeat N`: one reference run on one device, then N runs of two workers each
+# compared with it (bf16, then int8 with MD_INT8_REPEAT runs): how often a song differs.
+if [ "${1:-}" = repeat ]; then
+  for dt in bf16 int8; do
+    n=${2:-5}; [ $dt = int8 ] && n=${MD_INT8_REPEAT:-3}
+    EXTRA="--mula-dtype=$dt"; run /tmp/md_rep_one_$dt cuda HEARTMULA_GRAPH_STATS=0
+    for i in $(seq 1 $n); do
+      run /tmp/md_rep_two_${dt}_$i cuda:0,cuda:0 HEARTMULA_GRAPH_STATS=0
+      compare "repeat $dt $i (one vs two)" /tmp/md_rep_one_$dt /tmp/md_rep_two_${dt}_$i
+    done
+  done
+  exit 0
+fi
 # `multi-diagnose.sh cs`: only the sanitizer part; CS_RUNS=none: no sanitizer part.
 [ "${1:-}" = cs ] || {
 for v in again:HEARTMULA_GRAPH_STATS=0 nographs:HEARTMULA_NO_GRAPHS=1 \

@@ -16,6 +16,8 @@ if [ "$PHASE" != run ]; then
 rm -rf "$OLD" && mkdir -p "$OLD" && tar -xzf "${1:-.gpu/prev.tgz}" -C "$OLD"
 TP=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 DEPS=/opt/heartmula-deps/usr
+# The carried .debs' libraries (libsndfile's libFLAC, ...) for both binaries, as device-check.sh sets.
+export LD_LIBRARY_PATH=$DEPS/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 t0=$(date +%s)
 (cd "$OLD" && cmake -S . -B b -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TP;$DEPS" \
   -DCMAKE_BUILD_RPATH="$DEPS/lib/x86_64-linux-gnu" -DCMAKE_CUDA_ARCHITECTURES=90 && ninja -C b heartmula-gen) \
