@@ -1,4 +1,5 @@
 // CUDA graphs for the frame step. Compiled only when LibTorch has CUDA.
+#include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -67,6 +68,16 @@ class CudaStepGraphs final : public StepGraphs {
       body();
       graph->capture_end();
     }
+    // capture_begin ran each registered generator's prologue on `side` before the capture
+    // started: eager fills of its seed and philox offset (offset 0) into the tensors the graph
+    // reads. The replays on `main` (replay() writes the real offset there first) must come after
+    // those fills. Without this join nothing ordered them: with another worker's work on the
+    // device (two workers on one GPU) a late prologue fill could overwrite the replay's offset,
+    // and a song's noise for that frame came from its first frame's offset (issue #21: songs of
+    // `--device cuda:0,cuda:0` differing from frame 12 or 23 on, in about 4 runs of 10).
+    at::cuda::CUDAEvent prologue_done;
+    prologue_done.record(side);
+    prologue_done.block(main);
     if (!pool_set_) {
       pool_ = graph->pool();
       pool_set_ = true;
