@@ -49,10 +49,6 @@ const std::vector<SwitchInfo> kTable = {
      "heartmula-bench --profile --codec profiles this many frames of codes instead of one window"},
     {Switch::kCodecSmFree, "HEARTMULA_CODEC_SM_FREE", K::kInteger, R::kSetting, "30 % of the SMs", nullptr,
      "while the codec streams beside the frame loop, its cuBLAS GEMMs leave this many SMs free (0: none)"},
-    {Switch::kLoadPieceMb, "HEARTMULA_LOAD_PIECE_MB", K::kInteger, R::kAbTiming, "64", nullptr,
-     "loading onto a CUDA device: the stored bytes go over in pieces of this many MB through four pinned buffers, "
-     "filled from the mapping by the intra-op threads in parallel (0: each tensor copied straight from the "
-     "mapping, the old path)"},
     {Switch::kCodecCudnnBenchmark, "HEARTMULA_CODEC_CUDNN_BENCHMARK", K::kFlag, R::kSetting, "off", nullptr,
      "cuDNN times its algorithms per convolution shape in the scalar decoder: later windows ~5 % faster, the first "
      "one seconds slower, a higher peak"},

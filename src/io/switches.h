@@ -41,7 +41,6 @@ enum class Switch : int {
   kProfileTrace,
   kProfileCodecFrames,
   kCodecSmFree,
-  kLoadPieceMb,
   kCodecCudnnBenchmark,
   kNoCodecWarmup,
   kStreamPriority,

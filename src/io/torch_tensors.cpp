@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "heartmula/error.h"
-#include "io/switches.h"
 
 namespace heartmula::io {
 
@@ -133,10 +132,12 @@ class HostStaging {
 };
 
 std::shared_ptr<HostStaging> make_host_staging(c10::Device device) {
-  if (!device.is_cuda()) return nullptr;  // pinned memory through LibTorch: CUDA only (XPU: not tried)
-  const int64_t mb = switch_int(Switch::kLoadPieceMb).value_or(64);
-  if (mb <= 0) return nullptr;
-  return std::make_shared<HostStaging>(device, mb << 20);
+  // Pinned memory through LibTorch: CUDA only (XPU: not tried). 64 MB pieces: the LM 2.55 s
+  // against the direct copy's 2.96 s, the codec 1.21 s against 1.33 s; 16 MB pieces were slower
+  // than both (H100, docs/performance.md "Loading").
+  constexpr int64_t kPieceBytes = int64_t{64} << 20;
+  if (!device.is_cuda()) return nullptr;
+  return std::make_shared<HostStaging>(device, kPieceBytes);
 }
 
 namespace {

@@ -23,8 +23,8 @@ at::Tensor view_tensor(const TensorInfo& t);
 class HostStaging;  // pinned host buffers for loading onto a device (torch_tensors.cpp)
 
 // Pinned staging for a run of loads onto `device` (WeightBinder::bind makes one per bind): CUDA
-// only, and not with HEARTMULA_LOAD_PIECE_MB=0; nullptr otherwise (the direct copy). Its
-// destructor waits for the copies still reading its buffers.
+// only; nullptr otherwise (the direct copy). Its destructor waits for the copies still reading
+// its buffers.
 std::shared_ptr<HostStaging> make_host_staging(c10::Device device);
 
 // The tensor converted to `dtype` on `device` (a fresh, contiguous tensor). With `staging`, the
