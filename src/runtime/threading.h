@@ -10,6 +10,10 @@
 //                 batches. It runs, in the order posted, the jobs an OutputBatch posts: the codec
 //                 warm-up, --stream windows, each song's end (codes file, codec, audio file) and
 //                 the SongSavedFn callback (so `saved` runs on the worker).
+//   tokenizer     While the loop thread makes the device's context and loads the language model,
+//                 ModelSession::start_light() parses tokenizer.json on a std::async thread of its
+//                 own; it touches nothing but the Tokenizer it returns, and load_light() (on the
+//                 loop thread, once the weights are loaded) waits for it and rethrows its error.
 //   No other thread does pipeline work. Several devices (runtime::DevicePool, multi_device.h):
 //   one Generator per device, each with its own loop thread (made by the pool) and codec worker.
 //   The lock below is one for the whole process, shared by the devices.
@@ -33,6 +37,9 @@
 //   work (WorkerDeviceWork), so that a capture never meets the worker's device calls. A holder
 //   neither posts to nor waits for a worker (the worker's queue mutex is private to Worker and is
 //   never held while a job runs), so there is no lock order to keep beyond that.
+//   Two loop threads on one device (--device cuda:0,cuda:0) do not exclude each other: a capture
+//   on one does not wait for the other's frame steps (issue #21's open difference between two
+//   workers on one GPU and one device: docs/usage.md "Several GPUs").
 #pragma once
 
 #include <mutex>
