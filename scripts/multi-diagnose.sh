@@ -30,12 +30,13 @@ PY
 }
 # `multi-diagnose.sh repeat N`: one reference run on one device, then N runs of two workers each
 # compared with it (bf16, then int8 with MD_INT8_REPEAT runs): how often a song differs.
+# MD_REPEAT_ENV: environment for both sides (e.g. HEARTMULA_NO_GRAPHS=1); MD_DTYPES (bf16 int8).
 if [ "${1:-}" = repeat ]; then
-  for dt in bf16 int8; do
+  for dt in ${MD_DTYPES:-bf16 int8}; do
     n=${2:-5}; [ $dt = int8 ] && n=${MD_INT8_REPEAT:-3}
-    EXTRA="--mula-dtype=$dt"; run /tmp/md_rep_one_$dt cuda HEARTMULA_GRAPH_STATS=0
+    EXTRA="--mula-dtype=$dt"; run /tmp/md_rep_one_$dt cuda HEARTMULA_GRAPH_STATS=0 ${MD_REPEAT_ENV:-}
     for i in $(seq 1 $n); do
-      run /tmp/md_rep_two_${dt}_$i cuda:0,cuda:0 HEARTMULA_GRAPH_STATS=0
+      run /tmp/md_rep_two_${dt}_$i cuda:0,cuda:0 HEARTMULA_GRAPH_STATS=0 ${MD_REPEAT_ENV:-}
       compare "repeat $dt $i (one vs two)" /tmp/md_rep_one_$dt /tmp/md_rep_two_${dt}_$i
     done
   done
@@ -67,7 +68,9 @@ for run in ${CS_RUNS:-memcheck:bf16 initcheck:bf16 racecheck:bf16 memcheck:int8 
     log=/tmp/md_cs_${tool}_$dt.log
     # Without LibTorch's caching allocator every tensor is its own cudaMalloc, so memcheck sees a
     # read past a tensor's end and initcheck a read of bytes never written.
-    PYTORCH_NO_CUDA_MEMORY_CACHING=1 HEARTMULA_NO_GRAPHS=1 timeout ${CS_TIMEOUT:-120} "$CS" --tool $tool --print-limit 20 $B/heartmula-gen --model-path $CK \
+    # CS_GRAPHS=1: with CUDA graphs (a graph reading a tensor freed after its capture shows
+    # as an invalid read only when the allocator does not keep the memory).
+    PYTORCH_NO_CUDA_MEMORY_CACHING=1 HEARTMULA_NO_GRAPHS=$([ "${CS_GRAPHS:-0}" = 1 ] && echo 0 || echo 1) timeout ${CS_TIMEOUT:-120} "$CS" --tool $tool --print-limit 20 $B/heartmula-gen --model-path $CK \
       --device cuda --mula-dtype $dt --tags "Piano,Happy" --lyrics /tmp/lyrics.txt --ignore-eos --duration 1 \
       --codec-steps 1 --seed 21 --num-songs 3 --batch-size 3 -o /tmp/md_cs.wav --quiet >$log 2>&1
     rc=$?
