@@ -120,7 +120,6 @@ void ModelSession::ensure_mula() {
   synchronize(mula_device_);
   const double s = seconds_since(t0);
   loading_.lm_load_s += s, load_s_ += s;
-  load_light();  // the tokenizer, parsed meanwhile
   if (!stats.unexpected.empty())
     std::fprintf(stderr, "warning: %zu tensor(s) in %s are not used by the model (first: %s)\n",
                  stats.unexpected.size(), mula_dir_.c_str(), stats.unexpected.front().c_str());
@@ -154,8 +153,28 @@ model::Prompt ModelSession::prompt_for(const SongRequest& r) {
 }
 
 void ModelSession::check_fits(const SongRequest& r) {
-  const model::Prompt prompt = prompt_for(r);
-  check_context(mula_config_->backbone.max_seq_len, prompt.length(), frames_for_duration(r.max_audio_length_ms));
+  const int64_t frames = frames_for_duration(r.max_audio_length_ms);
+  start_light();  // the configs; the tokenizer starts parsing on its thread
+  if (!tokenizer_) {
+    // Before the tokenizer is parsed: an upper bound of the prompt's length. The tokenizer has no
+    // normalizer (it refuses one), so each token covers at least one byte of the text it encodes,
+    // and encode adds at most a prefix space and the post-processor's few special tokens. If the
+    // bound fits, so does the prompt, and the tokenizer goes on parsing beside the loading;
+    // otherwise the exact check, now. (The song scheduler checks the exact prompt again before
+    // its frame loop.)
+    constexpr size_t kEncodeExtra = 16;
+    const model::EncodeFn at_most = [](const std::string& text) {
+      return std::vector<int64_t>(text.size() + kEncodeExtra, -1);
+    };
+    const model::Prompt bound =
+        model::build_prompt(r.tags, r.lyrics, at_most, *gen_config_, mula_config_->audio_num_codebooks);
+    try {
+      check_context(mula_config_->backbone.max_seq_len, bound.length(), frames);
+      return;
+    } catch (const UsageError&) {  // may still fit: decided on the real tokens below
+    }
+  }
+  check_context(mula_config_->backbone.max_seq_len, prompt_for(r).length(), frames);
 }
 
 codec::DetokenizeOptions ModelSession::detokenize_options(const SongRequest& r, uint64_t seed) const {

@@ -72,8 +72,8 @@ class ModelSession {
   std::string describe() const;
 
  private:
-  // The configs now and the tokenizer on a thread of its own (ensure_mula() parses it beside the
-  // device's context and the weights); load_light() waits for it (and throws its error).
+  // The configs now and the tokenizer on a thread of its own (parsed beside the device's context
+  // and the weights); load_light() (prompt_for()) waits for it and throws its error.
   void start_light();
   void load_light();
 

@@ -12,8 +12,10 @@
 //                 the SongSavedFn callback (so `saved` runs on the worker).
 //   tokenizer     While the loop thread makes the device's context and loads the language model,
 //                 ModelSession::start_light() parses tokenizer.json on a std::async thread of its
-//                 own; it touches nothing but the Tokenizer it returns, and load_light() (on the
-//                 loop thread, once the weights are loaded) waits for it and rethrows its error.
+//                 own (started by the request check before loading, whose context-fit check
+//                 uses an upper bound of the prompt's length when it can); it touches nothing but
+//                 the Tokenizer it returns, and load_light() (on the loop thread, at the first
+//                 prompt) waits for it and rethrows its error.
 //   No other thread does pipeline work. Several devices (runtime::DevicePool, multi_device.h):
 //   one Generator per device, each with its own loop thread (made by the pool) and codec worker.
 //   The lock below is one for the whole process, shared by the devices.
