@@ -12,18 +12,8 @@ OLD=/tmp/heartmula-old
 # COMPARE_PHASE=build: only build the old binary (e.g. in the background while other parts run);
 # COMPARE_PHASE=run: only time (the old binary built before).
 PHASE=${COMPARE_PHASE:-all}
-if [ "$PHASE" != run ]; then
-rm -rf "$OLD" && mkdir -p "$OLD" && tar -xzf "${1:-.gpu/old.tgz}" -C "$OLD"
-TP=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-DEPS=/opt/heartmula-deps/usr
-# The carried .debs' libraries (libsndfile's libFLAC, ...) for both binaries, as device-check.sh sets.
-export LD_LIBRARY_PATH=$DEPS/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-t0=$(date +%s)
-(cd "$OLD" && cmake -S . -B b -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TP;$DEPS" \
-  -DCMAKE_BUILD_RPATH="$DEPS/lib/x86_64-linux-gnu" -DCMAKE_CUDA_ARCHITECTURES=90 && ninja -C b heartmula-bench) \
-  >"$OUTDIR/old_build.log" 2>&1 || { echo ">>> old build: FAILED"; tail -20 "$OUTDIR/old_build.log"; exit 1; }
-echo ">>> old build: $(( $(date +%s) - t0 )) s"
-fi
+source scripts/lib/build-rev.sh
+[ "$PHASE" = run ] || build_rev "${1:-.gpu/old.tgz}" "$OLD" heartmula-bench "$OUTDIR/old_build.log" old
 [ "$PHASE" = build ] && exit 0
 O=$OLD/b/tools/heartmula-bench N=build-device/tools/heartmula-bench
 [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || build-device/tools/make-random-checkpoint --out /tmp/rckpt --size real \

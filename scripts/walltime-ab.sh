@@ -12,18 +12,8 @@ OUTDIR=${OUT:-/tmp/heartmula-out}; mkdir -p "$OUTDIR"
 OLD=/tmp/heartmula-prev
 # WALL_AB_PHASE=build: only build the older binary; =run: only time (built before).
 PHASE=${WALL_AB_PHASE:-all}
-if [ "$PHASE" != run ]; then
-rm -rf "$OLD" && mkdir -p "$OLD" && tar -xzf "${1:-.gpu/prev.tgz}" -C "$OLD"
-TP=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-DEPS=/opt/heartmula-deps/usr
-# The carried .debs' libraries (libsndfile's libFLAC, ...) for both binaries, as device-check.sh sets.
-export LD_LIBRARY_PATH=$DEPS/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-t0=$(date +%s)
-(cd "$OLD" && cmake -S . -B b -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TP;$DEPS" \
-  -DCMAKE_BUILD_RPATH="$DEPS/lib/x86_64-linux-gnu" -DCMAKE_CUDA_ARCHITECTURES=90 && ninja -C b heartmula-gen) \
-  >"$OUTDIR/prev_build.log" 2>&1 || { echo ">>> prev build: FAILED"; tail -20 "$OUTDIR/prev_build.log"; exit 1; }
-echo ">>> prev build: $(( $(date +%s) - t0 )) s"
-fi
+source scripts/lib/build-rev.sh
+[ "$PHASE" = run ] || build_rev "${1:-.gpu/prev.tgz}" "$OLD" heartmula-gen "$OUTDIR/prev_build.log" prev
 [ "$PHASE" = build ] && exit 0
 B=build-device/tools
 [ -f /tmp/rckpt/HeartMuLa-oss-3B/config.json ] && [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || \
