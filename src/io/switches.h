@@ -46,6 +46,7 @@ enum class Switch : int {
   kStreamPriority,
   kCodecNcl,
   kCodecConvtCudnn,
+  kLoadMmap,
   kTestCache,
   kTestDevice,
   kSoakSongs,
