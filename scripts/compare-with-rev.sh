@@ -10,7 +10,8 @@ OUTDIR=${OUT:-/tmp/heartmula-out}
 mkdir -p "$OUTDIR"
 OLD=/tmp/heartmula-old
 # COMPARE_PHASE=build: only build the old binary (e.g. in the background while other parts run);
-# COMPARE_PHASE=run: only time (the old binary built before).
+# COMPARE_PHASE=run: only time (the old binary built before). CMP_SDPA=0: without the new binary's
+# HEARTMULA_DECODER_SDPA=1 row (a shorter call).
 PHASE=${COMPARE_PHASE:-all}
 source scripts/lib/build-rev.sh
 [ "$PHASE" = run ] || build_rev "${1:-.gpu/old.tgz}" "$OLD" heartmula-bench "$OUTDIR/old_build.log" old
@@ -19,7 +20,7 @@ O=$OLD/b/tools/heartmula-bench N=build-device/tools/heartmula-bench
 [ -f /tmp/rckpt/HeartCodec-oss/config.json ] || build-device/tools/make-random-checkpoint --out /tmp/rckpt --size real \
   --what codec >"$OUTDIR/mkckpt_codec.log" 2>&1
 for r in 1 2; do
-  for v in old:$O new-sdpa:$N new:$N; do
+  for v in old:$O $([ "${CMP_SDPA:-1}" = 1 ] && echo new-sdpa:$N) new:$N; do
     name=${v%%:*} bin=${v#*:}
     env $([ $name = new-sdpa ] && echo HEARTMULA_DECODER_SDPA=1) timeout 200 $bin --device cuda --dtype bf16 \
       --cfg 1.5,1.0 --positions 226 --frames 96 --reps 2 --json -o "$OUTDIR/cmp_frames_${name}_$r.json" \
