@@ -101,13 +101,14 @@ def make_checkpoint(dest, test_data, tokenizer):
 
 
 class Server:
-    def __init__(self, binary, ckpt, tmp):
-        self.out_path = os.path.join(tmp, "server.stdout")
-        self.err_path = os.path.join(tmp, "server.stderr")
-        self.output_dir = os.path.join(tmp, "songs")
+    def __init__(self, binary, ckpt, tmp, name="server", extra=()):
+        self.out_path = os.path.join(tmp, name + ".stdout")
+        self.err_path = os.path.join(tmp, name + ".stderr")
+        self.output_dir = os.path.join(tmp, name + "-songs")
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [binary, "--model-path", ckpt, "--threads", "1", "--port", "0", "--output-dir", self.output_dir],
+                [binary, "--model-path", ckpt, "--threads", "1", "--port", "0", "--output-dir", self.output_dir,
+                 *extra],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=die_with_parent)
         self.url = None
 
@@ -404,6 +405,73 @@ def make_song(browser, session, fmt, timeout_s):
     return song_id
 
 
+def open_page(browser, url):
+    """A new tab on `url`, its Runtime, Log and Page events on; the tab's session id."""
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    for domain in ("Runtime", "Log", "Page"):
+        browser.send(domain + ".enable", session=session)
+    browser.send("Emulation.setDeviceMetricsOverride",
+                 {"width": 900, "height": 1100, "deviceScaleFactor": 1, "mobile": False}, session)
+    nav = browser.send("Page.navigate", {"url": url}, session)
+    if nav.get("errorText"):
+        raise TestFailure(f"loading {url}: {nav['errorText']}")
+    browser.wait_event("Page.loadEventFired", 30)
+    title = evaluate(browser, session, "document.title")
+    if title != "heartmula-server":
+        raise TestFailure(f"the page's title is {title!r}, not 'heartmula-server'")
+    return session
+
+
+API_KEY = "browser-test-key-7f3a"
+
+
+def keyed_server_page(args, browser, ckpt, tmp):
+    """heartmula-server with --api-key: the page with a wrong key shows the server's 401 message
+    in its error line (and makes no song); with the right key typed into its key field it makes
+    a song and plays it (fetched with the key: an <audio src> cannot send the header)."""
+    server = Server(args.server, ckpt, tmp, "keyed-server", ("--api-key", API_KEY))
+    try:
+        server.wait_listening(120)
+        log(f"keyed server: {server.url}")
+        session = open_page(browser, server.url)
+        type_into(browser, session, "lyrics", LYRICS)
+        type_into(browser, session, "tags", TAGS)
+        type_into(browser, session, "duration", DURATION)
+        type_into(browser, session, "seed", SEED)
+        type_into(browser, session, "key", "not-the-key")
+        mark = len(browser.events)
+        click(browser, session, "#form button[type=submit]")
+        deadline, shown = time.monotonic() + 20, ""
+        while not shown and time.monotonic() < deadline:
+            browser.pump(0.2)
+            shown = evaluate(browser, session, 'document.getElementById("error").textContent')
+        if "API key" not in shown:
+            raise TestFailure(f"with a wrong key the page's error line says {shown!r}, not the server's 401 message")
+        if song_ids(browser, session):
+            raise TestFailure("with a wrong key the page lists a song")
+        # The browser logs the refused request as a failed resource (status 401): expected here,
+        # and only that.
+        expected = [m for m in browser.events[mark:] if m["method"] == "Log.entryAdded" and
+                    "401" in m.get("params", {}).get("entry", {}).get("text", "")]
+        browser.events = [m for m in browser.events if not any(m is e for e in expected)]
+        errors = page_errors(browser.events)
+        if errors:
+            raise TestFailure("with a wrong key the page reported errors:\n  " + "\n  ".join(errors))
+        log(f"wrong key: the page says {shown!r}")
+        evaluate(browser, session, 'document.getElementById("key").value = ""')
+        type_into(browser, session, "key", API_KEY)
+        make_song(browser, session, "mp3", args.song_timeout)
+        code = server.stop()
+        if code != 0:
+            raise TestFailure(f"the keyed heartmula-server exited with {code} on SIGTERM")
+    except BaseException:
+        log("keyed server stderr (end):\n" + server.stderr_text()[-3000:])
+        raise
+    finally:
+        server.stop()
+
+
 def run(args, tmp):
     browser_bin = find_browser(args.browser)
     log(f"browser: {browser_bin}")
@@ -416,19 +484,7 @@ def run(args, tmp):
         browser = Browser(browser_bin, tmp)
         version = browser.send("Browser.getVersion", timeout_s=60)
         log(f"{version.get('product')} ({version.get('protocolVersion')})")
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Runtime", "Log", "Page"):
-            browser.send(domain + ".enable", session=session)
-        browser.send("Emulation.setDeviceMetricsOverride",
-                     {"width": 900, "height": 1100, "deviceScaleFactor": 1, "mobile": False}, session)
-        nav = browser.send("Page.navigate", {"url": server.url}, session)
-        if nav.get("errorText"):
-            raise TestFailure(f"loading {server.url}: {nav['errorText']}")
-        browser.wait_event("Page.loadEventFired", 30)
-        title = evaluate(browser, session, "document.title")
-        if title != "heartmula-server":
-            raise TestFailure(f"the page's title is {title!r}, not 'heartmula-server'")
+        session = open_page(browser, server.url)
 
         type_into(browser, session, "lyrics", LYRICS)
         type_into(browser, session, "tags", TAGS)
@@ -460,6 +516,7 @@ def run(args, tmp):
         code = server.stop()
         if code != 0:
             raise TestFailure(f"heartmula-server exited with {code} on SIGTERM")
+        keyed_server_page(args, browser, ckpt, tmp)
     except BaseException as e:
         if browser is not None:
             errors = page_errors(browser.events)
