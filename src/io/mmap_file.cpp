@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <string>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -40,28 +39,12 @@ std::shared_ptr<MmapFile> MmapFile::open(const std::string& path) {
     }
     f->data_ = static_cast<uint8_t*>(p);
   }
-  f->fd_ = fd;
+  ::close(fd);
   return f;
 }
 
 MmapFile::~MmapFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
-  if (fd_ >= 0) ::close(fd_);
-}
-
-void MmapFile::read(size_t offset, void* dst, size_t length) const {
-  if (offset > size_ || length > size_ - offset)
-    throw Error("cannot read bytes " + std::to_string(offset) + "+" + std::to_string(length) + " of '" + path_ +
-                "': the file has " + std::to_string(size_));
-  auto* out = static_cast<uint8_t*>(dst);
-  while (length > 0) {
-    const ssize_t n = ::pread(fd_, out, length, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw Error("cannot read '" + path_ + "' at byte " + std::to_string(offset) + ": " +
-                  (n < 0 ? std::strerror(errno) : "the file ended early (changed while loading?)"));
-    out += n, offset += static_cast<size_t>(n), length -= static_cast<size_t>(n);
-  }
 }
 
 void MmapFile::prefetch(size_t offset, size_t length) const {

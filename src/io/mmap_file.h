@@ -22,17 +22,12 @@ class MmapFile {
   const std::string& path() const { return path_; }
   // Hints the kernel to read the byte range ahead (MADV_WILLNEED); harmless if it fails.
   void prefetch(size_t offset, size_t length) const;
-  // Copies bytes [offset, offset + length) of the file into `dst` with pread (no page faults on
-  // the mapping: the kernel copies from its page cache); thread-safe. Throws Error naming the
-  // file on a failed or short read.
-  void read(size_t offset, void* dst, size_t length) const;
 
  private:
   MmapFile() = default;
   std::string path_;
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
-  int fd_ = -1;  // kept open for read()
 };
 
 }  // namespace heartmula::io

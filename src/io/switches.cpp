@@ -61,8 +61,6 @@ const std::vector<SwitchInfo> kTable = {
     {Switch::kCodecConvtCudnn, "HEARTMULA_CODEC_CONVT_CUDNN", K::kFlag, R::kAbTiming, "off", nullptr,
      "the channels-last decoder's transposed convolutions run as cuDNN's conv_transpose2d instead of two GEMMs "
      "(read when the codec loads)"},
-    {Switch::kLoadMmap, "HEARTMULA_LOAD_MMAP", K::kFlag, R::kAbTiming, "off", nullptr,
-     "loading onto a GPU copies each piece from the file's mapping (memcpy) instead of reading it with pread"},
     {Switch::kTestCache, "HEARTMULA_TEST_CACHE", K::kString, R::kTest, "the build's .cache", nullptr,
      "tests: the folder of the fetched test assets (llama3/tokenizer.json)"},
     {Switch::kTestDevice, "HEARTMULA_TEST_DEVICE", K::kString, R::kTest, "cpu", nullptr,

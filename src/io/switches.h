@@ -46,7 +46,6 @@ enum class Switch : int {
   kStreamPriority,
   kCodecNcl,
   kCodecConvtCudnn,
-  kLoadMmap,
   kTestCache,
   kTestDevice,
   kSoakSongs,

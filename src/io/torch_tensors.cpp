@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "heartmula/error.h"
-#include "io/switches.h"
 
 namespace heartmula::io {
 
@@ -148,25 +147,16 @@ at::Tensor load_staged(const TensorInfo& t, c10::ScalarType dtype, c10::Device d
   at::Tensor flat = out.view({-1});
   const int64_t esize = static_cast<int64_t>(dtype_size(t.dtype));
   const int64_t per_piece = std::max<int64_t>(1, staging.piece_bytes() / esize), numel = out.numel();
-  static const bool from_mapping = switch_on(Switch::kLoadMmap);
   for (int64_t e0 = 0; e0 < numel; e0 += per_piece) {
     const int64_t n = std::min(per_piece, numel - e0), bytes = n * esize;
     size_t slot = 0;
     at::Tensor buf = staging.next(&slot);
     uint8_t* dst = buf.data_ptr<uint8_t>();
     const uint8_t* src = t.data + e0 * esize;
-    // Several threads at once (one thread was the limit of the direct path), each reading its
-    // part with pread: the kernel copies from its page cache without faulting the mapping in
-    // page by page (HEARTMULA_LOAD_MMAP=1: copied from the mapping, the path before).
-    if (from_mapping || !t.file) {
-      at::parallel_for(0, bytes, int64_t{4} << 20,
-                       [&](int64_t b, int64_t e) { std::memcpy(dst + b, src + b, static_cast<size_t>(e - b)); });
-    } else {
-      const size_t at_byte = static_cast<size_t>(src - t.file->data());
-      at::parallel_for(0, bytes, int64_t{4} << 20, [&](int64_t b, int64_t e) {
-        t.file->read(at_byte + static_cast<size_t>(b), dst + b, static_cast<size_t>(e - b));
-      });
-    }
+    // Several threads fault the mapping in at once (one thread copying page by page was the
+    // limit of the direct path).
+    at::parallel_for(0, bytes, int64_t{4} << 20,
+                     [&](int64_t b, int64_t e) { std::memcpy(dst + b, src + b, static_cast<size_t>(e - b)); });
     const at::Tensor host = buf.narrow(0, 0, bytes).view(stored);
     if (stored == dtype) {
       flat.narrow(0, e0, n).copy_(host, /*non_blocking=*/true);

@@ -11,7 +11,6 @@
 
 #include "heartmula/error.h"
 #include "io/checkpoint.h"
-#include "io/mmap_file.h"
 #include "io/safetensors.h"
 #include "io/torch_tensors.h"
 #include "io/weight_binder.h"
@@ -99,34 +98,6 @@ TEST(Safetensors, ViewIsZeroCopyAndCopyOnWrite) {
   ta.fill_(0);  // private mapping: the file on disk is untouched
   auto g = SafetensorsFile::open(d.file("x.safetensors"));
   EXPECT_EQ(view_tensor(g.at("a"))[0][0].item<float>(), 1.0f);
-}
-
-// The staged GPU loader reads with MmapFile::read (pread): the same bytes as the mapping, at any
-// offset; a range past the end is an error naming the file, not a short copy.
-TEST(MmapFile, ReadGivesTheMappedBytesAndRefusesRangesPastTheEnd) {
-  TempDir dir;
-  std::string bytes(3 * 4096 + 123, '\0');
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131 + 7) & 0xff);
-  const std::string path = dir.file("raw.bin");
-  write_bytes(path, bytes);
-  auto f = MmapFile::open(path);
-  ASSERT_EQ(f->size(), bytes.size());
-  for (size_t off : {size_t{0}, size_t{1}, size_t{4095}, size_t{4096 + 17}}) {
-    std::string got(bytes.size() - off, 'x');
-    f->read(off, got.data(), got.size());
-    EXPECT_EQ(got, bytes.substr(off)) << "offset " << off;
-    EXPECT_EQ(std::memcmp(got.data(), f->data() + off, got.size()), 0);
-  }
-  char one = 0;
-  f->read(bytes.size() - 1, &one, 1);
-  EXPECT_EQ(one, bytes.back());
-  try {
-    f->read(bytes.size() - 10, &one, 11);
-    FAIL() << "a read past the end must throw";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("raw.bin"), std::string::npos) << e.what();
-  }
-  EXPECT_THROW(f->read(bytes.size() + 1, &one, 0), Error);
 }
 
 TEST(Safetensors, AllDtypesConvert) {
