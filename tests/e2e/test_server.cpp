@@ -94,6 +94,9 @@ TEST_F(ServerTest, SongsEqualHeartmulaGenBytes) {
   EXPECT_EQ(page->status, 200);
   EXPECT_NE(page->body.find("<audio"), std::string::npos);
   EXPECT_NE(page->body.find("<datalist"), std::string::npos);
+  // The tag suggestions: the eight categories the model was trained with, each with examples.
+  for (const char* category : {"genre", "timbre", "gender", "mood", "instrument", "scene", "region", "topic"})
+    EXPECT_NE(page->body.find(std::string("label=\"") + category + "\">"), std::string::npos) << category;
 }
 
 // Bad requests get 4xx naming the field, with the CLI's and batch files' message, and leave the

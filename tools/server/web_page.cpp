@@ -33,13 +33,17 @@ const char* const kWebPage = R"HTML(<!doctype html>
   <textarea id="lyrics" rows="8" placeholder="[Verse]&#10;..."></textarea>
   <label for="tags">Tags (comma-separated)</label>
   <input id="tags" list="tag-list" value="piano,happy" autocomplete="off">
+  <!-- The eight tag categories the model was trained with (genre, timbre, gender, mood, instrument,
+       scene, region, topic: upstream's tags guide, the HeartMuLa paper section 3.2), with their examples. -->
   <datalist id="tag-list">
-    <option value="piano"><option value="happy"><option value="sad"><option value="romantic">
-    <option value="pop"><option value="rock"><option value="jazz"><option value="folk">
-    <option value="electronic"><option value="hip-hop"><option value="ballad"><option value="acoustic">
-    <option value="guitar"><option value="synthesizer"><option value="drums"><option value="strings">
-    <option value="female vocals"><option value="male vocals"><option value="energetic"><option value="calm">
-    <option value="wedding"><option value="dance"><option value="cinematic"><option value="lo-fi">
+    <option value="pop" label="genre"><option value="rock" label="genre"><option value="electronic" label="genre"><option value="hiphop" label="genre"><option value="jazz" label="genre"><option value="classical" label="genre"><option value="techno" label="genre"><option value="trance" label="genre"><option value="ambient" label="genre">
+    <option value="soft" label="timbre"><option value="warm" label="timbre"><option value="husky" label="timbre"><option value="bright" label="timbre"><option value="dark" label="timbre"><option value="distorted" label="timbre">
+    <option value="male" label="gender"><option value="female" label="gender">
+    <option value="happy" label="mood"><option value="sad" label="mood"><option value="energetic" label="mood"><option value="joyful" label="mood"><option value="melancholic" label="mood"><option value="relaxing" label="mood">
+    <option value="piano" label="instrument"><option value="synthesizer" label="instrument"><option value="acoustic guitar" label="instrument"><option value="electric guitar" label="instrument"><option value="bass" label="instrument"><option value="drums" label="instrument"><option value="strings" label="instrument"><option value="violin" label="instrument">
+    <option value="dance" label="scene"><option value="workout" label="scene"><option value="dating" label="scene"><option value="study" label="scene"><option value="cinematic" label="scene"><option value="party" label="scene">
+    <option value="k-pop" label="region"><option value="latin" label="region"><option value="western" label="region">
+    <option value="love" label="topic"><option value="summer" label="topic"><option value="heartbreak" label="topic">
   </datalist>
   <div class="row">
     <div><label for="duration">Duration (seconds)</label><input id="duration" type="number" min="1" max="3600" step="any" value="30"></div>
